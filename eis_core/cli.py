@@ -1,0 +1,54 @@
+"""The ``eis`` command line: one entry point for every stage of the platform.
+
+Subcommands live beside the code they drive and are imported only when used, so ``eis --help``
+stays fast and a broken optional part cannot stop the rest from working.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> ("module:attribute", one-line help shown by `eis --help`)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("eis_core.db_cli:db_group", "Start, stop and inspect the warehouse PostgreSQL (embedded by default)."),
+    "synth": ("eis_core.synth.cli:synth", "Generate a synthetic department drop (deterministic for a seed)."),
+    "load": ("eis_core.load.cli:load", "Validate a drop with Great Expectations and load it into schema raw."),
+    "contract": ("eis_core.contract.cli:contract", "Show the data contract; regenerate or check the GE suites and dbt sources."),
+    "transform": ("eis_core.transform:transform_cli", "Run dbt build (staging, marts and their tests) on the warehouse."),
+    "airflow": ("eis_core.orchestration.cli:airflow_cli", "Run the real Airflow 3 stack and its DAGs locally."),
+    "demo": ("eis_core.demo:demo", "Run the whole pipeline on the small synthetic department and summarise it."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        target, _ = SUBCOMMANDS[name]
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="eis-platform")
+def main() -> None:
+    """Early Intervention System platform.
+
+    Typical day one: `eis db start`, `eis synth --scale small --out var/drops/small`,
+    `eis load var/drops/small`, `eis transform`.  `make demo` does all of it through Airflow.
+    The warehouse is the embedded PostgreSQL unless EIS_DATABASE_URL names another server.
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

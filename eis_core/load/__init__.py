@@ -1,0 +1,1 @@
+"""Validated, transactional loads of a department drop into schema ``raw``."""
