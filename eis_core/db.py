@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from eis_core.paths import pgdata_dir
 
@@ -143,8 +143,8 @@ def url_parts(url: str) -> dict:
     return {
         "host": query.get("host") or parts.hostname or "localhost",
         "port": parts.port or int(query.get("port", 5432)),
-        "user": parts.username or "postgres",
-        "password": parts.password or "",
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
         "dbname": parts.path.lstrip("/") or "postgres",
     }
 

@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv from the pinned
+# lock when it is missing or older than pyproject.toml / requirements.lock.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test bench airflow airflow-stop db-start db-stop clean lint-contract
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) (first run takes a few minutes) ..."
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create or refresh .venv from requirements.lock
+
+demo: $(STAMP)  ## run the pipeline end to end on the small synthetic department, through Airflow
+	$(BIN)/eis demo
+
+test: $(STAMP)  ## run the test suite (embedded PostgreSQL and real Airflow included)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## run the benchmarks; figures go to docs/benchmarks/
+	$(BIN)/python bench/run_all.py
+
+airflow: $(STAMP)  ## start the real Airflow 3 stack on localhost (stop with `make airflow-stop`)
+	$(BIN)/eis airflow start
+
+airflow-stop: $(STAMP)  ## stop the local Airflow stack
+	$(BIN)/eis airflow stop
+
+db-start: $(STAMP)  ## start the embedded PostgreSQL
+	$(BIN)/eis db start
+
+db-stop: $(STAMP)  ## stop the embedded PostgreSQL
+	$(BIN)/eis db stop
+
+lint-contract: $(STAMP)  ## fail when generated suites / dbt sources drift from the contract
+	$(BIN)/eis contract check
+
+clean:  ## remove the virtual env and everything under var/ (database included)
+	-$(BIN)/eis airflow stop 2>/dev/null
+	-$(BIN)/eis db stop 2>/dev/null
+	rm -rf $(VENV) var

