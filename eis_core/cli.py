@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "load": ("eis_core.load.cli:load", "Validate a drop with Great Expectations and load it into schema raw."),
     "contract": ("eis_core.contract.cli:contract", "Show the data contract; regenerate or check the GE suites and dbt sources."),
     "transform": ("eis_core.transform:transform_cli", "Run dbt build (staging, marts and their tests) on the warehouse."),
+    "features": ("eis_core.features.cli:features_cli", "Build the officer feature and label marts (dbt) from the configs."),
     "airflow": ("eis_core.orchestration.cli:airflow_cli", "Run the real Airflow 3 stack and its DAGs locally."),
     "demo": ("eis_core.demo:demo", "Run the whole pipeline on the small synthetic department and summarise it."),
 }

@@ -168,7 +168,8 @@ def _format_failures(failures: list[dict]) -> str:
 
 
 def dbt_build(select: str | None = None, full_refresh: bool = False,
-              progress: Callable[[str], object] | None = print) -> dict:
+              progress: Callable[[str], object] | None = print, dbt_vars: dict | None = None,
+              exclude: str | None = None) -> dict:
     """Run ``dbt build`` (models and their data tests, in DAG order) and return a summary.
 
     The summary: ``success``, ``passed`` (models built + tests passed), ``failed`` (tests that found
@@ -178,9 +179,18 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
 
     Raises :class:`TransformError` naming every failing model/test and its message when anything
     fails or errors, or when dbt cannot run at all (bad project, unreachable database, ...).
-    *progress* receives one line per finished node (``None`` for silence).
+    *progress* receives one line per finished node (``None`` for silence).  *dbt_vars* are passed as
+    ``--vars``; by default they come from ``configs/officer_config.yaml`` and
+    ``configs/labels_config.yaml`` (see :func:`eis_core.config.dbt_vars`).
     """
+    import json
+
     from dbt.cli.main import dbtRunner
+
+    if dbt_vars is None:
+        from eis_core.config import dbt_vars as config_vars, load_labels_config, load_officer_config
+
+        dbt_vars = config_vars(load_officer_config(), load_labels_config())
 
     profiles_dir = write_profile().parent
     args = [
@@ -195,6 +205,9 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         args.append("--no-use-colors")  # no ANSI codes in Airflow task logs and captured output
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
+    args += ["--vars", json.dumps(dbt_vars)]
     if full_refresh:
         args.append("--full-refresh")
 

@@ -1,0 +1,245 @@
+"""The officer and labels configuration files, validated on load.
+
+``configs/officer_config.yaml`` (as-of grid, feature windows and blocks, cohort, legacy rules, and in
+later issues the temporal splits and model grid) and ``configs/labels_config.yaml`` (adverse-event
+definition, label windows).  Unknown keys, bad durations and unknown codes fail with a message that
+names the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dateutil.relativedelta import relativedelta
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from eis_core.contract import load_contract
+from eis_core.paths import REPO_ROOT
+
+DEFAULT_OFFICER_CONFIG = REPO_ROOT / "configs" / "officer_config.yaml"
+DEFAULT_LABELS_CONFIG = REPO_ROOT / "configs" / "labels_config.yaml"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
+_SHORT = {"day": "d", "week": "w", "month": "m", "year": "y"}
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names the file and the offending key."""
+
+
+class Duration(BaseModel):
+    """A calendar duration such as ``3 months`` or ``90 days``; ``all`` means all history."""
+
+    model_config = ConfigDict(frozen=True)
+    text: str
+    n: int | None = None
+    unit: str | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> "Duration":
+        if isinstance(value, Duration):
+            return value
+        s = str(value).strip().lower()
+        if s in ("all", "all history"):
+            return cls(text="all")
+        m = _DURATION.match(s)
+        if not m or int(m.group(1)) <= 0:
+            raise ValueError(f"bad duration {value!r}: use e.g. '90 days', '3 months', '1 year' or 'all'")
+        n, unit = int(m.group(1)), m.group(2).rstrip("s")
+        return cls(text=f"{n} {unit}{'s' if n > 1 else ''}", n=n, unit=unit)
+
+    @property
+    def is_all(self) -> bool:
+        return self.n is None
+
+    @property
+    def name(self) -> str:
+        """Short suffix for column names: 1m, 3m, 1y, 90d, all."""
+        return "all" if self.is_all else f"{self.n}{_SHORT[self.unit]}"
+
+    @property
+    def pg_interval(self) -> str | None:
+        return None if self.is_all else self.text
+
+    def delta(self) -> relativedelta:
+        if self.is_all:
+            raise ValueError("'all' has no length")
+        return relativedelta(**{self.unit + "s": self.n})
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _durations(v: Any) -> list[Duration]:
+    return [Duration.parse(x) for x in v]
+
+
+class AsOfGrid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: date
+    end: date
+    frequency: Duration
+
+    _parse = field_validator("frequency", mode="before")(lambda cls, v: Duration.parse(v))
+
+    @model_validator(mode="after")
+    def _check(self) -> "AsOfGrid":
+        if self.end < self.start:
+            raise ValueError(f"as_of_dates.end {self.end} is before start {self.start}")
+        if self.frequency.is_all:
+            raise ValueError("as_of_dates.frequency cannot be 'all'")
+        return self
+
+    def dates(self) -> list[date]:
+        """start, start + f, start + 2f, … ≤ end; each step counted from start (Jan 31 + 1 month = Feb 28)."""
+        out, k = [], 0
+        while True:
+            d = self.start + _times(self.frequency, k)
+            if d > self.end:
+                return out
+            out.append(d)
+            k += 1
+
+
+def _times(d: Duration, k: int) -> relativedelta:
+    return relativedelta(**{d.unit + "s": d.n * k})
+
+
+class Cohort(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sworn_only: bool = True
+    require_active_assignment: bool = True
+
+
+class LegacyRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
+    event_types: list[str]
+    count: int = Field(gt=0)
+    window: Duration
+
+    _parse = field_validator("window", mode="before")(lambda cls, v: Duration.parse(v))
+
+    @field_validator("event_types")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        known = load_contract().codes["event_type"]
+        bad = [e for e in v if e not in known]
+        if bad:
+            raise ValueError(f"unknown event type(s) {bad}; known: {known}")
+        return v
+
+
+BLOCKS = ("ia_history", "dispatches", "arrests", "traffic_stops", "field_interviews", "citations",
+          "secondary_employment", "training", "eis_flags", "characteristics", "neighborhood", "outliers",
+          "change", "legacy_rules")
+
+
+class OfficerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_path: str = "project"
+    as_of_dates: AsOfGrid
+    feature_windows: list[Duration]
+    feature_blocks: dict[str, bool]
+    protected_attributes_as_features: bool = False
+    cohort: Cohort = Cohort()
+    legacy_rules: list[LegacyRule] = []
+    # later issues: temporal_config, model grid …
+    _parse = field_validator("feature_windows", mode="before")(lambda cls, v: _durations(v))
+
+    @field_validator("feature_blocks")
+    @classmethod
+    def _blocks(cls, v: dict[str, bool]) -> dict[str, bool]:
+        bad = sorted(set(v) - set(BLOCKS))
+        if bad:
+            raise ValueError(f"unknown feature block(s) {bad}; known: {list(BLOCKS)}")
+        return {b: bool(v.get(b, True)) for b in BLOCKS}
+
+    @field_validator("feature_windows")
+    @classmethod
+    def _windows(cls, v: list[Duration]) -> list[Duration]:
+        names = [d.name for d in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate feature windows {names}")
+        if not v:
+            raise ValueError("at least one feature window is needed")
+        return v
+
+
+class LabelsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    officer_labels_table: str = "labels.officer_labels"
+    label_windows: list[Duration]
+    adverse_events: dict[str, list[str]]
+    excluded_events: list[str] = []
+    _parse = field_validator("label_windows", mode="before")(lambda cls, v: _durations(v))
+
+    @model_validator(mode="after")
+    def _codes(self) -> "LabelsConfig":
+        c = load_contract()
+        ev, disp = c.codes["event_type"], c.codes["disposition"]
+        for e, ds in self.adverse_events.items():
+            if e not in ev:
+                raise ValueError(f"adverse_events: unknown event type {e!r}; known: {ev}")
+            bad = [d for d in ds if d not in disp or d == "PENDING"]
+            if bad:
+                raise ValueError(f"adverse_events[{e}]: unknown or non-final disposition(s) {bad}")
+        bad = [e for e in self.excluded_events if e not in ev]
+        if bad:
+            raise ValueError(f"excluded_events: unknown event type(s) {bad}")
+        both = set(self.excluded_events) & set(self.adverse_events)
+        if both:
+            raise ValueError(f"event type(s) {sorted(both)} are both adverse and excluded")
+        if any(w.is_all for w in self.label_windows):
+            raise ValueError("a label window must have a length ('all' is not allowed)")
+        return self
+
+
+def _load(path: Path, model: type[BaseModel]) -> Any:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as exc:
+        msgs = []
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key"
+            msgs.append(f"  {loc}: {msg}")
+        raise ConfigError(f"{path} is invalid:\n" + "\n".join(msgs)) from None
+
+
+def load_officer_config(path: Path | str = DEFAULT_OFFICER_CONFIG) -> OfficerConfig:
+    return _load(Path(path), OfficerConfig)
+
+
+def load_labels_config(path: Path | str = DEFAULT_LABELS_CONFIG) -> LabelsConfig:
+    return _load(Path(path), LabelsConfig)
+
+
+def dbt_vars(officer: OfficerConfig, labels: LabelsConfig, as_of_dates: list[date] | None = None) -> dict:
+    """What the feature and label models read through ``var('eis')``."""
+    dates = as_of_dates if as_of_dates is not None else officer.as_of_dates.dates()
+    return {"eis": {
+        "as_of_dates": [d.isoformat() for d in dates],
+        "windows": [{"name": w.name, "interval": w.pg_interval} for w in officer.feature_windows],
+        "blocks": officer.feature_blocks,
+        "protected_as_features": officer.protected_attributes_as_features,
+        "sworn_only": officer.cohort.sworn_only,
+        "require_active_assignment": officer.cohort.require_active_assignment,
+        "legacy_rules": [{"name": r.name, "event_types": r.event_types, "count": r.count,
+                          "interval": r.window.pg_interval} for r in officer.legacy_rules],
+        "adverse_events": labels.adverse_events,
+        "label_windows": [{"name": w.name, "interval": w.pg_interval} for w in labels.label_windows],
+    }}

@@ -1,0 +1,63 @@
+"""``python -m eis_core.run --config … --labels … [--buildfeatures|--generatematrices|--production]``.
+
+The original police EIS's entry point, kept so its users find their way:
+
+* ``--buildfeatures``: build the feature and label marts for the configured as-of dates;
+* ``--generatematrices``: train/test matrices per temporal split (issue 4, not yet available);
+* no flag: the whole modeling run (issue 4, not yet available);
+* ``--production --modelgroup ID --date D``: daily scoring (issue 5, not yet available).
+
+``eis features build`` is the everyday form of ``--buildfeatures``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, ConfigError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m eis_core.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=str(DEFAULT_OFFICER_CONFIG), help="officer config YAML")
+    p.add_argument("--labels", default=str(DEFAULT_LABELS_CONFIG), help="labels config YAML")
+    stage = p.add_mutually_exclusive_group()
+    stage.add_argument("--buildfeatures", action="store_true", help="build features and labels")
+    stage.add_argument("--generatematrices", action="store_true", help="build train/test matrices")
+    stage.add_argument("--production", action="store_true", help="score officers on --date with --modelgroup")
+    p.add_argument("--modelgroup", help="model group id (with --production)")
+    p.add_argument("--date", help="as-of date YYYY-MM-DD (with --production)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from eis_core.config import load_labels_config, load_officer_config
+
+    try:
+        load_officer_config(args.config)
+        load_labels_config(args.labels)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.buildfeatures:
+        from eis_core.features import build_features
+        from eis_core.transform import TransformError, format_summary
+
+        try:
+            summary = build_features(args.config, args.labels)
+        except TransformError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(format_summary(summary))
+        return 0
+    stage = "--generatematrices" if args.generatematrices else "--production" if args.production else "the modeling run"
+    print(f"{stage} is not available yet: it arrives with the modeling issues (matrices, grid, production).",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
