@@ -37,7 +37,10 @@ def ensure_small_drop(seed: int) -> Path:
         if m.get("scale") == "small" and m.get("seed") == seed:
             click.echo(f"      reusing {out}")
             return out
-    generate("small", seed, out, progress=lambda m: click.echo(f"      {m}") if isinstance(m, str) else None)
+    def progress(label, done, total, rows, elapsed):  # the generator's progress signature
+        click.echo(f"      {label:<28} {done}/{total}  {sum(rows.values()):>10,} rows  {elapsed:5.1f} s")
+
+    generate("small", seed, out, progress=progress)
     return out
 
 

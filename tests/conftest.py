@@ -21,9 +21,17 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def eis_home(tmp_path_factory: pytest.TempPathFactory):
-    """A private EIS_HOME (database, GE context, Airflow home) for this test session."""
-    home = tmp_path_factory.mktemp("eis_home")
+def eis_home():
+    """A private EIS_HOME (database, GE context, Airflow home) for this test session.
+
+    World-traversable on purpose: run as root, the embedded server runs as the `pgserver` user and
+    must reach its data folder (pytest's own tmp folders are 0700).
+    """
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="eis_test_home_"))
+    home.chmod(0o755)
     old = os.environ.get("EIS_HOME")
     os.environ["EIS_HOME"] = str(home)
     yield home
@@ -31,6 +39,7 @@ def eis_home(tmp_path_factory: pytest.TempPathFactory):
 
     try:
         db.stop()
+        shutil.rmtree(home, ignore_errors=True)
     finally:
         if old is None:
             os.environ.pop("EIS_HOME", None)
@@ -45,3 +54,13 @@ def warehouse(eis_home):
 
     db.start()
     return db
+
+
+@pytest.fixture(scope="session")
+def small_drop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small synthetic department (seed 42), generated once per test session."""
+    from eis_core.synth import generate
+
+    out = tmp_path_factory.mktemp("small_drop")
+    generate("small", 42, out, progress=None)
+    return out

@@ -90,7 +90,7 @@ def valid_rows(warehouse):
 
 def test_build_creates_staging_views_with_the_rows(valid_rows):
     lines: list[str] = []
-    summary = dbt_build(progress=lines.append)
+    summary = dbt_build(select="path:models/staging", progress=lines.append)
 
     assert summary["success"] is True
     assert summary["failed"] == 0 and summary["errored"] == 0 and summary["skipped"] == 0
@@ -143,7 +143,7 @@ def test_duplicate_officer_fails_the_unique_test(valid_rows):
         _insert(conn, "officers", [OFFICERS[0]])  # O1 a second time
 
     with pytest.raises(TransformError) as excinfo:
-        dbt_build(progress=None)
+        dbt_build(select="path:models/staging", progress=None)
 
     err = excinfo.value
     assert "unique_stg_officers_officer_id" in str(err)

@@ -35,7 +35,7 @@ from psycopg import sql
 from eis_core import db
 from eis_core.contract import Contract, Table, load_contract
 from eis_core.load.ddl import CONTROL_DDL, RAW_SCHEMA, create_raw_table
-from eis_core.load.parse import ROW_COL, ParsedFile, Problem, find_file, read_table_file
+from eis_core.load.parse import ROW_COL, ParsedFile, Problem, find_file, read_table_file, sha256_of
 from eis_core.load.suites import INCOMING_SCHEMA
 from eis_core.paths import eis_home
 
@@ -131,16 +131,17 @@ def _last_accepted_sha(conn, table: str) -> str | None:
     return row[0] if row else None
 
 
-def _copy_arrow(conn, schema: str, name: str, table: pa.Table) -> None:
-    buf = io.BytesIO()
-    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+def _copy_arrow(conn, schema: str, name: str, table: pa.Table, batch_rows: int = 250_000) -> None:
+    """COPY an Arrow table into schema.name, streaming CSV in batches (bounded memory)."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
     stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv, NULL '')").format(
         sql.Identifier(schema), sql.Identifier(name), cols)
-    buf.seek(0)
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     with conn.cursor().copy(stmt) as cp:
-        while chunk := buf.read(1 << 20):
-            cp.write(chunk)
+        for batch in table.to_batches(max_chunksize=batch_rows):
+            buf = io.BytesIO()
+            pacsv.write_csv(batch, buf, write_options=opts)
+            cp.write(buf.getvalue())
 
 
 def _quarantine_rows(conn, load_id: int, table: str, text: pa.Table, reasons: dict[int, list[tuple[str, str]]]) -> int:
@@ -211,14 +212,15 @@ class _TableLoad:
             with db.connect() as conn:
                 _log(conn, L.load_id, L.drop_dir, res, None, self.started, None)
             return res
-        pf = read_table_file(path, spec)
+        sha = sha256_of(path)
+        with db.connect() as conn:
+            if _last_accepted_sha(conn, spec.name) == sha:
+                res.status, res.message = "unchanged", "same file as the last accepted load; nothing to do"
+                _log(conn, L.load_id, L.drop_dir, res, sha, self.started, None)
+                return res
+        pf = read_table_file(path, spec, sha)
         res.warnings += pf.warnings
         res.rows_in = pf.rows
-        with db.connect() as conn:
-            if _last_accepted_sha(conn, spec.name) == pf.sha256 and not pf.problems:
-                res.status, res.rows_in, res.message = "unchanged", 0, "same file as the last accepted load; nothing to do"
-                _log(conn, L.load_id, L.drop_dir, res, pf.sha256, self.started, None)
-                return res
         if pf.problems:
             return self._reject(res, pf, [_problem_dict(p) for p in pf.problems], t0)
         # side table, then Great Expectations

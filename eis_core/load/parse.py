@@ -128,8 +128,8 @@ def _read_parquet(path: Path, pf: ParsedFile, spec: Table) -> pa.Table | None:
     return pa.table(cols, names=table.column_names)
 
 
-def read_table_file(path: Path, spec: Table) -> ParsedFile:
-    pf = ParsedFile(path=path, sha256=sha256_of(path))
+def read_table_file(path: Path, spec: Table, sha256: str | None = None) -> ParsedFile:
+    pf = ParsedFile(path=path, sha256=sha256 or sha256_of(path))
     if path.stat().st_size == 0:
         pf.problems.append(Problem("file not empty", f"{path.name} is empty (0 bytes): no header, no rows"))
         return pf

@@ -1,0 +1,490 @@
+"""Start, watch and stop the local Airflow 3 stack; talk to its REST API.
+
+The stack is four ordinary Airflow processes - ``scheduler`` (with LocalExecutor), ``dag-processor``,
+``triggerer`` and ``api-server`` - started with :func:`~eis_core.orchestration.airflow_env.airflow_env`
+in one process group of their own, so that :func:`stop` can end all of them (and the LocalExecutor
+workers they fork) with one ``killpg``.  Its state (process group, pids, port) is kept in
+``$EIS_HOME/airflow/stack.json``; each component logs to ``$EIS_HOME/airflow/stack-logs/<name>.log``.
+
+Every process also carries ``EIS_AIRFLOW_STACK_ID`` in its environment: task processes put
+themselves in process groups of their own, and :func:`stop` uses the id to find such stragglers
+(and only processes of this very stack).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from eis_core.orchestration.airflow_env import (
+    ADMIN_USER, admin_password, airflow_bin, airflow_env, default_port, prepare,
+)
+from eis_core.paths import airflow_home
+
+COMPONENTS: tuple[str, ...] = ("scheduler", "dag-processor", "triggerer", "api-server")
+HEALTH_PATH = "/api/v2/monitor/health"
+TERMINAL_STATES = {"success", "failed"}
+
+Progress = Callable[[str], object]
+
+# Popen objects of stacks started by this very process, so stop() can reap them (no zombies).
+_CHILDREN: dict[int, list[subprocess.Popen]] = {}
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class StackState:
+    pgid: int
+    port: int
+    pids: dict[str, int]
+    stack_id: str
+    started_at: float
+    log_dir: str
+    airflow_home: str = field(default_factory=lambda: str(airflow_home()))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def state_file() -> Path:
+    return airflow_home() / "stack.json"
+
+
+def log_dir() -> Path:
+    return airflow_home() / "stack-logs"
+
+
+def read_state() -> StackState | None:
+    path = state_file()
+    if not path.exists():
+        return None
+    try:
+        return StackState(**json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie still answers kill(0): look at its state
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes whose process group is *pgid* (Linux /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def stack_processes(stack_id: str) -> list[int]:
+    """Live processes of ours whose environment carries ``EIS_AIRFLOW_STACK_ID=stack_id``."""
+    needle = f"EIS_AIRFLOW_STACK_ID={stack_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health(port: int, timeout: float = 3.0) -> dict | None:
+    """The api-server's ``/api/v2/monitor/health`` answer, or None when it does not answer."""
+    import httpx
+
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=timeout)
+        return r.json() if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _healthy(h: dict | None) -> bool:
+    if not h:
+        return False
+    parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+    return all((h.get(p) or {}).get("status") == "healthy" for p in parts)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def status() -> dict:
+    """Whether the stack runs, its pids, URL and health (never raises)."""
+    st = read_state()
+    if st is None:
+        return {"running": False}
+    procs = {name: _alive(pid) for name, pid in st.pids.items()}
+    running = any(procs.values())
+    out = {"running": running, "url": st.url, "port": st.port, "pgid": st.pgid, "processes": procs,
+           "log_dir": st.log_dir}
+    if running:
+        out["health"] = health(st.port)
+    return out
+
+
+def start(port: int | None = None, *, timeout: float = 240, progress: Progress = print) -> StackState:
+    """Start scheduler, dag-processor, triggerer and api-server; return once all are healthy."""
+    current = read_state()
+    if current is not None and any(_alive(p) for p in current.pids.values()):
+        raise StackError(f"the Airflow stack runs already at {current.url} (pgid {current.pgid}); "
+                         "`eis airflow stop` first")
+    port = port or default_port()
+    if not port_free(port):
+        raise StackError(f"port {port} is in use: choose another with --port")
+    env = prepare(airflow_env(port), progress=progress)
+    stack_id = secrets.token_hex(8)
+    env["EIS_AIRFLOW_STACK_ID"] = stack_id
+    logs = log_dir()
+    logs.mkdir(parents=True, exist_ok=True)
+    # A small launcher becomes the leader of a new session / process group and starts the
+    # components inside it (a process may only join a group of its own session).
+    with open(logs / "launcher.log", "ab") as launcher_log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "eis_core.orchestration.stack", "--launch", str(port), str(logs)],
+            env=env, stdout=subprocess.PIPE, stderr=launcher_log, stdin=subprocess.DEVNULL,
+            cwd=str(airflow_home()), start_new_session=True, text=True)
+    line = launcher.stdout.readline()
+    launcher.stdout.close()
+    if not line:
+        launcher.wait(10)
+        raise StackError("the stack launcher failed; see " + str(logs / "launcher.log") + "\n"
+                         + _tail(logs / "launcher.log"))
+    pids = {"launcher": launcher.pid, **json.loads(line)}
+    pgid = launcher.pid
+    _CHILDREN[pgid] = [launcher]
+    state = StackState(pgid=pgid, port=port, pids=pids, stack_id=stack_id, started_at=time.time(),
+                       log_dir=str(logs))
+    state_file().write_text(json.dumps(asdict(state), indent=2))
+    progress(f"Started {', '.join(COMPONENTS)} (process group {pgid}); logs in {logs}")
+    try:
+        wait_healthy(state, timeout=timeout, progress=progress)
+    except BaseException:
+        stop(progress=progress)
+        raise
+    return state
+
+
+def wait_healthy(state: StackState, *, timeout: float = 240, progress: Progress = print) -> dict:
+    t0 = time.monotonic()
+    last_note = 0.0
+    h = None
+    while time.monotonic() - t0 < timeout:
+        for name, pid in state.pids.items():
+            if not _alive(pid):
+                raise StackError(f"airflow {name} exited during start-up; last lines of its log:\n"
+                                 + _tail(Path(state.log_dir) / f"{name}.log"))
+        h = health(state.port)
+        if _healthy(h):
+            progress(f"Airflow is healthy after {time.monotonic() - t0:.0f} s.")
+            return h
+        if time.monotonic() - last_note >= 10:
+            waiting = "api-server" if h is None else ", ".join(
+                p for p in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+                if (h.get(p) or {}).get("status") != "healthy")
+            progress(f"  waiting for {waiting} ... ({time.monotonic() - t0:.0f} s)")
+            last_note = time.monotonic()
+        time.sleep(1)
+    raise StackError(f"Airflow was not healthy after {timeout:.0f} s (last health: {h}); see {state.log_dir}")
+
+
+def stop(*, timeout: float = 60, progress: Progress = print) -> bool:
+    """Stop the stack's process group (TERM, then KILL after *timeout*) and any straggler of it.
+
+    Returns False when no stack was running.
+    """
+    st = read_state()
+    if st is None:
+        return False
+    members = group_members(st.pgid) + stack_processes(st.stack_id)
+    if not members:
+        state_file().unlink(missing_ok=True)
+        _CHILDREN.pop(st.pgid, None)
+        return False
+    progress(f"Stopping the Airflow stack (process group {st.pgid}) ...")
+
+    def signal_all(sig: int) -> None:
+        try:
+            os.killpg(st.pgid, sig)
+        except ProcessLookupError:
+            pass
+        for pid in stack_processes(st.stack_id):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def reap() -> None:
+        for proc in _CHILDREN.get(st.pgid, []):
+            proc.poll()
+
+    signal_all(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap()
+        if not group_members(st.pgid) and not stack_processes(st.stack_id):
+            break
+        time.sleep(0.5)
+    else:
+        progress("  some processes did not stop in time: sending SIGKILL")
+        signal_all(signal.SIGKILL)
+        for _ in range(20):
+            reap()
+            if not group_members(st.pgid) and not stack_processes(st.stack_id):
+                break
+            time.sleep(0.5)
+    reap()
+    _CHILDREN.pop(st.pgid, None)
+    left = group_members(st.pgid) + stack_processes(st.stack_id)
+    if left:
+        raise StackError(f"processes still running after stop: {sorted(set(left))}")
+    state_file().unlink(missing_ok=True)
+    progress("Airflow stopped.")
+    return True
+
+
+# --------------------------------------------------------------------------------------- REST API
+class ApiClient:
+    """A minimal client of the Airflow 3 public REST API (``/api/v2``) with the simple auth manager."""
+
+    def __init__(self, base_url: str, username: str = ADMIN_USER, password: str | None = None,
+                 timeout: float = 30):
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._username = username
+        self._password = password if password is not None else admin_password()
+        self._token: str | None = None
+
+    @classmethod
+    def for_running_stack(cls) -> "ApiClient":
+        st = read_state()
+        if st is None or not any(_alive(p) for p in st.pids.values()):
+            raise StackError("the Airflow stack is not running: `eis airflow start` first")
+        return cls(st.url)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def token(self) -> str:
+        if self._token is None:
+            r = self._http.post("/auth/token", json={"username": self._username, "password": self._password})
+            if r.status_code not in (200, 201):
+                raise StackError(f"POST /auth/token failed: HTTP {r.status_code} {r.text[:300]}")
+            self._token = r.json()["access_token"]
+        return self._token
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        r = self._http.request(method, path, headers=headers, **kwargs)
+        if r.status_code == 401:  # token expired: log in again once
+            self._token = None
+            headers = {"Authorization": f"Bearer {self.token()}"}
+            r = self._http.request(method, path, headers=headers, **kwargs)
+        return r
+
+    def _json(self, method: str, path: str, ok=(200,), **kwargs) -> dict:
+        r = self.request(method, path, **kwargs)
+        if r.status_code not in ok:
+            raise StackError(f"{method} {path} failed: HTTP {r.status_code} {r.text[:500]}")
+        return r.json()
+
+    def get_dag(self, dag_id: str) -> dict | None:
+        r = self.request("GET", f"/api/v2/dags/{dag_id}")
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise StackError(f"GET /api/v2/dags/{dag_id} failed: HTTP {r.status_code} {r.text[:300]}")
+        return r.json()
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120, progress: Progress = print) -> dict:
+        """Wait until the dag-processor has parsed and serialized *dag_id*."""
+        t0 = time.monotonic()
+        noted = False
+        while True:
+            dag = self.get_dag(dag_id)
+            if dag is not None:
+                return dag
+            if time.monotonic() - t0 > timeout:
+                raise StackError(f"DAG {dag_id!r} unknown to Airflow after {timeout:.0f} s: is it in the dags "
+                                 "folder, and does it parse (`eis airflow status`, dag-processor.log)?")
+            if not noted:
+                progress(f"Waiting for the dag-processor to parse {dag_id} ...")
+                noted = True
+            time.sleep(1)
+
+    def unpause(self, dag_id: str) -> None:
+        self._json("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> dict:
+        body = {"logical_date": logical_date, "conf": conf or {}}
+        return self._json("POST", f"/api/v2/dags/{dag_id}/dagRuns", ok=(200, 201), json=body)
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict:
+        return self._json("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        return self._json("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"order_by": "-run_after"})["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self._json("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600,
+                     progress: Progress = print) -> dict:
+        """Poll until the run is ``success`` or ``failed`` (raises StackError on timeout)."""
+        t0 = time.monotonic()
+        last = None
+        while True:
+            run = self.dag_run(dag_id, run_id)
+            if run["state"] != last:
+                progress(f"  {dag_id} {run_id}: {run['state']} ({time.monotonic() - t0:.0f} s)")
+                last = run["state"]
+            if run["state"] in TERMINAL_STATES:
+                return run
+            if time.monotonic() - t0 > timeout:
+                raise StackError(f"{dag_id} {run_id} still {run['state']} after {timeout:.0f} s")
+            time.sleep(2)
+
+
+def trigger(dag_id: str, conf: dict | None = None, *, wait: bool = False, timeout: float = 600,
+            progress: Progress = print, client: ApiClient | None = None) -> dict:
+    """Trigger *dag_id* on the running stack (unpausing it if needed); optionally wait for the end."""
+    own = client is None
+    client = client or ApiClient.for_running_stack()
+    try:
+        dag = client.wait_for_dag(dag_id, progress=progress)
+        if dag.get("is_paused"):
+            progress(f"Unpausing {dag_id}")
+            client.unpause(dag_id)
+        run = client.trigger(dag_id, conf)
+        progress(f"Triggered {dag_id}: run {run['dag_run_id']}")
+        if wait:
+            run = client.wait_for_run(dag_id, run["dag_run_id"], timeout=timeout, progress=progress)
+            if run["state"] != "success":
+                for ti in client.task_instances(dag_id, run["dag_run_id"]):
+                    log = (airflow_home() / "logs" / f"dag_id={dag_id}" / f"run_id={run['dag_run_id']}"
+                           / f"task_id={ti['task_id']}" / f"attempt={ti.get('try_number') or 1}.log")
+                    progress(f"  task {ti['task_id']}: {ti['state']}; log: {log}")
+        return run
+    finally:
+        if own:
+            client.close()
+
+
+def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = None,
+            dags_folder: str | None = None, progress: Progress = print) -> int:
+    """Run one DAG run in-process with ``airflow dags test`` (no stack needed); returns the exit code.
+
+    Output is streamed to this process's stdout/stderr.
+    """
+    env = prepare(airflow_env(dags_folder=dags_folder), progress=progress)
+    cmd = [airflow_bin(), "dags", "test", dag_id]
+    if logical_date:
+        cmd.append(logical_date)
+    if conf:
+        cmd += ["--conf", json.dumps(conf)]
+    progress(f"$ airflow dags test {dag_id}" + (f" {logical_date}" if logical_date else "")
+             + (f" --conf '{json.dumps(conf)}'" if conf else ""))
+    return subprocess.call(cmd, env=env)
+
+
+def _launch(port: int, logs: Path) -> None:
+    """Launcher body (``python -m eis_core.orchestration.stack --launch PORT LOGDIR``).
+
+    Runs as the leader of the stack's process group: starts every component in the group, reports
+    their pids as one JSON line on stdout, then waits (reaping them) until all have exited.
+    """
+    pids = {}
+    procs = []
+    for name in COMPONENTS:
+        cmd = [airflow_bin(), name]
+        if name == "api-server":
+            cmd += ["--port", str(port), "--host", "127.0.0.1", "--workers", "1"]
+        with open(logs / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        procs.append(proc)
+        pids[name] = proc.pid
+    sys.stdout.write(json.dumps(pids) + "\n")
+    sys.stdout.flush()
+    os.close(1)
+
+    def forward(signum, _frame) -> None:  # pass TERM/INT on, stay to reap the children
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in procs:
+        proc.wait()
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--launch":
+    _launch(int(sys.argv[2]), Path(sys.argv[3]))
+
+
+__all__ = [
+    "COMPONENTS", "ApiClient", "StackError", "StackState", "free_port", "group_members", "health", "read_state",
+    "run_dag", "stack_processes", "start", "status", "stop", "trigger", "wait_healthy",
+]

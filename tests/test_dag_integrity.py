@@ -1,0 +1,108 @@
+"""The DAG files parse, define exactly the expected DAGs, wire the Assets right and stay light.
+
+Parsing happens in a subprocess with the platform's real Airflow environment (``airflow_env()``:
+metadata in the embedded PostgreSQL of the test session's EIS_HOME), exactly as the dag-processor sees
+the files, so ``sys.modules`` after the parse tells which modules a DAG file drags in.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from eis_core.paths import dags_dir
+
+EXPECTED_DAGS = {"eis_ingest", "eis_transform"}
+HEAVY_MODULES = ("pandas", "pyarrow", "great_expectations", "dbt", "sklearn", "numpy",
+                 "eis_core.load", "eis_core.transform", "eis_core.synth")
+
+PARSE_SCRIPT = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+
+def uris(cond):
+    if cond is None:
+        return []
+    if hasattr(cond, "objects"):
+        return [u for o in cond.objects for u in uris(o)]
+    return [cond.uri]
+
+bag = DagBag(dag_folder=sys.argv[1])
+out = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+for dag_id, dag in bag.dags.items():
+    tt = dag.timetable
+    cond = getattr(tt, "asset_condition", None)
+    out["dags"][dag_id] = {
+        "fileloc": dag.fileloc,
+        "timetable": type(tt).__name__,
+        "schedule_assets": sorted(uris(cond)),
+        "outlets": sorted({o.uri for t in dag.tasks for o in t.outlets}),
+        "tasks": sorted(t.task_id for t in dag.tasks),
+        "params": {k: {"schema": dag.params.get_param(k).schema} for k in dag.params},
+        "catchup": dag.catchup,
+    }
+heavy = sys.argv[2].split(",")
+out["heavy_loaded"] = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy))
+print("@@RESULT@@" + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def parsed(warehouse, monkeypatch_module):
+    """Parse <repo>/dags once, in a fresh interpreter with the real Airflow environment."""
+    from eis_core.orchestration.airflow_env import airflow_env
+
+    monkeypatch_module.delenv("EIS_DEFAULT_DROP", raising=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", PARSE_SCRIPT, str(dags_dir()), ",".join(HEAVY_MODULES)],
+        env=airflow_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("@@RESULT@@"))
+    return json.loads(line[len("@@RESULT@@"):])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def test_no_import_errors(parsed):
+    assert parsed["import_errors"] == {}
+
+
+def test_expected_dag_ids(parsed):
+    assert set(parsed["dags"]) == EXPECTED_DAGS
+
+
+def test_every_dag_file_defines_its_namesake(parsed):
+    for dag_id, info in parsed["dags"].items():
+        assert info["fileloc"].endswith(f"/dags/{dag_id}.py")
+
+
+def test_ingest_is_manual_with_required_drop_dir(parsed):
+    ingest = parsed["dags"]["eis_ingest"]
+    assert ingest["timetable"] == "NullTimetable"
+    assert ingest["tasks"] == ["validate_and_load"]
+    assert ingest["params"]["drop_dir"]["schema"]["type"] == "string"
+    assert ingest["outlets"] == ["eis://warehouse/raw"]
+
+
+def test_transform_is_scheduled_on_the_asset_ingest_produces(parsed):
+    ingest, transform = parsed["dags"]["eis_ingest"], parsed["dags"]["eis_transform"]
+    assert transform["timetable"] == "AssetTriggeredTimetable"
+    assert transform["schedule_assets"] == ingest["outlets"] == ["eis://warehouse/raw"]
+    assert transform["tasks"] == ["dbt_build"]
+    assert transform["outlets"] == ["eis://warehouse/staging"]
+
+
+def test_no_catchup(parsed):
+    assert not any(info["catchup"] for info in parsed["dags"].values())
+
+
+def test_dag_files_import_nothing_heavy(parsed):
+    assert parsed["heavy_loaded"] == []
