@@ -26,9 +26,11 @@ from eis_core.orchestration.assets import RAW, STAGING
 def eis_transform():
     @task(outlets=[STAGING])
     def dbt_build() -> dict:
-        from eis_core.transform import dbt_build as run_dbt_build
+        from eis_core.transform import dbt_build as run_dbt_build, format_summary
 
-        return run_dbt_build()
+        summary = run_dbt_build()
+        print(format_summary(summary))
+        return {k: v for k, v in summary.items() if k != "nodes"}  # a small XCom; dbt.log has every node
 
     dbt_build()
 

@@ -433,10 +433,11 @@ def trigger(dag_id: str, conf: dict | None = None, *, wait: bool = False, timeou
 
 
 def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = None,
-            dags_folder: str | None = None, progress: Progress = print) -> int:
+            dags_folder: str | None = None, progress: Progress = print,
+            output: Callable[[str], object] | None = None) -> int:
     """Run one DAG run in-process with ``airflow dags test`` (no stack needed); returns the exit code.
 
-    Output is streamed to this process's stdout/stderr.
+    Output is streamed to this process's stdout/stderr, or line by line to *output* when given.
     """
     env = prepare(airflow_env(dags_folder=dags_folder), progress=progress)
     cmd = [airflow_bin(), "dags", "test", dag_id]
@@ -446,7 +447,14 @@ def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = No
         cmd += ["--conf", json.dumps(conf)]
     progress(f"$ airflow dags test {dag_id}" + (f" {logical_date}" if logical_date else "")
              + (f" --conf '{json.dumps(conf)}'" if conf else ""))
-    return subprocess.call(cmd, env=env)
+    if output is None:
+        return subprocess.call(cmd, env=env)
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1, errors="replace") as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output(line.rstrip("\n"))
+        return proc.wait()
 
 
 def _launch(port: int, logs: Path) -> None:
