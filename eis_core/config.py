@@ -134,6 +134,78 @@ class LegacyRule(BaseModel):
         return v
 
 
+class TemporalConfig(BaseModel):
+    """Temporal cross-validation in the triage/timechop vocabulary (see docs/modeling.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    feature_start_time: date
+    label_start_time: date
+    label_end_time: date
+    model_update_frequency: Duration
+    max_training_history: Duration
+    training_as_of_frequency: Duration
+    test_duration: Duration
+    test_as_of_frequency: Duration
+    label_timespan: Duration
+
+    @field_validator("model_update_frequency", "max_training_history", "training_as_of_frequency",
+                     "test_duration", "test_as_of_frequency", "label_timespan", mode="before")
+    @classmethod
+    def _dur(cls, v: Any) -> Duration:
+        s = str(v).strip()
+        if s.startswith("0 "):  # a zero-length test duration: a single test as-of date
+            return Duration(text="0 days", n=0, unit="day")
+        return Duration.parse(v)
+
+    @model_validator(mode="after")
+    def _order(self) -> "TemporalConfig":
+        if not (self.feature_start_time <= self.label_start_time <= self.label_end_time):
+            raise ValueError("need feature_start_time <= label_start_time <= label_end_time")
+        for name in ("model_update_frequency", "training_as_of_frequency", "test_as_of_frequency",
+                     "label_timespan", "max_training_history"):
+            if getattr(self, name).is_all:
+                raise ValueError(f"{name} cannot be 'all'")
+        return self
+
+
+class EvaluationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    top_k_absolute: list[int] = [25, 50, 100, 200]
+    top_k_percent: list[float] = [1, 5, 10, 20]
+    tie_orderings: int = Field(default=30, ge=1)
+
+
+class SelectionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: str = "precision@10%"
+    rules: list[str] = ["best_average", "best_recent", "lowest_variance", "min_regret"]
+    chosen_rule: str = "best_average"
+
+    @model_validator(mode="after")
+    def _rules(self) -> "SelectionConfig":
+        known = {"best_average", "best_recent", "lowest_variance", "min_regret"}
+        bad = [r for r in self.rules + [self.chosen_rule] if r not in known]
+        if bad:
+            raise ValueError(f"unknown selection rule(s) {bad}; known: {sorted(known)}")
+        if self.chosen_rule not in self.rules:
+            raise ValueError("chosen_rule must be one of rules")
+        return self
+
+
+def _grid(v: Any) -> dict[str, dict[str, list]]:
+    if not isinstance(v, dict):
+        raise ValueError("must map estimator class paths to hyperparameter lists")
+    out = {}
+    for cls_path, params in v.items():
+        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", str(cls_path)):
+            raise ValueError(f"{cls_path!r} is not a dotted class path")
+        params = params or {}
+        if not isinstance(params, dict):
+            raise ValueError(f"{cls_path}: hyperparameters must be a mapping of name -> list")
+        out[str(cls_path)] = {k: (vals if isinstance(vals, list) else [vals]) for k, vals in params.items()}
+    return out
+
+
 BLOCKS = ("ia_history", "dispatches", "arrests", "traffic_stops", "field_interviews", "citations",
           "secondary_employment", "training", "eis_flags", "characteristics", "neighborhood", "outliers",
           "change", "legacy_rules")
@@ -148,7 +220,14 @@ class OfficerConfig(BaseModel):
     protected_attributes_as_features: bool = False
     cohort: Cohort = Cohort()
     legacy_rules: list[LegacyRule] = []
-    # later issues: temporal_config, model grid …
+    temporal_config: TemporalConfig | None = None
+    random_seed: int = 42
+    model_grid: dict[str, dict[str, list]] = {}
+    baselines: dict[str, dict[str, list]] = {}
+    evaluation: EvaluationConfig = EvaluationConfig()
+    selection: SelectionConfig = SelectionConfig()
+
+    _grids = field_validator("model_grid", "baselines", mode="before")(lambda cls, v: _grid(v))
     _parse = field_validator("feature_windows", mode="before")(lambda cls, v: _durations(v))
 
     @field_validator("feature_blocks")
