@@ -18,7 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "contract": ("eis_core.contract.cli:contract", "Show the data contract; regenerate or check the GE suites and dbt sources."),
     "transform": ("eis_core.transform:transform_cli", "Run dbt build (staging, marts and their tests) on the warehouse."),
     "features": ("eis_core.features.cli:features_cli", "Build the officer feature and label marts (dbt) from the configs."),
+    "splits": ("eis_core.modeling.cli:splits_cli", "Show (and plot) the temporal train/test splits of the config."),
+    "matrices": ("eis_core.modeling.cli:matrices_cli", "Build and list the train/test matrices of the temporal splits."),
     "airflow": ("eis_core.orchestration.cli:airflow_cli", "Run the real Airflow 3 stack and its DAGs locally."),
+    "select": ("eis_core.modeling.selection:select_cli", "Choose a model group (selection rules), print the leaderboard and Table 3."),
     "demo": ("eis_core.demo:demo", "Run the whole pipeline on the small synthetic department and summarise it."),
 }
 

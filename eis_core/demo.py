@@ -99,11 +99,24 @@ def load_summary() -> str:
     return "\n".join(lines)
 
 
+def modeling_summary() -> str:
+    from eis_core.modeling.selection import leaderboard_text, table3_text
+
+    with db.connect() as conn:
+        row = conn.execute("SELECT experiment_id, report_path FROM results.selections WHERE chosen "
+                           "ORDER BY selection_id DESC LIMIT 1").fetchone()
+    if row is None:
+        return "no model group selected yet"
+    experiment_id, report = row
+    return "\n".join([leaderboard_text(experiment_id, top=10), "", table3_text(experiment_id), "",
+                      f"selection report: {report}"])
+
+
 @click.command("demo")
 @click.option("--seed", default=42, show_default=True, help="Seed of the synthetic department.")
 def demo(seed: int) -> None:
     """Run the pipeline end to end on the small synthetic department, through Airflow."""
-    total = 4
+    total = 5
     t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()
     click.echo(f"      {st.mode}: {st.url}")
@@ -123,6 +136,14 @@ def demo(seed: int) -> None:
         click.secho("eis_transform failed; see the output above", fg="red", err=True)
         sys.exit(code)
     _done(t0)
+    t0 = _step(5, total, "Airflow DAG eis_modeling: splits, matrices, model grid (mapped tasks), evaluation, selection")
+    code = _run_dag("eis_modeling", None)
+    if code != 0:
+        click.secho("eis_modeling failed; see the output above", fg="red", err=True)
+        sys.exit(code)
+    _done(t0)
     click.secho("\nSummary", bold=True)
     click.echo(load_summary())
+    click.echo("")
+    click.echo(modeling_summary())
     click.echo("\nNext: `make airflow` starts the Airflow UI; `.venv/bin/eis db url` prints the warehouse URL.")

@@ -3,8 +3,9 @@
 The original police EIS's entry point, kept so its users find their way:
 
 * ``--buildfeatures``: build the feature and label marts for the configured as-of dates;
-* ``--generatematrices``: train/test matrices per temporal split (issue 4, not yet available);
-* no flag: the whole modeling run (issue 4, not yet available);
+* ``--generatematrices``: train/test matrices per temporal split (``eis matrices build``);
+* no flag: the whole modeling run - splits, matrices, the model grid, evaluation and model selection,
+  sequentially in this process (the ``eis_modeling`` DAG does the same with one task per model);
 * ``--production --modelgroup ID --date D``: daily scoring (issue 5, not yet available).
 
 ``eis features build`` is the everyday form of ``--buildfeatures``.
@@ -53,10 +54,39 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(format_summary(summary))
         return 0
-    stage = "--generatematrices" if args.generatematrices else "--production" if args.production else "the modeling run"
-    print(f"{stage} is not available yet: it arrives with the modeling issues (matrices, grid, production).",
-          file=sys.stderr)
+    if args.generatematrices or not args.production:
+        return _modeling(args)
+    print("--production is not available yet: it arrives with the production scoring issue.", file=sys.stderr)
     return 2
+
+
+def _modeling(args: argparse.Namespace) -> int:
+    """``--generatematrices`` or (no flag) the whole modeling run."""
+    from eis_core.modeling.matrices import MatrixError
+    from eis_core.modeling.splits import SplitError
+    from eis_core.transform import TransformError
+
+    try:
+        if args.generatematrices:
+            from eis_core.modeling.pipeline import build_all_matrices
+
+            built = build_all_matrices(args.config, args.labels)
+            for b in built:
+                print(f"{b['split']['split_id']}: train {b['train']['matrix_id']} ({b['train']['n_rows']} rows), "
+                      f"test {b['test']['matrix_id']} ({b['test']['n_rows']} rows)")
+            return 0
+        from eis_core.modeling.pipeline import run_all
+
+        summary = run_all(args.config, args.labels)
+        print(f"experiment {summary['experiment_id']} run {summary['run_id']}: chosen model group "
+              f"{summary['model_group_id']}; report {summary['report_path']}")
+        return 0
+    except (ConfigError, SplitError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (MatrixError, TransformError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

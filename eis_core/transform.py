@@ -169,7 +169,7 @@ def _format_failures(failures: list[dict]) -> str:
 
 def dbt_build(select: str | None = None, full_refresh: bool = False,
               progress: Callable[[str], object] | None = print, dbt_vars: dict | None = None,
-              exclude: str | None = None) -> dict:
+              exclude: str | None = None, indirect_selection: str | None = None) -> dict:
     """Run ``dbt build`` (models and their data tests, in DAG order) and return a summary.
 
     The summary: ``success``, ``passed`` (models built + tests passed), ``failed`` (tests that found
@@ -207,6 +207,8 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         args += ["--select", select]
     if exclude:
         args += ["--exclude", exclude]
+    if indirect_selection:  # eager (dbt's default) | cautious | buildable | empty
+        args += ["--indirect-selection", indirect_selection]
     args += ["--vars", json.dumps(dbt_vars)]
     if full_refresh:
         args.append("--full-refresh")

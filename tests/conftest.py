@@ -64,3 +64,19 @@ def small_drop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("small_drop")
     generate("small", 42, out, progress=None)
     return out
+
+
+def reset_raw(warehouse) -> None:
+    """Empty every raw table, the load log and the quarantine, keeping the tables (so the staging
+    views stay valid) and the load-id sequence (so load ids stay unique across the session).
+    Modules that load their own drop call this first: a drop without an optional table would
+    otherwise sit beside another module's rows of that table."""
+    from eis_core.load.loader import ensure_raw_schema
+
+    ensure_raw_schema()
+    with warehouse.connect() as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' AND table_type = 'BASE TABLE'")]
+        from psycopg import sql
+
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier("raw", t) for t in tables)))

@@ -57,6 +57,9 @@ def tables():
 
 @pytest.fixture(scope="module")
 def drop(warehouse, tmp_path_factory, tables):
+    from conftest import reset_raw
+
+    reset_raw(warehouse)
     return write_drop(tmp_path_factory.mktemp("airflow_dags") / "drop", tables)
 
 

@@ -111,4 +111,4 @@ def test_run_entry_point_rejects_bad_config(tmp_path):
 
     p = _write(tmp_path, DEFAULT_OFFICER_CONFIG, cohort={"sworn": True})
     assert main(["--config", str(p), "--buildfeatures"]) == 2
-    assert main(["--generatematrices"]) == 2  # not available yet, says so, non-zero
+    assert main(["--config", str(p), "--generatematrices"]) == 2  # a bad config is refused before any work

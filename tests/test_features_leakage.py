@@ -14,7 +14,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 D = date(2014, 7, 1)
@@ -70,8 +70,9 @@ def marts(warehouse, small_drop):
     from eis_core.features import build_features
     from eis_core.load.loader import load_drop
 
-    with warehouse.connect() as conn:
-        conn.execute("DROP SCHEMA IF EXISTS raw CASCADE; DROP SCHEMA IF EXISTS raw_incoming CASCADE")
+    from conftest import reset_raw
+
+    reset_raw(warehouse)
     rep = load_drop(small_drop, progress=lambda m: None)
     assert rep.ok, rep.summary()
     build_features(as_of_dates=[date(2014, 1, 1), D], full_refresh=True, progress=None)
@@ -102,31 +103,47 @@ def restore(warehouse) -> None:
 
 
 def mutate_and_rebuild(warehouse, statements: list[str], seed: int):
-    from eis_core.features import build_features
+    """Apply the statements to a fresh copy of the raw tables and rebuild the marts for D only
+    (models only: dbt's data tests are exercised elsewhere)."""
+    from eis_core.config import dbt_vars, load_labels_config, load_officer_config
+    from eis_core.transform import dbt_build
 
     restore(warehouse)
     with warehouse.connect() as conn:
         for stmt in statements:
             for part in stmt.split("; "):
                 conn.execute(part, {"d": D, "s": str(seed)})
-    build_features(as_of_dates=[D], progress=None)
+    dbt_build(select="path:models/intermediate path:models/marts", indirect_selection="empty", progress=None,
+              dbt_vars=dbt_vars(load_officer_config(), load_labels_config(), [D]))
     return snapshot(warehouse)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def assert_same(left: pd.DataFrame, right: pd.DataFrame, what: str) -> None:
+    """Equal values; floating columns (ratios, z-scores) to 1e-9 relative, since PostgreSQL may sum
+    floats in another order from one run to the next (a real leak moves them far more)."""
+    pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, atol=1e-12, obj=what)
+
+
+# No shrinking: a failing example is already small (a handful of named mutations) and each try costs a
+# dbt run; the failing mutation names and seed are printed.
+QUICK = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+             phases=[Phase.explicit, Phase.reuse, Phase.generate])
+
+
+@settings(max_examples=5, **QUICK)
 @given(names=st.sets(st.sampled_from(sorted(FEATURE_SAFE)), min_size=1, max_size=5), seed=st.integers(0, 10_000))
 def test_features_ignore_everything_known_on_or_after_d(warehouse, marts, names, seed):
     base_feats, _ = marts
     feats, _ = mutate_and_rebuild(warehouse, [FEATURE_SAFE[n] for n in sorted(names)], seed)
-    pd.testing.assert_frame_equal(feats, base_feats, check_exact=True, obj=f"features at {D} after {sorted(names)}")
+    assert_same(feats, base_feats, f"features at {D} after {sorted(names)} (seed {seed})")
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, **QUICK)
 @given(names=st.sets(st.sampled_from(sorted(LABEL_SAFE)), min_size=1, max_size=3), seed=st.integers(0, 10_000))
 def test_labels_ignore_everything_before_d(warehouse, marts, names, seed):
     _, base_labels = marts
     _, labels = mutate_and_rebuild(warehouse, [LABEL_SAFE[n] for n in sorted(names)], seed)
-    pd.testing.assert_frame_equal(labels, base_labels, check_exact=True, obj=f"labels at {D} after {sorted(names)}")
+    assert_same(labels, base_labels, f"labels at {D} after {sorted(names)} (seed {seed})")
 
 
 def test_control_changes_before_d_do_change_features(warehouse, marts):
@@ -134,7 +151,10 @@ def test_control_changes_before_d_do_change_features(warehouse, marts):
     base_feats, base_labels = marts
     feats, _ = mutate_and_rebuild(warehouse, ["DELETE FROM raw.dispatches WHERE dispatched_at < %(d)s "
                                               "AND dispatched_at >= %(d)s::date - 60"], 0)
-    assert not feats.equals(base_feats)
+    changed = feats["dsp_calls_3m"] != base_feats["dsp_calls_3m"]
+    assert changed.sum() > len(feats) // 2  # most officers lost calls from their last 3 months
+    with pytest.raises(AssertionError):
+        assert_same(feats, base_feats, "control")
     _, labels = mutate_and_rebuild(warehouse, ["UPDATE raw.ia_cases SET disposition = 'SUSTAINED', "
                                                "event_type = 'CITIZEN_COMPLAINT', closed_date = coalesce(closed_date, reported_date) "
                                                "WHERE incident_date >= %(d)s AND incident_date < %(d)s::date + 365"], 0)

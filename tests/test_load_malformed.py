@@ -16,8 +16,9 @@ from minidrop import valid_tables, write_drop
 def loader(warehouse):
     from eis_core.load import loader as mod
 
-    with warehouse.connect() as conn:
-        conn.execute("DROP SCHEMA IF EXISTS raw CASCADE; DROP SCHEMA IF EXISTS raw_incoming CASCADE")
+    from conftest import reset_raw
+
+    reset_raw(warehouse)
     return mod
 
 

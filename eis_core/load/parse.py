@@ -120,6 +120,10 @@ def _read_parquet(path: Path, pf: ParsedFile, spec: Table) -> pa.Table | None:
         elif c is not None and c.type == "date" and pa.types.is_date(col.type):
             cols.append(pc.strftime(col.cast(pa.date32()), format="%Y-%m-%d"))
         elif c is not None and c.type == "timestamp" and pa.types.is_timestamp(col.type):
+            try:  # whole seconds stored at a finer unit (Parquet writers like ms) are fine
+                col = col.cast(pa.timestamp("s", tz=col.type.tz), safe=True)
+            except pa.ArrowInvalid:
+                pass  # sub-second values: formatted with their fraction and reported as a wrong type
             cols.append(pc.strftime(col, format="%Y-%m-%dT%H:%M:%S"))
         elif pa.types.is_boolean(col.type):
             cols.append(pc.if_else(col, "true", "false"))

@@ -1,0 +1,1 @@
+"""Modeling: temporal splits, train/test matrices, the model grid, evaluation and model selection."""

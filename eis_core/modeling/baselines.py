@@ -1,0 +1,183 @@
+"""Baselines: ordinary scikit-learn-style classifiers, trained, scored and evaluated exactly like models.
+
+* :class:`RandomBaseline` — uniform random scores (seeded).
+* :class:`PriorBaseline` — the training class prior for everyone (one big tie).
+* :class:`LegacyEISBaseline` — the department's threshold system as a classifier: score 1 when any
+  legacy rule flag column of the matrix (``leg_<rule>_flag``, built by the feature mart from
+  ``legacy_rules`` in the officer config) fires on the as-of date, else 0.  Ties (all the 1s, all the
+  0s) are broken by the evaluation's tie methods.
+* :class:`SimpleLogisticBaseline` — the paper's simple baseline: logistic regression on age, tenure,
+  days since the last adverse event, sex and race.  Sex and race are not features (they live in the
+  matrix ``index`` as ``_protected_sex``/``_protected_race``), so it declares ``uses_index = True``
+  and :func:`eis_core.modeling.estimators.fit_model` passes the index to it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+LEGACY_FLAG = re.compile(r"^leg_(?P<rule>.+)_flag$")
+
+
+def _n_rows(X) -> int:
+    return int(np.asarray(X).shape[0]) if not isinstance(X, pd.DataFrame) else len(X)
+
+
+def _two_columns(p1: np.ndarray) -> np.ndarray:
+    p1 = np.asarray(p1, dtype=float)
+    return np.column_stack([1.0 - p1, p1])
+
+
+class _Baseline(ClassifierMixin, BaseEstimator):
+    is_baseline = True
+    uses_index = False
+
+    def _fit_classes(self, X, y) -> np.ndarray:
+        y = np.asarray(y).astype(int)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = np.asarray(X).shape[1] if np.asarray(X).ndim == 2 else 0
+        return y
+
+    def predict(self, X, **kw):
+        return (self.predict_proba(X, **kw)[:, 1] >= 0.5).astype(int)
+
+
+class RandomBaseline(_Baseline):
+    """Uniform random scores in [0, 1); the same ``random_state`` gives the same scores for the same rows."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self._fit_classes(X, y)
+        self.used_features_ = []
+        return self
+
+    def predict_proba(self, X):
+        rng = np.random.default_rng(self.random_state)
+        return _two_columns(rng.random(_n_rows(X)))
+
+
+class PriorBaseline(_Baseline):
+    """The positive share of the training labels, for every officer (every row ties)."""
+
+    def fit(self, X, y):
+        y = self._fit_classes(X, y)
+        self.prior_ = float(y.mean()) if y.size else 0.0
+        self.used_features_ = []
+        return self
+
+    def predict_proba(self, X):
+        return _two_columns(np.full(_n_rows(X), self.prior_))
+
+
+class LegacyEISBaseline(_Baseline):
+    """1 when any legacy threshold rule fires on the as-of date, else 0.
+
+    ``rules``: rule names of the officer config's ``legacy_rules`` (None = every ``leg_<rule>_flag``
+    column in the matrix).  X must be a DataFrame with the mart's column names.
+    """
+
+    def __init__(self, rules=None):
+        self.rules = rules
+
+    def _columns(self, X: pd.DataFrame) -> list[str]:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("LegacyEISBaseline needs a DataFrame with the feature mart's column names")
+        found = {m.group("rule"): c for c in X.columns if (m := LEGACY_FLAG.match(str(c)))}
+        if self.rules is None:
+            cols = [found[r] for r in sorted(found)]
+        else:
+            missing = [r for r in self.rules if r not in found]
+            if missing:
+                raise ValueError(f"LegacyEISBaseline: no leg_<rule>_flag column for rule(s) {missing}; "
+                                 f"the matrix has {sorted(found)}")
+            cols = [found[r] for r in self.rules]
+        if not cols:
+            raise ValueError("LegacyEISBaseline: the matrix has no legacy rule flag columns (leg_<rule>_flag); "
+                             "turn on feature block legacy_rules and define legacy_rules in the officer config")
+        return cols
+
+    def fit(self, X, y):
+        self._fit_classes(X, y)
+        self.used_features_ = self._columns(X)
+        return self
+
+    def predict_proba(self, X):
+        cols = self._columns(X) if self.rules is not None else self.used_features_
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise ValueError(f"LegacyEISBaseline: columns {missing} are missing from the matrix")
+        flagged = (X[cols].to_numpy(dtype=float) > 0).any(axis=1)
+        return _two_columns(flagged.astype(float))
+
+
+class SimpleLogisticBaseline(_Baseline):
+    """Logistic regression on age, tenure, days since last adverse event, sex and race (paper's baseline).
+
+    Numeric columns come from X (those of ``numeric_features`` that the matrix has); sex and race are
+    one-hot coded from ``index['_protected_sex']`` / ``index['_protected_race']`` (categories seen in
+    training; unseen ones code as all zeros).
+    """
+
+    uses_index = True
+    NUMERIC = ("chr_age_years", "chr_tenure_days", "ia_days_since_adverse")
+    PROTECTED = ("_protected_sex", "_protected_race")
+
+    def __init__(self, random_state=None, C: float = 1.0, numeric_features=NUMERIC):
+        self.random_state = random_state
+        self.C = C
+        self.numeric_features = numeric_features
+
+    def _design(self, X: pd.DataFrame, index: pd.DataFrame | None, fitting: bool) -> np.ndarray:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("SimpleLogisticBaseline needs a DataFrame with the feature mart's column names")
+        if fitting:
+            self.numeric_used_ = [c for c in self.numeric_features if c in X.columns]
+            self.categories_ = {}
+            for col in self.PROTECTED:
+                if index is not None and col in index.columns:
+                    self.categories_[col] = sorted(index[col].dropna().astype(str).unique().tolist())
+            self.feature_names_ = list(self.numeric_used_) + [
+                f"{col}={v}" for col, vals in self.categories_.items() for v in vals]
+            if not self.feature_names_:
+                raise ValueError("SimpleLogisticBaseline: none of its inputs is in the matrix "
+                                 f"({list(self.numeric_features)} or {list(self.PROTECTED)} in the index)")
+        parts = [X[self.numeric_used_].to_numpy(dtype=float)] if self.numeric_used_ else []
+        for col, vals in self.categories_.items():
+            if index is None or col not in index.columns:
+                raise ValueError(f"SimpleLogisticBaseline: the index needs column {col}")
+            v = index[col].astype(str).to_numpy()
+            parts.append(np.column_stack([(v == c).astype(float) for c in vals]) if vals else np.zeros((len(X), 0)))
+        return np.hstack(parts) if parts else np.zeros((len(X), 0))
+
+    def fit(self, X, y, index: pd.DataFrame | None = None):
+        y = self._fit_classes(X, y)
+        D = self._design(X, index, fitting=True)
+        self.scaler_ = StandardScaler().fit(D)
+        self.lr_ = LogisticRegression(C=self.C, solver="liblinear", random_state=self.random_state, max_iter=1000)
+        if np.unique(y).size < 2:
+            self.lr_ = None
+            self.prior_ = float(y.mean()) if y.size else 0.0
+        else:
+            self.lr_.fit(self.scaler_.transform(D), y)
+        self.used_features_ = list(self.numeric_used_)
+        return self
+
+    @property
+    def coef_(self) -> np.ndarray:
+        if self.lr_ is None:
+            return np.zeros((1, len(self.feature_names_)))
+        return self.lr_.coef_
+
+    def predict_proba(self, X, index: pd.DataFrame | None = None):
+        D = self._design(X, index, fitting=False)
+        if self.lr_ is None:
+            return _two_columns(np.full(len(X), self.prior_))
+        return self.lr_.predict_proba(self.scaler_.transform(D))
