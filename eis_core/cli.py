@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "matrices": ("eis_core.modeling.cli:matrices_cli", "Build and list the train/test matrices of the temporal splits."),
     "airflow": ("eis_core.orchestration.cli:airflow_cli", "Run the real Airflow 3 stack and its DAGs locally."),
     "select": ("eis_core.modeling.selection:select_cli", "Choose a model group (selection rules), print the leaderboard and Table 3."),
+    "forecast": ("eis_core.forecast.cli:forecast_cli", "Forecast calls (hourly) and stops (daily), peak hours, call-priority model."),
+    "import": ("eis_core.forecast.cli:import_cli", "Convert San Diego open-data exports (calls, RIPA stops) into drop folders."),
     "demo": ("eis_core.demo:demo", "Run the whole pipeline on the small synthetic department and summarise it."),
 }
 

@@ -68,7 +68,9 @@ def ensure_small_drop(seed: int) -> Path:
     manifest = out / "_drop.json"
     if manifest.exists():
         m = json.loads(manifest.read_text())
-        if m.get("scale") == "small" and m.get("seed") == seed:
+        from eis_core.synth.generator import GENERATOR_VERSION
+
+        if m.get("scale") == "small" and m.get("seed") == seed and m.get("generator_version") == GENERATOR_VERSION:
             click.echo(f"      reusing {out}")
             return out
     def progress(label, done, total, rows, elapsed):  # the generator's progress signature

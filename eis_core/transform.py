@@ -167,6 +167,37 @@ def _format_failures(failures: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def feature_shape_hash(dbt_vars: dict) -> str:
+    """Hash of everything that shapes the feature and label marts' columns and meaning, i.e. the dbt
+    vars except the as-of dates (those only select which rows are computed)."""
+    import hashlib
+    import json
+
+    eis = {k: v for k, v in (dbt_vars.get("eis") or {}).items() if k != "as_of_dates"}
+    return hashlib.sha256(json.dumps(eis, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stored_feature_shape() -> str | None:
+    """The shape hash the marts were last built with (None before the first build)."""
+    from eis_core import db
+
+    with db.connect() as conn:
+        exists = conn.execute("SELECT to_regclass('features.build_info')").fetchone()[0]
+        if not exists:
+            return None
+        row = conn.execute("SELECT shape_hash FROM features.build_info ORDER BY built_at DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def store_feature_shape(shape: str) -> None:
+    from eis_core import db
+
+    with db.connect() as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS features; CREATE TABLE IF NOT EXISTS features.build_info "
+                     "(shape_hash text NOT NULL, built_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute("INSERT INTO features.build_info (shape_hash) VALUES (%s)", (shape,))
+
+
 def dbt_build(select: str | None = None, full_refresh: bool = False,
               progress: Callable[[str], object] | None = print, dbt_vars: dict | None = None,
               exclude: str | None = None, indirect_selection: str | None = None) -> dict:
@@ -210,6 +241,13 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     if indirect_selection:  # eager (dbt's default) | cautious | buildable | empty
         args += ["--indirect-selection", indirect_selection]
     args += ["--vars", json.dumps(dbt_vars)]
+    shape = feature_shape_hash(dbt_vars)
+    if not full_refresh and stored_feature_shape() != shape:
+        # first build, or the feature/label definition changed (windows, blocks, rules, labels): the
+        # incremental marts cannot mix old and new columns, so they are rebuilt for the requested dates
+        if progress:
+            progress("feature configuration new or changed since the last build: full refresh")
+        full_refresh = True
     if full_refresh:
         args.append("--full-refresh")
 
@@ -251,6 +289,8 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     if not res.success:
         raise TransformError("dbt build reported failure without a failing node; see "
                              f"{log_dir() / 'dbt.log'}", summary=summary)
+    if select is None or "marts" in select:
+        store_feature_shape(shape)
     return summary
 
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from eis_core.contract import load_contract
 from eis_core.synth import LEGACY_EIS_RULES, generate, legacy_flags
+from eis_core.synth.generator import ThresholdRule
 
 CONTRACT = load_contract()
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -207,7 +208,10 @@ def test_legacy_flags_follow_the_rules(tables):
     # the trigger is a reported case of that type on the flag day
     ia = tables["ia_cases"]
     known = set(zip(ia["officer_id"], ia["reported_date"], ia["event_type"]))
-    assert all((o, d, r.split()[1]) in known for o, d, r in got)
+    any_case = set(zip(ia["officer_id"], ia["reported_date"]))
+    by_label = {r.label: r for r in LEGACY_EIS_RULES}
+    assert all(any((o, d, ev) in known for ev in by_label[r].event_types) for o, d, r in got)
+    assert all((o, d) in any_case for o, d, _ in got)
 
 
 def test_legacy_rule_cool_down():
@@ -215,9 +219,18 @@ def test_legacy_rule_cool_down():
                           "event_type": ["USE_OF_FORCE"] * 5 + ["USE_OF_FORCE"] * 2,
                           "reported_date": ["2014-01-01", "2014-01-10", "2014-01-20", "2014-01-25", "2014-06-01",
                                             "2014-01-01", "2014-01-02"]})
-    flags = legacy_flags(cases)
+    flags = legacy_flags(cases, rules=(ThresholdRule("USE_OF_FORCE", 3, 90),))
     assert list(flags["officer_id"]) == ["a"]  # 3 in 90 days once; the 4th case is within the cool-down
     assert flags["flagged_on"].dt.strftime("%Y-%m-%d").tolist() == ["2014-01-20"]
+
+
+def test_combined_indicator_rule_counts_every_event_type():
+    cases = pd.DataFrame({"officer_id": ["a", "a", "b", "b"],
+                          "event_type": ["SICK_LEAVE", "PURSUIT", "INJURY", "INJURY"],
+                          "reported_date": ["2014-01-01", "2014-11-30", "2014-01-01", "2015-01-02"]})
+    flags = legacy_flags(cases, rules=(ThresholdRule("ANY_INDICATOR", 2, 365),))
+    assert list(flags["officer_id"]) == ["a"]  # b's second case came 366 days later
+    assert flags["rule"].tolist() == ["2 IA indicators in 365 days"]
 
 
 def test_high_crime_beats_have_more_arrests_per_officer(tables):

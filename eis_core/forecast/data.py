@@ -1,0 +1,101 @@
+"""Series for forecasting: hourly call counts and daily stop counts, city-wide (``ALL``) and per division.
+
+Counts come from the warehouse (``staging.stg_*`` when dbt built it, else ``raw.*``) or straight from a
+drop folder (``<table>.csv``; used by the benchmark).  Every series is put on a complete time grid
+(hours or days without events count 0) that ends with the last complete day of data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ALL = "ALL"
+
+_TABLES = {  # kind -> (table, timestamp column, pandas frequency)
+    "calls": ("calls_for_service", "received_at", "h"),
+    "stops": ("traffic_stops", "stopped_at", "D"),
+}
+
+
+def _relation(conn, table: str) -> str:
+    row = conn.execute("SELECT 1 FROM information_schema.views WHERE table_schema = 'staging' AND table_name = %s",
+                       (f"stg_{table}",)).fetchone()
+    return f"staging.stg_{table}" if row else f"raw.{table}"
+
+
+def events_from_db(kind: str, since: str | None = None) -> pd.DataFrame:
+    """Aggregated counts per (period, division) from the warehouse: columns ts, division, n."""
+    from eis_core import db
+
+    table, col, freq = _TABLES[kind]
+    unit = "hour" if freq == "h" else "day"
+    with db.connect() as conn:
+        rel = _relation(conn, table)  # one of two fixed names
+        q = (f"SELECT date_trunc('{unit}', {col}) AS ts, division, count(*) AS n FROM {rel} "
+             + (f"WHERE {col} >= %s " if since else "") + "GROUP BY 1, 2")
+        rows = conn.execute(q, (since,) if since else None).fetchall()
+    return pd.DataFrame(rows, columns=["ts", "division", "n"])
+
+
+def events_from_drop(kind: str, drop_dir: str | Path) -> pd.DataFrame:
+    """Same as :func:`events_from_db` from ``<drop>/<table>.csv`` (pyarrow, two columns only)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table, col, freq = _TABLES[kind]
+    t = pacsv.read_csv(Path(drop_dir) / f"{table}.csv",
+                       convert_options=pacsv.ConvertOptions(include_columns=[col, "division"],
+                                                            column_types={col: pa.timestamp("s"), "division": pa.string()}))
+    df = t.to_pandas()
+    df["ts"] = df[col].dt.floor(freq)
+    return df.groupby(["ts", "division"], observed=True).size().rename("n").reset_index()
+
+
+def to_wide(events: pd.DataFrame, freq: str, divisions: list[str] | None = None,
+            history_days: int | None = None) -> pd.DataFrame:
+    """Complete-grid wide frame: index = period start, columns = ``ALL`` + divisions, values = counts.
+
+    The grid ends with the last complete day that has data; *history_days* keeps only the tail.
+    """
+    if events.empty:
+        raise ValueError("no events to forecast: load calls_for_service / traffic_stops first")
+    ev = events.copy()
+    ev["ts"] = pd.to_datetime(ev["ts"]).astype("datetime64[s]")
+    wide = ev.pivot_table(index="ts", columns="division", values="n", aggfunc="sum", fill_value=0)
+    # the grid ends with the last complete day: a partial last day would look like a sudden drop
+    end_day = (ev["ts"].max() + pd.Timedelta(1, freq)).normalize()
+    start = ev["ts"].min().normalize()
+    if history_days:
+        start = max(start, end_day - pd.Timedelta(days=history_days))
+    grid = pd.date_range(start, end_day, freq=freq, inclusive="left")
+    wide = wide.reindex(grid, fill_value=0)
+    wide.columns = [str(c) for c in wide.columns]
+    if divisions:
+        missing = sorted(set(divisions) - set(wide.columns))
+        if missing:
+            raise ValueError(f"unknown division(s) {missing}; known: {sorted(wide.columns)}")
+        wide_div = wide[divisions]
+    else:
+        wide_div = wide[sorted(wide.columns)]
+    out = pd.concat([wide.sum(axis=1).rename(ALL), wide_div], axis=1).astype(float)
+    out.index.name = "ts"
+    return out
+
+
+def load_series(kind: str, *, drop_dir: str | Path | None = None, divisions: list[str] | None = None,
+                history_days: int | None = None) -> pd.DataFrame:
+    """Hourly call counts (``kind="calls"``) or daily stop counts (``kind="stops"``), wide."""
+    freq = _TABLES[kind][2]
+    ev = events_from_drop(kind, drop_dir) if drop_dir else events_from_db(kind)
+    return to_wide(ev, freq, divisions, history_days)
+
+
+def us_holidays(start, end) -> np.ndarray:
+    """US federal holidays (pandas' built-in calendar: nothing downloaded) as datetime64[D]."""
+    from pandas.tseries.holiday import USFederalHolidayCalendar
+
+    return USFederalHolidayCalendar().holidays(pd.Timestamp(start) - pd.Timedelta(days=1),
+                                               pd.Timestamp(end) + pd.Timedelta(days=1)).values.astype("datetime64[D]")
