@@ -242,7 +242,8 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         args += ["--indirect-selection", indirect_selection]
     args += ["--vars", json.dumps(dbt_vars)]
     shape = feature_shape_hash(dbt_vars)
-    if not full_refresh and stored_feature_shape() != shape:
+    touches_marts = select is None or "marts" in select
+    if touches_marts and not full_refresh and stored_feature_shape() != shape:
         # first build, or the feature/label definition changed (windows, blocks, rules, labels): the
         # incremental marts cannot mix old and new columns, so they are rebuilt for the requested dates
         if progress:
@@ -289,7 +290,7 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     if not res.success:
         raise TransformError("dbt build reported failure without a failing node; see "
                              f"{log_dir() / 'dbt.log'}", summary=summary)
-    if select is None or "marts" in select:
+    if touches_marts:
         store_feature_shape(shape)
     return summary
 
