@@ -61,3 +61,25 @@ def machine() -> dict:
     return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "platform": platform.platform(),
             "date": time.strftime("%Y-%m-%d")}
+
+
+def bench_args(default_scale: str, name: str):
+    """Parse --scale/--home, point EIS_HOME at a private (world-traversable) folder, start its
+    embedded PostgreSQL and return (args, home, drop folder of the scale, generated now or reused)."""
+    import argparse
+    import tempfile
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default=default_scale, choices=["small", "medium", "cmpd"])
+    ap.add_argument("--home", default=None, help="EIS_HOME for the benchmark (default: a temp dir)")
+    args = ap.parse_args()
+    home = Path(args.home or tempfile.mkdtemp(prefix=f"eis_bench_{name}_{args.scale}_"))
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o755)
+    os.environ["EIS_HOME"] = str(home)
+    os.environ.pop("EIS_DATABASE_URL", None)
+    from eis_core import db
+
+    db.start()
+    return args, home, home / "drops" / args.scale

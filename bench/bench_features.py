@@ -14,11 +14,9 @@ Figures go to docs/benchmarks/features.json and docs/benchmarks/features.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -27,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _measure import PeakMemory, machine  # noqa: E402
+from _measure import PeakMemory, bench_args, machine  # noqa: E402
 
 OUT = HERE.parent / "docs" / "benchmarks"
 WINDOWS = [("1m", "1 month"), ("3m", "3 months"), ("6m", "6 months"), ("1y", "1 year"), ("5y", "5 years"), ("all", None)]
@@ -57,15 +55,7 @@ def naive_query():
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--scale", default="cmpd", choices=["small", "medium", "cmpd"])
-    ap.add_argument("--home", default=None, help="EIS_HOME for the benchmark (default: a temp dir)")
-    args = ap.parse_args()
-    home = Path(args.home or tempfile.mkdtemp(prefix=f"eis_bench_features_{args.scale}_"))
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o755)
-    os.environ["EIS_HOME"] = str(home)
-    os.environ.pop("EIS_DATABASE_URL", None)
+    args, home, drop = bench_args("cmpd", "features")
 
     from eis_core import db
     from eis_core.config import dbt_vars, load_labels_config, load_officer_config
@@ -73,8 +63,6 @@ def main() -> int:
     from eis_core.synth import generate
     from eis_core.transform import dbt_build
 
-    db.start()
-    drop = home / "drops" / args.scale
     figures: dict = {"scale": args.scale, "machine": machine()}
     if not (drop / "_drop.json").exists():
         t0 = time.perf_counter()

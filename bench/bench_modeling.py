@@ -9,11 +9,9 @@ docs/benchmarks/modeling_<scale>.md / .json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,21 +19,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _measure import PeakMemory, machine  # noqa: E402
+from _measure import PeakMemory, bench_args, machine  # noqa: E402
 
 OUT = HERE.parent / "docs" / "benchmarks"
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--scale", default="medium", choices=["small", "medium", "cmpd"])
-    ap.add_argument("--home", default=None)
-    args = ap.parse_args()
-    home = Path(args.home or tempfile.mkdtemp(prefix=f"eis_bench_modeling_{args.scale}_"))
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o755)
-    os.environ["EIS_HOME"] = str(home)
-    os.environ.pop("EIS_DATABASE_URL", None)
+    args, home, drop = bench_args("medium", "modeling")
 
     from eis_core import db
     from eis_core.load.loader import load_drop
@@ -43,8 +33,6 @@ def main() -> int:
     from eis_core.modeling.selection import leaderboard_text, table3_text
     from eis_core.synth import generate
 
-    db.start()
-    drop = home / "drops" / args.scale
     if not (drop / "_drop.json").exists():
         generate(args.scale, 42, drop)
     rep = load_drop(drop, progress=lambda m: None)

@@ -114,11 +114,32 @@ def modeling_summary() -> str:
                       f"selection report: {report}"])
 
 
+def forecast_step() -> None:
+    """Issue 7 on the small department, short history so it stays well under a minute."""
+    from eis_core.forecast.priority import format_priority, run_priority
+    from eis_core.forecast.run import format_peaks, format_table, peaks_report, run_calls_forecast, run_stops_forecast
+
+    quiet = lambda m: None  # noqa: E731
+    calls = run_calls_forecast(history_days=270, gbm_train_weeks=16, n_origins=4, progress=quiet)
+    click.echo(f"      Hourly calls, city-wide, backtest over 4 weekly origins (run {calls['run_id']}; "
+               f"chosen: {', '.join(f'{k}={v}' for k, v in calls['chosen'].items())}):")
+    click.echo("\n".join("        " + ln for ln in format_table(calls["table"]).splitlines()))
+    stops = run_stops_forecast(history_days=400, n_origins=4, progress=quiet)
+    click.echo(f"      Daily stops, city-wide, 28 days ahead (run {stops['run_id']}), chosen {stops['chosen']['ALL']}")
+    peaks, png, _ = peaks_report(top=2)
+    click.echo("      Peak hours (next 7 days, chosen model, top 2 per weekday):")
+    click.echo("\n".join("        " + ln for ln in format_peaks(peaks).splitlines()))
+    click.echo(f"      heat map: {png}")
+    pr = run_priority(train_days=180, test_days=60, progress=quiet)
+    click.echo("      Call priority band (time split):")
+    click.echo("\n".join("        " + ln for ln in format_priority(pr).splitlines()))
+
+
 @click.command("demo")
 @click.option("--seed", default=42, show_default=True, help="Seed of the synthetic department.")
 def demo(seed: int) -> None:
     """Run the pipeline end to end on the small synthetic department, through Airflow."""
-    total = 5
+    total = 6
     t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()
     click.echo(f"      {st.mode}: {st.url}")
@@ -126,23 +147,20 @@ def demo(seed: int) -> None:
     t0 = _step(2, total, "Generating the small synthetic department")
     drop = ensure_small_drop(seed)
     _done(t0)
-    t0 = _step(3, total, "Airflow DAG eis_ingest: validate with Great Expectations and load into schema raw")
-    code = _run_dag("eis_ingest", {"drop_dir": str(drop)})
-    if code != 0:
-        click.secho("eis_ingest failed; see the output above", fg="red", err=True)
-        sys.exit(code)
-    _done(t0)
-    t0 = _step(4, total, "Airflow DAG eis_transform: dbt build (staging, officer features and labels, tests)")
-    code = _run_dag("eis_transform", None)
-    if code != 0:
-        click.secho("eis_transform failed; see the output above", fg="red", err=True)
-        sys.exit(code)
-    _done(t0)
-    t0 = _step(5, total, "Airflow DAG eis_modeling: splits, matrices, model grid (mapped tasks), evaluation, selection")
-    code = _run_dag("eis_modeling", None)
-    if code != 0:
-        click.secho("eis_modeling failed; see the output above", fg="red", err=True)
-        sys.exit(code)
+    dag_steps = [
+        ("eis_ingest", {"drop_dir": str(drop)}, "validate with Great Expectations and load into schema raw"),
+        ("eis_transform", None, "dbt build (staging, officer features and labels, tests)"),
+        ("eis_modeling", None, "splits, matrices, model grid (mapped tasks), evaluation, selection"),
+    ]
+    for n, (dag_id, conf, what) in enumerate(dag_steps, start=3):
+        t0 = _step(n, total, f"Airflow DAG {dag_id}: {what}")
+        code = _run_dag(dag_id, conf)
+        if code != 0:
+            click.secho(f"{dag_id} failed; see the output above", fg="red", err=True)
+            sys.exit(code)
+        _done(t0)
+    t0 = _step(6, total, "Forecasts: hourly calls (backtest, 7 days ahead), daily stops, peak hours, call priority")
+    forecast_step()
     _done(t0)
     click.secho("\nSummary", bold=True)
     click.echo(load_summary())
