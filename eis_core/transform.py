@@ -189,6 +189,16 @@ def stored_feature_shape() -> str | None:
     return row[0] if row else None
 
 
+def existing_as_of_dates() -> set[str]:
+    """The as-of dates the cohort mart holds now (ISO strings; empty before the first build)."""
+    from eis_core import db
+
+    with db.connect() as conn:
+        if not conn.execute("SELECT to_regclass('features.officer_cohort')").fetchone()[0]:
+            return set()
+        return {d.isoformat() for (d,) in conn.execute("SELECT DISTINCT as_of_date FROM features.officer_cohort")}
+
+
 def store_feature_shape(shape: str) -> None:
     from eis_core import db
 
@@ -240,15 +250,18 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         args += ["--exclude", exclude]
     if indirect_selection:  # eager (dbt's default) | cautious | buildable | empty
         args += ["--indirect-selection", indirect_selection]
-    args += ["--vars", json.dumps(dbt_vars)]
     shape = feature_shape_hash(dbt_vars)
     touches_marts = select is None or "marts" in select
     if touches_marts and not full_refresh and stored_feature_shape() != shape:
         # first build, or the feature/label definition changed (windows, blocks, rules, labels): the
-        # incremental marts cannot mix old and new columns, so they are rebuilt for the requested dates
+        # incremental marts cannot mix old and new columns, so they are rebuilt from scratch - for the
+        # requested as-of dates AND every date already in them, so that no date is lost
+        dates = sorted(set(dbt_vars.get("eis", {}).get("as_of_dates", [])) | existing_as_of_dates())
+        dbt_vars = {**dbt_vars, "eis": {**dbt_vars.get("eis", {}), "as_of_dates": dates}}
         if progress:
-            progress("feature configuration new or changed since the last build: full refresh")
+            progress(f"feature configuration new or changed since the last build: full refresh of {len(dates)} as-of date(s)")
         full_refresh = True
+    args += ["--vars", json.dumps(dbt_vars)]
     if full_refresh:
         args.append("--full-refresh")
 

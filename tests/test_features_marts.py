@@ -306,3 +306,21 @@ def test_disabled_block_produces_no_columns(built):
     assert "disabled in the configuration" in disabled["arrests"] and "outliers" in disabled
     assert [r[0] for r in _q("SELECT feature FROM features.feature_dictionary WHERE feature IS NOT NULL "
                              "ORDER BY position")] == cols[2:]
+
+
+def test_changed_feature_definition_rebuilds_without_losing_dates(built):
+    """A run for one date with a different feature definition rebuilds the marts from scratch, for that
+    date and every date they already held: no as-of date is silently dropped, the columns follow."""
+    before = {r[0] for r in _q("SELECT DISTINCT as_of_date FROM features.officer_cohort")}
+    assert len(before) >= 2
+    lines: list[str] = []
+    v = _vars(["2015-07-01"], training=False)  # a different definition: one block off
+    dbt_build(dbt_vars=v, progress=lines.append, select="path:models/intermediate path:models/marts")
+    assert any("full refresh" in ln for ln in lines)
+    after = {r[0] for r in _q("SELECT DISTINCT as_of_date FROM features.officer_cohort")}
+    assert after == before | {date(2015, 7, 1)}
+    cols = {r[0] for r in _q("SELECT column_name FROM information_schema.columns WHERE table_schema = 'features' "
+                             "AND table_name = 'officer_features'")}
+    assert not any(c.startswith("trn_") for c in cols)
+    # back to the original definition for any later test of this module
+    dbt_build(dbt_vars=_vars(DATES), progress=None, select="path:models/intermediate path:models/marts")

@@ -433,6 +433,9 @@ def build_matrix(spec: MatrixSpec, project_path: str | Path, progress: Progress 
             warnings.warn(f"matrix {mid}: no cohort row on as-of date(s) {absent} (not in the marts or an empty "
                           "cohort)", stacklevel=2)
         total = sum(prof["rows_per_date"].values())
+        if total == 0:
+            raise MatrixError(f"matrix {mid}: no cohort rows on any of its as-of dates {spec.as_of_dates}; build "
+                              "the features for them first (`eis features build --as-of-date …`)")
         schema = _arrow_schema(spec, prof["maxabs"])
         if progress:
             progress(f"  matrix {mid}: {len(spec.as_of_dates)} as-of date(s), {total:,} rows x "
