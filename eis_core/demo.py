@@ -94,6 +94,9 @@ def load_summary() -> str:
     for name, status, _rin, _loaded, quar, _ in rows:
         lines.append(f"  {name:<22}{status:<24}{totals[name]:>12,}{quar:>13,}")
     docs = next((r[5] for r in rows if r[5] and r[5].endswith("index.html")), None)
+    if docs is None:  # nothing re-validated this time (unchanged files): the site from earlier loads
+        site = eis_home() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+        docs = str(site) if site.exists() else None
     lines.append(f"  staging views built by dbt: {staged}")
     lines.append(f"  quarantined rows: SELECT * FROM raw.quarantine WHERE load_id = {load_id}")
     if docs:
