@@ -29,6 +29,8 @@ from airflow.sdk import Param, dag, task
         "history_days": Param(None, type=["null", "integer"], title="Use only the last N days of data"),
         "n_origins": Param(4, type="integer", minimum=1, maximum=12, title="Backtest origins"),
         "gbm_train_weeks": Param(None, type=["null", "integer"], title="GBM training weeks (default 52)"),
+        "priority_train_days": Param(365, type="integer", minimum=7, title="Priority model training days"),
+        "priority_test_days": Param(90, type="integer", minimum=7, title="Priority model test days"),
     },
     doc_md=__doc__,
 )
@@ -61,10 +63,11 @@ def calls_forecast():
         return {"run_id": run_id, "png": str(png)}
 
     @task
-    def priority_model() -> dict:
+    def priority_model(**context) -> dict:
         from eis_core.forecast.priority import format_priority, run_priority
 
-        res = run_priority()
+        p = context["params"]
+        res = run_priority(train_days=p["priority_train_days"], test_days=p["priority_test_days"])
         print(format_priority(res))
         return {"run_id": res["run_id"], "scores": res["scores"].drop(columns="split_at").to_dict("records")}
 

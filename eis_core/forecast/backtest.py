@@ -52,9 +52,9 @@ def origins(n: int, spec: Spec, n_origins: int) -> list[int]:
     """Cut-off positions (index of the first forecast period), oldest first."""
     cuts = [n - spec.horizon - k * spec.origin_step for k in range(n_origins - 1, -1, -1)]
     min_hist = max(spec.lags) + 2 * spec.season
-    cuts = [c for c in cuts if c >= min_hist]
+    cuts = [c for c in cuts if c - spec.horizon >= min_hist]  # the interval calibration fit needs history too
     if not cuts:
-        raise ValueError(f"not enough history for a backtest: {n} periods, need {min_hist + spec.horizon}")
+        raise ValueError(f"not enough history for a backtest: {n} periods, need {min_hist + 2 * spec.horizon}")
     return cuts
 
 
@@ -65,13 +65,22 @@ def _bucket_masks(spec: Spec) -> list[tuple[str, np.ndarray]]:
 
 
 def backtest(wide: pd.DataFrame, spec: Spec, *, models: tuple[str, ...] | None = None, n_origins: int = 4,
-             progress: Callable[[str], object] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+             progress: Callable[[str], object] | None = None, n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rolling-origin backtest of every model on every column of *wide*.
 
     Returns (scores, predictions): scores has one row per series × model × cutoff × bucket plus the
     pooled rows (cutoff NaT); predictions has every backtest forecast with its actual value.
+    *n_jobs* > 1 runs the series in that many worker processes (series are independent).
     """
     models = models or spec.models
+    if n_jobs > 1 and wide.shape[1] > 1:
+        from joblib import Parallel, delayed
+
+        parts = Parallel(n_jobs=n_jobs)(delayed(backtest)(wide[[c]], spec, models=models, n_origins=n_origins)
+                                        for c in wide.columns)
+        if progress:
+            progress(f"  backtest {spec.name}: {wide.shape[1]} series done in {n_jobs} processes")
+        return (pd.concat([p[0] for p in parts], ignore_index=True), pd.concat([p[1] for p in parts], ignore_index=True))
     idx = wide.index
     cuts = origins(len(idx), spec, n_origins)
     h = spec.horizon
@@ -142,17 +151,36 @@ def summary_table(scores: pd.DataFrame, series: str | None = None) -> pd.DataFra
     return t.sort_values("rmse")
 
 
-def forecast_future(wide: pd.DataFrame, spec: Spec, models: tuple[str, ...]) -> pd.DataFrame:
-    from eis_core.forecast.models import forecast_with_intervals
+def forecast_future(wide: pd.DataFrame, spec: Spec, models: tuple[str, ...],
+                    backtest_predictions: pd.DataFrame | None = None, n_jobs: int = 1) -> pd.DataFrame:
+    """Forecasts of the next ``spec.horizon`` periods from all the data, one block per series × model.
 
-    """Forecasts of the next ``spec.horizon`` periods from all the data, one block per series × model."""
+    The intervals are calibrated on the forecast of the last *horizon* periods from the data before
+    them - which is the last backtest origin, reused from *backtest_predictions* when given.
+    """
+    if n_jobs > 1 and wide.shape[1] > 1:
+        from joblib import Parallel, delayed
+
+        b = backtest_predictions
+        return pd.concat(Parallel(n_jobs=n_jobs)(
+            delayed(forecast_future)(wide[[c]], spec, models, None if b is None else b[b["series"] == c])
+            for c in wide.columns), ignore_index=True)
     idx = wide.index
-    step = pd.Timedelta(1, spec.freq)
-    fut = pd.date_range(idx[-1] + step, periods=spec.horizon, freq=spec.freq)
+    n, h = len(idx), spec.horizon
+    fut = pd.date_range(idx[-1] + pd.Timedelta(1, spec.freq), periods=h, freq=spec.freq)
+    last_cut = idx[n - h]
     out = []
     for series in wide.columns:
         y = wide[series].to_numpy(float)
         for name in models:
-            fc = forecast_with_intervals(name, spec, y, idx, spec.horizon, fut)
-            out.append(pd.DataFrame({"series": series, "model": name, "ts": fut, **fc}))
+            mean = point_forecast(name, spec, y, idx, n, h, fut)
+            cal = None
+            if backtest_predictions is not None:
+                b = backtest_predictions
+                cal = b[(b["series"] == series) & (b["model"] == name) & (b["cutoff"] == last_cut)]
+            if cal is not None and len(cal) == h:
+                z = calibration_errors(cal["y"].to_numpy(), cal["yhat"].to_numpy())
+            else:
+                z = calibration_errors(y[n - h:], point_forecast(name, spec, y, idx, n - h, h, idx[n - h:]))
+            out.append(pd.DataFrame({"series": series, "model": name, "ts": fut, **add_intervals(mean, z)}))
     return pd.concat(out, ignore_index=True)

@@ -158,7 +158,12 @@ class GBMModel:
         self.model = HistGradientBoostingRegressor(loss="poisson", max_iter=self.max_iter, learning_rate=0.08,
                                                    max_leaf_nodes=31, min_samples_leaf=40, early_stopping=False,
                                                    random_state=self.seed)
-        self.model.fit(X, y[pos])
+        from threadpoolctl import threadpool_limits
+
+        # one OpenMP thread: many small fits on shared cores are several times faster without
+        # thread spin-waiting (measured 3.45 s -> 0.47 s per fit on 2 busy cores)
+        with threadpool_limits(1, user_api="openmp"):
+            self.model.fit(X, y[pos])
         self.history = y
         return self
 
@@ -167,7 +172,10 @@ class GBMModel:
         full = np.concatenate([self.history, np.full(h, np.nan)])
         pos = np.arange(n, n + h)
         X = np.column_stack([self._lags(full, pos), calendar_features(future_idx, self.spec.freq).to_numpy()])
-        return self.model.predict(X)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="openmp"):
+            return self.model.predict(X)
 
 
 MODELS = {"seasonal_naive": SeasonalNaive, "seasonal_ma": SeasonalMA, "mstl": MSTLModel, "gbm": GBMModel}

@@ -101,7 +101,10 @@ def train_and_evaluate(df: pd.DataFrame, *, test_days: int = 90, train_days: int
     lookup = train.groupby("call_type")["band"].agg(lambda s: s.mode().iloc[0])
     rows.append(_scores("call_type_lookup", test["band"], test["call_type"].map(lookup).fillna(majority).to_numpy(),
                         len(train), split_at))
-    pipe = make_pipeline(seed).fit(train[CATEGORICAL + NUMERIC], train["band"])
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # see eis_core.forecast.run: no OpenMP spin-waiting on busy cores
+        pipe = make_pipeline(seed).fit(train[CATEGORICAL + NUMERIC], train["band"])
     pred = pipe.predict(test[CATEGORICAL + NUMERIC])
     rows.append(_scores("hgb_pipeline", test["band"], pred, len(train), split_at))
     scores = pd.DataFrame(rows)

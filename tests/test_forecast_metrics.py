@@ -1,0 +1,115 @@
+"""Forecast metrics against hand computations, backtest origins, no leakage after the cutoff, models."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eis_core.forecast import backtest as bt
+from eis_core.forecast import models as fm
+from eis_core.forecast.models import HOURLY, Spec, with_horizon
+
+
+def test_metrics_by_hand():
+    y, yhat = [1, 2, 3, 4], [2, 2, 5, 0]
+    assert bt.rmse(y, yhat) == pytest.approx(np.sqrt((1 + 0 + 4 + 16) / 4))
+    assert bt.mae(y, yhat) == pytest.approx((1 + 0 + 2 + 4) / 4)
+    # seasonal-naive scale with m = 2 on [1, 3, 2, 6, 4]: |2-1|, |6-3|, |4-2| -> mean 2
+    assert bt.seasonal_naive_scale([1, 3, 2, 6, 4], 2) == pytest.approx(2.0)
+    assert bt.mase(y, yhat, 2.0) == pytest.approx(1.75 / 2)
+    assert bt.coverage([1, 2, 3, 4], [0, 2.5, 3, 5], [1, 3, 3, 6]) == pytest.approx(0.5)  # 1 in, 2 out, 3 in, 4 out
+    with pytest.raises(ValueError):
+        bt.seasonal_naive_scale([1, 2], 2)
+
+
+def _series(weeks: int = 11, seed: int = 0) -> pd.DataFrame:
+    idx = pd.date_range("2015-01-05", periods=weeks * 168, freq="h")
+    t = np.arange(len(idx))
+    lam = 6 + 3 * np.sin(2 * np.pi * t / 24) + 1.5 * np.sin(2 * np.pi * t / 168)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"ALL": rng.poisson(lam).astype(float), "D1": rng.poisson(lam / 3).astype(float)}, index=idx)
+
+
+SMALL = replace(HOURLY, gbm_train=3 * 168, stats_window=3 * 168)
+
+
+def test_origins_are_weekly_and_leave_a_full_horizon():
+    cuts = bt.origins(11 * 168, SMALL, 4)
+    assert cuts == [11 * 168 - 168 * k for k in (4, 3, 2, 1)]
+    with pytest.raises(ValueError):
+        bt.origins(1100, SMALL, 4)
+
+
+class _Spy:
+    """Records the last timestamp every fit saw."""
+    seen: list = []
+
+    def __init__(self, spec):
+        self.m = spec.season
+
+    def fit(self, y, idx):
+        _Spy.seen.append(idx[-1])
+        self.last = np.asarray(y[-self.m:], float)
+        return self
+
+    def predict(self, h, future_idx):
+        return np.resize(self.last, h)
+
+
+def test_backtest_never_sees_data_after_the_cutoff(monkeypatch):
+    w = _series()
+    monkeypatch.setitem(fm.MODELS, "spy", _Spy)
+    _Spy.seen = []
+    scores, pred = bt.backtest(w, SMALL, models=("spy",), n_origins=3)
+    cutoffs = sorted(pred["cutoff"].unique())
+    assert len(cutoffs) == 3
+    assert max(_Spy.seen) < max(cutoffs)  # fits end before the last cutoff
+    for c in cutoffs:  # every forecast of origin c starts at c, after the fit's data
+        assert pred[pred["cutoff"] == c]["ts"].min() == c
+    # perturbing everything after a cutoff leaves that origin's forecasts unchanged (real models too)
+    first = cutoffs[0]
+    w2 = w.copy()
+    w2.loc[w2.index >= first + pd.Timedelta(hours=168)] += 50
+    for name in ("seasonal_naive", "seasonal_ma", "gbm", "mstl"):
+        _, p1 = bt.backtest(w[["D1"]], SMALL, models=(name,), n_origins=3)
+        _, p2 = bt.backtest(w2[["D1"]], SMALL, models=(name,), n_origins=3)
+        a, b = p1[p1["cutoff"] == first], p2[p2["cutoff"] == first]
+        np.testing.assert_allclose(a["yhat"], b["yhat"])
+        np.testing.assert_allclose(a["hi_95"], b["hi_95"])
+
+
+def test_backtest_scores_choice_and_intervals():
+    w = _series()
+    scores, pred = bt.backtest(w, SMALL, models=("seasonal_naive", "seasonal_ma", "gbm"), n_origins=2)
+    pooled = scores[scores["cutoff"].isna()]
+    assert set(pooled["horizon_bucket"]) == {"1-24", "25-72", "73-168", "all"}
+    # pooled RMSE equals the RMSE of all backtest errors of that model
+    g = pred[(pred["series"] == "ALL") & (pred["model"] == "seasonal_naive")]
+    row = pooled[(pooled["series"] == "ALL") & (pooled["model"] == "seasonal_naive") & (pooled["horizon_bucket"] == "all")]
+    assert row["rmse"].iloc[0] == pytest.approx(bt.rmse(g["y"], g["yhat"]))
+    assert row["coverage_95"].iloc[0] == pytest.approx(bt.coverage(g["y"], g["lo_95"], g["hi_95"]))
+    assert (pred["lo_95"] <= pred["lo_80"] + 1e-9).all() and (pred["hi_80"] <= pred["hi_95"] + 1e-9).all()
+    chosen = bt.choose(scores)
+    assert chosen["ALL"] in ("seasonal_ma", "gbm")  # both beat the noisy same-hour-last-week forecast
+    marked = bt.mark_chosen(scores, chosen)
+    assert marked.loc[marked["chosen"], "model"].eq(chosen["ALL"]).any()
+    fc = bt.forecast_future(w, SMALL, ("seasonal_naive",), pred)
+    assert len(fc) == 2 * 168 and fc["ts"].min() == w.index[-1] + pd.Timedelta(hours=1)
+
+
+def test_seasonal_models_by_hand():
+    spec = Spec("t", "h", 3, (3,), 3, (3,), ((1, 3),), 3, 10, 10)
+    y = np.array([1, 2, 3, 5, 6, 7], float)
+    idx = pd.date_range("2020-01-01", periods=6, freq="h")
+    np.testing.assert_allclose(fm.SeasonalNaive(spec).fit(y, idx).predict(4, None), [5, 6, 7, 5])
+    np.testing.assert_allclose(fm.SeasonalMA(spec, k=2).fit(y, idx).predict(3, None), [3, 4, 5])
+
+
+def test_with_horizon_keeps_lags_at_least_the_horizon():
+    s = with_horizon(HOURLY, 72)
+    assert min(s.lags) >= 72 and s.buckets[-1][1] == 72
+    s = with_horizon(HOURLY, 240)
+    assert min(s.lags) >= 240 and s.buckets[-1][1] == 240
