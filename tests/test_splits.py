@@ -29,14 +29,15 @@ def d(s: str) -> date:
 
 def test_default_config_splits():
     splits = make_splits(load_officer_config(DEFAULT_OFFICER_CONFIG).temporal_config)
-    assert [s.split_id for s in splits] == ["split_2014-01-01", "split_2014-07-01", "split_2015-01-01"]
+    assert [s.split_id for s in splits] == ["split_2013-07-01", "split_2014-01-01", "split_2014-07-01",
+                                            "split_2015-01-01"]
     last = splits[-1]
-    # monthly training as-of dates from label_start_time up to the split date minus the label window
-    assert last.train_as_of_dates == tuple(d(f"{2013 + m // 12}-{m % 12 + 1:02d}-01") for m in range(13))
+    # monthly training as-of dates from label_start_time (2012-07-01) up to the split date minus the label window
+    assert last.train_as_of_dates == tuple(d(f"{2012 + (m + 6) // 12}-{(m + 6) % 12 + 1:02d}-01") for m in range(19))
     assert last.test_as_of_dates == (d("2015-01-01"),)
     assert last.train_label_end == d("2015-01-01")
     assert last.label_timespan == "1 year"
-    assert splits[0].train_as_of_dates == (d("2013-01-01"),)
+    assert splits[0].train_as_of_dates == (d("2012-07-01"),)
 
 
 def test_split_roundtrips_through_json_dict():
