@@ -7,8 +7,12 @@ named by EIS_DATABASE_URL when that is set.  Nothing is mocked.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -20,31 +24,37 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def eis_home():
-    """A private EIS_HOME (database, GE context, Airflow home) for this test session.
+@contextmanager
+def private_eis_home(prefix: str, unset: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Point EIS_HOME at a new temporary folder for the duration (its own embedded PostgreSQL, GE
+    context and Airflow home); afterwards stop that server, delete the folder, restore the env.
 
     World-traversable on purpose: run as root, the embedded server runs as the `pgserver` user and
     must reach its data folder (pytest's own tmp folders are 0700).
     """
-    import shutil
-    import tempfile
-
-    home = Path(tempfile.mkdtemp(prefix="eis_test_home_"))
+    home = Path(tempfile.mkdtemp(prefix=prefix))
     home.chmod(0o755)
-    old = os.environ.get("EIS_HOME")
-    os.environ["EIS_HOME"] = str(home)
-    yield home
-    from eis_core import db
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EIS_HOME", str(home))
+        for name in unset:
+            mp.delenv(name, raising=False)
+        try:
+            yield home
+        finally:
+            from eis_core import db
 
-    try:
-        db.stop()
-        shutil.rmtree(home, ignore_errors=True)
-    finally:
-        if old is None:
-            os.environ.pop("EIS_HOME", None)
-        else:
-            os.environ["EIS_HOME"] = old
+            try:
+                if not db.external_url():
+                    db.stop()
+            finally:
+                shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def eis_home():
+    """A private EIS_HOME (database, GE context, Airflow home) for this test session."""
+    with private_eis_home("eis_test_home_") as home:
+        yield home
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,7 @@ of the stack may be left.
 
 from __future__ import annotations
 
-import shutil
-import stat
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -26,26 +22,17 @@ RUN_TIMEOUT = 240
 @pytest.fixture(scope="module")
 def own_home():
     """A private EIS_HOME (own embedded PostgreSQL, own AIRFLOW_HOME) for the stack."""
+    from conftest import private_eis_home
     from eis_core import db
 
-    home = Path(tempfile.mkdtemp(prefix="eis_airflow_stack_"))
-    # The embedded server may run as its own system user (when the tests run as root): let it in.
-    home.chmod(home.stat().st_mode | stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EIS_HOME", str(home))
-        mp.delenv("EIS_DEFAULT_DROP", raising=False)
+    with private_eis_home("eis_airflow_stack_", unset=("EIS_DEFAULT_DROP",)) as home:
         db.start()
         try:
             yield home
         finally:
-            try:
-                from eis_core.orchestration import stack
+            from eis_core.orchestration import stack
 
-                stack.stop(progress=lambda _m: None)  # no-op unless a test left it running
-            finally:
-                if not db.external_url():
-                    db.stop()
-                shutil.rmtree(home, ignore_errors=True)
+            stack.stop(progress=lambda _m: None)  # no-op unless a test left it running
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,8 @@ warehouse, never EIS_DATABASE_URL) and creates every raw table the way the loade
 
 from __future__ import annotations
 
-import shutil
 import stat
-import tempfile
 from datetime import date
-from pathlib import Path
 
 import pytest
 import yaml
@@ -45,25 +42,18 @@ IA_CASES = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def warehouse():
     """A private embedded PostgreSQL in a temporary EIS_HOME, with every raw table created empty."""
-    home = Path(tempfile.mkdtemp(prefix="eis_dbt_test_"))
-    # The embedded server may run as its own system user (when the tests run as root): let it in.
-    home.chmod(home.stat().st_mode | stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EIS_HOME", str(home))
-        mp.delenv("EIS_DATABASE_URL", raising=False)
+    from conftest import private_eis_home
+
+    with private_eis_home("eis_dbt_test_", unset=("EIS_DATABASE_URL",)) as home:
         db.start()
-        try:
-            with db.connect() as conn:
-                conn.execute(CONTROL_DDL)
-                for table in CONTRACT.ordered_tables():
-                    conn.execute(create_raw_table("raw", table.name, table, []))
-            yield home
-        finally:
-            db.stop()
-            shutil.rmtree(home, ignore_errors=True)
+        with db.connect() as conn:
+            conn.execute(CONTROL_DDL)
+            for table in CONTRACT.ordered_tables():
+                conn.execute(create_raw_table("raw", table.name, table, []))
+        yield home
 
 
 def _insert(conn, table: str, rows: list[tuple]) -> None:
