@@ -108,37 +108,40 @@ def _finish(rep, out_dir: Path, load: bool, tables: tuple[str, ...]) -> None:
         sys.exit(0 if ok else 1)
 
 
-_MAXREJ = click.option("--max-reject-share", default=0.05, show_default=True, type=click.FloatRange(0, 1),
-                       help="Exit non-zero (2) when more than this share of the rows cannot be converted.")
+def _import_options(fn):
+    """The arguments every San Diego importer takes: the export, the drop folder, the reject limit, --load."""
+    for deco in reversed([
+        click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Drop folder to write."),
+        click.option("--max-reject-share", default=0.05, show_default=True, type=click.FloatRange(0, 1),
+                     help="Exit non-zero (2) when more than this share of the rows cannot be converted."),
+        click.option("--load", is_flag=True, help="Also validate and load the drop (`eis load OUT`)."),
+    ]):
+        fn = deco(fn)
+    return fn
+
+
+def _run_import(importer: str, csv_file: Path, out_dir: Path, max_reject_share: float, load: bool,
+                tables: tuple[str, ...]) -> None:
+    from eis_core.forecast import importers
+
+    try:
+        rep = getattr(importers, importer)(csv_file, out_dir, max_reject_share)
+    except importers.ImportError_ as e:
+        raise click.ClickException(str(e)) from e
+    _finish(rep, out_dir, load, tables)
 
 
 @import_cli.command("sd-calls")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Drop folder to write.")
-@_MAXREJ
-@click.option("--load", is_flag=True, help="Also validate and load the drop (`eis load OUT`).")
+@_import_options
 def sd_calls(csv_file, out_dir, max_reject_share, load) -> None:
     """San Diego 'Police Calls for Service' CSV -> calls_for_service.csv (+ rejects, information-log rows)."""
-    from eis_core.forecast.importers import ImportError_, import_sd_calls
-
-    try:
-        rep = import_sd_calls(csv_file, out_dir, max_reject_share)
-    except ImportError_ as e:
-        raise click.ClickException(str(e)) from e
-    _finish(rep, out_dir, load, ("calls_for_service",))
+    _run_import("import_sd_calls", csv_file, out_dir, max_reject_share, load, ("calls_for_service",))
 
 
 @import_cli.command("sd-ripa")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Drop folder to write.")
-@_MAXREJ
-@click.option("--load", is_flag=True, help="Also validate and load the drop (`eis load OUT`).")
+@_import_options
 def sd_ripa(csv_file, out_dir, max_reject_share, load) -> None:
     """San Diego RIPA 'stops - basic details' CSV -> traffic_stops.csv + placeholder officers.csv."""
-    from eis_core.forecast.importers import ImportError_, import_sd_ripa
-
-    try:
-        rep = import_sd_ripa(csv_file, out_dir, max_reject_share)
-    except ImportError_ as e:
-        raise click.ClickException(str(e)) from e
-    _finish(rep, out_dir, load, ("officers", "traffic_stops"))
+    _run_import("import_sd_ripa", csv_file, out_dir, max_reject_share, load, ("officers", "traffic_stops"))
