@@ -1,0 +1,139 @@
+"""Schema ``production``: what a department reads every morning.
+
+* ``scoring_runs``   one row per scored as-of date: which model (and model group) scored it, whether the
+                     group was retrained on the latest window or the newest stored model was used, timings.
+* ``predictions``    one row per active officer and as-of date: score, rank_abs (1 = highest risk), rank_pct
+                     (0..1, 0 = highest risk), the officer's division and unit on that date.
+* ``risk_factors``   each scored officer's top factors (position 1..5): feature, its block, the officer's value,
+                     the contribution to the score, its direction and a plain-language label.
+* ``rank_changes``   rank now against 1, 7, 30, 90 and 365 *calendar* days earlier (NULL when that day was not
+                     scored, never the previous row).
+* ``unit_risk``      division/unit aggregates: officers, mean score, officers in the top 5 %.
+* ``bias_audit``     flag rates per race and sex group on the scored date (no outcomes yet: rates only).
+* ``reviews``        a supervisor's review of a flagged officer (constraints make an incomplete one impossible).
+
+A date's rows are replaced atomically (one transaction deletes and rewrites every table for that date),
+so re-running or backfilling a date never duplicates anything.  ``reviews`` are never deleted by a re-run.
+"""
+
+from __future__ import annotations
+
+from eis_core import db
+
+INTERVENTIONS = ("training", "counselling", "reassignment", "none")
+RANK_CHANGE_DAYS = (1, 7, 30, 90, 365)
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS production;
+
+CREATE TABLE IF NOT EXISTS production.scoring_runs (
+    as_of_date     date PRIMARY KEY,
+    model_id       text NOT NULL,
+    model_group_id text NOT NULL,
+    experiment_id  text,
+    mode           text NOT NULL CHECK (mode IN ('retrain', 'stored')),
+    n_scored       integer NOT NULL,
+    flag_count     integer NOT NULL,
+    explain_method text NOT NULL,
+    timings        jsonb,
+    scored_at      timestamptz NOT NULL DEFAULT now(),
+    scored_by      text
+);
+
+CREATE TABLE IF NOT EXISTS production.predictions (
+    as_of_date     date NOT NULL,
+    officer_id     text NOT NULL,
+    model_id       text NOT NULL,
+    score          double precision NOT NULL,
+    rank_abs       integer NOT NULL CHECK (rank_abs >= 1),
+    rank_pct       double precision NOT NULL CHECK (rank_pct >= 0 AND rank_pct <= 1),
+    division       text,
+    unit           text,
+    PRIMARY KEY (as_of_date, officer_id)
+);
+CREATE INDEX IF NOT EXISTS predictions_officer_idx ON production.predictions (officer_id, as_of_date);
+
+CREATE TABLE IF NOT EXISTS production.risk_factors (
+    as_of_date   date NOT NULL,
+    officer_id   text NOT NULL,
+    position     smallint NOT NULL CHECK (position BETWEEN 1 AND 5),
+    feature      text NOT NULL,
+    block        text,
+    value        double precision,
+    contribution double precision NOT NULL,
+    direction    text NOT NULL CHECK (direction IN ('raises', 'lowers')),
+    label        text NOT NULL,
+    method       text NOT NULL,
+    PRIMARY KEY (as_of_date, officer_id, position)
+);
+
+CREATE TABLE IF NOT EXISTS production.rank_changes (
+    as_of_date    date NOT NULL,
+    officer_id    text NOT NULL,
+    days_back     integer NOT NULL CHECK (days_back IN (1, 7, 30, 90, 365)),
+    previous_rank integer,
+    rank_change   integer,
+    PRIMARY KEY (as_of_date, officer_id, days_back)
+);
+
+CREATE TABLE IF NOT EXISTS production.unit_risk (
+    as_of_date  date NOT NULL,
+    division    text NOT NULL,
+    unit        text NOT NULL,
+    officers    integer NOT NULL,
+    mean_score  double precision NOT NULL,
+    max_score   double precision NOT NULL,
+    top5_count  integer NOT NULL,
+    PRIMARY KEY (as_of_date, division, unit)
+);
+
+CREATE TABLE IF NOT EXISTS production.bias_audit (
+    as_of_date      date NOT NULL,
+    model_id        text NOT NULL,
+    threshold       text NOT NULL,
+    attribute       text NOT NULL,
+    group_value     text NOT NULL,
+    reference_group text NOT NULL,
+    group_size      integer NOT NULL,
+    flagged         integer NOT NULL,
+    flag_rate       double precision,
+    flag_rate_ratio double precision,
+    out_of_range    boolean NOT NULL,
+    PRIMARY KEY (as_of_date, threshold, attribute, group_value)
+);
+
+CREATE TABLE IF NOT EXISTS production.reviews (
+    review_id          bigserial PRIMARY KEY,
+    as_of_date         date NOT NULL,
+    officer_id         text NOT NULL,
+    reviewer           text NOT NULL CHECK (length(btrim(reviewer)) > 0),
+    reviewed_at        timestamptz NOT NULL DEFAULT now(),
+    agrees_with_score  boolean NOT NULL,
+    factor_agreement   jsonb NOT NULL CHECK (jsonb_typeof(factor_agreement) = 'object'
+                                             AND factor_agreement <> '{}'::jsonb),
+    dismissal_reason   text,
+    intervention       text NOT NULL CHECK (intervention IN ('training', 'counselling', 'reassignment', 'none')),
+    intervention_date  date,
+    notes              text,
+    CONSTRAINT reviews_dismissal_needs_reason CHECK (
+        agrees_with_score OR (dismissal_reason IS NOT NULL AND length(btrim(dismissal_reason)) > 0)),
+    CONSTRAINT reviews_intervention_needs_date CHECK (
+        (intervention = 'none') = (intervention_date IS NULL)),
+    CONSTRAINT reviews_intervention_not_before_date CHECK (
+        intervention_date IS NULL OR intervention_date >= as_of_date)
+);
+CREATE INDEX IF NOT EXISTS reviews_officer_idx ON production.reviews (officer_id, as_of_date);
+"""
+
+_ready: set[str] = set()
+
+
+def ensure_production_schema() -> None:
+    """Create schema ``production`` and its tables when missing (safe to call concurrently)."""
+    key = db.database_url()
+    if key in _ready:
+        return
+    with db.connect() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_production_schema'))")
+        conn.execute(DDL)
+    _ready.add(key)
