@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from dateutil.relativedelta import relativedelta
@@ -192,6 +192,23 @@ class SelectionConfig(BaseModel):
         return self
 
 
+class ProductionConfig(BaseModel):
+    """Daily production scoring (``eis score``, the ``eis_production`` DAG)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: 'stored': score with the newest stored model of the group whose label windows ended by the date;
+    #: 'retrain': retrain the group on the latest training window ending at the date (the original EIS)
+    mode: Literal["stored", "retrain"] = "stored"
+    #: risk factors kept per officer (the largest absolute contributions)
+    top_factors: int = Field(default=5, ge=1, le=5)
+    #: flag sets of the bias audit besides the legacy EIS's flag count: top x % of the ranked list
+    audit_top_percent: list[float] = [5, 10]
+    #: a group is flagged when a ratio to the reference group leaves [low, high]
+    audit_ratio_range: tuple[float, float] = (0.8, 1.25)
+    #: groups smaller than this are reported but never flagged (one officer more or less swings the ratio)
+    audit_min_group_size: int = Field(default=10, ge=1)
+
+
 def _grid(v: Any) -> dict[str, dict[str, list]]:
     if not isinstance(v, dict):
         raise ValueError("must map estimator class paths to hyperparameter lists")
@@ -226,6 +243,7 @@ class OfficerConfig(BaseModel):
     baselines: dict[str, dict[str, list]] = {}
     evaluation: EvaluationConfig = EvaluationConfig()
     selection: SelectionConfig = SelectionConfig()
+    production: ProductionConfig = ProductionConfig()
 
     _grids = field_validator("model_grid", "baselines", mode="before")(lambda cls, v: _grid(v))
     _parse = field_validator("feature_windows", mode="before")(lambda cls, v: _durations(v))

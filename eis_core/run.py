@@ -6,7 +6,8 @@ The original police EIS's entry point, kept so its users find their way:
 * ``--generatematrices``: train/test matrices per temporal split (``eis matrices build``);
 * no flag: the whole modeling run - splits, matrices, the model grid, evaluation and model selection,
   sequentially in this process (the ``eis_modeling`` DAG does the same with one task per model);
-* ``--production --modelgroup ID --date D``: daily scoring (issue 5, not yet available).
+* ``--production [--modelgroup ID] --date D [--mode stored|retrain]``: daily scoring of the active officers
+  on D (``eis score`` is the everyday form; the ``eis_production`` DAG runs it every day).
 
 ``eis features build`` is the everyday form of ``--buildfeatures``.
 """
@@ -30,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     stage.add_argument("--production", action="store_true", help="score officers on --date with --modelgroup")
     p.add_argument("--modelgroup", help="model group id (with --production)")
     p.add_argument("--date", help="as-of date YYYY-MM-DD (with --production)")
+    p.add_argument("--mode", choices=("stored", "retrain"),
+                   help="with --production: newest stored model, or retrain on the window ending at --date "
+                        "(default: production.mode of the config)")
     return p.parse_args(argv)
 
 
@@ -56,8 +60,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.generatematrices or not args.production:
         return _modeling(args)
-    print("--production is not available yet: it arrives with the production scoring issue.", file=sys.stderr)
-    return 2
+    return _production(args)
+
+
+def _production(args: argparse.Namespace) -> int:
+    """``--production``: score the cohort on ``--date`` with ``--modelgroup`` (default: the selected group)."""
+    from eis_core.modeling.matrices import MatrixError
+    from eis_core.production.scoring import ProductionError, bias_summary_text, risk_list_text, score_day
+    from eis_core.transform import TransformError
+
+    if not args.date:
+        print("--production needs --date YYYY-MM-DD", file=sys.stderr)
+        return 2
+    try:
+        result = score_day(args.date, args.modelgroup, args.mode, args.config, args.labels,
+                           scored_by="python -m eis_core.run --production")
+    except (ProductionError, ConfigError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (MatrixError, TransformError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(risk_list_text(result.as_of_date))
+    print()
+    print(bias_summary_text(result.as_of_date))
+    return 0
 
 
 def _modeling(args: argparse.Namespace) -> int:

@@ -195,12 +195,25 @@ def ensure_features(dates: Iterable[date], officer_cfg: OfficerConfig, labels_cf
         progress(f"the marts lack {len(missing)} as-of date(s) ({missing[0]} … {missing[-1]}): building them")
     from eis_core.config import dbt_vars
     from eis_core.features import MARTS_SELECTOR
-    from eis_core.transform import dbt_build
+    from eis_core.transform import TransformError, dbt_build
 
-    from eis_core.transform import TransformError
-
+    variables = dbt_vars(officer_cfg, labels_cfg, missing)
+    upstream = _upstream_key(variables)
+    with db.connect() as conn:
+        current = _upstream_current(conn, upstream)
+    # staging views and the intermediate running totals depend only on the raw data and the configuration:
+    # when neither changed since they were last built, build only the marts (the new as-of dates)
+    selector = "path:models/marts" if current else MARTS_SELECTOR
+    if progress and current:
+        progress("raw data and configuration unchanged since the intermediate models were built: marts only")
     try:
-        dbt_build(select=MARTS_SELECTOR, progress=progress, dbt_vars=dbt_vars(officer_cfg, labels_cfg, missing))
+        dbt_build(select=selector, progress=progress, dbt_vars=variables)
+        if not current:
+            with db.connect() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS features.upstream_version (key text NOT NULL, "
+                             "built_at timestamptz NOT NULL DEFAULT now())")
+                conn.execute("DELETE FROM features.upstream_version")
+                conn.execute("INSERT INTO features.upstream_version (key) VALUES (%s)", (upstream,))
     except TransformError as exc:
         if "out of sync" in str(exc):  # dbt's on_schema_change='fail' of the incremental marts
             raise MatrixError("the feature marts were built with another feature configuration (windows, blocks, "
@@ -208,6 +221,26 @@ def ensure_features(dates: Iterable[date], officer_cfg: OfficerConfig, labels_cf
                               "`eis features build --config CONFIG --full-refresh`") from None
         raise
     return missing
+
+
+def _upstream_key(variables: dict) -> str:
+    """What the staging and intermediate models depend on: the raw data version and the configuration
+    (without the as-of dates).  Kept in ``features.upstream_version`` after a build that included them."""
+    from eis_core import db
+
+    cfg = {k: v for k, v in variables["eis"].items() if k != "as_of_dates"}
+    with db.connect() as conn:
+        version = data_version(conn)
+    return hashlib.sha256(canonical_json({"data": version, "vars": cfg}).encode()).hexdigest()
+
+
+def _upstream_current(conn, key: str) -> bool:
+    if not _relation_exists(conn, "features.upstream_version"):
+        return False
+    if not _relation_exists(conn, "features.officer_features"):
+        return False
+    row = conn.execute("SELECT key FROM features.upstream_version LIMIT 1").fetchone()
+    return bool(row and row[0] == key)
 
 
 def make_spec(as_of_dates: Iterable[date], officer_cfg: OfficerConfig, labels_cfg: LabelsConfig,

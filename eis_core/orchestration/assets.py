@@ -13,7 +13,11 @@ STAGING_URI = "eis://warehouse/staging"
 
 #: schema ``raw`` was (re)loaded from a validated drop
 RAW = Asset(RAW_URI)
+PRODUCTION_URI = "eis://warehouse/production"
+#: the daily risk list (schema ``production``) was written for a date
+PRODUCTION = Asset(PRODUCTION_URI)
+
 #: dbt built the staging models (and everything downstream) on the new raw data
 STAGING = Asset(STAGING_URI)
 
-__all__ = ["RAW", "RAW_URI", "STAGING", "STAGING_URI"]
+__all__ = ["PRODUCTION", "PRODUCTION_URI", "RAW", "RAW_URI", "STAGING", "STAGING_URI"]

@@ -1,0 +1,417 @@
+"""Model-level explanations and the bias audit of a model group on its test splits.
+
+* **Permutation importance** (scikit-learn's ``permutation_importance``, average precision, on the
+  model's test matrix) for the model's most important features by impurity/coefficient; stored in
+  ``results.permutation_importances`` beside the impurity importances of ``results.feature_importances``.
+* **Risk-score curves** (the CMPD paper's method): Monte Carlo samples drawn uniformly and independently
+  within each feature's training range, scored by the model; per feature, the samples are binned on that
+  feature and the mean and spread of the score per bin are kept.  The **directionality** of a feature is
+  the mean score of its last bin minus that of its first bin.  Beside them, scikit-learn's
+  ``partial_dependence`` on a sample of the training rows.  Stored in ``results.risk_curves``,
+  ``results.risk_curve_direction`` and ``results.partial_dependence``; PNG plots under
+  ``<project>/reports/explain/<model_id>/``.
+* **Bias audit** of every model of the group on its test split, with fairlearn's ``MetricFrame``: per group of
+  race and of sex, the group size, flag rate, precision, TPR, FPR and FNR at the legacy EIS's flag count and at
+  the top 5 / 10 %, and their ratios to the reference (largest) group, flagged when a ratio leaves [0.8, 1.25];
+  stored in ``results.bias_audit``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from psycopg import sql
+
+from eis_core import db
+
+Progress = Callable[[str], object] | None
+
+DDL = """
+CREATE TABLE IF NOT EXISTS results.permutation_importances (
+    model_id        text NOT NULL,
+    feature         text NOT NULL,
+    importance_mean double precision NOT NULL,
+    importance_sd   double precision NOT NULL,
+    scoring         text NOT NULL,
+    n_repeats       integer NOT NULL,
+    rank            integer NOT NULL,
+    PRIMARY KEY (model_id, feature)
+);
+CREATE TABLE IF NOT EXISTS results.risk_curves (
+    model_id   text NOT NULL,
+    feature    text NOT NULL,
+    bin        integer NOT NULL,
+    bin_low    double precision NOT NULL,
+    bin_high   double precision NOT NULL,
+    mean_score double precision,
+    sd_score   double precision,
+    n          integer NOT NULL,
+    PRIMARY KEY (model_id, feature, bin)
+);
+CREATE TABLE IF NOT EXISTS results.risk_curve_direction (
+    model_id       text NOT NULL,
+    feature        text NOT NULL,
+    directionality double precision,
+    PRIMARY KEY (model_id, feature)
+);
+CREATE TABLE IF NOT EXISTS results.partial_dependence (
+    model_id    text NOT NULL,
+    feature     text NOT NULL,
+    grid_value  double precision NOT NULL,
+    average     double precision NOT NULL,
+    PRIMARY KEY (model_id, feature, grid_value)
+);
+CREATE TABLE IF NOT EXISTS results.bias_audit (
+    model_id        text NOT NULL,
+    split_id        text,
+    as_of_date      date NOT NULL,
+    threshold       text NOT NULL,
+    attribute       text NOT NULL,
+    group_value     text NOT NULL,
+    reference_group text NOT NULL,
+    group_size      integer NOT NULL,
+    flagged         integer NOT NULL,
+    flag_rate       double precision,
+    precision       double precision,
+    tpr             double precision,
+    fpr             double precision,
+    fnr             double precision,
+    flag_rate_ratio double precision,
+    tpr_ratio       double precision,
+    fpr_ratio       double precision,
+    out_of_range    boolean NOT NULL,
+    PRIMARY KEY (model_id, as_of_date, threshold, attribute, group_value)
+);
+"""
+
+_ready: set[str] = set()
+
+
+def ensure_insight_tables() -> None:
+    from eis_core.modeling.results import ensure_results_schema
+
+    ensure_results_schema()
+    key = db.database_url()
+    if key in _ready:
+        return
+    with db.connect() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_results_schema'))")
+        conn.execute(DDL)
+    _ready.add(key)
+
+
+# ----------------------------------------------------------------------------------------- bias audit
+
+def _safe_ratio(a, b):
+    if a is None or b is None or not np.isfinite(a) or not np.isfinite(b) or b == 0:
+        return None
+    return float(a / b)
+
+
+def group_metrics(flagged: np.ndarray, labels: np.ndarray, groups: pd.Series,
+                  ratio_range: tuple[float, float] = (0.8, 1.25), min_size: int = 1) -> list[dict]:
+    """fairlearn MetricFrame per group: size, flagged, flag rate, precision, TPR, FPR, FNR and ratios to the
+    largest group (flag rate, TPR, FPR); ``out_of_range`` when any ratio leaves *ratio_range*."""
+    from fairlearn.metrics import (MetricFrame, count, false_negative_rate, false_positive_rate, selection_rate,
+                                   true_positive_rate)
+    from sklearn.metrics import precision_score
+
+    y_true = np.asarray(labels, dtype=int)
+    y_pred = np.asarray(flagged, dtype=int)
+    g = groups.fillna("unknown").astype(str).to_numpy()
+
+    def precision(yt, yp):
+        return precision_score(yt, yp, zero_division=np.nan)
+
+    def rate(fn):
+        def inner(yt, yp):
+            try:
+                return fn(yt, yp)
+            except (ValueError, ZeroDivisionError):
+                return np.nan
+        return inner
+
+    mf = MetricFrame(metrics={"size": count, "flag_rate": selection_rate, "precision": precision,
+                              "tpr": rate(true_positive_rate), "fpr": rate(false_positive_rate),
+                              "fnr": rate(false_negative_rate)},
+                     y_true=y_true, y_pred=y_pred, sensitive_features=g)
+    by = mf.by_group
+    ref = by["size"].astype(int).idxmax()
+    lo, hi = ratio_range
+    rows = []
+    for grp, r in by.iterrows():
+        size = int(r["size"])
+        vals = {k: (None if pd.isna(r[k]) else float(r[k])) for k in ("flag_rate", "precision", "tpr", "fpr", "fnr")}
+        ratios = {f"{k}_ratio": _safe_ratio(vals[k], None if pd.isna(by.loc[ref, k]) else float(by.loc[ref, k]))
+                  for k in ("flag_rate", "tpr", "fpr")}
+        out = size >= min_size and any(v is not None and not (lo <= v <= hi) for v in ratios.values())
+        rows.append({"group_value": str(grp), "reference_group": str(ref), "group_size": size,
+                     "flagged": int(round((vals["flag_rate"] or 0.0) * size)), **vals, **ratios, "out_of_range": out})
+    return rows
+
+
+def audit_model_group(model_group_id: str, officer_cfg=None, progress: Progress = print) -> int:
+    """Bias audit of every done model of the group on its test predictions; returns rows written."""
+    from eis_core.config import load_officer_config
+    from eis_core.modeling.results import copy_rows
+    from eis_core.production.scoring import flag_sets
+
+    officer_cfg = officer_cfg or load_officer_config()
+    pc = officer_cfg.production
+    ensure_insight_tables()
+    rows = []
+    with db.connect() as conn:
+        models = conn.execute(
+            "SELECT m.model_id, m.split_id, t.flag_count FROM results.models m "
+            "LEFT JOIN results.table3 t ON t.model_id = m.model_id "
+            "WHERE m.model_group_id = %s AND m.status = 'done' AND m.split_id IS DISTINCT FROM 'production'",
+            (model_group_id,)).fetchall()
+        for model_id, split_id, flag_count in models:
+            pred = pd.DataFrame(conn.execute(
+                "SELECT p.as_of_date, p.officer_id, p.label, p.rank_abs_no_ties, pr.race, pr.sex "
+                "FROM results.predictions p LEFT JOIN features.officer_protected pr ON pr.officer_id = p.officer_id "
+                "AND pr.as_of_date = p.as_of_date WHERE p.model_id = %s AND p.label IS NOT NULL",
+                (model_id,)).fetchall(), columns=["as_of_date", "officer_id", "label", "rank", "race", "sex"])
+            for d, part in pred.groupby("as_of_date"):
+                part = part.reset_index(drop=True)
+                k = int(flag_count) if flag_count is not None else int(np.ceil(len(part) * 0.05))
+                for thr, flagged in flag_sets(part["rank"].to_numpy(), k, pc.audit_top_percent).items():
+                    for attr in ("race", "sex"):
+                        for r in group_metrics(flagged, part["label"].to_numpy(), part[attr], pc.audit_ratio_range,
+                                                 pc.audit_min_group_size):
+                            rows.append((model_id, split_id, d, thr, attr, r["group_value"], r["reference_group"],
+                                         r["group_size"], r["flagged"], r["flag_rate"], r["precision"], r["tpr"],
+                                         r["fpr"], r["fnr"], r["flag_rate_ratio"], r["tpr_ratio"], r["fpr_ratio"],
+                                         r["out_of_range"]))
+        conn.execute("DELETE FROM results.bias_audit WHERE model_id = ANY(%s)", ([m[0] for m in models],))
+        copy_rows(conn, "bias_audit", ("model_id", "split_id", "as_of_date", "threshold", "attribute", "group_value",
+                                       "reference_group", "group_size", "flagged", "flag_rate", "precision", "tpr",
+                                       "fpr", "fnr", "flag_rate_ratio", "tpr_ratio", "fpr_ratio", "out_of_range"), rows)
+    if progress:
+        n_out = sum(1 for r in rows if r[-1])
+        progress(f"bias audit of model group {model_group_id}: {len(models)} model(s), {len(rows)} group rows, "
+                 f"{n_out} outside {list(pc.audit_ratio_range)}")
+    return len(rows)
+
+
+# ----------------------------------------------------------------------------------------- curves
+
+def monte_carlo_curves(estimator, X_train: pd.DataFrame, features: list[str], n_samples: int = 5000,
+                       n_bins: int = 10, seed: int = 0, index: pd.DataFrame | None = None
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(curves, directionality): see module doc.  Samples every feature uniformly in its training range."""
+    from eis_core.modeling.estimators import predict_scores
+
+    rng = np.random.default_rng(seed)
+    lo = X_train.min(skipna=True).fillna(0.0).to_numpy(dtype=float)
+    hi = X_train.max(skipna=True).fillna(0.0).to_numpy(dtype=float)
+    samples = rng.uniform(lo, hi, size=(n_samples, X_train.shape[1]))
+    S = pd.DataFrame(samples.astype(np.float32), columns=X_train.columns)
+    if index is not None and getattr(estimator, "uses_index", False):
+        raise ValueError("risk-score curves need a model that scores from the feature columns alone")
+    scores = predict_scores(estimator, S)
+    curves, direction = [], []
+    for f in features:
+        j = X_train.columns.get_loc(f)
+        edges = np.linspace(lo[j], hi[j], n_bins + 1)
+        if hi[j] <= lo[j]:
+            continue
+        b = np.clip(np.searchsorted(edges, samples[:, j], side="right") - 1, 0, n_bins - 1)
+        means = []
+        for k in range(n_bins):
+            s = scores[b == k]
+            mean = float(s.mean()) if s.size else None
+            means.append(mean)
+            curves.append({"feature": f, "bin": k, "bin_low": float(edges[k]), "bin_high": float(edges[k + 1]),
+                           "mean_score": mean, "sd_score": float(s.std()) if s.size > 1 else None, "n": int(s.size)})
+        first = next((m for m in means if m is not None), None)
+        last = next((m for m in reversed(means) if m is not None), None)
+        direction.append({"feature": f, "directionality": None if first is None else last - first})
+    return pd.DataFrame(curves), pd.DataFrame(direction)
+
+
+def partial_dependence_curves(estimator, X_train: pd.DataFrame, features: list[str], grid_resolution: int = 10,
+                              sample: int = 500, seed: int = 0) -> pd.DataFrame:
+    from sklearn.inspection import partial_dependence
+
+    Xs = X_train.sample(min(sample, len(X_train)), random_state=seed) if len(X_train) > sample else X_train
+    Xs = Xs.fillna(0.0)
+    out = []
+    for f in features:
+        try:
+            pdp = partial_dependence(estimator, Xs, [f], grid_resolution=grid_resolution, kind="average",
+                                     response_method="predict_proba")
+        except (ValueError, AttributeError, TypeError):
+            continue
+        grid = pdp["grid_values"][0]
+        avg = np.asarray(pdp["average"]).reshape(-1)
+        for gv, a in zip(grid, avg):
+            out.append({"feature": f, "grid_value": float(gv), "average": float(a)})
+    return pd.DataFrame(out)
+
+
+def permutation_top(estimator, X: pd.DataFrame, y: pd.Series, features: list[str], n_repeats: int = 5,
+                    seed: int = 0) -> pd.DataFrame:
+    """scikit-learn permutation importance (average precision) of *features* only: the other columns are
+    held at their observed values by a small wrapper that re-assembles the full row."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.inspection import permutation_importance
+
+    from eis_core.modeling.estimators import predict_scores
+
+    full = X.reset_index(drop=True)
+
+    class _Subset(ClassifierMixin, BaseEstimator):
+        def fit(self, Xs, ys):  # pragma: no cover - never called
+            return self
+
+        def predict_proba(self, Xs):
+            Z = full.copy()
+            Z[features] = np.asarray(Xs)
+            s = predict_scores(estimator, Z)
+            return np.column_stack([1 - s, s])
+
+    sub = _Subset()
+    sub.classes_ = np.array([0, 1])
+    r = permutation_importance(sub, full[features].to_numpy(), np.asarray(y, dtype=int), scoring="average_precision",
+                               n_repeats=n_repeats, random_state=seed)
+    df = pd.DataFrame({"feature": features, "importance_mean": r.importances_mean, "importance_sd": r.importances_std})
+    df["rank"] = df["importance_mean"].rank(ascending=False, method="first").astype(int)
+    return df.sort_values("rank")
+
+
+def _plot(model_id: str, out: Path, curves: pd.DataFrame, direction: pd.DataFrame, pdp: pd.DataFrame,
+          perm: pd.DataFrame) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    feats = list(dict.fromkeys(curves["feature"])) if len(curves) else []
+    if feats:
+        n = len(feats)
+        cols = 4
+        rows = int(np.ceil(n / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+        for ax, f in zip(axes.ravel(), feats):
+            c = curves[curves["feature"] == f]
+            mid = (c["bin_low"] + c["bin_high"]) / 2
+            ax.plot(mid, c["mean_score"], marker="o", color="#1f77b4", label="Monte Carlo mean")
+            sd = c["sd_score"].fillna(0)
+            ax.fill_between(mid, c["mean_score"] - sd, c["mean_score"] + sd, alpha=0.2, color="#1f77b4")
+            p = pdp[pdp["feature"] == f] if len(pdp) else pdp
+            if len(p):
+                ax2 = ax.twinx()
+                ax2.plot(p["grid_value"], p["average"], color="#d62728", ls="--", label="partial dependence")
+                ax2.tick_params(axis="y", labelcolor="#d62728", labelsize=7)
+            ax.set_title(f[:40], fontsize=8)
+            ax.tick_params(labelsize=7)
+        for ax in axes.ravel()[len(feats):]:
+            ax.axis("off")
+        fig.suptitle(f"Risk-score curves (blue: Monte Carlo mean ± sd; red dashed: partial dependence) — {model_id[:12]}",
+                     fontsize=10)
+        fig.tight_layout()
+        paths["risk_curves"] = str(out / "risk_curves.png")
+        fig.savefig(paths["risk_curves"], dpi=90)
+        plt.close(fig)
+    if len(direction):
+        d = direction.dropna().sort_values("directionality")
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(d) + 1.5))
+        ax.barh(d["feature"].str.slice(0, 45), d["directionality"],
+                color=["#d62728" if v > 0 else "#2ca02c" for v in d["directionality"]])
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel("mean score of the last bin − first bin (positive: more of it, more risk)")
+        ax.set_title("Directionality of the top features")
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        paths["directionality"] = str(out / "directionality.png")
+        fig.savefig(paths["directionality"], dpi=90)
+        plt.close(fig)
+    if len(perm):
+        p = perm.sort_values("importance_mean")
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(p) + 1.5))
+        ax.barh(p["feature"].str.slice(0, 45), p["importance_mean"], xerr=p["importance_sd"], color="#9467bd")
+        ax.set_xlabel("drop in average precision when the feature is permuted")
+        ax.set_title("Permutation importance (test matrix)")
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        paths["permutation"] = str(out / "permutation_importance.png")
+        fig.savefig(paths["permutation"], dpi=90)
+        plt.close(fig)
+    return paths
+
+
+def explain_model(model_id: str, top: int = 12, n_samples: int = 5000, n_repeats: int = 5,
+                  progress: Progress = print, officer_cfg=None) -> dict:
+    """Permutation importances, risk-score curves, directionality and partial dependence of one model."""
+    import joblib
+
+    from eis_core.config import load_officer_config
+    from eis_core.modeling.matrices import load_matrix
+    from eis_core.modeling.results import copy_rows
+
+    ensure_insight_tables()
+    officer_cfg = officer_cfg or load_officer_config()
+    with db.connect() as conn:
+        row = conn.execute("SELECT artifact_path, train_matrix_id, test_matrix_id FROM results.models "
+                           "WHERE model_id = %s AND status = 'done'", (model_id,)).fetchone()
+        if row is None:
+            raise ValueError(f"model {model_id} does not exist or did not finish")
+        imp = conn.execute("SELECT feature FROM results.feature_importances WHERE model_id = %s "
+                           "AND importance IS NOT NULL ORDER BY importance DESC, feature LIMIT %s",
+                           (model_id, top)).fetchall()
+    estimator = joblib.load(row[0])
+    project = Path(row[0]).parent.parent  # <project_path>/models/<model_id>.joblib: its matrices are beside
+    X_train, _, _, idx_train = load_matrix(row[1], project)
+    features = [r[0] for r in imp] or list(X_train.columns[:top])
+    seed = officer_cfg.random_seed
+    if progress:
+        progress(f"model {model_id}: risk-score curves and partial dependence for {len(features)} features")
+    curves, direction = monte_carlo_curves(estimator, X_train, features, n_samples=n_samples, seed=seed)
+    pdp = partial_dependence_curves(estimator, X_train, features, seed=seed)
+    perm = pd.DataFrame()
+    if row[2]:
+        X_test, y_test, _, _ = load_matrix(row[2], project)
+        if y_test.nunique() > 1:
+            if progress:
+                progress(f"model {model_id}: permutation importance of {len(features)} features, {n_repeats} repeats")
+            perm = permutation_top(estimator, X_test[list(X_train.columns)], y_test, features, n_repeats, seed)
+    with db.connect() as conn:
+        for t in ("risk_curves", "risk_curve_direction", "partial_dependence", "permutation_importances"):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE model_id = %s").format(sql.Identifier("results", t)), (model_id,))
+        copy_rows(conn, "risk_curves", ("model_id", "feature", "bin", "bin_low", "bin_high", "mean_score", "sd_score",
+                                        "n"), [(model_id, *r) for r in curves[["feature", "bin", "bin_low", "bin_high",
+                                                                              "mean_score", "sd_score", "n"]]
+                                               .itertuples(index=False)] if len(curves) else [])
+        copy_rows(conn, "risk_curve_direction", ("model_id", "feature", "directionality"),
+                  [(model_id, r.feature, r.directionality) for r in direction.itertuples(index=False)])
+        if len(pdp):
+            copy_rows(conn, "partial_dependence", ("model_id", "feature", "grid_value", "average"),
+                      [(model_id, r.feature, r.grid_value, r.average)
+                       for r in pdp.drop_duplicates(["feature", "grid_value"]).itertuples(index=False)])
+        if len(perm):
+            copy_rows(conn, "permutation_importances", ("model_id", "feature", "importance_mean", "importance_sd",
+                                                        "scoring", "n_repeats", "rank"),
+                      [(model_id, r.feature, float(r.importance_mean), float(r.importance_sd), "average_precision",
+                        n_repeats, int(r.rank)) for r in perm.itertuples(index=False)])
+    plots = _plot(model_id, project / "reports" / "explain" / model_id, curves, direction, pdp, perm)
+    if progress:
+        for k, v in plots.items():
+            progress(f"  {k}: {v}")
+    return {"model_id": model_id, "features": features, "plots": plots, "curves": len(curves),
+            "partial_dependence": len(pdp), "permutation": len(perm)}
+
+
+def newest_model_of_group(model_group_id: str) -> str | None:
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT m.model_id FROM results.models m JOIN results.matrices mx ON mx.matrix_id = m.train_matrix_id "
+            "WHERE m.model_group_id = %s AND m.status = 'done' AND m.test_matrix_id IS NOT NULL "
+            "ORDER BY (SELECT max(x) FROM unnest(mx.as_of_dates) x) DESC, m.created_at DESC LIMIT 1",
+            (model_group_id,)).fetchone()
+    return row[0] if row else None
