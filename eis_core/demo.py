@@ -1,8 +1,9 @@
 """``eis demo`` (what ``make demo`` runs): the main job end to end on the small synthetic department.
 
 Steps: start the embedded PostgreSQL, generate the ``small`` department (seed 42, reused when already
-there), run the DAGs ``eis_ingest`` and ``eis_transform`` through Airflow (``airflow dags test``, with
-metadata in the embedded server), and print what landed where.
+there), run the DAGs ``eis_ingest``, ``eis_transform``, ``eis_modeling`` and ``eis_production`` through
+Airflow (``airflow dags test``, with metadata in the embedded server), explain the chosen model group,
+forecast calls and stops, and print what landed where, ending with today's risk list and its bias audit.
 """
 
 from __future__ import annotations
@@ -117,6 +118,31 @@ def modeling_summary() -> str:
                       f"selection report: {report}"])
 
 
+def scoring_date() -> "date":
+    """'Today' for the synthetic department: the day after its last recorded call."""
+    from datetime import timedelta
+
+    with db.connect() as conn:
+        last = conn.execute("SELECT max(received_at)::date FROM staging.stg_calls_for_service").fetchone()[0]
+    return last + timedelta(days=1)
+
+
+def explain_step() -> None:
+    """Risk-score curves, partial dependence and permutation importance of the chosen group's newest
+    model, and its bias audit on the test splits."""
+    from eis_core.production.insights import audit_model_group, explain_model, newest_model_of_group
+    from eis_core.production.scoring import resolve_model_group
+
+    with db.connect() as conn:
+        group, _ = resolve_model_group(conn)
+    model_id = newest_model_of_group(group)
+    out = explain_model(model_id, top=8, n_samples=2000, n_repeats=3, progress=None)
+    click.echo(f"      model {model_id}: risk-score curves and partial dependence of {len(out['features'])} features")
+    for k, v in out["plots"].items():
+        click.echo(f"      {k}: {v}")
+    audit_model_group(group, progress=lambda m: click.echo(f"      {m}"))
+
+
 def forecast_step() -> None:
     """Issue 7 on the small department, short history so it stays well under a minute."""
     from eis_core.forecast.priority import format_priority, run_priority
@@ -142,7 +168,7 @@ def forecast_step() -> None:
 @click.option("--seed", default=42, show_default=True, help="Seed of the synthetic department.")
 def demo(seed: int) -> None:
     """Run the pipeline end to end on the small synthetic department, through Airflow."""
-    total = 6
+    total = 8
     t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()
     click.echo(f"      {st.mode}: {st.url}")
@@ -162,11 +188,27 @@ def demo(seed: int) -> None:
             click.secho(f"{dag_id} failed; see the output above", fg="red", err=True)
             sys.exit(code)
         _done(t0)
-    t0 = _step(6, total, "Forecasts: hourly calls (backtest, 7 days ahead), daily stops, peak hours, call priority")
+    today = scoring_date()
+    t0 = _step(6, total, f"Airflow DAG eis_production for {today} (the day after the data ends): the daily risk list")
+    code = _run_dag("eis_production", None, today.isoformat())
+    if code != 0:
+        click.secho("eis_production failed; see the output above", fg="red", err=True)
+        sys.exit(code)
+    _done(t0)
+    t0 = _step(7, total, "Explanations of the chosen model group: risk-score curves, permutation importance, bias audit")
+    explain_step()
+    _done(t0)
+    t0 = _step(8, total, "Forecasts: hourly calls (backtest, 7 days ahead), daily stops, peak hours, call priority")
     forecast_step()
     _done(t0)
     click.secho("\nSummary", bold=True)
     click.echo(load_summary())
     click.echo("")
     click.echo(modeling_summary())
+    from eis_core.production.scoring import bias_summary_text, risk_list_text
+
+    click.echo("")
+    click.echo(risk_list_text(today, top=10))
+    click.echo("")
+    click.echo(bias_summary_text(today))
     click.echo("\nNext: `make airflow` starts the Airflow UI; `.venv/bin/eis db url` prints the warehouse URL.")
