@@ -24,7 +24,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "select": ("eis_core.modeling.selection:select_cli", "Choose a model group (selection rules), print the leaderboard and Table 3."),
     "forecast": ("eis_core.forecast.cli:forecast_cli", "Forecast calls (hourly) and stops (daily), peak hours, call-priority model."),
     "import": ("eis_core.forecast.cli:import_cli", "Convert San Diego open-data exports (calls, RIPA stops) into drop folders."),
+    "score": ("eis_core.production.cli:score_cli", "Score the active officers on a date: risk list, risk factors, bias audit."),
+    "explain": ("eis_core.production.cli:explain_cli", "Explain a model group: permutation importance, risk-score curves, bias audit."),
+    "feedback": ("eis_core.production.cli:feedback_cli", "Supervisor reviews of flagged officers, and their outcomes."),
+    "severity": ("eis_core.severity.cli:severity_cli", "Crime-report severity model: train, serve, retrain, promote/rollback, status, monitor."),
+    "tokens": ("eis_core.severity.cli:tokens_cli", "API tokens for the severity service (add, list, disable; stored hashed)."),
+    "dispatch": ("eis_core.dispatch.cli:dispatch_cli", "Dispatch-level risk: build the dataset, train, suggest officers for a call."),
     "demo": ("eis_core.demo:demo", "Run the whole pipeline on the small synthetic department and summarise it."),
+    "webapp": ("eis_core.webapp.cli:webapp_cli", "Serve the EIS web app (risk list, officers, reviews, models) behind a login."),
+    "users": ("eis_core.webapp.cli:users_cli", "Manage the web app's users: add, list, disable (argon2-hashed passwords)."),
 }
 
 

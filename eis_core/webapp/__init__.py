@@ -1,0 +1,36 @@
+"""The EIS web app (risk list, officer pages, reviews, models, units, data quality) behind a login.
+
+``create_app()`` builds it over the active warehouse; ``eis webapp`` / ``make webapp`` serve it;
+``eis users add|list|disable`` manage the accounts; :func:`demo_step` is the demo's last step.
+See docs/webapp.md.
+"""
+
+from __future__ import annotations
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+
+
+def create_app(*args, **kwargs):
+    from eis_core.webapp.app import create_app as _create
+
+    return _create(*args, **kwargs)
+
+
+def demo_step(echo=print, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> dict:
+    """Ensure schema ``webapp``, create (or reset) the ``admin`` user with a freshly generated password,
+    and print how to open the app.  Returns {url, username, password, command}."""
+    from eis_core.webapp.store import add_user, ensure_webapp_schema
+
+    ensure_webapp_schema()
+    password = add_user("admin", "admin", password=None, created_by="eis demo", replace=True)
+    url = f"http://{host}:{port}/"
+    echo("")
+    echo("EIS web app: start it with `make webapp` (or `.venv/bin/eis webapp --port %d`), then open %s" % (port, url))
+    echo(f"  log in as: admin   password: {password}")
+    echo("  (generated now and stored only as an argon2 hash; `eis users add NAME --role supervisor --division D`"
+         " adds more users)")
+    return {"url": url, "username": "admin", "password": password, "command": "make webapp"}
+
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "demo_step"]

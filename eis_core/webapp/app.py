@@ -1,0 +1,637 @@
+"""The EIS web app: FastAPI/Starlette, server-side Jinja2 pages, Chart.js served from ``static/vendor``.
+
+``create_app()`` builds the application against the active warehouse (``eis_core.db``).  Pages:
+
+* ``/login`` (the only page without a session), ``/logout`` (POST)
+* ``/risk`` ranked officers of a scored date, filters, ``/risk.csv`` export (audited)
+* ``/officers/{id}`` score and rank history, risk factors, events by block, reviews, the review form
+* ``/models`` experiments, model groups, metrics over the splits, Table 3, curves, importances, bias
+* ``/units`` division/unit risk; ``/data-quality`` load log, quarantine, GE Data Docs (``/data-docs/``)
+* ``/forecasts``, ``/severity`` the side jobs; ``/admin/users`` user management (admin)
+* ``/api/...`` JSON for the same data (401 without a session)
+
+Roles: ``admin`` everything (users, model-group selection, reviews); ``analyst`` everything read-only;
+``supervisor`` the risk list and officer pages of their own division, and reviews.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from eis_core import db
+from eis_core.webapp import queries as q
+from eis_core.webapp import store
+from eis_core.webapp.security import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, AuthGate, Settings, client_of,
+                                      safe_next)
+
+HERE = Path(__file__).resolve().parent
+
+#: the navigation; later issues add their page here (path, label, roles allowed)
+NAV = [
+    ("/risk", "Risk list", ("admin", "analyst", "supervisor")),
+    ("/units", "Units", ("admin", "analyst", "supervisor")),
+    ("/models", "Models", ("admin", "analyst")),
+    ("/data-quality", "Data quality", ("admin", "analyst")),
+    ("/forecasts", "Forecasts", ("admin", "analyst")),
+    ("/severity", "Severity monitoring", ("admin", "analyst")),
+    ("/admin/users", "Users", ("admin",)),
+]
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
+           "#bcbd22"]
+
+
+def data_docs_dir() -> Path:
+    from eis_core.paths import gx_dir
+
+    return gx_dir() / "uncommitted" / "data_docs" / "local_site"
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+def user_of(request: Request) -> store.User:
+    user = getattr(request.state, "user", None)
+    if user is None:  # the gate lets no anonymous request through; this is a second line
+        raise HTTPException(401, "not authenticated")
+    return user
+
+
+def require_role(request: Request, *roles: str) -> store.User:
+    user = user_of(request)
+    if user.role not in roles:
+        raise HTTPException(403, f"your role ({user.role}) cannot open this page")
+    return user
+
+
+def parse_date(value: str | None, field: str = "date") -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{field}: not a date (YYYY-MM-DD): {value[:20]!r}") from None
+
+
+def clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def check_csrf(request: Request, form) -> None:
+    token = form.get("csrf_token") or ""
+    expected = getattr(request.state, "csrf", None)
+    import hmac
+
+    if not expected or not hmac.compare_digest(str(token), str(expected)):
+        raise HTTPException(403, "csrf_token: missing or wrong (reload the page and submit again)")
+
+
+def csv_safe(v: Any) -> Any:
+    """Neutralise spreadsheet formulas in exported text cells."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
+def line_chart(labels: list, datasets: list[dict], *, y_title: str = "", x_title: str = "", y_reverse: bool = False,
+               kind: str = "line", y_min: float | None = None, y_max: float | None = None) -> dict:
+    for i, ds in enumerate(datasets):
+        ds.setdefault("borderColor", PALETTE[i % len(PALETTE)])
+        ds.setdefault("backgroundColor", PALETTE[i % len(PALETTE)])
+        if kind == "line":
+            ds.setdefault("pointRadius", 2)
+            ds.setdefault("tension", 0)
+            ds.setdefault("fill", False)
+    y: dict[str, Any] = {"title": {"display": bool(y_title), "text": y_title}, "reverse": y_reverse}
+    if y_min is not None:
+        y["min"] = y_min
+    if y_max is not None:
+        y["max"] = y_max
+    return {"type": kind, "data": {"labels": labels, "datasets": datasets},
+            "options": {"animation": False, "responsive": True, "maintainAspectRatio": False,
+                        "scales": {"x": {"title": {"display": bool(x_title), "text": x_title}}, "y": y},
+                        "plugins": {"legend": {"display": len(datasets) > 1}}}}
+
+
+def xy_chart(series: list[tuple[str, list, list]], *, x_title: str, y_title: str, diagonal: bool = False) -> dict:
+    datasets = [{"label": name, "data": [{"x": a, "y": b} for a, b in zip(xs, ys)], "showLine": True,
+                 "pointRadius": 0, "borderColor": PALETTE[i % len(PALETTE)], "borderWidth": 2}
+                for i, (name, xs, ys) in enumerate(series)]
+    if diagonal:
+        datasets.append({"label": "random", "data": [{"x": 0, "y": 0}, {"x": 1, "y": 1}], "showLine": True,
+                         "pointRadius": 0, "borderColor": "#999", "borderDash": [4, 4], "borderWidth": 1})
+    return {"type": "scatter", "data": {"datasets": datasets},
+            "options": {"animation": False, "responsive": True, "maintainAspectRatio": False,
+                        "scales": {"x": {"min": 0, "max": 1, "title": {"display": True, "text": x_title}},
+                                   "y": {"min": 0, "max": 1, "title": {"display": True, "text": y_title}}}}}
+
+
+# ----------------------------------------------------------------------------------------- the app
+
+def create_app(settings: Settings | None = None, data_docs: Path | None = None) -> FastAPI:
+    """The web app over the active warehouse (``EIS_DATABASE_URL`` or the embedded server).  *data_docs*:
+    the Great Expectations Data Docs site to serve under ``/data-docs/`` (default: the one in EIS_HOME)."""
+    from eis_core.modeling.results import ensure_results_schema
+    from eis_core.production.schema import ensure_production_schema
+
+    settings = settings or Settings()
+    store.ensure_webapp_schema()
+    ensure_production_schema()
+    ensure_results_schema()
+
+    app = FastAPI(title="EIS", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["NAV"] = NAV
+    templates.env.filters["num"] = lambda v, d=3: "–" if v is None else f"{v:.{d}f}"
+    templates.env.filters["pct"] = lambda v, d=1: "–" if v is None else f"{100 * v:.{d}f} %"
+    templates.env.filters["dt"] = lambda v: "–" if v is None else v.strftime("%Y-%m-%d %H:%M")
+    templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, default=str, sort_keys=True)
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    docs_root = Path(data_docs) if data_docs is not None else data_docs_dir()
+    app.mount("/data-docs", StaticFiles(directory=str(docs_root), html=True, check_dir=False), name="data-docs")
+
+    def render(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
+        user = getattr(request.state, "user", None)
+        base = {"request": request, "user": user, "csrf": getattr(request.state, "csrf", None),
+                "path": request.url.path}
+        return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, exc.status_code)
+
+    # ------------------------------------------------------------------------------ login / logout
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str | None = None):
+        import secrets
+
+        # reuse the browser's pre-login token while it is valid, so that a second tab (or any other
+        # request that lands here) does not invalidate the form already shown
+        token = None
+        try:
+            token = settings.login_signer.unsign(request.cookies.get(LOGIN_CSRF_COOKIE) or "", max_age=1500).decode()
+        except Exception:  # noqa: BLE001 - missing, expired or forged: issue a new one
+            token = None
+        token = token or secrets.token_urlsafe(32)
+        resp = render(request, "login.html", {"login_csrf": token, "next": safe_next(next), "error": None})
+        resp.set_cookie(LOGIN_CSRF_COOKIE, settings.login_signer.sign(token).decode(),
+                        **settings.cookie_kwargs(1800))
+        return resp
+
+    @app.post("/login")
+    async def login_submit(request: Request):
+        import hmac
+
+        form = await request.form()
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+        try:
+            expected = settings.login_signer.unsign(cookie or "", max_age=1800).decode()
+        except Exception:  # noqa: BLE001 - any bad or missing cookie
+            expected = None
+        if not expected or not hmac.compare_digest(str(form.get("csrf_token") or ""), expected):
+            raise HTTPException(403, "csrf_token: the login form expired; reload the page and try again")
+        username = str(form.get("username") or "")
+        password = str(form.get("password") or "")
+        nxt = safe_next(str(form.get("next") or "/"))
+        client = client_of(request)
+        try:
+            user = await run_in_threadpool(store.authenticate, username, password, client)
+        except store.Throttled:
+            return render(request, "login.html", {"login_csrf": expected, "next": nxt,
+                                                  "error": "Too many failed attempts. Try again in 15 minutes."}, 429)
+        if user is None:
+            return render(request, "login.html", {"login_csrf": expected, "next": nxt,
+                                                  "error": "Unknown user or wrong password."}, 401)
+        sid, _ = await run_in_threadpool(store.create_session, user.username, settings.lifetime, client)
+        resp = RedirectResponse(nxt, status_code=303)
+        resp.set_cookie(SESSION_COOKIE, settings.sign(sid), **settings.cookie_kwargs(int(settings.lifetime.total_seconds())))
+        resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        return resp
+
+    @app.post("/logout")
+    async def logout(request: Request):
+        form = await request.form()
+        check_csrf(request, form)
+        user = user_of(request)
+        sid = request.state.sid
+        await run_in_threadpool(store.end_session, sid)
+        await run_in_threadpool(store.audit, user.username, "logout", None, None, client_of(request))
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE, path="/")
+        return resp
+
+    @app.get("/favicon.ico")
+    def favicon(request: Request):
+        return Response(status_code=204)  # pages without a <link rel=icon> (the Data Docs) ask for it
+
+    @app.get("/")
+    def home(request: Request):
+        user_of(request)
+        return RedirectResponse("/risk", status_code=303)
+
+    # ------------------------------------------------------------------------------ risk list
+
+    def risk_context(request: Request, date_s: str | None, division: str | None, unit: str | None) -> dict:
+        user = user_of(request)
+        division, unit = clean(division), clean(unit)
+        if user.is_supervisor:
+            if division is not None and division != user.division:
+                raise HTTPException(403, f"division: you supervise {user.division}, not {division}")
+            division = user.division
+        with db.connect() as conn:
+            dates = q.scored_dates(conn)
+            as_of = parse_date(date_s) or (dates[0] if dates else None)
+            if as_of is None:
+                return {"as_of": None, "dates": [], "rows": [], "division": division, "unit": unit, "units": [],
+                        "run": None}
+            return {"as_of": as_of, "dates": dates, "division": division, "unit": unit,
+                    "rows": q.risk_list(conn, as_of, division, unit),
+                    "units": q.divisions_units(conn, as_of, user.division if user.is_supervisor else None),
+                    "run": q.scoring_run(conn, as_of)}
+
+    @app.get("/risk", response_class=HTMLResponse)
+    def risk_page(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
+        ctx = risk_context(request, date, division, unit)
+        divisions = sorted({u["division"] for u in ctx["units"] if u["division"]})
+        ctx["divisions"] = divisions
+        ctx["export_query"] = urlencode({k: v for k, v in (("date", ctx["as_of"]), ("division", ctx["division"]),
+                                                            ("unit", ctx["unit"])) if v})
+        return render(request, "risk.html", ctx)
+
+    @app.get("/risk.csv")
+    def risk_csv(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
+        user = user_of(request)
+        ctx = risk_context(request, date, division, unit)
+        if ctx["as_of"] is None:
+            raise HTTPException(404, "date: nothing has been scored yet")
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["as_of_date", "rank", "officer_id", "score", "rank_pct", "division", "unit", "rank_move_7d",
+                    "rank_move_30d", "top_risk_factors", "last_review_date", "last_reviewer", "last_intervention"])
+        for r in ctx["rows"]:
+            factors = "; ".join(f"{f['label']} ({f['direction']})" for f in r["factors"])
+            w.writerow([csv_safe(x) for x in (ctx["as_of"].isoformat(), r["rank_abs"], r["officer_id"],
+                                              f"{r['score']:.6f}", f"{r['rank_pct']:.4f}", r["division"], r["unit"],
+                                              r["move_7"], r["move_30"], factors, r["review_date"], r["reviewer"],
+                                              r["intervention"])])
+        store.audit(user.username, "export_csv", "risk_list",
+                    {"as_of_date": ctx["as_of"].isoformat(), "division": ctx["division"], "unit": ctx["unit"],
+                     "rows": len(ctx["rows"])}, client_of(request))
+        name = f"eis-risk-{ctx['as_of'].isoformat()}{'-' + ctx['division'] if ctx['division'] else ''}.csv"
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{safe_name}"'})
+
+    @app.get("/api/risk")
+    def api_risk(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
+        ctx = risk_context(request, date, division, unit)
+        return JSONResponse(json.loads(json.dumps(
+            {"as_of_date": ctx["as_of"], "division": ctx["division"], "unit": ctx["unit"], "officers": ctx["rows"]},
+            default=str)))
+
+    # ------------------------------------------------------------------------------ officer page
+
+    def officer_context(request: Request, officer_id: str, date_s: str | None, audit_view: bool) -> dict:
+        user = user_of(request)
+        officer_id = officer_id.strip()
+        with db.connect() as conn:
+            as_of = parse_date(date_s) or q.latest_officer_date(conn, officer_id)
+            pred = q.prediction(conn, officer_id, as_of) if as_of else None
+            if pred is None:
+                raise HTTPException(404, f"officer {officer_id!r} has no score"
+                                         + (f" on {as_of.isoformat()}" if as_of else ""))
+            if not user.sees_division(pred["division"]):
+                store.audit(user.username, "denied_officer", officer_id,
+                            {"as_of_date": as_of.isoformat(), "division": pred["division"]}, client_of(request), conn)
+                conn.commit()
+                raise HTTPException(403, f"officer {officer_id} is in division {pred['division']}; "
+                                         f"you supervise {user.division}")
+            ctx = {"officer_id": officer_id, "as_of": as_of, "pred": pred,
+                   "history": q.officer_history(conn, officer_id),
+                   "factors": q.risk_factors(conn, officer_id, as_of),
+                   "changes": q.rank_changes(conn, officer_id, as_of),
+                   "reviews": q.reviews(conn, officer_id),
+                   "events": q.events_summary(conn, officer_id, as_of)}
+            if audit_view:
+                store.audit(user.username, "view_officer", officer_id, {"as_of_date": as_of.isoformat()},
+                            client_of(request), conn)
+        return ctx
+
+    def officer_render(request: Request, ctx: dict, *, errors: list[str] | None = None, form: dict | None = None,
+                       status: int = 200) -> HTMLResponse:
+        hist = ctx["history"]
+        ctx["chart_history"] = {
+            "type": "line",
+            "data": {"labels": [h["as_of_date"].isoformat() for h in hist],
+                     "datasets": [{"label": "score", "data": [round(h["score"], 4) for h in hist], "yAxisID": "y",
+                                   "borderColor": PALETTE[1], "backgroundColor": PALETTE[1], "pointRadius": 2},
+                                  {"label": "rank (1 = highest risk)", "data": [h["rank_abs"] for h in hist],
+                                   "yAxisID": "y1", "borderColor": PALETTE[0], "backgroundColor": PALETTE[0],
+                                   "pointRadius": 2}]},
+            "options": {"animation": False, "responsive": True, "maintainAspectRatio": False,
+                        "scales": {"y": {"position": "left", "title": {"display": True, "text": "score"}},
+                                   "y1": {"position": "right", "reverse": True, "grid": {"drawOnChartArea": False},
+                                          "title": {"display": True, "text": "rank"}}}}}
+        ctx["errors"] = errors or []
+        ctx["form"] = form or {}
+        ctx["can_review"] = user_of(request).can_review()
+        ctx["saved"] = request.query_params.get("saved")
+        return render(request, "officer.html", ctx, status)
+
+    @app.get("/officers/{officer_id}", response_class=HTMLResponse)
+    def officer_page(request: Request, officer_id: str, date: str | None = None):
+        return officer_render(request, officer_context(request, officer_id, date, audit_view=True))
+
+    @app.get("/api/officers/{officer_id}")
+    def api_officer(request: Request, officer_id: str, date: str | None = None):
+        ctx = officer_context(request, officer_id, date, audit_view=True)
+        return JSONResponse(json.loads(json.dumps(ctx, default=str)))
+
+    @app.post("/officers/{officer_id}/reviews")
+    async def review_submit(request: Request, officer_id: str):
+        form = await request.form()
+        check_csrf(request, form)
+        user = user_of(request)
+        if not user.can_review():
+            raise HTTPException(403, f"your role ({user.role}) cannot record reviews")
+        as_of = parse_date(str(form.get("as_of_date") or ""), "as_of_date")
+        if as_of is None:
+            raise HTTPException(400, "as_of_date: missing")
+        fdict = {k: str(v) for k, v in form.items()}
+
+        def work():
+            ctx = officer_context(request, officer_id, as_of.isoformat(), audit_view=False)
+            values, errors = q.validate_review(fdict, [f["feature"] for f in ctx["factors"]], as_of)
+            if errors:
+                return ctx, errors, None
+            from eis_core.production.reviews import ReviewError, add_review
+
+            try:  # the production module's own checks (and the table's constraints) have the last word
+                rid = add_review(ctx["officer_id"], as_of, user.username, values["agrees"],
+                                 values["factor_agreement"], values["intervention"], values["intervention_date"],
+                                 values["dismissal_reason"], values["notes"])
+            except ReviewError as e:
+                return ctx, [str(e)], None
+            store.audit(user.username, "review", ctx["officer_id"],
+                        {"as_of_date": as_of.isoformat(), "review_id": rid, "intervention": values["intervention"]},
+                        client_of(request))
+            return ctx, [], rid
+
+        ctx, errors, rid = await run_in_threadpool(work)
+        if errors:
+            return officer_render(request, ctx, errors=errors, form=fdict, status=400)
+        return RedirectResponse(f"/officers/{ctx['officer_id']}?" + urlencode({"date": as_of.isoformat(),
+                                                                              "saved": rid}) + "#reviews",
+                                status_code=303)
+
+    # ------------------------------------------------------------------------------ models
+
+    @app.get("/models", response_class=HTMLResponse)
+    def models_page(request: Request, experiment: str | None = None, metric: str | None = None,
+                    group: str | None = None, model: str | None = None):
+        user = require_role(request, "admin", "analyst")
+        from eis_core.modeling import selection as sel
+
+        with db.connect() as conn:
+            exps = q.experiments(conn)
+        exp_ids = [e["experiment_id"] for e in exps]
+        if experiment and experiment not in exp_ids:
+            raise HTTPException(404, f"experiment: no experiment {experiment!r}")
+        experiment = experiment or (exp_ids[0] if exp_ids else None)
+        ctx: dict[str, Any] = {"experiments": exps, "experiment": experiment, "lb": None, "is_admin": user.is_admin}
+        if experiment is None:
+            return render(request, "models.html", ctx)
+        with db.connect() as conn:
+            metrics = q.metric_choices(conn, experiment)
+        if metric and metric not in metrics:
+            raise HTTPException(400, f"metric: not evaluated in this experiment: {metric[:40]!r}")
+        lb = sel.leaderboard(experiment, metric)
+        with db.connect() as conn:
+            chosen = q.chosen_selection(conn, experiment)
+            ctx.update(metrics=metrics, metric=lb["metric"], lb=lb, chosen=chosen,
+                       selections=q.selections(conn, experiment))
+            groups = [r["model_group_id"] for r in lb["rows"]]
+            if group and group not in groups:
+                raise HTTPException(404, f"group: no model group {group[:40]!r} in this experiment")
+            group = group or (chosen["model_group_id"] if chosen and chosen["model_group_id"] in groups else None) \
+                or lb["winners"].get("best_average") or (groups[0] if groups else None)
+            ctx["group"] = group
+            ctx["group_name"] = next((r["name"] for r in lb["rows"] if r["model_group_id"] == group), group)
+            mlist = q.group_models(conn, experiment, group) if group else []
+            ids = [m["model_id"] for m in mlist]
+            if model and model not in ids:
+                raise HTTPException(404, f"model: no model {model[:40]!r} in this model group")
+            model = model or (ids[-1] if ids else None)
+            ctx.update(models=mlist, model=model)
+            if model:
+                ctx["curves"] = q.curves(conn, model)
+                ctx["importances"] = q.feature_importances(conn, model)
+                ctx["risk_curves"] = q.risk_curves(conn, model)
+                ctx["direction"] = q.risk_curve_direction(conn, model)
+                ctx["permutation"] = q.permutation_importances(conn, model)
+                folder = q.explain_dir(conn, model)
+                ctx["plots"] = [n for n in q.EXPLAIN_PLOTS if folder is not None and (folder / n).is_file()]
+                ctx["bias"] = q.results_bias(conn, model)
+        t3 = sel.table3(experiment, group) if group else []
+        ctx["table3"] = t3
+        if t3:
+            from eis_core.modeling.evaluate import relative_change
+
+            tot = sel.table3_total(t3)
+            ctx["table3_total"] = tot
+            ctx["table3_change"] = {k: relative_change(tot[k], tot["legacy_" + k]) for k in ("tp", "fp", "tn", "fn")}
+        # charts
+        top = [r for r in lb["rows"] if not r["is_baseline"]][:6] + [r for r in lb["rows"] if r["is_baseline"]][:4]
+        ctx["chart_metric"] = line_chart(
+            lb["splits"], [{"label": r["name"][:60] + (" [baseline]" if r["is_baseline"] else ""),
+                            "data": [r["per_split"].get(s) for s in lb["splits"]],
+                            "borderDash": [5, 4] if r["is_baseline"] else []} for r in top],
+            y_title=lb["metric"], x_title="temporal split (test as-of date order)")
+        cv = ctx.get("curves")
+        if cv:
+            ctx["chart_pr"] = xy_chart([("precision–recall", cv["recall"], cv["precision"])], x_title="recall",
+                                       y_title="precision")
+            ctx["chart_roc"] = xy_chart([("ROC", cv["fpr"], cv["tpr"])], x_title="false positive rate",
+                                        y_title="true positive rate", diagonal=True)
+            ctx["chart_threshold"] = xy_chart([("precision", cv["share"], cv["precision"]),
+                                               ("recall", cv["share"], cv["recall"])],
+                                              x_title="share of officers flagged (top k %)", y_title="value")
+        imp = ctx.get("importances") or []
+        if imp:
+            ctx["chart_importance"] = line_chart([i["feature"] for i in imp],
+                                                 [{"label": "importance", "data": [i["importance"] for i in imp]}],
+                                                 kind="bar")
+            ctx["chart_importance"]["options"]["indexAxis"] = "y"
+        rc = ctx.get("risk_curves") or []
+        charts = []
+        for feat in list(dict.fromkeys(r["feature"] for r in rc))[:6]:
+            pts = [r for r in rc if r["feature"] == feat]
+            charts.append((feat, line_chart([f"{p['bin_low']:.3g}–{p['bin_high']:.3g}" if p["bin_low"] is not None
+                                             else str(p["bin"]) for p in pts],
+                                            [{"label": "mean score", "data": [p["mean_score"] for p in pts]}],
+                                            y_title="mean score", x_title=feat)))
+        ctx["risk_curve_charts"] = charts
+        return render(request, "models.html", ctx)
+
+    @app.get("/models/plots/{model_id}/{name}")
+    def model_plot(request: Request, model_id: str, name: str):
+        """A PNG written by the production explanations (risk-score curves, directionality, permutation
+        importance); only those file names, only under the model's own folder."""
+        require_role(request, "admin", "analyst")
+        from fastapi.responses import FileResponse
+
+        if name not in q.EXPLAIN_PLOTS:
+            raise HTTPException(404, f"name: not a model plot ({', '.join(q.EXPLAIN_PLOTS)})")
+        with db.connect() as conn:
+            folder = q.explain_dir(conn, model_id)
+        if folder is None:
+            raise HTTPException(404, f"model: no model {model_id[:40]!r} with an experiment")
+        path = (folder / name).resolve()
+        if path.parent != folder.resolve() or not path.is_file():
+            raise HTTPException(404, f"{name} has not been drawn for this model")
+        return FileResponse(path, media_type="image/png")
+
+    @app.post("/models/select")
+    async def models_select(request: Request):
+        form = await request.form()
+        check_csrf(request, form)
+        user = require_role(request, "admin")
+        experiment = str(form.get("experiment") or "")
+        group = str(form.get("model_group_id") or "")
+        metric = str(form.get("metric") or "")[:60]
+
+        def work():
+            with db.connect() as conn:
+                if not q.group_exists(conn, experiment, group):
+                    raise HTTPException(400, "model_group_id: not a model group of this experiment")
+                sid = q.insert_manual_selection(conn, experiment, metric or "manual", group, user.username)
+                store.audit(user.username, "select_model_group", group,
+                            {"experiment_id": experiment, "selection_id": sid}, client_of(request), conn)
+
+        await run_in_threadpool(work)
+        return RedirectResponse("/models?" + urlencode({"experiment": experiment, "group": group}), status_code=303)
+
+    # ------------------------------------------------------------------------------ units
+
+    @app.get("/units", response_class=HTMLResponse)
+    def units_page(request: Request, date: str | None = None):
+        user = user_of(request)
+        division = user.division if user.is_supervisor else None
+        with db.connect() as conn:
+            dates = q.scored_dates(conn)
+            as_of = parse_date(date) or (dates[0] if dates else None)
+            units = q.unit_risk(conn, as_of, division) if as_of else []
+            bias = q.production_bias(conn, as_of) if as_of and not user.is_supervisor else []
+        labels = [f"{u['division']} / {u['unit']}" for u in units]
+        chart = line_chart(labels, [{"label": "mean score", "data": [round(u["mean_score"], 4) for u in units]},
+                                    {"label": "officers in the top 5 %", "data": [u["top5_count"] for u in units],
+                                     "yAxisID": "y1"}], kind="bar")
+        chart["options"]["scales"]["y1"] = {"position": "right", "grid": {"drawOnChartArea": False},
+                                            "title": {"display": True, "text": "officers in the top 5 %"}}
+        chart["options"]["scales"]["y"]["title"] = {"display": True, "text": "mean score"}
+        return render(request, "units.html", {"as_of": as_of, "dates": dates, "units": units, "bias": bias,
+                                              "chart_units": chart, "division": division})
+
+    # ------------------------------------------------------------------------------ data quality
+
+    @app.get("/data-quality", response_class=HTMLResponse)
+    def data_quality_page(request: Request, table: str | None = None):
+        require_role(request, "admin", "analyst")
+        table = clean(table)
+        with db.connect() as conn:
+            log = q.load_log(conn)
+            summary = q.quarantine_summary(conn)
+            quarantined = q.quarantine_rows(conn, table)
+        docs = docs_root / "index.html"
+        return render(request, "data_quality.html", {"log": log, "summary": summary, "quarantined": quarantined,
+                                                     "table": table, "data_docs": docs.exists()})
+
+    # ------------------------------------------------------------------------------ side jobs
+
+    @app.get("/forecasts", response_class=HTMLResponse)
+    def forecasts_page(request: Request):
+        require_role(request, "admin", "analyst")
+        with db.connect() as conn:
+            data = q.forecasts(conn)
+        chart = None
+        if data and data["stops"]:
+            s = data["stops"]
+            chart = line_chart([r["day"].isoformat() for r in s],
+                               [{"label": f"forecast ({s[0]['series']})", "data": [r["yhat"] for r in s]},
+                                {"label": "80 % low", "data": [r["lo_80"] for r in s], "borderDash": [3, 3]},
+                                {"label": "80 % high", "data": [r["hi_80"] for r in s], "borderDash": [3, 3]}],
+                               y_title="stops per day")
+        return render(request, "forecasts.html", {"data": data, "chart_stops": chart})
+
+    @app.get("/severity", response_class=HTMLResponse)
+    def severity_page(request: Request):
+        require_role(request, "admin", "analyst")
+        with db.connect() as conn:
+            data = q.severity(conn)
+        chart = None
+        if data and data.get("monitoring_daily"):
+            m = sorted(data["monitoring_daily"], key=lambda r: r["day"])
+            chart = line_chart([r["day"].isoformat() for r in m],
+                               [{"label": "macro F1", "data": [r["macro_f1"] for r in m]},
+                                {"label": "accuracy", "data": [r["accuracy"] for r in m]}], y_min=0, y_max=1)
+        return render(request, "severity.html", {"data": data, "chart_monitoring": chart})
+
+    # ------------------------------------------------------------------------------ users (admin)
+
+    @app.get("/admin/users", response_class=HTMLResponse)
+    def users_page(request: Request):
+        require_role(request, "admin")
+        return render(request, "users.html", {"users": store.list_users(), "created": None, "error": None})
+
+    @app.post("/admin/users")
+    async def users_add(request: Request):
+        form = await request.form()
+        check_csrf(request, form)
+        user = require_role(request, "admin")
+        try:
+            pw = await run_in_threadpool(store.add_user, str(form.get("username") or ""), str(form.get("role") or ""),
+                                         clean(str(form.get("division") or "")), None, user.username)
+        except store.UserError as e:
+            return render(request, "users.html", {"users": store.list_users(), "created": None, "error": str(e)}, 400)
+        return render(request, "users.html", {"users": store.list_users(), "error": None,
+                                              "created": {"username": str(form.get("username")).strip().lower(),
+                                                          "password": pw}})
+
+    @app.post("/admin/users/{username}/disable")
+    async def users_disable(request: Request, username: str):
+        form = await request.form()
+        check_csrf(request, form)
+        user = require_role(request, "admin")
+        if username == user.username:
+            raise HTTPException(400, "username: you cannot disable your own account")
+        try:
+            await run_in_threadpool(store.disable_user, username, user.username)
+        except store.UserError as e:
+            raise HTTPException(404, str(e)) from None
+        return RedirectResponse("/admin/users", status_code=303)
+
+    return _wrap(app, settings)
+
+
+def _wrap(app: FastAPI, settings: Settings) -> FastAPI:
+    """Install the login gate as the outermost middleware (it sees every request, mounts included)."""
+    app.add_middleware(AuthGate, settings=settings)
+    return app

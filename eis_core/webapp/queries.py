@@ -1,0 +1,428 @@
+"""The web app's reads (and its one write to the warehouse, a review).  Every statement is a constant
+with ``%s`` parameters; identifiers are never built from request input.  Tables written by other
+parts of the platform that may not exist yet are checked with ``to_regclass`` first (empty states)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import numpy as np
+from eis_core.production.schema import INTERVENTIONS
+
+WINDOW_PREFERENCE = ("1y", "6m", "5y", "3m", "1m", "all")
+
+
+def rows(conn, query: str, params: tuple | list = ()) -> list[dict]:
+    cur = conn.execute(query, params)
+    cols = [d.name for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def one(conn, query: str, params: tuple | list = ()) -> dict | None:
+    out = rows(conn, query, params)
+    return out[0] if out else None
+
+
+def table_exists(conn, qualified: str) -> bool:
+    """*qualified* is a constant of this module ('schema.table'), never request input."""
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()[0]
+
+
+def schema_exists(conn, schema: str) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", (schema,)).fetchone()[0]
+
+
+# ----------------------------------------------------------------------------------------- production
+
+def scored_dates(conn, limit: int = 400) -> list[date]:
+    if not table_exists(conn, "production.scoring_runs"):
+        return []
+    out = [r[0] for r in conn.execute(
+        "SELECT as_of_date FROM production.scoring_runs ORDER BY as_of_date DESC LIMIT %s", (limit,))]
+    if not out:
+        r = conn.execute("SELECT max(as_of_date) FROM production.predictions").fetchone()
+        out = [r[0]] if r and r[0] else []
+    return out
+
+
+def scoring_run(conn, as_of: date) -> dict | None:
+    return one(conn, "SELECT * FROM production.scoring_runs WHERE as_of_date = %s", (as_of,))
+
+
+def divisions_units(conn, as_of: date, division: str | None = None) -> list[dict]:
+    return rows(conn, "SELECT division, unit, count(*) AS officers FROM production.predictions "
+                      "WHERE as_of_date = %s AND (%s::text IS NULL OR division = %s) "
+                      "GROUP BY division, unit ORDER BY division NULLS LAST, unit NULLS LAST",
+                (as_of, division, division))
+
+
+RISK_LIST_SQL = """
+SELECT p.officer_id, p.score, p.rank_abs, p.rank_pct, p.division, p.unit,
+       p.rank_abs - rc7.previous_rank  AS move_7,
+       p.rank_abs - rc30.previous_rank AS move_30,
+       f.factors,
+       rv.reviewed_at, rv.reviewer, rv.review_date, rv.agrees_with_score, rv.intervention
+FROM production.predictions p
+LEFT JOIN production.rank_changes rc7
+       ON rc7.as_of_date = p.as_of_date AND rc7.officer_id = p.officer_id AND rc7.days_back = 7
+LEFT JOIN production.rank_changes rc30
+       ON rc30.as_of_date = p.as_of_date AND rc30.officer_id = p.officer_id AND rc30.days_back = 30
+LEFT JOIN LATERAL (
+       SELECT json_agg(json_build_object('label', rf.label, 'direction', rf.direction, 'feature', rf.feature)
+                       ORDER BY rf.position) AS factors
+       FROM production.risk_factors rf
+       WHERE rf.as_of_date = p.as_of_date AND rf.officer_id = p.officer_id AND rf.position <= 3) f ON true
+LEFT JOIN LATERAL (
+       SELECT r.reviewed_at, r.reviewer, r.as_of_date AS review_date, r.agrees_with_score, r.intervention
+       FROM production.reviews r
+       WHERE r.officer_id = p.officer_id AND r.as_of_date <= p.as_of_date
+       ORDER BY r.as_of_date DESC, r.reviewed_at DESC LIMIT 1) rv ON true
+WHERE p.as_of_date = %s
+  AND (%s::text IS NULL OR p.division = %s)
+  AND (%s::text IS NULL OR p.unit = %s)
+ORDER BY p.rank_abs, p.officer_id
+"""
+
+
+def risk_list(conn, as_of: date, division: str | None, unit: str | None) -> list[dict]:
+    """Ranked officers of *as_of* (move_N > 0: the officer moved *up* the list, towards rank 1, since N days)."""
+    out = rows(conn, RISK_LIST_SQL, (as_of, division, division, unit, unit))
+    for r in out:
+        r["move_7"] = -r["move_7"] if r["move_7"] is not None else None
+        r["move_30"] = -r["move_30"] if r["move_30"] is not None else None
+        r["factors"] = r["factors"] or []
+    return out
+
+
+def prediction(conn, officer_id: str, as_of: date) -> dict | None:
+    return one(conn, "SELECT * FROM production.predictions WHERE officer_id = %s AND as_of_date = %s",
+               (officer_id, as_of))
+
+
+def latest_officer_date(conn, officer_id: str) -> date | None:
+    r = conn.execute("SELECT max(as_of_date) FROM production.predictions WHERE officer_id = %s", (officer_id,)).fetchone()
+    return r[0] if r else None
+
+
+def officer_history(conn, officer_id: str, limit: int = 800) -> list[dict]:
+    return list(reversed(rows(conn, "SELECT as_of_date, score, rank_abs, rank_pct, division, unit "
+                                    "FROM production.predictions WHERE officer_id = %s "
+                                    "ORDER BY as_of_date DESC LIMIT %s", (officer_id, limit))))
+
+
+def risk_factors(conn, officer_id: str, as_of: date) -> list[dict]:
+    return rows(conn, "SELECT position, feature, block, value, contribution, direction, label, method "
+                      "FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s ORDER BY position",
+                (officer_id, as_of))
+
+
+def rank_changes(conn, officer_id: str, as_of: date) -> list[dict]:
+    return rows(conn, "SELECT days_back, previous_rank, rank_change FROM production.rank_changes "
+                      "WHERE officer_id = %s AND as_of_date = %s ORDER BY days_back", (officer_id, as_of))
+
+
+def reviews(conn, officer_id: str) -> list[dict]:
+    return rows(conn, "SELECT review_id, as_of_date, reviewer, reviewed_at, agrees_with_score, factor_agreement, "
+                      "dismissal_reason, intervention, intervention_date, notes FROM production.reviews "
+                      "WHERE officer_id = %s ORDER BY reviewed_at DESC, review_id DESC", (officer_id,))
+
+
+def validate_review(form: dict, factors: list[str], as_of: date) -> tuple[dict, list[str]]:
+    """Check a submitted review form; returns (values, errors). Each error names its field."""
+    errors: list[str] = []
+    agrees_raw = (form.get("agrees_with_score") or "").strip()
+    if agrees_raw not in ("yes", "no"):
+        errors.append("agrees_with_score: choose whether you agree with the score (yes or no)")
+    agrees = agrees_raw == "yes"
+    fa: dict[str, bool] = {}
+    for feat in factors:
+        v = (form.get(f"factor:{feat}") or "").strip()
+        if v not in ("agree", "disagree"):
+            errors.append(f"factor_agreement: say whether you agree with the risk factor {feat!r}")
+        else:
+            fa[feat] = v == "agree"
+    if not factors:
+        errors.append("factor_agreement: this officer has no risk factors on this date to review")
+    reason = (form.get("dismissal_reason") or "").strip() or None
+    if agrees_raw == "no" and not reason:
+        errors.append("dismissal_reason: required when you do not agree with the score")
+    intervention = (form.get("intervention") or "").strip()
+    if intervention not in INTERVENTIONS:
+        errors.append(f"intervention: one of {', '.join(INTERVENTIONS)}")
+    idate_raw = (form.get("intervention_date") or "").strip()
+    idate = None
+    if idate_raw:
+        try:
+            idate = date.fromisoformat(idate_raw)
+        except ValueError:
+            errors.append("intervention_date: not a date (YYYY-MM-DD)")
+    if intervention in INTERVENTIONS and intervention != "none" and idate is None and not idate_raw:
+        errors.append("intervention_date: required for an intervention")
+    if intervention == "none" and idate_raw:
+        errors.append("intervention_date: leave empty when the intervention is 'none'")
+    if idate is not None and idate < as_of:
+        errors.append(f"intervention_date: cannot be before the scored date {as_of.isoformat()}")
+    notes = (form.get("notes") or "").strip() or None
+    if notes and len(notes) > 4000:
+        errors.append("notes: at most 4000 characters")
+    if reason and len(reason) > 2000:
+        errors.append("dismissal_reason: at most 2000 characters")
+    values = {"agrees": agrees, "factor_agreement": fa, "dismissal_reason": reason, "intervention": intervention,
+              "intervention_date": idate, "notes": notes}
+    return values, errors
+
+
+def unit_risk(conn, as_of: date, division: str | None) -> list[dict]:
+    return rows(conn, "SELECT division, unit, officers, mean_score, max_score, top5_count FROM production.unit_risk "
+                      "WHERE as_of_date = %s AND (%s::text IS NULL OR division = %s) ORDER BY division, unit",
+                (as_of, division, division))
+
+
+def production_bias(conn, as_of: date) -> list[dict]:
+    return rows(conn, "SELECT threshold, attribute, group_value, reference_group, group_size, flagged, flag_rate, "
+                      "flag_rate_ratio, out_of_range FROM production.bias_audit WHERE as_of_date = %s "
+                      "ORDER BY threshold, attribute, group_value", (as_of,))
+
+
+# ----------------------------------------------------------------------------------------- features
+
+def events_summary(conn, officer_id: str, as_of: date, per_block: int = 6) -> dict:
+    """The officer's recent events by feature block, from the feature mart on the latest built as-of date
+    <= *as_of*: the non-zero count features of the preferred window (1 year when built)."""
+    if not (table_exists(conn, "features.officer_features") and table_exists(conn, "features.feature_dictionary")):
+        return {"available": False, "reason": "the feature marts are not built in this warehouse"}
+    r = conn.execute("SELECT max(as_of_date) FROM features.officer_features WHERE officer_id = %s AND as_of_date <= %s",
+                     (officer_id, as_of)).fetchone()
+    fdate = r[0] if r else None
+    if fdate is None:
+        return {"available": False, "reason": "no feature row for this officer on or before the date"}
+    windows = [w for (w,) in conn.execute(
+        'SELECT DISTINCT "window" FROM features.feature_dictionary WHERE "window" IS NOT NULL')]
+    window = next((w for w in WINDOW_PREFERENCE if w in windows), windows[0] if windows else None)
+    dic = rows(conn, 'SELECT feature, block, description FROM features.feature_dictionary '
+                     'WHERE feature IS NOT NULL AND "window" = %s ORDER BY position', (window,))
+    cur = conn.execute("SELECT * FROM features.officer_features WHERE officer_id = %s AND as_of_date = %s",
+                       (officer_id, fdate))
+    values = dict(zip([d.name for d in cur.description], cur.fetchone()))
+    blocks: dict[str, list[dict]] = {}
+    for d in dic:
+        v = values.get(d["feature"])
+        if v is None or not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)) or v == 0:
+            continue
+        if "share" in d["feature"] or "ratio" in d["feature"] or d["feature"].endswith("_z"):
+            continue  # counts only: ratios and outlier scores are shown as risk factors
+        blocks.setdefault(d["block"], []).append({"feature": d["feature"], "value": v, "description": d["description"]})
+    status = {}
+    if table_exists(conn, "features.feature_blocks"):
+        status = {r["block"]: r for r in rows(conn, "SELECT block, status, reason FROM features.feature_blocks")}
+    out = []
+    for blk in sorted(set(blocks) | {b for b, s in status.items() if s["status"] == "built"}):
+        items = sorted(blocks.get(blk, []), key=lambda x: -abs(x["value"]))[:per_block]
+        out.append({"block": blk, "items": items, "status": (status.get(blk) or {}).get("status", "built")})
+    return {"available": True, "feature_date": fdate, "window": window, "blocks": out}
+
+
+# ----------------------------------------------------------------------------------------- results
+
+def experiments(conn) -> list[dict]:
+    if not table_exists(conn, "results.experiments"):
+        return []
+    return rows(conn, "SELECT e.experiment_id, e.created_at, count(r.run_id) AS runs, max(r.started_at) AS last_run "
+                      "FROM results.experiments e LEFT JOIN results.runs r USING (experiment_id) "
+                      "GROUP BY e.experiment_id, e.created_at ORDER BY max(r.run_id) DESC NULLS LAST, e.created_at DESC")
+
+
+def metric_choices(conn, experiment_id: str) -> list[str]:
+    from eis_core.modeling.evaluate import metric_label
+
+    out = conn.execute(
+        "SELECT DISTINCT e.metric, e.parameter FROM results.evaluations e JOIN results.run_models rm USING (model_id) "
+        "JOIN results.runs r USING (run_id) WHERE r.experiment_id = %s ORDER BY 1, 2", (experiment_id,)).fetchall()
+    return [metric_label(m, p) for m, p in out]
+
+
+def selections(conn, experiment_id: str) -> list[dict]:
+    return rows(conn, "SELECT selection_id, rule, metric, model_group_id, chosen, selected_at, selected_by "
+                      "FROM results.selections WHERE experiment_id = %s ORDER BY selection_id DESC LIMIT 30",
+                (experiment_id,))
+
+
+def chosen_selection(conn, experiment_id: str) -> dict | None:
+    return one(conn, "SELECT selection_id, rule, metric, model_group_id, selected_at, selected_by "
+                     "FROM results.selections WHERE experiment_id = %s AND chosen ORDER BY selection_id DESC LIMIT 1",
+               (experiment_id,))
+
+
+def group_models(conn, experiment_id: str, group_id: str) -> list[dict]:
+    return rows(conn, "SELECT DISTINCT m.model_id, m.split_id, m.status, m.train_seconds, "
+                      "(SELECT min(d) FROM unnest(mx.as_of_dates) d) AS test_start "
+                      "FROM results.models m JOIN results.run_models rm ON rm.model_id = m.model_id "
+                      "JOIN results.runs r ON r.run_id = rm.run_id "
+                      "LEFT JOIN results.matrices mx ON mx.matrix_id = m.test_matrix_id "
+                      "WHERE r.experiment_id = %s AND m.model_group_id = %s ORDER BY test_start NULLS LAST, m.split_id",
+                (experiment_id, group_id))
+
+
+def curves(conn, model_id: str, max_points: int = 150) -> dict | None:
+    """Precision-recall, ROC and precision/recall against the share flagged, from the model's test
+    predictions (labelled rows only); None when the model has no labelled predictions."""
+    data = conn.execute("SELECT score, label FROM results.predictions WHERE model_id = %s AND label IS NOT NULL",
+                        (model_id,)).fetchall()
+    if not data:
+        return None
+    arr = np.array(data, dtype=float)
+    order = np.argsort(-arr[:, 0], kind="stable")
+    y = arr[order, 1]
+    n, pos = len(y), float(y.sum())
+    tp = np.cumsum(y)
+    fp = np.cumsum(1 - y)
+    k = np.arange(1, n + 1)
+    precision = tp / k
+    recall = tp / pos if pos else np.zeros(n)
+    fpr = fp / (n - pos) if n > pos else np.zeros(n)
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int))
+    r3 = lambda a: [round(float(v), 4) for v in a]  # noqa: E731
+    auc = float(np.trapezoid(np.r_[0, recall], np.r_[0, fpr])) if n > pos and pos else None
+    return {"n": n, "positives": int(pos), "share": r3(k[idx] / n), "precision": r3(precision[idx]),
+            "recall": r3(recall[idx]), "fpr": r3(np.r_[0, fpr[idx]]), "tpr": r3(np.r_[0, recall[idx]]),
+            "roc_auc": auc}
+
+
+def feature_importances(conn, model_id: str, top: int = 20) -> list[dict]:
+    return rows(conn, "SELECT feature, importance, method, rank FROM results.feature_importances "
+                      "WHERE model_id = %s AND importance IS NOT NULL "
+                      "ORDER BY abs(importance) DESC, feature LIMIT %s", (model_id, top))
+
+
+def risk_curves(conn, model_id: str) -> list[dict] | None:
+    if not table_exists(conn, "results.risk_curves"):
+        return None
+    return rows(conn, "SELECT feature, bin, bin_low, bin_high, mean_score, sd_score, n FROM results.risk_curves "
+                      "WHERE model_id = %s ORDER BY feature, bin", (model_id,))
+
+
+def results_bias(conn, model_id: str) -> list[dict] | None:
+    if not table_exists(conn, "results.bias_audit"):
+        return None
+    return rows(conn, "SELECT as_of_date, threshold, attribute, group_value, reference_group, group_size, flagged, "
+                      "flag_rate, precision, tpr, fpr, fnr, flag_rate_ratio, tpr_ratio, fpr_ratio, out_of_range "
+                      "FROM results.bias_audit WHERE model_id = %s ORDER BY as_of_date, threshold, attribute, group_value",
+                (model_id,))
+
+
+def group_exists(conn, experiment_id: str, group_id: str) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM results.models m JOIN results.run_models rm ON rm.model_id = m.model_id "
+                        "JOIN results.runs r ON r.run_id = rm.run_id WHERE r.experiment_id = %s AND m.model_group_id = %s)",
+                        (experiment_id, group_id)).fetchone()[0]
+
+
+def insert_manual_selection(conn, experiment_id: str, metric: str, group_id: str, username: str) -> int:
+    return conn.execute("INSERT INTO results.selections (experiment_id, rule, metric, model_group_id, chosen, selected_by) "
+                        "VALUES (%s, 'manual', %s, %s, true, %s) RETURNING selection_id",
+                        (experiment_id, metric, group_id, username)).fetchone()[0]
+
+
+# ----------------------------------------------------------------------------------------- data quality
+
+def load_log(conn, limit: int = 200) -> list[dict]:
+    if not table_exists(conn, "raw.load_log"):
+        return []
+    return rows(conn, "SELECT load_id, table_name, status, rows_in, rows_loaded, rows_quarantined, message, warnings, "
+                      "file_name, drop_path, started_at, finished_at FROM raw.load_log "
+                      "ORDER BY load_id DESC, table_name LIMIT %s", (limit,))
+
+
+def quarantine_summary(conn) -> list[dict]:
+    if not table_exists(conn, "raw.quarantine"):
+        return []
+    return rows(conn, "SELECT q.load_id, q.table_name, rule, count(*) AS rows FROM raw.quarantine q, unnest(q.rules) rule "
+                      "GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 4 DESC")
+
+
+def quarantine_rows(conn, table_name: str | None, limit: int = 200) -> list[dict]:
+    if not table_exists(conn, "raw.quarantine"):
+        return []
+    return rows(conn, "SELECT load_id, table_name, row_number, rules, reasons, row_data FROM raw.quarantine "
+                      "WHERE (%s::text IS NULL OR table_name = %s) ORDER BY load_id DESC, table_name, row_number LIMIT %s",
+                (table_name, table_name, limit))
+
+
+# ----------------------------------------------------------------------------------------- side jobs
+
+SEVERITY_TABLES = {
+    "monitoring_daily": "SELECT day, model_version, n_resolved, macro_f1, accuracy FROM severity.monitoring_daily "
+                        "ORDER BY day DESC, model_version LIMIT 120",
+    "drift": "SELECT day, model_version, feature, psi, threshold, alert FROM severity.drift "
+             "ORDER BY day DESC, alert DESC, psi DESC LIMIT 120",
+    "division_f1": "SELECT day, model_version, division, n, macro_f1 FROM severity.division_f1 "
+                   "ORDER BY day DESC, division LIMIT 120",
+    "alerts": "SELECT alert_id, raised_at, day, kind, message FROM severity.alerts ORDER BY raised_at DESC LIMIT 100",
+    "models": "SELECT * FROM severity.models ORDER BY 1 DESC LIMIT 50",
+}
+
+
+def severity(conn) -> dict[str, list[dict] | None] | None:
+    if not schema_exists(conn, "severity"):
+        return None
+    out: dict[str, list[dict] | None] = {}
+    for name, query in SEVERITY_TABLES.items():
+        out[name] = rows(conn, query) if table_exists(conn, "severity." + name) else None
+    return out
+
+
+def forecasts(conn) -> dict | None:
+    if not table_exists(conn, "forecast.runs"):
+        return None
+    out: dict[str, Any] = {
+        "runs": rows(conn, "SELECT run_id, kind, started_at, data_start, data_end, seconds FROM forecast.runs "
+                           "ORDER BY run_id DESC LIMIT 20"),
+        "backtests": rows(conn, "SELECT b.run_id, b.target, b.series, b.model, b.horizon_bucket, avg(b.rmse) AS rmse, "
+                                "avg(b.mae) AS mae, avg(b.mase) AS mase, avg(b.coverage_80) AS coverage_80, sum(b.n) AS n "
+                                "FROM forecast.backtests b WHERE b.chosen AND b.run_id IN "
+                                "(SELECT max(run_id) FROM forecast.backtests GROUP BY target) "
+                                "GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 3, 5 LIMIT 200"),
+        "priority": rows(conn, "SELECT run_id, model, accuracy, macro_f1, n_train, n_test, chosen "
+                               "FROM forecast.priority_scores ORDER BY run_id DESC, macro_f1 DESC NULLS LAST LIMIT 20"),
+    }
+    series = rows(conn, "SELECT s.day, s.series, s.yhat, s.lo_80, s.hi_80 FROM forecast.stops_daily s "
+                        "WHERE s.chosen AND s.run_id = (SELECT max(run_id) FROM forecast.stops_daily) "
+                        "AND s.series = (SELECT min(series) FROM forecast.stops_daily "
+                        "                WHERE run_id = (SELECT max(run_id) FROM forecast.stops_daily)) "
+                        "ORDER BY s.day LIMIT 400")
+    out["stops"] = series
+    return out
+
+
+# ----------------------------------------------------------------------------------------- model explanations
+
+EXPLAIN_PLOTS = ("risk_curves.png", "directionality.png", "permutation_importance.png")
+
+
+def permutation_importances(conn, model_id: str, top: int = 20) -> list[dict] | None:
+    if not table_exists(conn, "results.permutation_importances"):
+        return None
+    return rows(conn, "SELECT feature, importance_mean, importance_sd, scoring, n_repeats, rank "
+                      "FROM results.permutation_importances WHERE model_id = %s ORDER BY rank LIMIT %s", (model_id, top))
+
+
+def risk_curve_direction(conn, model_id: str) -> dict[str, float]:
+    if not table_exists(conn, "results.risk_curve_direction"):
+        return {}
+    return {r[0]: r[1] for r in conn.execute("SELECT feature, directionality FROM results.risk_curve_direction "
+                                             "WHERE model_id = %s", (model_id,))}
+
+
+def explain_dir(conn, model_id: str):
+    """``<project_path>/reports/explain/<model_id>`` of the experiment that trained *model_id* (where the
+    production explanations write their PNGs), or None."""
+    from pathlib import Path
+
+    row = conn.execute("SELECT e.config -> 'officer' ->> 'project_path' FROM results.run_models rm "
+                       "JOIN results.runs r ON r.run_id = rm.run_id "
+                       "JOIN results.experiments e ON e.experiment_id = r.experiment_id "
+                       "WHERE rm.model_id = %s ORDER BY r.run_id DESC LIMIT 1", (model_id,)).fetchone()
+    if not row or not row[0]:
+        return None
+    return Path(row[0]) / "reports" / "explain" / model_id

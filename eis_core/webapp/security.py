@@ -1,0 +1,160 @@
+"""Sessions, the login gate, CSRF and security headers.
+
+* The session cookie ``eis_session`` carries only a random session id, signed (itsdangerous,
+  timestamped: a cookie older than the session lifetime is refused even before the database is asked),
+  ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, ``Max-Age`` = the lifetime, and ``Secure`` when
+  ``EIS_WEBAPP_SECURE_COOKIES=1`` (behind TLS).  The session itself lives in ``webapp.sessions``.
+* :class:`AuthGate` is *default deny*: every path except ``/login`` and ``/static/`` needs a live
+  session of an enabled user; without one a page request is redirected to the login page (303) and an
+  ``/api/`` request gets 401.  Routes added later are therefore protected without doing anything.
+* CSRF: every POST form carries the session's token (``csrf_token``); the login form a token bound
+  to a signed pre-login cookie.  A POST without the right token gets 403.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+
+from eis_core.paths import eis_home
+
+SESSION_COOKIE = "eis_session"
+LOGIN_CSRF_COOKIE = "eis_login_csrf"
+PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PATHS = ("/login",)
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+#: GE Data Docs are generated HTML with inline scripts and styles; they get a looser policy (still no
+#: network access beyond this server)
+DATA_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+                 "img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'")
+
+
+def secret_key() -> str:
+    """``EIS_WEBAPP_SECRET``, else a random key kept in ``$EIS_HOME/webapp/secret_key`` (mode 0600)."""
+    env = os.environ.get("EIS_WEBAPP_SECRET")
+    if env:
+        if len(env) < 32:
+            raise ValueError("EIS_WEBAPP_SECRET: at least 32 characters")
+        return env
+    path = eis_home() / "webapp" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        os.replace(tmp, path)
+    return Path(path).read_text().strip()
+
+
+class Settings:
+    def __init__(self, *, secret: str | None = None, session_hours: float | None = None,
+                 secure_cookies: bool | None = None) -> None:
+        self.secret = secret or secret_key()
+        hours = session_hours if session_hours is not None else float(os.environ.get("EIS_WEBAPP_SESSION_HOURS", "8"))
+        self.lifetime = timedelta(hours=hours)
+        self.secure = (secure_cookies if secure_cookies is not None
+                       else os.environ.get("EIS_WEBAPP_SECURE_COOKIES", "") in ("1", "true", "yes"))
+        self.signer = TimestampSigner(self.secret, salt="eis-webapp-session")
+        self.login_signer = TimestampSigner(self.secret, salt="eis-webapp-login-csrf")
+
+    def sign(self, value: str) -> str:
+        return self.signer.sign(value).decode()
+
+    def unsign(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        try:
+            return self.signer.unsign(cookie, max_age=int(self.lifetime.total_seconds())).decode()
+        except (BadSignature, SignatureExpired):
+            return None
+
+    def cookie_kwargs(self, max_age: int) -> dict:
+        return {"max_age": max_age, "httponly": True, "samesite": "strict", "secure": self.secure, "path": "/"}
+
+
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+class AuthGate:
+    """Pure ASGI middleware: authentication for every path that is not public, plus security headers."""
+
+    def __init__(self, app, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    @staticmethod
+    def is_public(path: str) -> bool:
+        return path in PUBLIC_PATHS or any(path.startswith(p) for p in PUBLIC_PREFIXES)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        csp = DATA_DOCS_CSP if path.startswith("/data-docs/") else CSP
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                extra = [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
+                         (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin")]
+                if not path.startswith("/static/"):
+                    extra.append((b"cache-control", b"no-store"))
+                headers += [(k, v) for k, v in extra if k not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        request = Request(scope)
+        scope.setdefault("state", {})
+        scope["state"]["user"] = None
+        if self.is_public(path):
+            await self.app(scope, receive, send_with_headers)
+            return
+        sid = self.settings.unsign(request.cookies.get(SESSION_COOKIE))
+        found = None
+        if sid:
+            from eis_core.webapp.store import session_user
+
+            found = await run_in_threadpool(session_user, sid)
+        if found is None:
+            if path.startswith("/api/"):
+                resp = JSONResponse({"detail": "not authenticated"}, status_code=401,
+                                    headers={"WWW-Authenticate": 'Cookie realm="eis"'})
+            else:
+                target = path + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+                resp = RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+            if sid or request.cookies.get(SESSION_COOKIE):
+                resp.delete_cookie(SESSION_COOKIE, path="/")
+            await resp(scope, receive, send_with_headers)
+            return
+        user, csrf = found
+        if path.startswith("/data-docs/") and user.role == "supervisor":
+            await PlainTextResponse("403 Forbidden: the data-quality pages are for analysts and admins",
+                                    status_code=403)(scope, receive, send_with_headers)
+            return
+        scope["state"]["user"] = user
+        scope["state"]["csrf"] = csrf
+        scope["state"]["sid"] = sid
+        await self.app(scope, receive, send_with_headers)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if target.startswith("/login"):
+        return "/"
+    return target

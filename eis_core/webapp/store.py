@@ -1,0 +1,307 @@
+"""Schema ``webapp``: users and roles, server-side sessions, login attempts and the access audit.
+
+* ``users``          one row per person: username, role (``admin`` / ``analyst`` / ``supervisor``), the
+                     supervisor's division, an argon2id password hash (never the password), disabled flag.
+* ``sessions``       one row per logged-in browser: a random id (the cookie carries it, signed), the
+                     user, the CSRF token, expiry.  Logout and disabling a user delete the rows, so a
+                     copied cookie stops working at once.
+* ``login_attempts`` every login attempt (username, client address, success) for throttling.
+* ``access_audit``   who did what and when: every officer page view, every export, every review, every
+                     model-group selection, logins and user changes.
+
+Passwords are hashed with argon2id (argon2-cffi, memory-hard); there is no default password anywhere:
+``eis users add`` and the demo generate one and print it once.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from eis_core import db
+
+ROLES = ("admin", "analyst", "supervisor")
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{1,62}$")
+MIN_PASSWORD_LENGTH = 12
+
+#: throttling: this many failed attempts for one username or one client address in the window lock it out
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS webapp;
+
+CREATE TABLE IF NOT EXISTS webapp.users (
+    username      text PRIMARY KEY CHECK (username ~ '^[a-z][a-z0-9_.-]{1,62}$'),
+    role          text NOT NULL CHECK (role IN ('admin', 'analyst', 'supervisor')),
+    division      text,
+    password_hash text NOT NULL CHECK (password_hash LIKE '$argon2%'),
+    disabled      boolean NOT NULL DEFAULT false,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    created_by    text,
+    password_set_at timestamptz NOT NULL DEFAULT now(),
+    last_login_at timestamptz,
+    CONSTRAINT users_supervisor_division CHECK (
+        role <> 'supervisor' OR (division IS NOT NULL AND length(btrim(division)) > 0))
+);
+
+CREATE TABLE IF NOT EXISTS webapp.sessions (
+    session_id  text PRIMARY KEY,
+    username    text NOT NULL REFERENCES webapp.users (username) ON DELETE CASCADE,
+    csrf_token  text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL,
+    client      text
+);
+CREATE INDEX IF NOT EXISTS sessions_user_idx ON webapp.sessions (username);
+
+CREATE TABLE IF NOT EXISTS webapp.login_attempts (
+    attempt_id  bigserial PRIMARY KEY,
+    username    text NOT NULL,
+    client      text,
+    success     boolean NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS login_attempts_user_idx ON webapp.login_attempts (username, at);
+CREATE INDEX IF NOT EXISTS login_attempts_client_idx ON webapp.login_attempts (client, at);
+
+CREATE TABLE IF NOT EXISTS webapp.access_audit (
+    audit_id    bigserial PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT now(),
+    username    text NOT NULL,
+    action      text NOT NULL,
+    target      text,
+    detail      jsonb,
+    client      text
+);
+CREATE INDEX IF NOT EXISTS access_audit_at_idx ON webapp.access_audit (at);
+CREATE INDEX IF NOT EXISTS access_audit_target_idx ON webapp.access_audit (action, target);
+"""
+
+_ready: set[str] = set()
+
+
+class UserError(ValueError):
+    """Bad input for a user operation (the message names the field)."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    division: str | None
+    disabled: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+    def can_review(self) -> bool:
+        return self.role in ("admin", "supervisor")
+
+    def sees_division(self, division: str | None) -> bool:
+        return self.role != "supervisor" or (division is not None and division == self.division)
+
+
+def ensure_webapp_schema() -> None:
+    """Create schema ``webapp`` and its tables when missing (safe to call concurrently)."""
+    key = db.database_url()
+    if key in _ready:
+        return
+    with db.connect() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_webapp_schema'))")
+        conn.execute(DDL)
+    _ready.add(key)
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile defaults (64 MiB, t=3)
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def generate_password() -> str:
+    """A random password (about 120 bits) that is easy to copy: letters, digits, dashes."""
+    return "-".join(secrets.token_urlsafe(6).replace("_", "x").replace("-", "y") for _ in range(4))
+
+
+def _check_fields(username: str, role: str, division: str | None, password: str | None) -> None:
+    if not USERNAME_RE.match(username or ""):
+        raise UserError("username: 2-63 characters, lower-case letters, digits, '_', '.', '-', starting with a letter")
+    if role not in ROLES:
+        raise UserError(f"role: must be one of {', '.join(ROLES)} (got {role!r})")
+    if role == "supervisor" and not (division or "").strip():
+        raise UserError("division: a supervisor needs the division whose officers they supervise")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def add_user(username: str, role: str, division: str | None = None, password: str | None = None,
+             created_by: str = "eis users", replace: bool = False) -> str:
+    """Create *username* (or, with *replace*, reset its role, division and password and enable it).
+    Returns the password (generated when not given)."""
+    ensure_webapp_schema()
+    username = (username or "").strip().lower()
+    division = (division or "").strip() or None
+    if role != "supervisor":
+        division = None  # only a supervisor is tied to a division
+    _check_fields(username, role, division, password)
+    password = password or generate_password()
+    pw_hash = hash_password(password)
+    with db.connect() as conn:
+        exists = conn.execute("SELECT 1 FROM webapp.users WHERE username = %s", (username,)).fetchone()
+        if exists and not replace:
+            raise UserError(f"username: {username!r} exists already (disable it, or use --reset)")
+        if exists:
+            conn.execute("UPDATE webapp.users SET role = %s, division = %s, password_hash = %s, disabled = false, "
+                         "password_set_at = now() WHERE username = %s", (role, division, pw_hash, username))
+            conn.execute("DELETE FROM webapp.sessions WHERE username = %s", (username,))
+        else:
+            conn.execute("INSERT INTO webapp.users (username, role, division, password_hash, created_by) "
+                         "VALUES (%s, %s, %s, %s, %s)", (username, role, division, pw_hash, created_by))
+        _audit(conn, created_by, "user_reset" if exists else "user_add", username, {"role": role, "division": division})
+    return password
+
+
+def list_users() -> list[dict]:
+    ensure_webapp_schema()
+    with db.connect() as conn:
+        cur = conn.execute("SELECT username, role, division, disabled, created_at, created_by, last_login_at "
+                           "FROM webapp.users ORDER BY username")
+        cols = [d.name for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def disable_user(username: str, by: str = "eis users") -> None:
+    ensure_webapp_schema()
+    with db.connect() as conn:
+        n = conn.execute("UPDATE webapp.users SET disabled = true WHERE username = %s", (username,)).rowcount
+        if not n:
+            raise UserError(f"username: no user {username!r}")
+        conn.execute("DELETE FROM webapp.sessions WHERE username = %s", (username,))
+        _audit(conn, by, "user_disable", username, None)
+
+
+# ----------------------------------------------------------------------------------------- login
+
+def recent_failures(conn, username: str, client: str | None) -> int:
+    since = datetime.now(timezone.utc) - FAILURE_WINDOW
+    row = conn.execute(
+        "SELECT count(*) FILTER (WHERE username = %s), count(*) FILTER (WHERE client = %s) "
+        "FROM webapp.login_attempts WHERE NOT success AND at >= %s AND (username = %s OR client = %s)",
+        (username, client, since, username, client)).fetchone()
+    return max(row[0] or 0, row[1] or 0)
+
+
+class Throttled(Exception):
+    pass
+
+
+def authenticate(username: str, password: str, client: str | None) -> User | None:
+    """The user when *password* matches an enabled account; None otherwise.  Raises :class:`Throttled`
+    after :data:`MAX_FAILURES` failures for the username or the client address in :data:`FAILURE_WINDOW`
+    (the password is then not even checked).  Every attempt is recorded."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    ensure_webapp_schema()
+    username = (username or "").strip().lower()[:100]
+    with db.connect() as conn:
+        if recent_failures(conn, username, client) >= MAX_FAILURES:
+            conn.execute("INSERT INTO webapp.login_attempts (username, client, success) VALUES (%s, %s, false)",
+                         (username, client))
+            _audit(conn, username or "-", "login_throttled", username, None, client)
+            conn.commit()  # keep the record: the exception below would roll the transaction back
+            raise Throttled(username)
+        row = conn.execute("SELECT username, role, division, disabled, password_hash FROM webapp.users "
+                           "WHERE username = %s", (username,)).fetchone()
+        ok = False
+        if row is not None and not row[3]:
+            try:
+                ok = _hasher().verify(row[4], password or "")
+            except (VerificationError, InvalidHashError):
+                ok = False
+            if ok and _hasher().check_needs_rehash(row[4]):
+                conn.execute("UPDATE webapp.users SET password_hash = %s WHERE username = %s",
+                             (hash_password(password), username))
+        else:
+            # spend the same time as a real check so that unknown names cannot be told apart
+            try:
+                _hasher().verify(_DUMMY_HASH(), password or "")
+            except (VerificationError, InvalidHashError):
+                pass
+        conn.execute("INSERT INTO webapp.login_attempts (username, client, success) VALUES (%s, %s, %s)",
+                     (username, client, ok))
+        _audit(conn, username or "-", "login" if ok else "login_failed", username, None, client)
+        if not ok:
+            return None
+        conn.execute("UPDATE webapp.users SET last_login_at = now() WHERE username = %s", (username,))
+        return User(row[0], row[1], row[2], False)
+
+
+_dummy: list[str] = []
+
+
+def _DUMMY_HASH() -> str:  # noqa: N802 - a lazily computed constant
+    if not _dummy:
+        _dummy.append(hash_password(secrets.token_urlsafe(16)))
+    return _dummy[0]
+
+
+def create_session(username: str, lifetime: timedelta, client: str | None) -> tuple[str, str]:
+    """A new server-side session; returns (session id, CSRF token)."""
+    sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with db.connect() as conn:
+        conn.execute("DELETE FROM webapp.sessions WHERE expires_at < now()")
+        conn.execute("INSERT INTO webapp.sessions (session_id, username, csrf_token, expires_at, client) "
+                     "VALUES (%s, %s, %s, %s, %s)",
+                     (sid, username, csrf, datetime.now(timezone.utc) + lifetime, client))
+    return sid, csrf
+
+
+def session_user(session_id: str) -> tuple[User, str] | None:
+    """(user, CSRF token) of a live session of an enabled user, else None."""
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT u.username, u.role, u.division, s.csrf_token FROM webapp.sessions s "
+            "JOIN webapp.users u USING (username) "
+            "WHERE s.session_id = %s AND s.expires_at > now() AND NOT u.disabled", (session_id,)).fetchone()
+    if row is None:
+        return None
+    return User(row[0], row[1], row[2], False), row[3]
+
+
+def end_session(session_id: str) -> None:
+    with db.connect() as conn:
+        conn.execute("DELETE FROM webapp.sessions WHERE session_id = %s", (session_id,))
+
+
+# ----------------------------------------------------------------------------------------- audit
+
+def _audit(conn, username: str, action: str, target: str | None, detail: dict | None,
+           client: str | None = None) -> None:
+    conn.execute("INSERT INTO webapp.access_audit (username, action, target, detail, client) "
+                 "VALUES (%s, %s, %s, %s, %s)",
+                 (username, action, target, Jsonb(detail) if detail is not None else None, client))
+
+
+def audit(username: str, action: str, target: str | None = None, detail: dict | None = None,
+          client: str | None = None, conn: Any = None) -> None:
+    """Write one row of ``webapp.access_audit`` (in *conn*'s transaction when given)."""
+    if conn is not None:
+        _audit(conn, username, action, target, detail, client)
+        return
+    with db.connect() as c:
+        _audit(c, username, action, target, detail, client)

@@ -1,0 +1,233 @@
+"""End-to-end tests of the web app in a real browser: headless Debian Chromium (/usr/bin/chromium) driven
+by Playwright for Python, against uvicorn serving the real app on a loopback port, over a real
+PostgreSQL database seeded by tests/webapp_data.py.
+
+No browser is ever downloaded (`playwright install` is never run).  When Chromium is missing these
+tests FAIL with the command that installs it (`.ci/run` installs it before `make test`).
+
+Screenshots of every page go to a pytest tmp folder whose path is printed; with
+EIS_WEBAPP_DOC_SCREENSHOTS=1 they are also copied to docs/img/webapp-<page>.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import webapp_data as wd
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(warehouse, tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
+                    "(apt-get update && apt-get install -y chromium chromium-driver; .ci/run does this)")
+    import uvicorn
+
+    cleanup = wd.isolated_database("eis_webapp_e2e")
+    srv = None
+    try:
+        seeded = wd.seed_all(n_officers=60, n_divisions=3)
+        from eis_core.webapp import store
+        from eis_core.webapp.app import create_app
+        from eis_core.webapp.security import Settings
+
+        pw = {"admin": store.add_user("admin", "admin"),
+              "supnorth": store.add_user("supnorth", "supervisor", "NORTH")}
+        docs = tmp_path_factory.mktemp("e2e_data_docs")
+        (docs / "index.html").write_text("<html><body><h1>Data Docs</h1></body></html>")
+        app = create_app(Settings(secret="e" * 40, session_hours=1), data_docs=docs)
+        port = _free_port()
+        srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=srv.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not srv.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        shots = tmp_path_factory.mktemp("webapp_screenshots")
+        print(f"\nweb app screenshots: {shots}")
+        yield {"base": f"http://127.0.0.1:{port}", "passwords": pw, "officers": seeded["officers"], "shots": shots}
+    finally:
+        if srv is not None:
+            srv.should_exit = True
+            time.sleep(0.3)
+        cleanup()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield b
+    b.close()
+    pw.stop()
+
+
+class Session:
+    """One browser context (its own cookies) that records every request and every console error."""
+
+    def __init__(self, browser, server) -> None:
+        self.server = server
+        self.ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.ctx.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def submit(self, selector: str) -> None:
+        """Click a submit button and wait for the page it leads to."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+
+    def url(self, path: str) -> str:
+        return self.server["base"] + path
+
+    def login(self, user: str) -> None:
+        self.page.goto(self.url("/login"))
+        self.page.fill("#username", user)
+        self.page.fill("#password", self.server["passwords"][user])
+        self.submit("#login")
+        assert "/login" not in self.page.url, self.page.content()[:500]
+
+    def shot(self, name: str) -> None:
+        path = self.server["shots"] / f"webapp-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        if os.environ.get("EIS_WEBAPP_DOC_SCREENSHOTS") == "1":
+            DOCS_IMG.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, DOCS_IMG / path.name)
+
+    def charts_rendered(self) -> int:
+        self.page.wait_for_function("() => [...document.querySelectorAll('canvas[data-chart]')]"
+                                    ".every(c => c.dataset.rendered === '1')", timeout=5000)
+        return self.page.locator("canvas[data-chart]").count()
+
+    def close(self) -> None:
+        external = [u for u in self.requests if not u.startswith(self.server["base"]) and not u.startswith("data:")]
+        assert not external, f"the app requested resources outside itself: {external[:5]}"
+        # the pages answered with 401/403 on purpose log their status; anything else (a CSP violation,
+        # a script error, a missing file) is a failure
+        bad = [e for e in self.errors
+               if not re.match(r"Failed to load resource: the server responded with a status of 40[013]", e)]
+        assert not bad, f"browser console errors (CSP violations included): {bad[:5]}"
+        self.ctx.close()
+
+
+def test_request_without_session_is_redirected_to_login(browser, server):
+    s = Session(browser, server)
+    resp = s.page.goto(s.url("/officers/OF00001"))
+    assert re.search(r"/login\?next=%2Fofficers%2FOF00001$", s.page.url)
+    assert resp.status == 200 and s.page.locator("#login").is_visible()
+    s.shot("login")
+    s.page.fill("#username", "admin")
+    s.page.fill("#password", "not-the-password")
+    s.submit("#login")
+    assert "Unknown user or wrong password" in s.page.content(), s.page.inner_text("main")
+    s.close()
+
+
+def test_supervisor_logs_in_opens_an_officer_and_submits_a_review(browser, server):
+    s = Session(browser, server)
+    s.login("supnorth")
+    assert s.page.url.endswith("/risk")
+    rows = s.page.locator("#risk-table tbody tr")
+    north = [o for o in server["officers"] if o["division"] == "NORTH"]
+    assert rows.count() == len(north)
+    assert s.page.locator("#whoami").inner_text().startswith("supnorth")
+    s.shot("risk-list")
+    first = s.page.locator("#risk-table tbody tr").first.locator("a")
+    oid = first.inner_text()
+    with s.page.expect_navigation():
+        first.click()
+    assert f"/officers/{oid}" in s.page.url
+    assert s.charts_rendered() == 1
+    assert s.page.locator("#factors tbody tr").count() == 5
+    s.shot("officer")
+    # an incomplete review is refused with the field named
+    s.page.check("input[name=agrees_with_score][value=no]")
+    s.submit("#submit-review")
+    errors = s.page.locator("#review-errors").inner_text()
+    assert "dismissal_reason" in errors and "factor_agreement" in errors
+    # a complete one is saved and listed
+    s.page.check("input[name=agrees_with_score][value=yes]")
+    for radio in s.page.locator("input[type=radio][value=agree]").all():
+        radio.check()
+    s.page.select_option("#intervention", "counselling")
+    s.page.fill("input[name=intervention_date]", "2024-06-15")
+    s.page.fill("textarea[name=notes]", "Offered peer support; follow up in July.")
+    s.submit("#submit-review")
+    assert s.page.locator("#review-saved").is_visible()
+    table = s.page.locator("#review-table").inner_text()
+    assert "supnorth" in table and "counselling (2024-06-15)" in table and "Offered peer support" in table
+    assert "5 / 5" in table
+    s.shot("officer-reviewed")
+    s.page.goto(s.url("/risk"))
+    row = s.page.locator("#risk-table tbody tr", has=s.page.locator(f"a:text-is('{oid}')"))
+    assert "reviewed" in row.inner_text()
+    s.close()
+
+
+def test_supervisor_is_refused_another_division(browser, server):
+    s = Session(browser, server)
+    s.login("supnorth")
+    south = next(o["officer_id"] for o in server["officers"] if o["division"] == "SOUTH")
+    resp = s.page.goto(s.url(f"/officers/{south}"))
+    assert resp.status == 403
+    assert "you supervise NORTH" in s.page.locator("#error-detail").inner_text()
+    s.shot("forbidden")
+    resp = s.page.goto(s.url("/models"))
+    assert resp.status == 403
+    s.submit("#logout")
+    assert "/login" in s.page.url
+    s.page.goto(s.url("/risk"))
+    assert "/login?next=" in s.page.url
+    s.close()
+
+
+def test_admin_pages_render_with_their_charts(browser, server):
+    s = Session(browser, server)
+    s.login("admin")
+    for name, path, charts, text in (
+            ("models", "/models", 5, "Against the legacy EIS"),
+            ("units", "/units", 1, "Flag rates by group"),
+            ("data-quality", "/data-quality", 0, "closed_date 2019-02-01 is before reported_date"),
+            ("users", "/admin/users", 0, "supnorth"),
+            ("severity", "/severity", 0, "Crime-severity model monitoring"),
+            ("forecasts", "/forecasts", 0, "forecasts")):
+        resp = s.page.goto(s.url(path))
+        assert resp.status == 200, path
+        assert text in s.page.content(), path
+        if charts:
+            assert s.charts_rendered() == charts, path
+        s.shot(name)
+    s.page.goto(s.url("/risk"))
+    with s.page.expect_download() as dl:
+        s.page.click("#export-csv")
+    assert dl.value.suggested_filename == "eis-risk-2024-06-01.csv"
+    s.page.goto(s.url("/data-quality"))
+    s.submit("#data-docs-link")
+    assert "Data Docs" in s.page.content()
+    s.close()

@@ -1,0 +1,284 @@
+"""A realistic warehouse state for the web app's tests and benchmark, written through the platform's
+own DDL functions (``ensure_production_schema``, ``ensure_results_schema``, ``ensure_raw_schema``,
+``ensure_webapp_schema``) and plain parameterised INSERT / COPY statements.
+
+The real pipeline (loader, dbt, modeling, scoring) is tested elsewhere; here we need a known state
+to click through: *n* officers in several divisions and units scored on a few as-of dates (with rank
+changes, top-5 risk factors, unit aggregates, a flag-rate audit), one experiment with model groups
+over three temporal splits (evaluations, test predictions, importances, Table 3, a selection), a
+load-log entry with a quarantined row, and a small feature mart (``features.officer_features`` with
+a handful of columns, its dictionary and block list, shaped like the dbt models').
+
+Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from psycopg.types.json import Jsonb
+
+#: the as-of dates scored (latest last); 2024-05-31 is one day before the latest, 2024-05-25 seven days
+AS_OF_DATES = [date(2024, 5, 2), date(2024, 5, 25), date(2024, 5, 31), date(2024, 6, 1)]
+LATEST = AS_OF_DATES[-1]
+DIVISION_NAMES = ["CENTRAL", "NORTH", "SOUTH", "EAST", "WEST", "AIRPORT", "UNIVERSITY", "STEELE_CREEK",
+                  "PROVIDENCE", "INDEPENDENCE", "FREEDOM", "HICKORY_GROVE", "METRO"]
+EXPERIMENT_ID = "e" * 8 + "webappexperiment0000000000"
+SPLITS = [("split_2013-07-01", date(2013, 7, 1)), ("split_2014-01-01", date(2014, 1, 1)),
+          ("split_2014-07-01", date(2014, 7, 1))]
+
+#: (feature, block, label) of the risk-factor pool; values are drawn per officer
+FACTORS = [
+    ("ia_cases_1y", "ia_history", "Internal Affairs cases in the last year"),
+    ("ia_adverse_5y", "ia_history", "adverse IA outcomes in the last 5 years"),
+    ("ia_pending_cases", "ia_history", "IA cases open on the date"),
+    ("dsp_stress_calls_6m", "dispatches", "suicide and domestic calls in the last 6 months"),
+    ("dsp_night_share_1y", "dispatches", "share of dispatches at night"),
+    ("arr_arrests_1y", "arrests", "arrests in the last year"),
+    ("arr_resisting_1y", "arrests", "arrests with resisting in the last year"),
+    ("stp_searches_1y", "traffic_stops", "searches during stops in the last year"),
+    ("trn_hours_1y", "training", "training hours in the last year"),
+    ("chr_tenure_years", "characteristics", "years of service"),
+]
+
+#: the small feature mart: (feature, block, window, description)
+MART = [
+    ("ia_cases_1y", "ia_history", "1y", "IA cases reported in the last year"),
+    ("ia_adverse_1y", "ia_history", "1y", "adverse IA cases closed in the last year"),
+    ("dsp_calls_1y", "dispatches", "1y", "dispatches in the last year"),
+    ("dsp_stress_calls_1y", "dispatches", "1y", "suicide and domestic calls in the last year"),
+    ("dsp_night_share_1y", "dispatches", "1y", "share of dispatches at night in the last year"),
+    ("arr_arrests_1y", "arrests", "1y", "arrests in the last year"),
+    ("stp_stops_1y", "traffic_stops", "1y", "traffic stops in the last year"),
+    ("trn_hours_1y", "training", "1y", "training hours in the last year"),
+    ("dsp_calls_all", "dispatches", "all", "dispatches, all history"),
+]
+
+PROTECTED = {"race": ["WHITE", "BLACK", "HISPANIC", "ASIAN"], "sex": ["M", "F"]}
+
+
+def officers(n: int, n_divisions: int) -> list[dict]:
+    divisions = DIVISION_NAMES[:n_divisions]
+    out = []
+    for i in range(n):
+        div = divisions[i % n_divisions]
+        out.append({"officer_id": f"OF{i + 1:05d}", "division": div, "unit": f"{div[:4]}-{(i // n_divisions) % 3 + 1}"})
+    return out
+
+
+def _rank(scores: dict[str, float]) -> dict[str, tuple[int, float]]:
+    order = sorted(scores, key=lambda o: (-scores[o], o))
+    n = len(order)
+    return {o: (i + 1, i / max(n - 1, 1)) for i, o in enumerate(order)}
+
+
+def seed_production(conn, n_officers: int = 60, n_divisions: int = 3, seed: int = 7,
+                    dates: list[date] = AS_OF_DATES) -> list[dict]:
+    rng = random.Random(seed)
+    offs = officers(n_officers, n_divisions)
+    base = {o["officer_id"]: rng.betavariate(1.3, 6) for o in offs}
+    ranks_by_date: dict[date, dict[str, tuple[int, float]]] = {}
+    pred_rows, factor_rows, change_rows = [], [], []
+    for d in dates:
+        scores = {o: min(max(s + rng.gauss(0, 0.03), 0.0), 1.0) for o, s in base.items()}
+        ranks = _rank(scores)
+        ranks_by_date[d] = ranks
+        conn.execute("INSERT INTO production.scoring_runs (as_of_date, model_id, model_group_id, experiment_id, mode, "
+                     "n_scored, flag_count, explain_method, timings, scored_by) VALUES (%s, %s, %s, %s, 'stored', %s, %s, "
+                     "'shap_tree', %s, 'tests/webapp_data.py')",
+                     (d, "wa_model_rf_3", "wa_group_rf", EXPERIMENT_ID, len(offs), max(1, len(offs) // 10),
+                      Jsonb({"score_seconds": 1.0})))
+        for o in offs:
+            oid = o["officer_id"]
+            rank, pct = ranks[oid]
+            pred_rows.append((d, oid, "wa_model_rf_3", scores[oid], rank, pct, o["division"], o["unit"]))
+            picks = rng.sample(FACTORS, 5)
+            contribs = sorted((rng.uniform(-0.05, 0.12) for _ in picks), key=lambda c: -abs(c))
+            for pos, ((feat, block, label), c) in enumerate(zip(picks, contribs), start=1):
+                factor_rows.append((d, oid, pos, feat, block, round(rng.uniform(0, 12), 2), c,
+                                    "raises" if c > 0 else "lowers", label, "shap_tree"))
+            for back in (1, 7, 30, 90, 365):
+                prev = ranks_by_date.get(d - timedelta(days=back), {}).get(oid)
+                change_rows.append((d, oid, back, prev[0] if prev else None, (prev[0] - rank) if prev else None))
+    with conn.cursor() as cur:
+        with cur.copy("COPY production.predictions (as_of_date, officer_id, model_id, score, rank_abs, rank_pct, "
+                      "division, unit) FROM STDIN") as cp:
+            for r in pred_rows:
+                cp.write_row(r)
+        with cur.copy("COPY production.risk_factors (as_of_date, officer_id, position, feature, block, value, "
+                      "contribution, direction, label, method) FROM STDIN") as cp:
+            for r in factor_rows:
+                cp.write_row(r)
+        with cur.copy("COPY production.rank_changes (as_of_date, officer_id, days_back, previous_rank, rank_change) "
+                      "FROM STDIN") as cp:
+            for r in change_rows:
+                cp.write_row(r)
+    for d in dates:
+        conn.execute(
+            "INSERT INTO production.unit_risk (as_of_date, division, unit, officers, mean_score, max_score, top5_count) "
+            "SELECT as_of_date, division, unit, count(*), avg(score), max(score), count(*) FILTER (WHERE rank_pct < 0.05) "
+            "FROM production.predictions WHERE as_of_date = %s GROUP BY as_of_date, division, unit", (d,))
+        for attr, groups in PROTECTED.items():
+            for g in groups:
+                size = rng.randint(5, 40)
+                flagged = rng.randint(0, size // 3)
+                conn.execute("INSERT INTO production.bias_audit (as_of_date, model_id, threshold, attribute, group_value, "
+                             "reference_group, group_size, flagged, flag_rate, flag_rate_ratio, out_of_range) "
+                             "VALUES (%s, 'wa_model_rf_3', 'top 10%%', %s, %s, %s, %s, %s, %s, %s, %s)",
+                             (d, attr, g, groups[0], size, flagged, flagged / size,
+                              (flagged / size) / 0.1, abs((flagged / size) / 0.1 - 1) > 0.25))
+    return offs
+
+
+def seed_results(conn, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    conn.execute("INSERT INTO results.experiments (experiment_id, config) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                 (EXPERIMENT_ID, Jsonb({"officer": {"selection": {"metric": "precision@10%",
+                                                                   "rules": ["best_average", "best_recent"]}},
+                                        "labels": {}})))
+    run_id = conn.execute("INSERT INTO results.runs (experiment_id, config_hash, random_seed, status, finished_at) "
+                          "VALUES (%s, %s, 42, 'done', now()) RETURNING run_id", (EXPERIMENT_ID, EXPERIMENT_ID)).fetchone()[0]
+    groups = [("wa_group_rf", "sklearn.ensemble.RandomForestClassifier", {"n_estimators": 500, "max_depth": 10}, False, 0.34),
+              ("wa_group_lr", "sklearn.linear_model.LogisticRegression", {"C": 0.1, "penalty": "l1"}, False, 0.28),
+              ("wa_group_legacy", "eis_core.modeling.baselines.LegacyEISBaseline", {}, True, 0.21),
+              ("wa_group_prior", "eis_core.modeling.baselines.PriorBaseline", {}, True, 0.09)]
+    for split_id, start in SPLITS:
+        conn.execute("INSERT INTO results.matrices (matrix_id, kind, split_id, as_of_dates, n_rows) "
+                     "VALUES (%s, 'test', %s, %s, 150) ON CONFLICT DO NOTHING",
+                     ("wa_test_" + split_id, split_id, [start]))
+    for gid, cls, hp, baseline, level in groups:
+        conn.execute("INSERT INTO results.model_groups (model_group_id, class_path, hyperparameters, feature_list_hash, "
+                     "label_name, is_baseline) VALUES (%s, %s, %s, 'wa', 'adverse_1y', %s) ON CONFLICT DO NOTHING",
+                     (gid, cls, Jsonb(hp), baseline))
+        for i, (split_id, start) in enumerate(SPLITS, start=1):
+            mid = f"wa_model_{gid.removeprefix('wa_group_')}_{i}"
+            conn.execute("INSERT INTO results.models (model_id, model_group_id, run_id, split_id, test_matrix_id, status, "
+                         "train_seconds) VALUES (%s, %s, %s, %s, %s, 'done', %s)",
+                         (mid, gid, run_id, split_id, "wa_test_" + split_id, rng.uniform(1, 30)))
+            conn.execute("INSERT INTO results.run_models (run_id, model_id) VALUES (%s, %s)", (run_id, mid))
+            for metric, param, tie, val in (
+                    ("precision@", "10_pct", "stochastic", level + rng.uniform(-0.04, 0.04)),
+                    ("recall@", "10_pct", "stochastic", level * 0.9 + rng.uniform(-0.04, 0.04)),
+                    ("roc_auc", "", "none", 0.5 + level + rng.uniform(-0.03, 0.03))):
+                conn.execute("INSERT INTO results.evaluations (model_id, split_id, metric, parameter, tie_method, value, "
+                             "n_examples) VALUES (%s, %s, %s, %s, %s, %s, 150)", (mid, split_id, metric, param, tie, val))
+            with conn.cursor() as cur, cur.copy("COPY results.predictions (model_id, officer_id, as_of_date, score, label, "
+                                                "rank_abs_no_ties, rank_pct_no_ties, rank_abs_with_ties, "
+                                                "rank_pct_with_ties) FROM STDIN") as cp:
+                pts = []
+                for k in range(150):
+                    label = 1 if rng.random() < 0.12 else 0
+                    pts.append((f"OF{k + 1:05d}", min(1.0, max(0.0, rng.gauss(0.2 + level * label, 0.12))), label))
+                pts.sort(key=lambda p: -p[1])
+                for r, (oid, s, label) in enumerate(pts, start=1):
+                    cp.write_row((mid, oid, start, s, label, r, r / 150, r, r / 150))
+            if not baseline:
+                for rank, (feat, _, _) in enumerate(FACTORS, start=1):
+                    conn.execute("INSERT INTO results.feature_importances (model_id, feature, importance, method, rank) "
+                                 "VALUES (%s, %s, %s, 'impurity', %s)", (mid, feat, 0.2 / rank, rank))
+            if gid != "wa_group_legacy":
+                tp = rng.randint(5, 8) if not baseline else rng.randint(1, 4)
+                conn.execute("INSERT INTO results.table3 (model_id, split_id, model_group_id, flag_count, tp, fp, tn, fn, "
+                             "legacy_tp, legacy_fp, legacy_tn, legacy_fn) VALUES (%s, %s, %s, 24, %s, %s, 115, %s, 4, 20, "
+                             "115, %s)", (mid, split_id, gid, tp, 24 - tp, 13 - tp, 9))
+    for rule, gid, chosen in (("best_average", "wa_group_rf", True), ("best_recent", "wa_group_lr", False)):
+        conn.execute("INSERT INTO results.selections (experiment_id, rule, metric, model_group_id, chosen, selected_by) "
+                     "VALUES (%s, %s, 'precision@10%%', %s, %s, 'eis select')", (EXPERIMENT_ID, rule, gid, chosen))
+
+
+def seed_features(conn, offs: list[dict], seed: int = 7) -> None:
+    rng = random.Random(seed)
+    conn.execute("CREATE SCHEMA IF NOT EXISTS features")
+    conn.execute("CREATE TABLE IF NOT EXISTS features.feature_dictionary (feature text, block text, \"window\" text, "
+                 "description text, source_table text, known_from text, imputation text, position integer)")
+    conn.execute("CREATE TABLE IF NOT EXISTS features.feature_blocks (block text, source_table text, status text, "
+                 "reason text, n_columns integer)")
+    conn.execute("CREATE TABLE IF NOT EXISTS features.officer_features (officer_id text NOT NULL, as_of_date date NOT NULL, "
+                 "ia_cases_1y double precision, ia_adverse_1y double precision, dsp_calls_1y double precision, "
+                 "dsp_stress_calls_1y double precision, dsp_night_share_1y double precision, "
+                 "arr_arrests_1y double precision, stp_stops_1y double precision, trn_hours_1y double precision, "
+                 "dsp_calls_all double precision, PRIMARY KEY (officer_id, as_of_date))")
+    for pos, (feat, block, window, desc) in enumerate(MART, start=1):
+        conn.execute("INSERT INTO features.feature_dictionary VALUES (%s, %s, %s, %s, 'raw', 'reported_date', "
+                     "'none (0 when no events)', %s)", (feat, block, window, desc, pos))
+    for block in sorted({m[1] for m in MART}):
+        conn.execute("INSERT INTO features.feature_blocks VALUES (%s, 'raw', 'built', 'source table has rows', %s)",
+                     (block, sum(1 for m in MART if m[1] == block)))
+    conn.execute("INSERT INTO features.feature_blocks VALUES ('field_interviews', 'field_interviews', 'skipped', "
+                 "'skipped: raw.field_interviews is empty or absent from the drop', 0)")
+    fdate = date(2024, 5, 1)
+    with conn.cursor() as cur, cur.copy("COPY features.officer_features FROM STDIN") as cp:
+        for o in offs:
+            calls = rng.randint(200, 900)
+            cp.write_row((o["officer_id"], fdate, rng.choice([0, 0, 1, 2]), rng.choice([0, 0, 0, 1]), calls,
+                          rng.randint(0, 25), round(rng.uniform(0, 0.6), 3), rng.randint(0, 60), rng.randint(0, 200),
+                          rng.choice([0, 8, 16, 24]), calls * rng.randint(3, 9)))
+
+
+def seed_load_log(conn) -> int:
+    load_id = conn.execute("SELECT nextval('raw.load_id_seq')").fetchone()[0]
+    conn.execute("INSERT INTO raw.load_log (load_id, drop_path, table_name, file_name, rows_in, rows_loaded, "
+                 "rows_quarantined, status, message, started_at, finished_at) VALUES "
+                 "(%s, '/drops/2024-06-01', 'ia_cases', 'ia_cases.csv', 1201, 1200, 1, 'loaded_with_quarantine', "
+                 "'1 row quarantined', now() - interval '2 minutes', now() - interval '1 minute'), "
+                 "(%s, '/drops/2024-06-01', 'officers', 'officers.csv', 150, 150, 0, 'loaded', NULL, "
+                 "now() - interval '2 minutes', now() - interval '1 minute')", (load_id, load_id))
+    conn.execute("INSERT INTO raw.quarantine (load_id, table_name, row_number, rules, reasons, row_data) VALUES "
+                 "(%s, 'ia_cases', 734, %s, %s, %s)",
+                 (load_id, ["closed_after_reported", "known_officer"],
+                  ["closed_date 2019-02-01 is before reported_date 2019-03-04",
+                   "officer_id OF99999 is not in officers"],
+                  Jsonb({"case_id": "IA-2019-0734", "officer_id": "OF99999", "reported_date": "2019-03-04",
+                         "closed_date": "2019-02-01"})))
+    return int(load_id)
+
+
+def seed_all(n_officers: int = 60, n_divisions: int = 3, seed: int = 7, dates: list[date] = AS_OF_DATES) -> dict:
+    """Seed everything into the active warehouse (``eis_core.db``); returns {officers, load_id}."""
+    from eis_core import db
+    from eis_core.load.loader import ensure_raw_schema
+    from eis_core.modeling.results import ensure_results_schema
+    from eis_core.production.schema import ensure_production_schema
+    from eis_core.webapp.store import ensure_webapp_schema
+
+    ensure_production_schema()
+    ensure_results_schema()
+    ensure_raw_schema()
+    ensure_webapp_schema()
+    with db.connect() as conn:
+        offs = seed_production(conn, n_officers, n_divisions, seed, dates)
+        seed_results(conn, seed)
+        seed_features(conn, offs, seed)
+        load_id = seed_load_log(conn)
+    return {"officers": offs, "load_id": load_id}
+
+
+def isolated_database(name: str):
+    """Point EIS_DATABASE_URL at database *name* on the session's server (created fresh); returns a
+    function that drops it again.  The web-app tests thus never touch the tables other modules use."""
+    import os
+
+    import psycopg
+    from psycopg import sql
+
+    from eis_core import db
+
+    db.start()
+    base = db.database_url()
+    admin = db.with_database(base, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    previous = os.environ.get("EIS_DATABASE_URL")
+    os.environ["EIS_DATABASE_URL"] = db.with_database(base, name)
+
+    def cleanup() -> None:
+        if previous is None:
+            os.environ.pop("EIS_DATABASE_URL", None)
+        else:
+            os.environ["EIS_DATABASE_URL"] = previous
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    return cleanup
