@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test bench airflow airflow-stop db-start db-stop clean lint-contract
+.PHONY: help venv demo test bench airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -28,6 +28,14 @@ test: $(STAMP)  ## run the test suite (embedded PostgreSQL and real Airflow incl
 
 bench: $(STAMP)  ## run the benchmarks; figures go to docs/benchmarks/
 	$(BIN)/python bench/run_all.py
+
+WEBAPP_PORT ?= 8050
+webapp: $(STAMP)  ## serve the web app on http://127.0.0.1:8050/ (WEBAPP_PORT=...; `make demo` prints a login)
+	$(BIN)/eis webapp --port $(WEBAPP_PORT)
+
+SEVERITY_PORT ?= 8001
+severity-api: $(STAMP)  ## serve the crime-severity API on http://127.0.0.1:8001/ (SEVERITY_PORT=...; docs at /docs)
+	$(BIN)/eis severity serve --port $(SEVERITY_PORT)
 
 airflow: $(STAMP)  ## start the real Airflow 3 stack on localhost (stop with `make airflow-stop`)
 	$(BIN)/eis airflow start
