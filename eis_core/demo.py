@@ -168,7 +168,7 @@ def forecast_step() -> None:
 @click.option("--seed", default=42, show_default=True, help="Seed of the synthetic department.")
 def demo(seed: int) -> None:
     """Run the pipeline end to end on the small synthetic department, through Airflow."""
-    total = 8
+    total = 9
     t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()
     click.echo(f"      {st.mode}: {st.url}")
@@ -201,6 +201,11 @@ def demo(seed: int) -> None:
     t0 = _step(8, total, "Forecasts: hourly calls (backtest, 7 days ahead), daily stops, peak hours, call priority")
     forecast_step()
     _done(t0)
+    t0 = _step(9, total, "Crime-report severity: first model, the real-time API scoring sample reports")
+    from eis_core.severity.demo import demo_step as severity_demo_step
+
+    severity_demo_step(echo=lambda m: click.echo(f"      {m}"))
+    _done(t0)
     click.secho("\nSummary", bold=True)
     click.echo(load_summary())
     click.echo("")
@@ -212,3 +217,6 @@ def demo(seed: int) -> None:
     click.echo("")
     click.echo(bias_summary_text(today))
     click.echo("\nNext: `make airflow` starts the Airflow UI; `.venv/bin/eis db url` prints the warehouse URL.")
+    from eis_core.webapp import demo_step as webapp_demo_step
+
+    webapp_demo_step(echo=click.echo)
