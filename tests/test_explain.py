@@ -33,13 +33,22 @@ def test_treeshap_contributions_add_up_to_the_score(data):
     assert set(np.abs(e.contributions).mean(axis=0).argsort()[-2:]) == {0, 1}
 
 
-def test_large_forests_fall_back_to_shap_saabas(data, monkeypatch):
+def test_large_forests_get_exact_treeshap_for_the_highest_scores_and_saabas_for_the_rest(data, monkeypatch):
     from eis_core.production import explain as mod
 
     X, y = data
     rf = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    exact = explain(rf, X).contributions
+    per_row = mod._tree_cost(rf)
     monkeypatch.setattr(mod, "EXACT_TREESHAP_BUDGET", 1.0)
-    assert "Saabas" in explain(rf, X).method
+    monkeypatch.setattr(mod, "EXACT_TREESHAP_TOTAL_BUDGET", per_row * 30)
+    scores = rf.predict_proba(X)[:, 1]
+    e = explain(rf, X, priority=scores)
+    top = np.argsort(-scores, kind="stable")[:30]
+    rest = np.setdiff1d(np.arange(len(X)), top)
+    assert all("TreeSHAP" in e.method_of(i) for i in top) and all("Saabas" in e.method_of(i) for i in rest)
+    np.testing.assert_allclose(e.contributions[top], exact[top], atol=1e-9)
+    assert not np.allclose(e.contributions[rest], exact[rest])
 
 
 def test_linear_explanation_is_coefficient_times_standardised_value(data):

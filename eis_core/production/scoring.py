@@ -356,7 +356,7 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
         importances = _importances(conn, model["model_id"])
         dictionary = _dictionary(conn)
         side = _side_data(conn, d)
-    expl = explain(estimator, X, index, importances)
+    expl = explain(estimator, X, index, importances, priority=scores)
     idx, contrib = top_factors(expl, pc.top_factors)
     timings["explain"] = time.perf_counter() - t0
 
@@ -379,7 +379,7 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
             direction = "raises" if c > 0 else "lowers"
             block, desc = dictionary.get(feat, (None, None))
             factor_rows.append((d, off, pos + 1, feat, block, None if np.isnan(value) else value, c, direction,
-                                plain_label(feat, desc, value, direction), expl.method))
+                                plain_label(feat, desc, value, direction), expl.method_of(i)))
 
     audit_rows = []
     ranks = frame["rank_abs"].to_numpy()
