@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: extra arguments per benchmark (the rest run with their defaults)
-ARGS = {"bench_matrices": ["--scale", "cmpd"]}
+ARGS = {"bench_matrices": ["--scale", "cmpd"], "bench_dispatch": ["--scale", "cmpd"]}
 
 
 def main(argv: list[str]) -> int:

@@ -244,6 +244,8 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     ]
     if not sys.stdout.isatty():
         args.append("--no-use-colors")  # no ANSI codes in Airflow task logs and captured output
+    if select is None and exclude is None:
+        exclude = "path:models/dispatch"  # the dispatch-level dataset (issue 9) is built on demand only
     if select:
         args += ["--select", select]
     if exclude:

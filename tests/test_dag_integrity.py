@@ -15,7 +15,7 @@ import pytest
 
 from eis_core.paths import dags_dir
 
-EXPECTED_DAGS = {"eis_ingest", "eis_transform", "eis_modeling", "calls_forecast"}
+EXPECTED_DAGS = {"eis_ingest", "eis_transform", "eis_modeling", "eis_production", "calls_forecast", "eis_dispatch", "severity_retrain"}
 HEAVY_MODULES = ("pandas", "pyarrow", "great_expectations", "dbt", "sklearn", "numpy",
                  "eis_core.load", "eis_core.transform", "eis_core.synth")
 
