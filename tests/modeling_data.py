@@ -48,6 +48,27 @@ def _latest_load(conn) -> int | None:
         return None
 
 
+#: the incremental marts, one row set per as-of date
+MART_TABLES = (("features", "officer_cohort"), ("features", "officer_features"), ("features", "officer_protected"),
+               ("labels", "officer_labels"), ("labels", "pending_cases_by_as_of"))
+
+
+def _prune_to_prebuilt() -> None:
+    """Drop the as-of dates other modules added to the marts since the state was prepared (the scoring
+    and modeling tests build more dates), so every module starts from the marts of PREBUILT only —
+    whatever order the modules run in (pytest-xdist distributes them)."""
+    from psycopg import sql
+
+    from eis_core import db
+
+    with db.connect() as conn:
+        for schema, table in MART_TABLES:
+            if conn.execute("SELECT to_regclass(%s)", (f"{schema}.{table}",)).fetchone()[0] is None:
+                continue
+            conn.execute(sql.SQL("DELETE FROM {} WHERE NOT (as_of_date = ANY(%s))").format(
+                sql.Identifier(schema, table)), (PREBUILT,))
+
+
 def prepared(small_drop: Path, root: Path) -> dict:
     """{config, labels, project, load_id}: data loaded and marts built for PREBUILT (see module doc)."""
     from eis_core import db
@@ -55,6 +76,7 @@ def prepared(small_drop: Path, root: Path) -> dict:
     with db.connect() as conn:
         latest = _latest_load(conn)
     if _cache and _cache["load_id"] == latest:
+        _prune_to_prebuilt()
         return _cache
     from eis_core.features import build_features
     from eis_core.load.loader import load_drop

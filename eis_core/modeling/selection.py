@@ -455,8 +455,11 @@ def latest_experiment() -> str | None:
 
     ensure_results_schema()
     with db.connect() as conn:
-        row = conn.execute("SELECT r.experiment_id FROM results.runs r WHERE EXISTS (SELECT 1 FROM results.run_models rm "
+        # officer-level experiments only: the dispatch-level experiment (eis dispatch) has its own models
+        row = conn.execute("SELECT r.experiment_id FROM results.runs r JOIN results.experiments x USING (experiment_id) "
+                           "WHERE EXISTS (SELECT 1 FROM results.run_models rm "
                            "JOIN results.evaluations e USING (model_id) WHERE rm.run_id = r.run_id) "
+                           "AND coalesce(x.config -> 'officer' ->> 'kind', '') <> 'dispatch_level' "
                            "ORDER BY r.run_id DESC LIMIT 1").fetchone()
     return row[0] if row else None
 
