@@ -5,6 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test modules run in TEST_WORKERS processes (pytest-xdist, one module per worker at a time); each worker
+# has its own EIS_HOME, embedded PostgreSQL and Airflow home (tests/conftest.py). TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
 
 .PHONY: help venv demo test bench airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
 
@@ -24,7 +27,7 @@ demo: $(STAMP)  ## run the pipeline end to end on the small synthetic department
 	$(BIN)/eis demo
 
 test: $(STAMP)  ## run the test suite (embedded PostgreSQL and real Airflow included)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks; figures go to docs/benchmarks/
 	$(BIN)/python bench/run_all.py
