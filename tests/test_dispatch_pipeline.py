@@ -229,3 +229,41 @@ def test_leakage_nothing_after_dispatch_time(dispatch_run, warehouse):
     assert changed > 1000
     assert len(pos_after) < len(pos_before)  # cases reported after the cut-off are gone
     assert np.isfinite(after.st_hours_on_duty).all()
+
+
+def test_web_app_suggests_officers_for_a_call_within_the_user_division(dispatch_run, warehouse):
+    import re
+    import uuid
+
+    from starlette.testclient import TestClient
+
+    from eis_core.dispatch import suggest
+    from eis_core.webapp import store
+    from eis_core.webapp.app import create_app
+    from eis_core.webapp.security import Settings
+
+    with warehouse.connect() as conn:
+        cid, div = conn.execute("SELECT call_id, division FROM raw.calls_for_service WHERE received_at "
+                                "BETWEEN '2015-06-01' AND '2015-06-03' AND extract(hour from received_at) BETWEEN 10 "
+                                "AND 18 ORDER BY call_id LIMIT 1").fetchone()
+        other = conn.execute("SELECT division FROM raw.calls_for_service WHERE division <> %s LIMIT 1",
+                             (div,)).fetchone()[0]
+    store.ensure_webapp_schema()
+    tag = uuid.uuid4().hex[:6]
+    users = {f"an_{tag}": ("analyst", None), f"sv_{tag}": ("supervisor", other)}
+    pw = {u: store.add_user(u, role, d) for u, (role, d) in users.items()}
+    app = create_app(Settings(secret="d" * 40, session_hours=1))
+
+    def login(user):
+        c = TestClient(app, follow_redirects=False)
+        tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
+        r = c.post("/login", data={"username": user, "password": pw[user], "csrf_token": tok, "next": "/risk"})
+        assert r.status_code == 303
+        return c
+
+    assert TestClient(app).get(f"/api/dispatch/suggest?call_id={cid}").status_code == 401
+    r = login(f"an_{tag}").get(f"/api/dispatch/suggest?call_id={cid}&top=0")
+    assert r.status_code == 200, r.text
+    assert [o["officer_id"] for o in r.json()["officers"]] == [o["officer_id"] for o in suggest(cid)]
+    assert login(f"sv_{tag}").get(f"/api/dispatch/suggest?call_id={cid}").status_code == 403
+    assert login(f"an_{tag}").get("/api/dispatch/suggest?call_id=NO-SUCH").status_code == 404

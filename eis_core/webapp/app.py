@@ -365,6 +365,31 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         ctx = officer_context(request, officer_id, date, audit_view=True)
         return JSONResponse(json.loads(json.dumps(ctx, default=str)))
 
+    @app.get("/api/dispatch/suggest")
+    def api_dispatch_suggest(request: Request, call_id: str, top: int = 10):
+        """Officers on duty and available in the call's division, lowest predicted risk first (issue 9)."""
+        from eis_core.dispatch.advisor import SuggestError, suggest
+
+        user = user_of(request)
+        call_id = call_id.strip()
+        with db.connect() as conn:
+            row = conn.execute("SELECT division FROM staging.stg_calls_for_service WHERE call_id = %s",
+                               (call_id,)).fetchone() if q.table_exists(conn, "staging.stg_calls_for_service") else None
+            if row is None:
+                raise HTTPException(404, f"call_id {call_id!r} is not in calls_for_service")
+            if not user.sees_division(row[0]):
+                store.audit(user.username, "denied_dispatch", call_id, {"division": row[0]}, client_of(request), conn)
+                conn.commit()
+                raise HTTPException(403, f"call {call_id} is in division {row[0]}; you supervise {user.division}")
+            store.audit(user.username, "dispatch_suggest", call_id, {"division": row[0]}, client_of(request), conn)
+        try:
+            ranked = suggest(call_id)
+        except SuggestError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return JSONResponse(json.loads(json.dumps({"call_id": call_id, "division": row[0],
+                                                   "officers": ranked[:max(top, 0)] if top else ranked},
+                                                  default=str)))
+
     @app.post("/officers/{officer_id}/reviews")
     async def review_submit(request: Request, officer_id: str):
         form = await request.form()
