@@ -6,6 +6,7 @@ days are scored and the production schema is checked against independent recompu
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -137,6 +138,27 @@ def test_rank_changes_use_calendar_days_and_backfills_refresh_them(run, scored):
             assert change == (None if previous is None else previous - ranks_d[off])
         else:  # 7, 30, 90, 365 days earlier were never scored
             assert previous is None and change is None
+
+
+def test_a_backfilled_range_run_twice_gives_identical_rows(run):
+    from eis_core.production.cli import score_cli
+
+    days = [date(2015, 8, 1), date(2015, 8, 2)]
+    args = ["--date", "2015-08-01", "--to", "2015-08-02", "--model-group", run["group"], "--config",
+            str(run["config"]), "--labels", str(run["labels"]), "--json"]
+    first = CliRunner().invoke(score_cli, args)
+    assert first.exit_code == 0, first.output
+    assert [r["as_of_date"] for r in json.loads(first.output)] == [d.isoformat() for d in days]
+    rows = {(t, d): _rows(t, d, o) for t, o in TABLES.items() for d in days}
+    assert all(rows[("predictions", d)] for d in days)
+    again = CliRunner().invoke(score_cli, args)
+    assert again.exit_code == 0, again.output
+    assert {(t, d): _rows(t, d, o) for t, o in TABLES.items() for d in days} == rows
+    # the second day compares against the first: one calendar day back
+    with db.connect() as conn:
+        n = conn.execute("SELECT count(previous_rank) FROM production.rank_changes WHERE as_of_date = %s "
+                         "AND days_back = 1", (days[1],)).fetchone()[0]
+    assert n > 0
 
 
 def test_unit_risk_matches_the_predictions(run, scored):
