@@ -53,11 +53,11 @@ class _AirflowOutput:
                        f"and $EIS_HOME/dbt/logs)")
 
 
-def _run_dag(dag_id: str, conf: dict | None) -> int:
+def _run_dag(dag_id: str, conf: dict | None, logical_date: str | None = None) -> int:
     from eis_core.orchestration import stack
 
     out = _AirflowOutput()
-    code = stack.run_dag(dag_id, conf, None, progress=lambda m: click.echo(f"      {m}"), output=out)
+    code = stack.run_dag(dag_id, conf, logical_date, progress=lambda m: click.echo(f"      {m}"), output=out)
     out.close()
     return code
 

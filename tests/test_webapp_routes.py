@@ -384,7 +384,8 @@ def test_pages_render_with_data_and_empty_states(env, tmp_path):
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("results", t)))
             conn.execute("DROP SCHEMA severity CASCADE")
             conn.execute("UPDATE results.experiments SET config = config #- '{officer,project_path}'")
-        insights._ready.discard(db.database_url())
+        db.forget_ddl(insights.DDL_NAME)
+        db.forget_ddl("eis_severity_schema")
 
 
 def test_admin_manages_users_in_the_browser_form(env):

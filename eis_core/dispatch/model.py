@@ -81,9 +81,7 @@ class DispatchError(RuntimeError):
 
 
 def ensure_tables() -> None:
-    with db.connect() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_dispatch_schema'))")
-        conn.execute(DDL)
+    db.ensure_ddl("eis_dispatch_schema", DDL)
 
 
 def _select_columns() -> sql.Composable:

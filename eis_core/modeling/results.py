@@ -158,18 +158,9 @@ CREATE TABLE IF NOT EXISTS results.table3 (
 
 PACKAGES = ("scikit-learn", "pandas", "numpy", "dbt-core", "apache-airflow", "great-expectations")
 
-_schema_ready: set[str] = set()
-
-
 def ensure_results_schema() -> None:
     """Create schema ``results`` and its tables when missing (safe to call concurrently)."""
-    key = db.database_url()
-    if key in _schema_ready:
-        return
-    with db.connect() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_results_schema'))")
-        conn.execute(DDL)
-    _schema_ready.add(key)
+    db.ensure_ddl("eis_results_schema", DDL)
 
 
 # ----------------------------------------------------------------------------------------- hashing

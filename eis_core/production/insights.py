@@ -87,20 +87,15 @@ CREATE TABLE IF NOT EXISTS results.bias_audit (
 );
 """
 
-_ready: set[str] = set()
+#: the advisory-lock / once-per-database name of these tables (see eis_core.db.ensure_ddl)
+DDL_NAME = "eis_results_insights"
 
 
 def ensure_insight_tables() -> None:
     from eis_core.modeling.results import ensure_results_schema
 
     ensure_results_schema()
-    key = db.database_url()
-    if key in _ready:
-        return
-    with db.connect() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_results_schema'))")
-        conn.execute(DDL)
-    _ready.add(key)
+    db.ensure_ddl(DDL_NAME, DDL)
 
 
 # ----------------------------------------------------------------------------------------- bias audit

@@ -125,15 +125,6 @@ CREATE TABLE IF NOT EXISTS production.reviews (
 CREATE INDEX IF NOT EXISTS reviews_officer_idx ON production.reviews (officer_id, as_of_date);
 """
 
-_ready: set[str] = set()
-
-
 def ensure_production_schema() -> None:
     """Create schema ``production`` and its tables when missing (safe to call concurrently)."""
-    key = db.database_url()
-    if key in _ready:
-        return
-    with db.connect() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_production_schema'))")
-        conn.execute(DDL)
-    _ready.add(key)
+    db.ensure_ddl("eis_production_schema", DDL)

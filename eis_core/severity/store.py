@@ -104,13 +104,7 @@ def ensure_severity_schema(conn=None) -> None:
     """Create schema ``severity`` and its tables if missing (safe to call any number of times)."""
     from eis_core import db
 
-    if conn is not None:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_severity_schema'))")
-        conn.execute(DDL)
-        return
-    with db.connect() as c:
-        c.execute("SELECT pg_advisory_xact_lock(hashtext('eis_severity_schema'))")
-        c.execute(DDL)
+    db.ensure_ddl("eis_severity_schema", DDL, conn)
 
 
 def record_decision(conn, *, champion_version, challenger_version, champion_f1, challenger_f1, margin, promoted,

@@ -83,7 +83,6 @@ CREATE INDEX IF NOT EXISTS access_audit_at_idx ON webapp.access_audit (at);
 CREATE INDEX IF NOT EXISTS access_audit_target_idx ON webapp.access_audit (action, target);
 """
 
-_ready: set[str] = set()
 
 
 class UserError(ValueError):
@@ -114,13 +113,7 @@ class User:
 
 def ensure_webapp_schema() -> None:
     """Create schema ``webapp`` and its tables when missing (safe to call concurrently)."""
-    key = db.database_url()
-    if key in _ready:
-        return
-    with db.connect() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_webapp_schema'))")
-        conn.execute(DDL)
-    _ready.add(key)
+    db.ensure_ddl("eis_webapp_schema", DDL)
 
 
 def _hasher():
