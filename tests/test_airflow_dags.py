@@ -47,7 +47,11 @@ def last_run_state(dag_id: str) -> str:
 
 
 def _output(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+    """The failure lines of the run's output first (dbt's and the task's), then its tail."""
+    keys = ("error", "Error", "fail", "Traceback", "out of sync")
+    errors = [ln[:600] for ln in proc.stdout.splitlines() if any(k in ln for k in keys)][:40]
+    return (f"exit {proc.returncode}\n--- failure lines\n" + "\n".join(errors)
+            + f"\n--- stdout (tail)\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}")
 
 
 @pytest.fixture(scope="module")
