@@ -167,14 +167,37 @@ def _format_failures(failures: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def feature_shape_hash(dbt_vars: dict) -> str:
-    """Hash of everything that shapes the feature and label marts' columns and meaning, i.e. the dbt
-    vars except the as-of dates (those only select which rows are computed)."""
+def feature_shape_hash(dbt_vars: dict, empty_tables: list[str] | None = None) -> str:
+    """Hash of everything that shapes the feature and label marts' columns and meaning: the dbt vars
+    except the as-of dates (those only select which rows are computed), and which raw tables are empty
+    (a feature block whose source table is empty is skipped, so its columns come and go with the data:
+    a drop without citations, then one with them)."""
     import hashlib
     import json
 
     eis = {k: v for k, v in (dbt_vars.get("eis") or {}).items() if k != "as_of_dates"}
+    if empty_tables:
+        eis = {**eis, "_empty_raw_tables": sorted(empty_tables)}
     return hashlib.sha256(json.dumps(eis, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def empty_raw_tables() -> list[str]:
+    """The raw contract tables that hold no row (or do not exist yet)."""
+    from psycopg import sql
+
+    from eis_core import db
+    from eis_core.contract import load_contract
+
+    names = list(load_contract().tables)
+    out = []
+    with db.connect() as conn:
+        present = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'")}
+        for name in names:
+            if name not in present or not conn.execute(
+                    sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier("raw", name))).fetchone()[0]:
+                out.append(name)
+    return out
 
 
 def stored_feature_shape() -> str | None:
@@ -252,8 +275,8 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         args += ["--exclude", exclude]
     if indirect_selection:  # eager (dbt's default) | cautious | buildable | empty
         args += ["--indirect-selection", indirect_selection]
-    shape = feature_shape_hash(dbt_vars)
     touches_marts = select is None or "marts" in select
+    shape = feature_shape_hash(dbt_vars, empty_raw_tables() if touches_marts else None)
     if touches_marts and not full_refresh and stored_feature_shape() != shape:
         # first build, or the feature/label definition changed (windows, blocks, rules, labels): the
         # incremental marts cannot mix old and new columns, so they are rebuilt from scratch - for the
@@ -300,6 +323,11 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         raise TransformError(f"dbt build could not run: {type(res.exception).__name__}: {str(res.exception).strip()}",
                              summary=summary)
     failures = [n for n in nodes if n["status"] in FAILED_STATUSES | ERROR_STATUSES]
+    if touches_marts and failures and any(n["resource_type"] == "model" and n["name"] == "officer_features"
+                                          and n["status"] == "success" for n in nodes):
+        # the feature mart was (re)built with this shape even though something else failed (a data test):
+        # record it, or the next build would take the old shape for the current one
+        store_feature_shape(shape)
     if failures:
         raise TransformError(_format_failures(failures), failures=failures, summary=summary)
     if not res.success:

@@ -324,3 +324,26 @@ def test_changed_feature_definition_rebuilds_without_losing_dates(built):
     assert not any(c.startswith("trn_") for c in cols)
     # back to the original definition for any later test of this module
     dbt_build(dbt_vars=_vars(DATES), progress=None, select="path:models/intermediate path:models/marts")
+
+
+BOTH = "path:models/intermediate path:models/marts"
+
+
+def test_an_optional_table_that_gains_rows_rebuilds_the_marts_with_its_block(built):
+    """The minidrop has no citations, so the citations block is skipped. Once raw.citations holds rows
+    (a later drop with the table), the next incremental build must rebuild the marts with the block's
+    columns instead of failing on dbt's 'out of sync' check, and drop them again when it empties."""
+    assert not [c for c in _columns() if c.startswith("cit_")]
+    with db.connect() as conn:
+        conn.execute("INSERT INTO raw.citations (citation_id, officer_id, issued_at, division, citation_type, "
+                     "electronic) VALUES ('c_test_1', 'o_0001', '2014-03-01 10:00', 'D1', 'MOVING', true)")
+    try:
+        lines: list[str] = []
+        dbt_build(select=BOTH, dbt_vars=_vars(["2015-07-01"]), progress=lines.append)
+        assert any("full refresh" in ln for ln in lines)
+        assert _feature("o_0001", "2014-07-01", "cit_total_all") == 1
+    finally:
+        with db.connect() as conn:
+            conn.execute("DELETE FROM raw.citations WHERE citation_id = 'c_test_1'")
+    dbt_build(select=BOTH, dbt_vars=_vars(["2015-07-01"]), progress=None)
+    assert not [c for c in _columns() if c.startswith("cit_")]
