@@ -63,22 +63,30 @@ def machine() -> dict:
             "date": time.strftime("%Y-%m-%d")}
 
 
+def use_home(prefix: str, home: str | os.PathLike | None = None):
+    """Point EIS_HOME at *home* (default: a new temp folder named *prefix*…), world-traversable (the embedded
+    server runs as its own user), and drop EIS_DATABASE_URL so the benchmark uses that home's server."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(home or tempfile.mkdtemp(prefix=prefix))
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+    os.environ["EIS_HOME"] = str(path)
+    os.environ.pop("EIS_DATABASE_URL", None)
+    return path
+
+
 def bench_args(default_scale: str, name: str):
     """Parse --scale/--home, point EIS_HOME at a private (world-traversable) folder, start its
     embedded PostgreSQL and return (args, home, drop folder of the scale, generated now or reused)."""
     import argparse
-    import tempfile
-    from pathlib import Path
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default=default_scale, choices=["small", "medium", "cmpd"])
     ap.add_argument("--home", default=None, help="EIS_HOME for the benchmark (default: a temp dir)")
     args = ap.parse_args()
-    home = Path(args.home or tempfile.mkdtemp(prefix=f"eis_bench_{name}_{args.scale}_"))
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o755)
-    os.environ["EIS_HOME"] = str(home)
-    os.environ.pop("EIS_DATABASE_URL", None)
+    home = use_home(f"eis_bench_{name}_{args.scale}_", args.home)
     from eis_core import db
 
     db.start()

@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -167,13 +166,9 @@ def main() -> int:
     args = ap.parse_args()
     import shutil
 
-    from _measure import machine
+    from _measure import machine, use_home
 
-    home = Path(args.home or tempfile.mkdtemp(prefix=f"eis_bench_severity_{args.scale}_"))
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o755)
-    os.environ["EIS_HOME"] = str(home)
-    os.environ.pop("EIS_DATABASE_URL", None)
+    home = use_home(f"eis_bench_severity_{args.scale}_", args.home)
     from eis_core import db
     from eis_core.load.loader import load_drop
     from eis_core.severity.registry import champion_version

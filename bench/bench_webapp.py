@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import socket
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import date, timedelta
@@ -31,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from _measure import PeakMemory, machine  # noqa: E402
+from _measure import PeakMemory, machine, use_home  # noqa: E402
 
 TARGET_S = 1.0
 
@@ -75,11 +73,7 @@ def main() -> int:
         if not args.home:
             ap.error("--existing needs --home")
         return existing(Path(args.home), args.repeat)
-    home = Path(args.home or tempfile.mkdtemp(prefix="eis_bench_webapp_"))
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o755)
-    os.environ["EIS_HOME"] = str(home)
-    os.environ.pop("EIS_DATABASE_URL", None)
+    home = use_home("eis_bench_webapp_", args.home)
 
     from eis_core import db
 
@@ -177,8 +171,7 @@ def main() -> int:
 
 def existing(home: Path, repeat: int) -> int:
     """Render times on a real scored warehouse (no seeding): the latest scored date's risk list."""
-    os.environ["EIS_HOME"] = str(home)
-    os.environ.pop("EIS_DATABASE_URL", None)
+    use_home("", home)
     from starlette.testclient import TestClient
 
     from eis_core import db

@@ -177,13 +177,24 @@ def connect(dbname: str = WAREHOUSE_DB, autocommit: bool = False) -> Iterator["p
         yield conn
 
 
+@contextmanager
+def connection(conn: "psycopg.Connection | None" = None) -> Iterator["psycopg.Connection"]:
+    """*conn* itself when given (the caller owns its transaction), else a new warehouse connection that is
+    committed when the block succeeds and rolled back when it raises."""
+    if conn is not None:
+        yield conn
+        return
+    with connect() as own:
+        yield own
+
+
 def sqlalchemy_url(dbname: str = WAREHOUSE_DB) -> str:
     """A SQLAlchemy URL (psycopg2 driver) for Great Expectations and Airflow."""
     return database_url(dbname, driver="psycopg2")
 
 
 __all__ = [
-    "AIRFLOW_DB", "WAREHOUSE_DB", "DbStatus", "connect", "database_url", "ensure_database", "external_url",
+    "AIRFLOW_DB", "WAREHOUSE_DB", "DbStatus", "connect", "connection", "database_url", "ensure_database", "external_url",
     "redact", "sqlalchemy_url", "start", "status", "stop", "url_parts", "with_database", "urlencode",
 ]
 

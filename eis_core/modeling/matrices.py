@@ -198,8 +198,8 @@ def ensure_features(dates: Iterable[date], officer_cfg: OfficerConfig, labels_cf
     from eis_core.transform import TransformError, dbt_build
 
     variables = dbt_vars(officer_cfg, labels_cfg, missing)
-    upstream = _upstream_key(variables)
     with db.connect() as conn:
+        upstream = _upstream_key(conn, variables)
         current = _upstream_current(conn, upstream)
     # staging views and the intermediate running totals depend only on the raw data and the configuration:
     # when neither changed since they were last built, build only the marts (the new as-of dates)
@@ -223,15 +223,11 @@ def ensure_features(dates: Iterable[date], officer_cfg: OfficerConfig, labels_cf
     return missing
 
 
-def _upstream_key(variables: dict) -> str:
+def _upstream_key(conn, variables: dict) -> str:
     """What the staging and intermediate models depend on: the raw data version and the configuration
     (without the as-of dates).  Kept in ``features.upstream_version`` after a build that included them."""
-    from eis_core import db
-
     cfg = {k: v for k, v in variables["eis"].items() if k != "as_of_dates"}
-    with db.connect() as conn:
-        version = data_version(conn)
-    return hashlib.sha256(canonical_json({"data": version, "vars": cfg}).encode()).hexdigest()
+    return hashlib.sha256(canonical_json({"data": data_version(conn), "vars": cfg}).encode()).hexdigest()
 
 
 def _upstream_current(conn, key: str) -> bool:
@@ -255,15 +251,9 @@ def make_spec(as_of_dates: Iterable[date], officer_cfg: OfficerConfig, labels_cf
     if span.name not in {w.name for w in labels_cfg.label_windows}:
         raise MatrixError(f"label_timespan {span} is not one of the labels config's label_windows "
                           f"{[str(w) for w in labels_cfg.label_windows]}")
-    own = conn is None
-    ctx = db.connect() if own else None
-    conn = ctx.__enter__() if own else conn
-    try:
-        cols = list(feature_columns) if feature_columns is not None else default_feature_columns(conn, officer_cfg)
-        version = data_version(conn)
-    finally:
-        if own:
-            ctx.__exit__(None, None, None)
+    with db.connection(conn) as c:
+        cols = list(feature_columns) if feature_columns is not None else default_feature_columns(c, officer_cfg)
+        version = data_version(c)
     return MatrixSpec(
         as_of_dates=tuple(sorted({d.isoformat() for d in as_of_dates})),
         label_name=label_name_for(span), label_timespan=span.text, feature_columns=tuple(cols),

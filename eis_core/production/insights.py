@@ -195,8 +195,7 @@ def audit_model_group(model_group_id: str, officer_cfg=None, progress: Progress 
 # ----------------------------------------------------------------------------------------- curves
 
 def monte_carlo_curves(estimator, X_train: pd.DataFrame, features: list[str], n_samples: int = 5000,
-                       n_bins: int = 10, seed: int = 0, index: pd.DataFrame | None = None
-                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       n_bins: int = 10, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(curves, directionality): see module doc.  Samples every feature uniformly in its training range."""
     from eis_core.modeling.estimators import predict_scores
 
@@ -205,7 +204,7 @@ def monte_carlo_curves(estimator, X_train: pd.DataFrame, features: list[str], n_
     hi = X_train.max(skipna=True).fillna(0.0).to_numpy(dtype=float)
     samples = rng.uniform(lo, hi, size=(n_samples, X_train.shape[1]))
     S = pd.DataFrame(samples.astype(np.float32), columns=X_train.columns)
-    if index is not None and getattr(estimator, "uses_index", False):
+    if getattr(estimator, "uses_index", False):
         raise ValueError("risk-score curves need a model that scores from the feature columns alone")
     scores = predict_scores(estimator, S)
     curves, direction = [], []
@@ -314,30 +313,27 @@ def _plot(model_id: str, out: Path, curves: pd.DataFrame, direction: pd.DataFram
         paths["risk_curves"] = str(out / "risk_curves.png")
         fig.savefig(paths["risk_curves"], dpi=90)
         plt.close(fig)
+    def barh(key: str, file: str, frame: pd.DataFrame, value: str, title: str, xlabel: str, **bar) -> None:
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(frame) + 1.5))
+        ax.barh(frame["feature"].str.slice(0, 45), frame[value], **bar)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        paths[key] = str(out / file)
+        fig.savefig(paths[key], dpi=90)
+        plt.close(fig)
+
     if len(direction):
         d = direction.dropna().sort_values("directionality")
-        fig, ax = plt.subplots(figsize=(8, 0.3 * len(d) + 1.5))
-        ax.barh(d["feature"].str.slice(0, 45), d["directionality"],
-                color=["#d62728" if v > 0 else "#2ca02c" for v in d["directionality"]])
-        ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel("mean score of the last bin − first bin (positive: more of it, more risk)")
-        ax.set_title("Directionality of the top features")
-        ax.tick_params(labelsize=7)
-        fig.tight_layout()
-        paths["directionality"] = str(out / "directionality.png")
-        fig.savefig(paths["directionality"], dpi=90)
-        plt.close(fig)
+        barh("directionality", "directionality.png", d, "directionality", "Directionality of the top features",
+             "mean score of the last bin − first bin (positive: more of it, more risk)",
+             color=["#d62728" if v > 0 else "#2ca02c" for v in d["directionality"]])
     if len(perm):
         p = perm.sort_values("importance_mean")
-        fig, ax = plt.subplots(figsize=(8, 0.3 * len(p) + 1.5))
-        ax.barh(p["feature"].str.slice(0, 45), p["importance_mean"], xerr=p["importance_sd"], color="#9467bd")
-        ax.set_xlabel("drop in average precision when the feature is permuted")
-        ax.set_title("Permutation importance (test matrix)")
-        ax.tick_params(labelsize=7)
-        fig.tight_layout()
-        paths["permutation"] = str(out / "permutation_importance.png")
-        fig.savefig(paths["permutation"], dpi=90)
-        plt.close(fig)
+        barh("permutation", "permutation_importance.png", p, "importance_mean", "Permutation importance (test matrix)",
+             "drop in average precision when the feature is permuted", xerr=p["importance_sd"], color="#9467bd")
     return paths
 
 
@@ -362,7 +358,7 @@ def explain_model(model_id: str, top: int = 12, n_samples: int = 5000, n_repeats
                            (model_id, top)).fetchall()
     estimator = joblib.load(row[0])
     project = Path(row[0]).parent.parent  # <project_path>/models/<model_id>.joblib: its matrices are beside
-    X_train, _, _, idx_train = load_matrix(row[1], project)
+    X_train, _, _, _ = load_matrix(row[1], project)
     features = [r[0] for r in imp] or list(X_train.columns[:top])
     seed = officer_cfg.random_seed
     if progress:

@@ -459,16 +459,10 @@ def refresh_rank_changes(conn, d: date) -> None:
 # ----------------------------------------------------------------------------------------- reading
 
 def latest_scored_date(conn=None) -> date | None:
-    own = conn is None
-    ctx = db.connect() if own else None
-    conn = ctx.__enter__() if own else conn
-    try:
-        if conn.execute("SELECT to_regclass('production.scoring_runs')").fetchone()[0] is None:
+    with db.connection(conn) as c:
+        if c.execute("SELECT to_regclass('production.scoring_runs')").fetchone()[0] is None:
             return None
-        return conn.execute("SELECT max(as_of_date) FROM production.scoring_runs").fetchone()[0]
-    finally:
-        if own:
-            ctx.__exit__(None, None, None)
+        return c.execute("SELECT max(as_of_date) FROM production.scoring_runs").fetchone()[0]
 
 
 def risk_list(d: date | None = None, top: int = 10) -> list[dict]:

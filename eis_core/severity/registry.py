@@ -54,11 +54,9 @@ def _minor(v: str) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from eis_core.load.parse import sha256_of
+
+    return sha256_of(path)
 
 
 @dataclass
@@ -90,13 +88,10 @@ def save_model(pipeline, metadata: dict, status: str = "challenger", conn=None) 
     if status not in ("champion", "challenger", "retired"):
         raise ValueError(f"status must be champion, challenger or retired, got {status!r}")
     version = metadata["version"]
-    own = conn is None
-    ctx = db.connect() if own else None
-    conn = ctx.__enter__() if own else conn
-    try:
-        ensure_severity_schema(conn)
-        row = conn.execute("SELECT version, status, artifact_path FROM severity.models WHERE version = %s",
-                           (version,)).fetchone()
+    with db.connection(conn) as c:
+        ensure_severity_schema(c)
+        row = c.execute("SELECT version, status, artifact_path FROM severity.models WHERE version = %s",
+                        (version,)).fetchone()
         if row:
             return {"version": row[0], "status": row[1], "artifact_path": row[2], "created": False}
         path = models_dir() / f"{version}.joblib"
@@ -106,8 +101,8 @@ def save_model(pipeline, metadata: dict, status: str = "challenger", conn=None) 
         tmp.replace(path)
         sha = sha256_file(path)
         if status == "champion":
-            conn.execute("UPDATE severity.models SET status = 'retired' WHERE status = 'champion'")
-        conn.execute(
+            c.execute("UPDATE severity.models SET status = 'retired' WHERE status = 'champion'")
+        c.execute(
             "INSERT INTO severity.models (version, train_start, train_end, data_hash, library_versions, metrics, "
             "artifact_path, status, artifact_sha256, feature_version, n_train, params) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -115,9 +110,6 @@ def save_model(pipeline, metadata: dict, status: str = "challenger", conn=None) 
              json.dumps(metadata["library_versions"]), json.dumps(metadata["metrics"]), str(path), status, sha,
              metadata["feature_version"], metadata["n_train"], json.dumps(metadata.get("params", {}))))
         return {"version": version, "status": status, "artifact_path": str(path), "created": True}
-    finally:
-        if own:
-            ctx.__exit__(None, None, None)
 
 
 def registry_row(version: str, conn) -> dict | None:
@@ -180,19 +172,13 @@ def load_model(version: str | None = None, conn=None) -> LoadedModel:
     from eis_core.severity.model import FastScorer
     from eis_core.severity.store import ensure_severity_schema
 
-    own = conn is None
-    ctx = db.connect() if own else None
-    conn = ctx.__enter__() if own else conn
-    try:
-        ensure_severity_schema(conn)
+    with db.connection(conn) as c:
+        ensure_severity_schema(c)
         if version is None:
-            version = champion_version(conn)
+            version = champion_version(c)
             if version is None:
                 raise LookupError("no champion severity model in the registry: train one with `eis severity train`")
-        row = registry_row(version, conn)
-    finally:
-        if own:
-            ctx.__exit__(None, None, None)
+        row = registry_row(version, c)
     if row is None:
         raise LookupError(f"unknown severity model version {version!r} (`eis severity status` lists the registry)")
     path = Path(row["artifact_path"])

@@ -26,16 +26,10 @@ def add_token(name: str, conn=None) -> tuple[int, str]:
     if not name or len(name) > 100:
         raise ValueError("token name must be 1-100 characters")
     token = PREFIX + secrets.token_urlsafe(32)
-    own = conn is None
-    ctx = db.connect() if own else None
-    conn = ctx.__enter__() if own else conn
-    try:
-        ensure_severity_schema(conn)
-        tid = conn.execute("INSERT INTO severity.api_tokens (name, token_hash) VALUES (%s, %s) RETURNING token_id",
-                           (name, hash_token(token))).fetchone()[0]
-    finally:
-        if own:
-            ctx.__exit__(None, None, None)
+    with db.connection(conn) as c:
+        ensure_severity_schema(c)
+        tid = c.execute("INSERT INTO severity.api_tokens (name, token_hash) VALUES (%s, %s) RETURNING token_id",
+                        (name, hash_token(token))).fetchone()[0]
     return tid, token
 
 
