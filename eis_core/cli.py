@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "airflow": ("eis_core.orchestration.cli:airflow_cli", "Run the real Airflow 3 stack and its DAGs locally."),
     "select": ("eis_core.modeling.selection:select_cli", "Choose a model group (selection rules), print the leaderboard and Table 3."),
     "forecast": ("eis_core.forecast.cli:forecast_cli", "Forecast calls (hourly) and stops (daily), peak hours, call-priority model."),
-    "import": ("eis_core.forecast.cli:import_cli", "Convert San Diego open-data exports (calls, RIPA stops) into drop folders."),
+    "import": ("eis_core.forecast.cli:import_cli", "Convert real exports (San Diego calls and RIPA stops, Chicago CPDP) into drop folders."),
     "score": ("eis_core.production.cli:score_cli", "Score the active officers on a date: risk list, risk factors, bias audit."),
     "explain": ("eis_core.production.cli:explain_cli", "Explain a model group: permutation importance, risk-score curves, bias audit."),
     "feedback": ("eis_core.production.cli:feedback_cli", "Supervisor reviews of flagged officers, and their outcomes."),

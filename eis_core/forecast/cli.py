@@ -145,3 +145,8 @@ def sd_calls(csv_file, out_dir, max_reject_share, load) -> None:
 def sd_ripa(csv_file, out_dir, max_reject_share, load) -> None:
     """San Diego RIPA 'stops - basic details' CSV -> traffic_stops.csv + placeholder officers.csv."""
     _run_import("import_sd_ripa", csv_file, out_dir, max_reject_share, load, ("officers", "traffic_stops"))
+
+
+from eis_core.importers.cli import cpdp_cmd  # noqa: E402  (click-only module, light to import)
+
+import_cli.add_command(cpdp_cmd)
