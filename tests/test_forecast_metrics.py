@@ -39,8 +39,44 @@ SMALL = replace(HOURLY, gbm_train=3 * 168, stats_window=3 * 168)
 def test_origins_are_weekly_and_leave_a_full_horizon():
     cuts = bt.origins(11 * 168, SMALL, 4)
     assert cuts == [11 * 168 - 168 * k for k in (4, 3, 2, 1)]
-    with pytest.raises(ValueError):
-        bt.origins(1100, SMALL, 4)
+    with pytest.raises(ValueError, match="need at least 14 days"):
+        bt.origins(14 * 24 - 1, SMALL, 4)
+
+
+def test_layout_fits_short_histories_and_skips_models_that_need_more():
+    models = ("seasonal_naive", "seasonal_ma", "mstl", "gbm")
+    full = bt.plan(8 * 168, SMALL, models, 4)  # 8 weeks: the asked layout, but the GBM's 672 h lags do not fit
+    assert full.spec.horizon == 168 and len(full.cuts) == 4 and full.models == ("seasonal_naive", "seasonal_ma", "mstl")
+    assert "gbm skipped" in full.skipped["gbm"] and "asked" not in full.note
+    for days in (14, 15, 20, 30, 44):
+        n = days * 24
+        lay = bt.plan(n, SMALL, models, 4)
+        h = lay.spec.horizon
+        assert h % 24 == 0 and 24 <= h <= 168 and len(lay.cuts) == 4
+        assert lay.cuts[-1] + h == n  # the last origin leaves exactly one horizon of actuals
+        assert lay.cuts[0] - h >= 168  # one week before the first calibration fit
+        assert all(b - a == lay.spec.origin_step for a, b in zip(lay.cuts, lay.cuts[1:]))
+        assert "seasonal_naive" in lay.models and "gbm" in lay.skipped
+        assert ("mstl" in lay.models) == (lay.cuts[0] - h >= 2 * 168 + 1)
+        if h < 168:
+            assert "asked horizon 168 h" in lay.note
+    assert bt.plan(20 * 24, SMALL, models, 4).spec.horizon == 48  # (480 - 168) / 5 -> 2 days
+    assert bt.plan(20 * 24, SMALL, models, 12).cuts == [480 - 24 * k for k in range(12, 0, -1)]  # 1 day, 12 origins
+    lay = bt.plan(14 * 24, SMALL, models, 12)  # not even 1-day origins fit 12 times: fewer origins
+    assert lay.spec.horizon == 24 and len(lay.cuts) == 6 and "asked horizon 168 h and 12 origins" in lay.note
+
+
+def test_short_history_backtest_runs_and_mstl_fits_just_over_two_weeks():
+    w = _series(weeks=3)  # 504 h
+    scores, pred = bt.backtest(w, SMALL, models=("seasonal_naive", "seasonal_ma", "mstl", "gbm"), n_origins=4)
+    assert set(pred["model"]) == {"seasonal_naive", "seasonal_ma"}  # 504 - 5 x 48 = 264 h: no room for MSTL
+    assert pred.groupby(["series", "model"])["cutoff"].nunique().eq(4).all()
+    spec = replace(SMALL, stats_window=10_000)
+    y = w["ALL"].to_numpy()
+    with pytest.raises(ValueError, match="mstl needs at least 337"):
+        fm.MSTLModel(spec).fit(y[:336], w.index[:336])  # statsmodels itself would raise IndexError here
+    out = fm.MSTLModel(spec).fit(y[:337], w.index[:337]).predict(24, None)
+    assert out.shape == (24,) and np.isfinite(out).all()
 
 
 class _Spy:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from eis_core.forecast import priority as pr
 
@@ -18,8 +19,10 @@ def _calls(n: int = 3000, seed: int = 1) -> pd.DataFrame:
                          "division": rng.choice(["D1", "D2"], n), "beat": rng.choice(["B1", "B2", "B3"], n)})
 
 
-def test_bands():
-    assert list(pr.band([1, 3, 4, 6, 7, 9])) == ["high", "high", "medium", "medium", "low", "low"]
+def test_bands_follow_san_diego_priorities():
+    # contract priority = SD priority + 1 (SD 9 stays 9): SD 0 -> 1 emergency, SD 1-2 -> urgent, SD 3-4 -> non_urgent
+    assert list(pr.band([1, 2, 3, 4, 5, 6, 8, 9])) == ["emergency", "urgent", "urgent", "non_urgent", "non_urgent",
+                                                      "non_urgent", "non_urgent", "report"]
 
 
 def test_previous_hour_volume_counts_only_earlier_calls():
@@ -45,6 +48,42 @@ def test_time_split_and_baselines(tmp_path):
     assert s.loc["hgb_pipeline", "macro_f1"] > s.loc["majority", "macro_f1"]
     assert s["chosen"].sum() == 1
     assert s["n_test"].iloc[0] == (df["received_at"] >= res["split_at"]).sum()
+    # the test window is exactly test_days calendar days, ending with the last day that has calls
+    w = res["window"]
+    assert w["end"] - w["split_at"] == pd.Timedelta(days=40) and w["end"] - pd.Timedelta(days=1) == df["received_at"].max().normalize()
+    assert w["split_at"] - w["val_at"] == pd.Timedelta(days=w["val_days"]) and w["val_days"] == 32  # a fifth of 160
+    # the choice is made on the validation window: scrambling the test labels changes test scores, not the choice
+    scrambled = df.copy()
+    late = scrambled["received_at"] >= res["split_at"]
+    scrambled.loc[late, "band"] = np.random.default_rng(5).permutation(scrambled.loc[late, "band"].to_numpy()[::-1])
+    res2 = pr.train_and_evaluate(scrambled, test_days=40, train_days=160, progress=lambda m: None)
+    s2 = res2["scores"].set_index("model")
+    assert s2.loc[s2["chosen"]].index.tolist() == s.loc[s["chosen"]].index.tolist()
+    assert (s2["val_macro_f1"] == s["val_macro_f1"]).all() and s2.loc["hgb_pipeline", "macro_f1"] < s.loc["hgb_pipeline", "macro_f1"]
+    with pytest.raises(ValueError, match="need at least 207 days"):
+        pr.train_and_evaluate(df, test_days=200, progress=lambda m: None)
+    auto = pr.split_window(df)  # default: a fifth of the 200 days
+    assert auto["test_days"] == 40
     ww = pr.weekday_weekend(df, tmp_path)
     assert 0 <= ww["chi2_daytype"]["p"] <= 1 and ww["plots"][0].exists()
     assert ww["by_daytype"].to_numpy().sum() == len(df)
+    # 2015-01-01 .. 2015-07-20 holds New Year, MLK, Presidents, Memorial Day, Independence Day (observed Fri 3 July)
+    assert list(ww["by_daytype"].index) == ["weekday", "weekend", "holiday"]
+    hol_days = set(df.loc[pr.day_type(df["received_at"]) == "holiday", "received_at"].dt.strftime("%Y-%m-%d"))
+    assert hol_days <= {"2015-01-01", "2015-01-19", "2015-02-16", "2015-05-25", "2015-07-03"} and "2015-01-19" in hol_days
+    assert abs(ww["cliffs_delta"]["weekend_vs_weekday"]) < 0.147  # time plays no part in _calls(): negligible
+    assert 0 <= ww["chi2_daytype"]["cramers_v"] < 0.1
+
+
+def test_effect_sizes_by_hand():
+    # levels low..high; A = [0, 0, 2] (both high), B = [2, 0, 0] (both low): complete separation
+    assert pr.cliffs_delta([0, 0, 2], [2, 0, 0]) == 1.0 and pr.cliffs_delta([2, 0, 0], [0, 0, 2]) == -1.0
+    # A = [1, 1] (levels 0, 1), B = [1, 1]: pairs (0,0) tie, (0,1) <, (1,0) >, (1,1) tie -> 0
+    assert pr.cliffs_delta([1, 1], [1, 1]) == 0.0
+    # A = [0, 1, 1] vs B = [1, 1, 0]: A>B pairs: (1,0) (2,0) (2,1) = 3, A<B: 0, ties 1 -> 3/4
+    assert pr.cliffs_delta([0, 1, 1], [1, 1, 0]) == 0.75
+    t = np.array([[30, 10], [10, 30]])
+    from scipy.stats import chi2_contingency
+
+    chi = chi2_contingency(t, correction=False).statistic
+    assert pr.cramers_v(t, chi) == pytest.approx(0.5)  # phi of a 2 x 2 table: (30*30 - 10*10) / 40 / 40

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,9 @@ def test_real_sample_rows(tmp_path):
         assert 1 <= int(r["priority"]) <= 9
     assert {r["source"] for r in out.values()} <= {"CITIZEN_911", "OFFICER_INITIATED", "ALARM"}
     assert any(r["source"] == "ALARM" for r in out.values())  # 459A burglary alarms are in the sample
-    assert (tmp_path / "_drop.json").exists()
+    manifest = json.loads((tmp_path / "_drop.json").read_text())
+    assert manifest["kind"] == "activity"  # calls only: the loader needs no officer tables
+    assert manifest["extracted_at"] == max(r["received_at"] for r in out.values()) == "2023-01-01T20:16:39"
 
 
 def test_malformed_calls_are_rejected_with_reasons(tmp_path):
@@ -62,7 +65,7 @@ def test_cli_exit_codes(tmp_path):
     bad = tmp_path / "wrong.csv"
     bad.write_text("a,b\n1,2\n")
     r = CliRunner().invoke(main, ["import", "sd-calls", str(bad), "--out", str(tmp_path / "c")])
-    assert r.exit_code == 1 and "missing column" in r.output
+    assert r.exit_code == 2 and "missing column" in r.output
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(ImportError_):
@@ -75,7 +78,10 @@ def test_ripa_historic_and_current_headers(tmp_path):
     assert rep.rows_out == 4 and rep.rejected == 0  # stop 2444 has two persons: one stop row
     assert {s["officer_id"] for s in stops} == {"SDPD_UNKNOWN"}
     assert stops[0]["stopped_at"] == "2018-07-01T00:01:37" and stops[0]["division"] == "WESTERN"
-    assert _rows(tmp_path / "h" / "officers.csv")[0]["officer_id"] == "SDPD_UNKNOWN"
+    officer = _rows(tmp_path / "h" / "officers.csv")[0]
+    assert officer["officer_id"] == "SDPD_UNKNOWN" and officer["race"] == officer["education"] == "UNKNOWN"
+    manifest = json.loads((tmp_path / "h" / "_drop.json").read_text())
+    assert manifest["kind"] == "activity" and manifest["extracted_at"] == max(s["stopped_at"] for s in stops)
     rep = import_sd_ripa(FIX / "ripa_stops_current_sample.csv", tmp_path / "c")
     assert rep.rows_out == 2 and _rows(tmp_path / "c" / "traffic_stops.csv")[0]["driver_age"] == "33"
 
@@ -94,10 +100,10 @@ def test_import_and_load_into_the_warehouse(warehouse, tmp_path):
 
     reset_raw(warehouse)
     import_sd_calls(SAMPLE, tmp_path / "calls")
-    ok, summary = load_imported(tmp_path / "calls", ("calls_for_service",), progress=lambda m: None)
-    assert ok, summary
+    ok, statuses, summary = load_imported(tmp_path / "calls", ("calls_for_service",), progress=lambda m: None)
+    assert ok and statuses == {"calls_for_service": "loaded"}, summary
     import_sd_ripa(FIX / "ripa_stops_historic_sample.csv", tmp_path / "ripa")
-    ok, summary = load_imported(tmp_path / "ripa", ("officers", "traffic_stops"), progress=lambda m: None)
+    ok, statuses, summary = load_imported(tmp_path / "ripa", ("officers", "traffic_stops"), progress=lambda m: None)
     assert ok, summary
     with warehouse.connect() as conn:
         assert conn.execute("SELECT count(*) FROM raw.calls_for_service").fetchone()[0] == 992

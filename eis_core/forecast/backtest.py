@@ -12,12 +12,14 @@ all squared errors).  The chosen model of a series has the lowest pooled RMSE ov
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from eis_core.forecast.models import Spec, add_intervals, calibration_errors, point_forecast
+from eis_core.forecast.models import (MODELS, Spec, add_intervals, calibration_errors, min_history, point_forecast,
+                                      with_horizon)
 
 ALL_H = "all"
 
@@ -48,14 +50,80 @@ def coverage(y, lo, hi) -> float:
     return float(np.mean((y >= np.asarray(lo)) & (y <= np.asarray(hi))))
 
 
+MIN_DAYS = 14  # the shortest history any forecast accepts: two weeks (one week for the seasonal baselines + backtest)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The backtest that fits the history: horizon, origins (cut-off positions), models that run or not."""
+
+    spec: Spec                  # the spec actually backtested (horizon, buckets, origin step)
+    cuts: list[int]             # cut-off positions, oldest first
+    models: tuple[str, ...]     # models that run
+    skipped: dict[str, str]     # model -> one-line reason
+    asked_horizon: int
+    asked_origins: int
+
+    @property
+    def note(self) -> str:
+        s, unit = self.spec, ("h" if self.spec.freq == "h" else "d")
+        text = (f"backtest: {len(self.cuts)} origin(s) {s.origin_step} {unit} apart, horizon {s.horizon} {unit}")
+        changed = []
+        if s.horizon != self.asked_horizon:
+            changed.append(f"horizon {self.asked_horizon} {unit}")
+        if len(self.cuts) != self.asked_origins:
+            changed.append(f"{self.asked_origins} origins")
+        if changed:
+            text += f" (asked {' and '.join(changed)}: the history is too short for that)"
+        return text
+
+
+def _need(name: str, spec: Spec) -> int:
+    return 1 if name not in MODELS else min_history(name, spec)
+
+
+def plan(n: int, spec: Spec, models: tuple[str, ...], n_origins: int) -> Layout:
+    """Choose the backtest that fits *n* periods of history.
+
+    The requested horizon and origins are kept when the seasonal baselines (one season of history)
+    have it before the earliest fit, which is the interval-calibration fit one horizon before the first
+    origin.  Otherwise the horizon shrinks in whole days with origins one horizon apart, and when even
+    one day does not fit, the number of origins shrinks.  A model that needs more history than the
+    earliest fit has (the GBM's long lags, MSTL's weekly season) is skipped with its reason.
+    """
+    per_day = 24 if spec.freq == "h" else 1
+    if n < MIN_DAYS * per_day:
+        raise ValueError(f"not enough history for a forecast: {n / per_day:.1f} days, need at least {MIN_DAYS} days")
+    base = spec.season
+    h, k, step = spec.horizon, n_origins, spec.origin_step
+    first = n - h - (k - 1) * step
+    if first - h < base:  # origins one horizon apart; the horizon shrinks (whole days) until k origins fit
+        step = h = min(h, ((n - base) // (k + 1)) // per_day * per_day)
+        if h < per_day:
+            step = h = per_day
+            k = max(1, (n - base) // per_day - 1)
+        first = n - h - (k - 1) * step
+    cuts = [n - h - j * step for j in range(k - 1, -1, -1)]
+    bt_spec = replace(with_horizon(spec, h), origin_step=step) if h != spec.horizon else replace(spec, origin_step=step)
+    room, unit = first - h, ("h" if spec.freq == "h" else "days")
+    run, skipped = [], {}
+    for m in models:
+        need = _need(m, bt_spec)
+        if need > room:
+            why = {"mstl": f"its longest season ({max(bt_spec.seasons)}) needs more than two cycles",
+                   "gbm": f"lags up to {max(bt_spec.lags)} plus one season of training rows"}.get(m, "its history need")
+            skipped[m] = (f"{m} skipped: {why} = {need} {unit} of history before the earliest backtest fit, "
+                          f"the data leaves {room} {unit}")
+        else:
+            run.append(m)
+    if not run:
+        raise ValueError("no model fits this history: " + "; ".join(skipped.values()))
+    return Layout(bt_spec, cuts, tuple(run), skipped, spec.horizon, n_origins)
+
+
 def origins(n: int, spec: Spec, n_origins: int) -> list[int]:
-    """Cut-off positions (index of the first forecast period), oldest first."""
-    cuts = [n - spec.horizon - k * spec.origin_step for k in range(n_origins - 1, -1, -1)]
-    min_hist = max(spec.lags) + 2 * spec.season
-    cuts = [c for c in cuts if c - spec.horizon >= min_hist]  # the interval calibration fit needs history too
-    if not cuts:
-        raise ValueError(f"not enough history for a backtest: {n} periods, need {min_hist + 2 * spec.horizon}")
-    return cuts
+    """Cut-off positions (index of the first forecast period), oldest first (see :func:`plan`)."""
+    return plan(n, spec, ("seasonal_naive",), n_origins).cuts
 
 
 def _bucket_masks(spec: Spec) -> list[tuple[str, np.ndarray]]:
@@ -65,24 +133,26 @@ def _bucket_masks(spec: Spec) -> list[tuple[str, np.ndarray]]:
 
 
 def backtest(wide: pd.DataFrame, spec: Spec, *, models: tuple[str, ...] | None = None, n_origins: int = 4,
-             progress: Callable[[str], object] | None = None, n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin backtest of every model on every column of *wide*.
+             progress: Callable[[str], object] | None = None, n_jobs: int = 1,
+             layout: Layout | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling-origin backtest of every model on every column of *wide*, with the layout of :func:`plan`
+    (models that do not fit the history are left out; ``plan`` says why).
 
     Returns (scores, predictions): scores has one row per series × model × cutoff × bucket plus the
     pooled rows (cutoff NaT); predictions has every backtest forecast with its actual value.
     *n_jobs* > 1 runs the series in that many worker processes (series are independent).
     """
-    models = models or spec.models
+    layout = layout or plan(len(wide.index), spec, tuple(models or spec.models), n_origins)
+    models, spec = layout.models, layout.spec
     if n_jobs > 1 and wide.shape[1] > 1:
         from joblib import Parallel, delayed
 
-        parts = Parallel(n_jobs=n_jobs)(delayed(backtest)(wide[[c]], spec, models=models, n_origins=n_origins)
-                                        for c in wide.columns)
+        parts = Parallel(n_jobs=n_jobs)(delayed(backtest)(wide[[c]], spec, layout=layout) for c in wide.columns)
         if progress:
             progress(f"  backtest {spec.name}: {wide.shape[1]} series done in {n_jobs} processes")
         return (pd.concat([p[0] for p in parts], ignore_index=True), pd.concat([p[1] for p in parts], ignore_index=True))
     idx = wide.index
-    cuts = origins(len(idx), spec, n_origins)
+    cuts = layout.cuts
     h = spec.horizon
     scores, preds = [], []
     buckets = _bucket_masks(spec)
@@ -180,7 +250,13 @@ def forecast_future(wide: pd.DataFrame, spec: Spec, models: tuple[str, ...],
                 cal = b[(b["series"] == series) & (b["model"] == name) & (b["cutoff"] == last_cut)]
             if cal is not None and len(cal) == h:
                 z = calibration_errors(cal["y"].to_numpy(), cal["yhat"].to_numpy())
-            else:
+            elif n - h >= min_history(name, spec):
                 z = calibration_errors(y[n - h:], point_forecast(name, spec, y, idx, n - h, h, idx[n - h:]))
+            elif backtest_predictions is not None:  # short history: the (shorter-horizon) backtest errors
+                b = backtest_predictions
+                cal = b[(b["series"] == series) & (b["model"] == name)]
+                z = calibration_errors(cal["y"].to_numpy(), cal["yhat"].to_numpy())
+            else:
+                raise ValueError(f"{name}: not enough history to calibrate a {h}-period forecast's intervals")
             out.append(pd.DataFrame({"series": series, "model": name, "ts": fut, **add_intervals(mean, z)}))
     return pd.concat(out, ignore_index=True)

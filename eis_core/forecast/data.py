@@ -21,9 +21,15 @@ _TABLES = {  # kind -> (table, timestamp column, pandas frequency)
 
 
 def _relation(conn, table: str) -> str:
+    """``staging.stg_<table>`` when dbt built it, else ``raw.<table>``; ValueError when neither exists."""
     row = conn.execute("SELECT 1 FROM information_schema.views WHERE table_schema = 'staging' AND table_name = %s",
                        (f"stg_{table}",)).fetchone()
-    return f"staging.stg_{table}" if row else f"raw.{table}"
+    if row:
+        return f"staging.stg_{table}"
+    if conn.execute("SELECT to_regclass(%s)", (f"raw.{table}",)).fetchone()[0] is None:
+        raise ValueError(f"the warehouse has no table raw.{table}: load a drop with {table}.csv first "
+                         f"(`eis load DIR`) or pass --drop DIR")
+    return f"raw.{table}"
 
 
 def events_from_db(kind: str, since: str | None = None) -> pd.DataFrame:
@@ -46,9 +52,15 @@ def events_from_drop(kind: str, drop_dir: str | Path) -> pd.DataFrame:
     import pyarrow.csv as pacsv
 
     table, col, freq = _TABLES[kind]
-    t = pacsv.read_csv(Path(drop_dir) / f"{table}.csv",
-                       convert_options=pacsv.ConvertOptions(include_columns=[col, "division"],
-                                                            column_types={col: pa.timestamp("s"), "division": pa.string()}))
+    path = Path(drop_dir) / f"{table}.csv"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: the drop has no {table}")
+    try:
+        t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=[col, "division"], column_types={col: pa.timestamp("s"), "division": pa.string()}))
+    except (pa.ArrowInvalid, pa.ArrowKeyError) as e:
+        raise ValueError(f"{path}: needs the columns {col} (timestamp) and division "
+                         f"({str(e).splitlines()[0][:120]})") from None
     df = t.to_pandas()
     df["ts"] = df[col].dt.floor(freq)
     return df.groupby(["ts", "division"], observed=True).size().rename("n").reset_index()
@@ -61,7 +73,7 @@ def to_wide(events: pd.DataFrame, freq: str, divisions: list[str] | None = None,
     The grid ends with the last complete day that has data; *history_days* keeps only the tail.
     """
     if events.empty:
-        raise ValueError("no events to forecast: load calls_for_service / traffic_stops first")
+        raise ValueError("no events to forecast: calls_for_service / traffic_stops has no rows")
     ev = events.copy()
     ev["ts"] = pd.to_datetime(ev["ts"]).astype("datetime64[s]")
     wide = ev.pivot_table(index="ts", columns="division", values="n", aggfunc="sum", fill_value=0)

@@ -28,7 +28,7 @@ CALL_COLUMNS = ["call_id", "received_at", "call_type", "priority", "source", "di
 STOP_COLUMNS = ["stop_id", "officer_id", "stopped_at", "division", "beat", "reason", "outcome", "searched",
                 "contraband_found", "use_of_force", "driver_race", "driver_sex", "driver_age"]
 OFFICER_ROW = {"officer_id": PLACEHOLDER_OFFICER, "hire_date": "1900-01-01", "separation_date": "", "birth_year": "1900",
-               "sex": "X", "race": "OTHER", "education": "HS", "height_cm": "", "weight_kg": "", "rank": "OFFICER",
+               "sex": "X", "race": "UNKNOWN", "education": "UNKNOWN", "height_cm": "", "weight_kg": "", "rank": "OFFICER",
                "sworn": "true"}
 #: RIPA 'basic details' header aliases: current file (id, stopdate, stoptime) and historic (stop_id, date_stop, time_stop)
 RIPA_ALIASES = {"stop_id": ("stop_id", "id"), "date": ("date_stop", "stopdate"), "time": ("time_stop", "stoptime"),
@@ -88,9 +88,17 @@ def _timestamp(text: str, fmts=("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m
 
 
 def _open_csv(path: Path):
-    fh = open(path, newline="", encoding="utf-8-sig")
-    reader = csv.DictReader(fh)
-    if not reader.fieldnames:
+    """A DictReader on *path* (plain or ``.gz``); raises ImportError_ for an empty or unreadable file."""
+    import gzip
+
+    try:
+        fh = (gzip.open(path, "rt", newline="", encoding="utf-8-sig") if path.suffix == ".gz"
+              else open(path, newline="", encoding="utf-8-sig"))
+        reader = csv.DictReader(fh)
+        names = reader.fieldnames
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ImportError_(f"{path}: cannot read it as a UTF-8 CSV ({type(e).__name__})") from None
+    if not names:
         fh.close()
         raise ImportError_(f"{path}: empty file (no header)")
     return fh, reader
@@ -103,11 +111,22 @@ def _write(out_dir: Path, name: str, columns: list[str], rows: list[dict]) -> No
         w.writerows(rows)
 
 
-def _manifest(out_dir: Path, source: str, kind: str, last: datetime | None, report: ImportReport) -> None:
-    extracted = (last or datetime.now()).strftime("%Y-%m-%dT23:59:59")
+def _manifest(out_dir: Path, source: str, importer: str, last: datetime, report: ImportReport) -> None:
+    """``_drop.json``: an *activity* drop (calls or stops only: the loader needs no officer tables for it),
+    extracted at the latest timestamp in the data (so no row is "in the future" of the extract)."""
     (out_dir / "_drop.json").write_text(json.dumps({
+        "kind": "activity", "extracted_at": last.strftime("%Y-%m-%dT%H:%M:%S"),
         "department": "City of San Diego Police Department (open data)", "source_file": str(source),
-        "importer": kind, "extracted_at": extracted, "report": asdict(report)}, indent=2) + "\n")
+        "importer": importer, "report": asdict(report)}, indent=2) + "\n")
+
+
+def _no_rows(src: Path, rep: ImportReport) -> None:
+    """One-line error when nothing could be converted (header-only file, or every row rejected/skipped)."""
+    if rep.rows_in == 0:
+        raise ImportError_(f"{src}: no data rows (header only); need at least one row to import")
+    raise ImportError_(f"{src}: none of the {rep.rows_in:,} rows could be converted "
+                       f"({rep.rejected:,} rejected, {rep.skipped:,} information-log rows); "
+                       f"reasons: {', '.join(sorted(rep.reasons)) or 'none'}")
 
 
 def import_sd_calls(src: str | Path, out_dir: str | Path, max_reject_share: float = 0.05) -> ImportReport:
@@ -160,6 +179,8 @@ def import_sd_calls(src: str | Path, out_dir: str | Path, max_reject_share: floa
                          "priority": 9 if prio == "9" else int(prio) + 1, "source": source, "division": division,
                          "beat": beat, "lat": "", "lon": "", "disposition": (row.get("disposition") or "").strip()})
     rep.rows_out, rep.rejected, rep.skipped = len(good), len(rejects), len(skipped)
+    if not good:
+        _no_rows(src, rep)
     _write(out, "calls_for_service.csv", CALL_COLUMNS, good)
     _write(out, "_rejects_calls_for_service.csv", list(reader.fieldnames) + ["line", "reason"], rejects)
     _write(out, "_skipped_information_log.csv", list(reader.fieldnames) + ["line"], skipped)
@@ -214,6 +235,8 @@ def import_sd_ripa(src: str | Path, out_dir: str | Path, max_reject_share: float
                          "driver_race": "", "driver_sex": "",
                          "driver_age": age if age.isdigit() and 0 <= int(age) <= 120 else ""})
     rep.rows_out, rep.rejected = len(good), len(rejects)
+    if not good:
+        _no_rows(src, rep)
     _write(out, "traffic_stops.csv", STOP_COLUMNS, good)
     _write(out, "officers.csv", list(OFFICER_ROW), [OFFICER_ROW])
     _write(out, "_rejects_traffic_stops.csv", list(reader.fieldnames) + ["line", "reason"], rejects)
@@ -221,11 +244,13 @@ def import_sd_ripa(src: str | Path, out_dir: str | Path, max_reject_share: float
     return rep
 
 
-def load_imported(out_dir: str | Path, tables: tuple[str, ...], progress=print) -> tuple[bool, str]:
-    """``eis load`` the drop; success = every table this import wrote was accepted (the contract's
-    other tables are simply absent from an import drop and reported as missing)."""
+def load_imported(out_dir: str | Path, tables: tuple[str, ...], progress=print) -> tuple[bool, dict[str, str], str]:
+    """``eis load`` the drop; success = every table this import wrote was accepted.  Only those tables'
+    statuses are judged: the contract's other tables are not part of an import (the manifest says
+    ``"kind": "activity"``).  Returns (ok, {table: status}, the load summary)."""
     from eis_core.load.loader import ACCEPTED, load_drop
 
     report = load_drop(out_dir, progress=progress)
-    ok = all(report.table(t).status in ACCEPTED + ("loaded_with_quarantine",) for t in tables)
-    return ok, report.summary()
+    statuses = {t: report.table(t).status for t in tables}
+    ok = all(s in ACCEPTED for s in statuses.values())
+    return ok, statuses, report.summary()

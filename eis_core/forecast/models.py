@@ -100,7 +100,11 @@ class MSTLModel:
         from statsmodels.tsa.seasonal import MSTL, STL
 
         y = np.asarray(y[-self.spec.stats_window:], float)
-        periods = [p for p in self.spec.seasons if 2 * p <= len(y)]
+        need = min_history("mstl", self.spec)
+        if len(y) < need:  # statsmodels needs more than two full cycles of the longest season
+            raise ValueError(f"mstl needs at least {need} periods of history (more than 2 x {max(self.spec.seasons)}), "
+                             f"got {len(y)}")
+        periods = list(self.spec.seasons)
         if len(periods) == 1:
             res = STL(y, period=periods[0], robust=False).fit()
             seas = [np.asarray(res.seasonal)]
@@ -176,6 +180,17 @@ class GBMModel:
 
         with threadpool_limits(1, user_api="openmp"):
             return self.model.predict(X)
+
+
+def min_history(name: str, spec: Spec) -> int:
+    """Periods of history model *name* needs for one fit: one long season for the seasonal baselines,
+    more than two cycles of the longest season for MSTL (statsmodels fails at exactly two), the longest
+    lag plus one season of training rows for the GBM."""
+    if name == "mstl":
+        return 2 * max(spec.seasons) + 1
+    if name == "gbm":
+        return max(spec.lags) + spec.season + 1
+    return spec.season
 
 
 MODELS = {"seasonal_naive": SeasonalNaive, "seasonal_ma": SeasonalMA, "mstl": MSTLModel, "gbm": GBMModel}

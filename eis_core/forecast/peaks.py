@@ -23,6 +23,20 @@ def peak_hours(fc: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     return g[["weekday", "rank", "hour", "yhat", "lo_80", "hi_80", "lo_95", "hi_95"]].reset_index(drop=True)
 
 
+def observed_peaks(obs: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+    """For each weekday, the *top* hours by observed calls (mean over the days of that weekday in the
+    history), with the lowest and highest count and the number of days.  *obs*: ts, yhat (= count)."""
+    f = obs.copy()
+    f["ts"] = pd.to_datetime(f["ts"])
+    f["weekday"] = f["ts"].dt.dayofweek
+    f["hour"] = f["ts"].dt.hour
+    g = (f.groupby(["weekday", "hour"])["yhat"].agg(yhat="mean", lo="min", hi="max", days="size").reset_index())
+    g = g.sort_values(["weekday", "yhat"], ascending=[True, False]).groupby("weekday").head(top)
+    g["rank"] = g.groupby("weekday").cumcount() + 1
+    g["weekday"] = g["weekday"].map(dict(enumerate(WEEKDAYS)))
+    return g[["weekday", "rank", "hour", "yhat", "lo", "hi", "days"]].reset_index(drop=True)
+
+
 def heatmap(fc: pd.DataFrame, out_png: str | Path, title: str = "Expected calls per hour") -> Path:
     """Weekday × hour heat map of the expected calls (PNG)."""
     import matplotlib

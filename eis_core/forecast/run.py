@@ -23,14 +23,18 @@ def _job(kind: str, spec: Spec, *, divisions, n_origins, history_days, drop_dir,
         progress(f"reading {kind} from {'drop ' + str(drop_dir) if drop_dir else 'the warehouse'} ...")
         wide = load_series(kind, drop_dir=drop_dir, divisions=divisions, history_days=history_days)
     progress(f"{spec.name}: {len(wide.columns)} series ({', '.join(wide.columns)}), {len(wide):,} periods "
-             f"{wide.index[0]} .. {wide.index[-1]}; horizon {spec.horizon}, {n_origins} origins")
-    models = tuple(models or spec.models)
+             f"{wide.index[0]} .. {wide.index[-1]}; horizon {spec.horizon}, {n_origins} origins asked")
+    layout = bt.plan(len(wide), spec, tuple(models or spec.models), n_origins)
+    notes = [layout.note] + list(layout.skipped.values())
+    for line in notes:
+        progress(line)
+    models = layout.models
     from threadpoolctl import threadpool_limits
 
     # one OpenMP thread per fit: many small HistGradientBoosting fits on a shared machine are much
     # faster without thread spin-waiting (measured 7x on 2 busy cores)
     with threadpool_limits(1):
-        scores, preds = bt.backtest(wide, spec, models=models, n_origins=n_origins, progress=progress, n_jobs=n_jobs)
+        scores, preds = bt.backtest(wide, spec, layout=layout, progress=progress, n_jobs=n_jobs)
     chosen = bt.choose(scores)
     scores = bt.mark_chosen(scores, chosen)
     progress(f"chosen by backtest RMSE: {chosen}")
@@ -41,7 +45,8 @@ def _job(kind: str, spec: Spec, *, divisions, n_origins, history_days, drop_dir,
         from eis_core.forecast import store as st
 
         run_id = st.new_run(spec.name, {"horizon": spec.horizon, "n_origins": n_origins, "models": models,
-                                        "history_days": history_days, "divisions": divisions,
+                                        "backtest_horizon": layout.spec.horizon, "backtest_origins": len(layout.cuts),
+                                        "skipped": layout.skipped, "history_days": history_days, "divisions": divisions,
                                         "drop_dir": str(drop_dir) if drop_dir else None},
                             wide.index[0].to_pydatetime(), wide.index[-1].to_pydatetime())
         st.write_backtests(run_id, spec.name, scores)
@@ -49,7 +54,8 @@ def _job(kind: str, spec: Spec, *, divisions, n_origins, history_days, drop_dir,
         st.finish_run(run_id, time.perf_counter() - t0)
         progress(f"stored run {run_id}: forecast.backtests, forecast.{spec.name}")
     return {"run_id": run_id, "scores": scores, "chosen": chosen, "forecast": fc, "series": list(wide.columns),
-            "seconds": time.perf_counter() - t0, "table": bt.summary_table(scores, ALL)}
+            "seconds": time.perf_counter() - t0, "table": bt.summary_table(scores, ALL), "layout": layout,
+            "notes": notes}
 
 
 def run_calls_forecast(*, horizon_days: int = 7, divisions: list[str] | None = None, n_origins: int = 4,
@@ -84,24 +90,45 @@ def format_table(table: pd.DataFrame) -> str:
 
 
 def peaks_report(series: str = ALL, top: int = 3, out_png: str | Path | None = None,
-                 run_id: int | None = None) -> tuple[pd.DataFrame, Path | None, int]:
-    """Peak hours (table) and heat map (PNG) of the chosen model's latest stored hourly forecast."""
-    from eis_core.forecast import store as st
-    from eis_core.forecast.peaks import heatmap, peak_hours
+                 run_id: int | None = None, drop_dir: str | Path | None = None,
+                 store: bool = True) -> tuple[pd.DataFrame, Path | None, int | None]:
+    """Peak hours (table) and heat map (PNG) of the chosen model's latest stored hourly forecast.
+
+    Without a stored forecast (or with ``store=False``), the history itself: the observed calls per
+    weekday × hour (mean over the days of data, with the lowest and highest count); run id None then.
+    """
+    from eis_core.forecast.peaks import heatmap, observed_peaks, peak_hours
     from eis_core.paths import eis_home
 
-    run_id = run_id or st.latest_run(HOURLY.name)
-    if run_id is None:
-        raise RuntimeError("no stored hourly forecast yet: run `eis forecast run` first")
-    fc = st.read_calls_forecast(run_id, series)
-    if fc.empty:
-        raise RuntimeError(f"run {run_id} has no forecast for series {series!r}")
-    png = heatmap(fc, out_png or eis_home() / "forecast" / f"peaks_run{run_id}_{series}.png",
-                  f"Expected calls per hour, {series} ({fc['model'].iloc[0]}, run {run_id})")
-    return peak_hours(fc, top), png, run_id
+    fc = None
+    if run_id is not None or store:
+        from eis_core.forecast import store as st
+
+        if run_id is None and drop_dir is None:
+            run_id = st.latest_run(HOURLY.name)
+        if run_id is not None:
+            fc = st.read_calls_forecast(run_id, series)
+            if fc.empty:
+                raise ValueError(f"forecast run {run_id} has no hourly forecast for series {series!r}")
+    if fc is not None:
+        png = heatmap(fc, out_png or eis_home() / "forecast" / f"peaks_run{run_id}_{series}.png",
+                      f"Expected calls per hour, {series} ({fc['model'].iloc[0]}, run {run_id})")
+        return peak_hours(fc, top), png, run_id
+    wide = load_series("calls", drop_dir=drop_dir)
+    if series not in wide.columns:
+        raise ValueError(f"unknown series {series!r}; known: {', '.join(wide.columns)}")
+    obs = pd.DataFrame({"ts": wide.index, "yhat": wide[series].to_numpy()})
+    png = heatmap(obs, out_png or eis_home() / "forecast" / f"peaks_observed_{series}.png",
+                  f"Observed calls per hour, {series} ({wide.index[0]:%Y-%m-%d} .. {wide.index[-1]:%Y-%m-%d})")
+    return observed_peaks(obs, top), png, None
 
 
 def format_peaks(peaks: pd.DataFrame) -> str:
+    if "days" in peaks.columns:  # observed history
+        lines = [f"{'day':<5}{'rank':>5}{'hour':>6}{'mean calls':>12}{'min-max':>10}{'days':>6}"]
+        for r in peaks.itertuples(index=False):
+            lines.append(f"{r.weekday:<5}{r.rank:>5}{r.hour:>5}h{r.yhat:>12.1f}{f'{r.lo:.0f}-{r.hi:.0f}':>10}{r.days:>6}")
+        return "\n".join(lines)
     lines = [f"{'day':<5}{'rank':>5}{'hour':>6}{'expected':>10}{'80% range':>14}{'95% range':>14}"]
     for r in peaks.itertuples(index=False):
         lines.append(f"{r.weekday:<5}{r.rank:>5}{r.hour:>5}h{r.yhat:>10.1f}{f'{r.lo_80:.0f}-{r.hi_80:.0f}':>14}"

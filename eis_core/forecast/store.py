@@ -30,14 +30,14 @@ CREATE TABLE IF NOT EXISTS forecast.stops_daily (
 CREATE TABLE IF NOT EXISTS forecast.priority_scores (
     run_id bigint NOT NULL REFERENCES forecast.runs, model text NOT NULL, accuracy double precision,
     macro_f1 double precision, n_train integer, n_test integer, split_at timestamp, chosen boolean NOT NULL);
+ALTER TABLE forecast.priority_scores ADD COLUMN IF NOT EXISTS val_macro_f1 double precision;
 """
 
 
 def ensure_schema() -> None:
     from eis_core import db
 
-    with db.connect() as conn:
-        conn.execute(DDL)
+    db.ensure_ddl("forecast_schema", DDL)
 
 
 def new_run(kind: str, params: dict, data_start=None, data_end=None) -> int:
@@ -89,7 +89,7 @@ def write_forecasts(run_id: int, target: str, fc: pd.DataFrame, chosen: dict[str
 
 
 def write_priority(run_id: int, scores: pd.DataFrame) -> None:
-    cols = ["model", "accuracy", "macro_f1", "n_train", "n_test", "split_at", "chosen"]
+    cols = ["model", "accuracy", "macro_f1", "n_train", "n_test", "split_at", "chosen", "val_macro_f1"]
     _copy("priority_scores", ["run_id"] + cols, ([run_id] + list(r) for r in scores[cols].itertuples(index=False)))
 
 
