@@ -116,22 +116,32 @@ class Cohort(BaseModel):
 
 
 class LegacyRule(BaseModel):
+    """A threshold rule of the department's legacy EIS: ``count`` records within ``window``.
+
+    ``source: ia_cases`` (default) counts IA cases of ``event_types`` by reported_date;
+    ``source: use_of_force`` counts use-of-force reports (``event_types`` = force types; empty = all).
+    """
+
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
-    event_types: list[str]
+    source: Literal["ia_cases", "use_of_force"] = "ia_cases"
+    event_types: list[str] = []
     count: int = Field(gt=0)
     window: Duration
 
     _parse = field_validator("window", mode="before")(lambda cls, v: Duration.parse(v))
 
-    @field_validator("event_types")
-    @classmethod
-    def _codes(cls, v: list[str]) -> list[str]:
-        known = load_contract().codes["event_type"]
-        bad = [e for e in v if e not in known]
+    @model_validator(mode="after")
+    def _codes(self) -> "LegacyRule":
+        codes = load_contract().codes
+        known = codes["force_type"] if self.source == "use_of_force" else codes["event_type"]
+        bad = [e for e in self.event_types if e not in known]
         if bad:
-            raise ValueError(f"unknown event type(s) {bad}; known: {known}")
-        return v
+            what = "force type" if self.source == "use_of_force" else "event type"
+            raise ValueError(f"unknown {what}(s) {bad}; known: {known}")
+        if self.source == "ia_cases" and not self.event_types:
+            raise ValueError("a rule over ia_cases needs event_types")
+        return self
 
 
 class TemporalConfig(BaseModel):
@@ -223,7 +233,7 @@ def _grid(v: Any) -> dict[str, dict[str, list]]:
     return out
 
 
-BLOCKS = ("ia_history", "dispatches", "arrests", "traffic_stops", "field_interviews", "citations",
+BLOCKS = ("ia_history", "use_of_force", "dispatches", "arrests", "traffic_stops", "field_interviews", "citations",
           "secondary_employment", "training", "eis_flags", "characteristics", "neighborhood", "outliers",
           "change", "legacy_rules")
 
@@ -237,6 +247,9 @@ class OfficerConfig(BaseModel):
     protected_attributes_as_features: bool = False
     cohort: Cohort = Cohort()
     legacy_rules: list[LegacyRule] = []
+    #: ia_cases.allegation groups (contract v2): group name -> allegation prefixes (case-insensitive);
+    #: each group, and "other", gets windowed counts in the IA history block
+    allegation_groups: dict[str, list[str]] = {}
     temporal_config: TemporalConfig | None = None
     random_seed: int = 42
     model_grid: dict[str, dict[str, list]] = {}
@@ -255,6 +268,16 @@ class OfficerConfig(BaseModel):
         if bad:
             raise ValueError(f"unknown feature block(s) {bad}; known: {list(BLOCKS)}")
         return {b: bool(v.get(b, True)) for b in BLOCKS}
+
+    @field_validator("allegation_groups")
+    @classmethod
+    def _allegations(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, prefixes in v.items():
+            if not re.match(r"^[a-z][a-z0-9_]{0,20}$", name) or name == "other":
+                raise ValueError(f"allegation group {name!r}: use a short lower-case name (a-z, 0-9, _), not 'other'")
+            if not prefixes or not all(isinstance(p, str) and p.strip() for p in prefixes):
+                raise ValueError(f"allegation group {name!r}: list at least one allegation prefix")
+        return v
 
     @field_validator("feature_windows")
     @classmethod
@@ -335,8 +358,9 @@ def dbt_vars(officer: OfficerConfig, labels: LabelsConfig, as_of_dates: list[dat
         "protected_as_features": officer.protected_attributes_as_features,
         "sworn_only": officer.cohort.sworn_only,
         "require_active_assignment": officer.cohort.require_active_assignment,
-        "legacy_rules": [{"name": r.name, "event_types": r.event_types, "count": r.count,
+        "legacy_rules": [{"name": r.name, "source": r.source, "event_types": r.event_types, "count": r.count,
                           "interval": r.window.pg_interval} for r in officer.legacy_rules],
+        "allegation_groups": officer.allegation_groups,
         "adverse_events": labels.adverse_events,
         "label_windows": [{"name": w.name, "interval": w.pg_interval} for w in labels.label_windows],
     }}

@@ -70,7 +70,8 @@
     {#- ---------------------------------------------------------------- which sources are built -#}
     {%- set present = {} -%}
     {%- for s in eis_sources() -%}
-        {%- set on = eis_block_on(s.block) or (s.key == 'ia' and eis_block_on('legacy_rules')) -%}
+        {%- set on = eis_block_on(s.block) or (s.key == 'ia' and eis_block_on('legacy_rules'))
+                     or (s.key == 'uof' and eis_block_on('legacy_rules') and cfg.legacy_rules | selectattr('source', 'equalto', 'use_of_force') | list) -%}
         {%- set empty = [] -%}
         {%- if on -%}
             {%- for t in s.tables if not eis_source_has_rows(t) %}{% do empty.append(t) %}{% endfor -%}
@@ -90,6 +91,8 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set nbh_rows = eis_block_on('neighborhood') and eis_source_has_rows('neighborhoods') -%}
+    {%- set has_rank_history = eis_block_on('characteristics') and eis_source_has_rows('rank_history') -%}
+    {%- do ctx.update({'rank_history': has_rank_history}) -%}
     {%- for blk, tbl in [('characteristics', 'officers, assignments'), ('neighborhood', 'neighborhoods'),
                          ('outliers', 'the windowed counts'), ('change', 'the windowed counts'),
                          ('legacy_rules', 'ia_cases')] -%}
@@ -110,16 +113,22 @@
     {#- ---------------------------------------------------------------- IA history -#}
     {%- if present['ia'] and eis_block_on('ia_history') -%}
         {%- set s = eis_source('ia') -%}
+        {#- contract v2 code NO_FINDING (closed without a finding on the merits): columns only when a case has it -#}
+        {%- set has_no_finding = eis_source_has_value('ia_cases', 'disposition', 'NO_FINDING') -%}
         {%- for w in windows -%}
             {%- do eis__count(ctx, s, 'ia_cases_' ~ w.name, 'rep_total', w, 'IA cases reported') -%}
             {%- for t in codes.event_type -%}
                 {%- do eis__count(ctx, s, 'ia_cases_' ~ t | lower ~ '_' ~ w.name, 'rep_' ~ t | lower, w, 'IA cases of type ' ~ t ~ ' reported') -%}
             {%- endfor -%}
             {%- do eis__count(ctx, s, 'ia_closed_' ~ w.name, 'closed_total', w, 'IA cases closed (disposition known)') -%}
-            {%- for d in codes.disposition_final -%}
+            {%- for d in codes.disposition_final if d != 'NO_FINDING' or has_no_finding -%}
                 {%- do eis__count(ctx, s, 'ia_closed_' ~ d | lower ~ '_' ~ w.name, 'closed_' ~ d | lower, w, 'IA cases closed with disposition ' ~ d) -%}
             {%- endfor -%}
             {%- do eis__count(ctx, s, 'ia_adverse_' ~ w.name, 'closed_adverse', w, 'adverse IA cases (adverse disposition known, closed)') -%}
+            {%- for g in cfg.allegation_groups.keys() | list + (['other'] if cfg.allegation_groups else []) -%}
+                {%- do eis__count(ctx, s, 'ia_alg_' ~ g ~ '_' ~ w.name, 'alg_' ~ g, w,
+                                  'IA cases reported with an allegation in group ' ~ g ~ (' (in no configured group)' if g == 'other' else ' (allegation_groups)')) -%}
+            {%- endfor -%}
         {%- endfor -%}
         {%- set rep = eis__b(ctx, 'ia', 'rep_total', none) -%}
         {%- set clo = eis__b(ctx, 'ia', 'closed_total', none) -%}
@@ -138,6 +147,21 @@
                         'coalesce(b.as_of_date - b.b_ia_last_adverse_incident, b.as_of_date - b.o_hire_date)') -%}
         {%- do eis__add(ctx, 'ia_days_since_adverse_missing', s.block, none, '1 when no adverse case was known before D (ia_days_since_adverse imputed)',
                         'ia_cases', s.known_from, 'none', 'case when b.b_ia_last_adverse_incident is null then 1 else 0 end') -%}
+    {%- endif -%}
+
+    {#- ---------------------------------------------------------------- use-of-force reports -#}
+    {%- if present['uof'] and eis_block_on('use_of_force') -%}
+        {%- set s = eis_source('uof') -%}
+        {%- for w in windows -%}
+            {%- do eis__count(ctx, s, 'uof_reports_' ~ w.name, 'total', w, 'use-of-force reports filed (by the day of the force)') -%}
+            {%- for t in codes.force_type -%}
+                {%- do eis__count(ctx, s, 'uof_' ~ t | lower ~ '_' ~ w.name, 'type_' ~ t | lower, w, 'use-of-force reports with force type ' ~ t) -%}
+            {%- endfor -%}
+            {%- do eis__count(ctx, s, 'uof_subject_injured_' ~ w.name, 'subject_injured', w, 'use-of-force reports with the subject injured') -%}
+            {%- do eis__count(ctx, s, 'uof_officer_injured_' ~ w.name, 'officer_injured', w, 'use-of-force reports with the officer injured') -%}
+            {%- do eis__count(ctx, s, 'uof_reviewed_' ~ w.name, 'reviewed', w, 'supervisor reviews of use-of-force reports (by reviewed_on)') -%}
+            {%- do eis__count(ctx, s, 'uof_not_approved_' ~ w.name, 'not_approved', w, 'reviews that did not approve the force or referred it to IA (by reviewed_on)') -%}
+        {%- endfor -%}
     {%- endif -%}
 
     {#- ---------------------------------------------------------------- dispatches -#}
@@ -246,12 +270,27 @@
         {%- set blk = 'characteristics' -%}
         {%- do eis__add(ctx, 'chr_age_years', blk, none, 'age: year(D) - birth_year', 'officers', 'static', 'none', 'extract(year from b.as_of_date) - b.o_birth_year') -%}
         {%- do eis__add(ctx, 'chr_tenure_days', blk, none, 'days since hire: D - hire_date', 'officers', 'static', 'none', 'b.as_of_date - b.o_hire_date') -%}
+        {%- set unk = eis_unknown_code() -%}
         {%- for attr in ['rank', 'education'] -%}
+            {%- set known = codes[attr] | reject('equalto', unk) | list -%}
             {%- set cases = [] -%}
-            {%- for v in codes[attr] %}{% do cases.append("when '" ~ v ~ "' then " ~ loop.index) %}{% endfor -%}
-            {%- do eis__add(ctx, 'chr_' ~ attr ~ '_ordinal', blk, none,
-                            attr ~ ' as an ordinal code: ' ~ codes[attr] | join(' < ') ~ ' = 1..' ~ codes[attr] | length ~ ' (0 unknown)',
-                            'officers', 'static (current value)', 'none', 'case b.o_' ~ attr ~ ' ' ~ cases | join(' ') ~ ' else 0 end') -%}
+            {%- for v in known %}{% do cases.append("when '" ~ v ~ "' then " ~ loop.index) %}{% endfor -%}
+            {%- set pit = attr == 'rank' and has_rank_history -%}
+            {%- set kf = 'rank_history: start_date < D' if pit else 'static (current value)' -%}
+            {%- set what = attr ~ (' on D (rank_history)' if pit else '') ~ ' as an ordinal code: ' ~ known | join(' < ') ~ ' = 1..' ~ known | length -%}
+            {%- if pit or eis_source_has_value('officers', attr, unk) -%}
+                {#- contract v2: UNKNOWN (or no rank_history row before D) is missing: imputed, never a category -#}
+                {%- set raw = 'r_chr_' ~ attr ~ '_ordinal' -%}
+                {%- do ctx.base.update({raw: 'cast(case ' ~ ('rh.rank' if pit else 'o.' ~ attr) ~ ' ' ~ cases | join(' ') ~ ' end as double precision)'}) -%}
+                {%- do ctx.medians.append(raw) -%}
+                {%- do eis__add(ctx, 'chr_' ~ attr ~ '_ordinal', blk, none, what, 'rank_history' if pit else 'officers', kf,
+                                'UNKNOWN or not known before D: median over the cohort on D; see _missing', 'coalesce(b.' ~ raw ~ ', m.' ~ raw ~ ', 0)') -%}
+                {%- do eis__add(ctx, 'chr_' ~ attr ~ '_ordinal_missing', blk, none, '1 when ' ~ attr ~ ' is not known (chr_' ~ attr ~ '_ordinal imputed)',
+                                'rank_history' if pit else 'officers', kf, 'none', 'case when b.' ~ raw ~ ' is null then 1 else 0 end') -%}
+            {%- else -%}
+                {%- do eis__add(ctx, 'chr_' ~ attr ~ '_ordinal', blk, none, what ~ ' (0 unknown)',
+                                'officers', kf, 'none', 'case b.o_' ~ attr ~ ' ' ~ cases | join(' ') ~ ' else 0 end') -%}
+            {%- endif -%}
         {%- endfor -%}
         {%- for attr, unit in [('height', 'cm'), ('weight', 'kg')] -%}
             {%- set col = 'o_' ~ attr ~ '_' ~ unit -%}
@@ -261,7 +300,7 @@
             {%- do eis__add(ctx, 'chr_' ~ attr ~ '_' ~ unit ~ '_missing', blk, none, '1 when ' ~ attr ~ ' is missing (imputed)', 'officers', 'static',
                             'none', 'case when b.' ~ col ~ ' is null then 1 else 0 end') -%}
         {%- endfor -%}
-        {%- for v in codes.shift -%}
+        {%- for v in codes.shift if v != unk -%}
             {%- do eis__add(ctx, 'chr_shift_' ~ v | lower, blk, none, '1 when the current assignment on D is on the ' ~ v ~ ' shift',
                             'assignments', 'start_date <= D <= end_date', 'none (all 0 without an active assignment)',
                             "case when b.c_shift = '" ~ v ~ "' then 1 else 0 end") -%}
@@ -287,8 +326,8 @@
     {#- ---------------------------------------------------------------- outliers and change -#}
     {%- set main = [] -%}
     {%- for key, metric, label in [('dsp', 'calls', 'dsp_calls'), ('arr', 'total', 'arr_total'), ('ts', 'stops', 'ts_stops'),
-                                   ('ts', 'uof', 'ts_uof'), ('ia', 'rep_total', 'ia_cases')] -%}
-        {%- if present[key] %}{% do main.append((key, metric, label)) %}{% endif -%}
+                                   ('ts', 'uof', 'ts_uof'), ('ia', 'rep_total', 'ia_cases'), ('uof', 'total', 'uof_reports')] -%}
+        {%- if present[key] and (key != 'uof' or eis_block_on('use_of_force')) %}{% do main.append((key, metric, label)) %}{% endif -%}
     {%- endfor -%}
     {%- if eis_block_on('outliers') -%}
         {%- for key, metric, label in main -%}
@@ -328,15 +367,28 @@
         {%- set s = eis_source('ia') -%}
         {%- for rule in cfg.legacy_rules -%}
             {%- set parts = [] -%}
-            {%- for t in rule.event_types %}{% do parts.append('b.' ~ eis__b(ctx, 'ia', 'rep_' ~ t | lower, rule.interval)) %}{% endfor -%}
-            {%- set cnt = '(' ~ (parts | join(' + ') if parts else '0') ~ ')' -%}
+            {%- set uof = rule.get('source', 'ia_cases') == 'use_of_force' -%}
+            {%- if uof and not present['uof'] -%}
+                {%- set cnt = '0' -%}
+            {%- elif uof -%}
+                {%- for t in (rule.event_types or [none]) -%}
+                    {%- do parts.append('b.' ~ eis__b(ctx, 'uof', 'total' if t is none else 'type_' ~ t | lower, rule.interval)) -%}
+                {%- endfor -%}
+                {%- set cnt = '(' ~ parts | join(' + ') ~ ')' -%}
+            {%- else -%}
+                {%- for t in rule.event_types %}{% do parts.append('b.' ~ eis__b(ctx, 'ia', 'rep_' ~ t | lower, rule.interval)) %}{% endfor -%}
+                {%- set cnt = '(' ~ (parts | join(' + ') if parts else '0') ~ ')' -%}
+            {%- endif -%}
             {%- set wname = 'all' if rule.interval is none else rule.interval -%}
+            {%- set what = ('use-of-force reports' ~ (' of force type ' ~ rule.event_types | join('/') if rule.event_types else '') ~ ' filed ')
+                           if uof else ('IA cases of type ' ~ rule.event_types | join('/') ~ ' reported ') -%}
+            {%- set tbl, kf = ('use_of_force', 'occurred_at') if uof else ('ia_cases', 'reported_date') -%}
             {%- do eis__add(ctx, 'leg_' ~ rule.name ~ '_cases', 'legacy_rules', wname,
-                            'IA cases of type ' ~ rule.event_types | join('/') ~ ' reported ' ~ eis__wtext(rule.interval) ~ ' (legacy rule ' ~ rule.name ~ ')',
-                            'ia_cases', 'reported_date', 'none', cnt) -%}
+                            what ~ eis__wtext(rule.interval) ~ ' (legacy rule ' ~ rule.name ~ ')',
+                            tbl, kf, 'none', cnt) -%}
             {%- do eis__add(ctx, 'leg_' ~ rule.name ~ '_flag', 'legacy_rules', wname,
                             '1 when leg_' ~ rule.name ~ '_cases >= ' ~ rule.count ~ ' (the legacy threshold rule fires)',
-                            'ia_cases', 'reported_date', 'none', 'case when ' ~ cnt ~ ' >= ' ~ rule.count ~ ' then 1 else 0 end') -%}
+                            tbl, kf, 'none', 'case when ' ~ cnt ~ ' >= ' ~ rule.count ~ ' then 1 else 0 end') -%}
         {%- endfor -%}
     {%- endif -%}
 

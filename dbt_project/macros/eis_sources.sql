@@ -11,6 +11,7 @@
     {%- do ia_metrics.append({'name': 'closed_total'}) -%}
     {%- for d in c.disposition_final %}{% do ia_metrics.append({'name': 'closed_' ~ d | lower}) %}{% endfor -%}
     {%- do ia_metrics.append({'name': 'closed_adverse'}) -%}
+    {%- for g in eis_cfg()['allegation_groups'].keys() | list + ['other'] if eis_cfg()['allegation_groups'] %}{% do ia_metrics.append({'name': 'alg_' ~ g}) %}{% endfor -%}
     {%- do ia_metrics.append({'name': 'last_adverse_incident', 'agg': 'max'}) -%}
 
     {%- set dsp_metrics = [] -%}
@@ -39,9 +40,15 @@
 
     {%- set flg_metrics = [{'name': 'flags'}] -%}
 
+    {%- set uof_metrics = [{'name': 'total'}] -%}
+    {%- for t in c.force_type %}{% do uof_metrics.append({'name': 'type_' ~ t | lower}) %}{% endfor -%}
+    {%- for m in ['subject_injured', 'officer_injured', 'reviewed', 'not_approved'] %}{% do uof_metrics.append({'name': m}) %}{% endfor -%}
+
     {{ return([
         {'key': 'ia', 'block': 'ia_history', 'model': 'int_ia_daily', 'tables': ['ia_cases'],
          'known_from': 'case: reported_date; disposition: closed_date', 'metrics': ia_metrics},
+        {'key': 'uof', 'block': 'use_of_force', 'model': 'int_uof_daily', 'tables': ['use_of_force'],
+         'known_from': 'report: occurred_at; review: reviewed_on', 'metrics': uof_metrics},
         {'key': 'dsp', 'block': 'dispatches', 'model': 'int_dsp_daily', 'tables': ['dispatches'],
          'known_from': 'dispatched_at (travel time: arrived_at; hours: cleared_at)', 'metrics': dsp_metrics},
         {'key': 'crs', 'block': 'dispatches', 'model': 'int_crs_daily', 'tables': ['crime_reports'],

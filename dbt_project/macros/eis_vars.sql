@@ -17,6 +17,7 @@
         'legacy_rules': v.get('legacy_rules', []) or [],
         'adverse_events': v.get('adverse_events', {}) or {},
         'label_windows': v.get('label_windows', []) or [],
+        'allegation_groups': v.get('allegation_groups', {}) or {},
     }) }}
 {% endmacro %}
 
@@ -67,15 +68,17 @@
 {% macro eis_codes() %}
     {{ return({
         'sex': ['M', 'F', 'X'],
-        'race': ['WHITE', 'BLACK', 'HISPANIC', 'ASIAN', 'OTHER'],
-        'education': ['HS', 'SOME_COLLEGE', 'ASSOCIATE', 'BACHELOR', 'GRADUATE'],
+        'race': ['WHITE', 'BLACK', 'HISPANIC', 'ASIAN', 'OTHER', 'UNKNOWN'],
+        'education': ['HS', 'SOME_COLLEGE', 'ASSOCIATE', 'BACHELOR', 'GRADUATE', 'UNKNOWN'],
         'rank': ['OFFICER', 'SERGEANT', 'LIEUTENANT', 'CAPTAIN'],
-        'shift': ['DAY', 'EVENING', 'NIGHT'],
+        'shift': ['DAY', 'EVENING', 'NIGHT', 'UNKNOWN'],
         'event_type': ['CITIZEN_COMPLAINT', 'OFFICER_COMPLAINT', 'VEHICLE_ACCIDENT', 'INJURY', 'USE_OF_FORCE',
                        'RAID_AND_SEARCH', 'PURSUIT', 'FIREARM_DISCHARGE', 'TIRE_DEFLATION', 'RULE_VIOLATION',
                        'SICK_LEAVE'],
         'disposition_final': ['SUSTAINED', 'NOT_SUSTAINED', 'EXONERATED', 'UNFOUNDED', 'PREVENTABLE',
-                              'NOT_PREVENTABLE', 'JUSTIFIED', 'UNJUSTIFIED'],
+                              'NOT_PREVENTABLE', 'JUSTIFIED', 'UNJUSTIFIED', 'NO_FINDING'],
+        'force_type': ['PHYSICAL', 'TAKEDOWN', 'TASER', 'CHEMICAL', 'IMPACT_WEAPON', 'FIREARM', 'OTHER'],
+        'review_outcome': ['APPROVED', 'NOT_APPROVED', 'REFERRED_TO_IA'],
         'charge_category': ['VIOLENT', 'PROPERTY', 'DRUG', 'PUBLIC_ORDER', 'TRAFFIC', 'WARRANT', 'OTHER'],
         'fi_type': ['STOP_AND_FRISK', 'KNOCK_AND_TALK', 'RAID_AND_SEARCH', 'TRAFFIC_RELATED', 'OTHER'],
         'citation_type': ['MOVING', 'PARKING', 'EQUIPMENT', 'CRIMINAL', 'OTHER'],
@@ -108,9 +111,41 @@
     end
 {% endmacro %}
 
+{#
+    SQL boolean: ia_cases.allegation falls in allegation group `group` of var('eis')['allegation_groups']
+    (a group lists allegation prefixes, matched case-insensitively); group none = in any group.
+#}
+{% macro eis_allegation_group(group) %}
+    {%- set groups = eis_cfg()['allegation_groups'] -%}
+    {%- set prefixes = [] -%}
+    {%- for g, pfx in groups.items() if group is none or g == group -%}
+        {%- for p in pfx %}{% do prefixes.append(p) %}{% endfor -%}
+    {%- endfor -%}
+    {%- if prefixes | length == 0 -%}false{%- else -%}
+    ({% for p in prefixes %}upper(allegation) like {{ eis_sql_literal(p | upper | replace('%', '') ~ '%') }}{{ ' or ' if not loop.last }}{% endfor %})
+    {%- endif -%}
+{% endmacro %}
+
+
 {# Call types counted as stress calls. #}
 {% macro eis_stress_call_types() %}
     {{ return(['SUICIDE', 'DOMESTIC']) }}
+{% endmacro %}
+
+
+{#
+    Values that mean "the department does not know" (contract v2): features treat them as missing
+    (imputed, with a _missing indicator when the drop holds any), never as a category.
+#}
+{% macro eis_unknown_code() %}{{ return('UNKNOWN') }}{% endmacro %}
+
+
+{# Does raw.<table> hold a row with <column> = <value>?  At parse time the answer is no. #}
+{% macro eis_source_has_value(table, column, value) %}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set res = run_query("select exists (select 1 from " ~ source('raw', table) ~ " where " ~ adapter.quote(column)
+                            ~ " = " ~ eis_sql_literal(value) ~ ")") -%}
+    {{ return(res.columns[0].values()[0] in [true, 'True', 't', 1]) }}
 {% endmacro %}
 
 

@@ -33,6 +33,7 @@ class Column(BaseModel):
     nullable: bool = False
     codes: str | None = None
     range: tuple[float, float] | None = None
+    optional: bool = False  # v2: the column may be absent from the file (then all NULL); implies nullable
 
     @property
     def pg_type(self) -> str:
@@ -75,6 +76,7 @@ class Table(BaseModel):
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int
+    required_tables: list[str]
     load_order: list[str]
     codes: dict[str, list[str]]
     tables: dict[str, Table]
@@ -84,9 +86,14 @@ class Contract(BaseModel):
     def _check(self) -> "Contract":
         for n, t in self.tables.items():
             t.name = n
+            t.optional = n not in self.required_tables
             for c in t.columns.values():
+                if c.optional and not c.nullable:
+                    raise ValueError(f"{n}.{c.name}: an optional column must be nullable")
                 if c.codes and c.codes not in self.codes:
                     raise ValueError(f"{n}.{c.name}: unknown code set {c.codes!r}")
+        if set(self.required_tables) - set(self.tables):
+            raise ValueError("required_tables names unknown tables")
         if sorted(self.load_order) != sorted(self.tables):
             raise ValueError("load_order must list every table exactly once")
         for ev, dispositions in self.adverse_definition.items():

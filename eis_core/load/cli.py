@@ -23,12 +23,21 @@ def load(drop_dir: Path, reject_share: float, extracted_at: str | None, as_json:
     wrong type, duplicate key, empty or unreadable file, too many bad rows) keeps its previous data;
     bad rows of an accepted table go to raw.quarantine with their reasons. Every table gets a row in
     raw.load_log. Re-loading the same files is a no-op. Exits 1 when any table is rejected.
+
+    Contract v2: only officers, assignments and ia_cases are required; every other table may be absent
+    or a header row only ("not provided", reported once). A drop whose _drop.json says
+    "kind": "activity" (calls and stops for forecasting) needs none of the three. Exits 2 on a bad
+    folder or manifest.
     """
     import json
 
     from eis_core.load.loader import load_drop
 
-    report = load_drop(drop_dir, reject_share=reject_share, extracted_at=extracted_at,
-                       progress=lambda m: click.echo(m, err=True))
+    try:
+        report = load_drop(drop_dir, reject_share=reject_share, extracted_at=extracted_at,
+                           progress=lambda m: click.echo(m, err=True))
+    except (ValueError, OSError, json.JSONDecodeError) as exc:  # a bad manifest or folder: one line, exit 2
+        click.echo(f"eis load: {exc}", err=True)
+        sys.exit(2)
     click.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.summary())
     sys.exit(0 if report.ok else 1)

@@ -26,8 +26,7 @@ CREATE TABLE IF NOT EXISTS raw.load_log (
     rows_in        bigint NOT NULL DEFAULT 0,
     rows_loaded    bigint NOT NULL DEFAULT 0,
     rows_quarantined bigint NOT NULL DEFAULT 0,
-    status         text NOT NULL CHECK (status IN ('loaded', 'loaded_with_quarantine', 'unchanged',
-                                                   'rejected', 'missing', 'skipped')),
+    status         text NOT NULL,
     message        text,
     warnings       text,
     report_path    text,
@@ -36,6 +35,10 @@ CREATE TABLE IF NOT EXISTS raw.load_log (
     PRIMARY KEY (load_id, table_name),
     CHECK (rows_in = rows_loaded + rows_quarantined)
 );
+-- the status list grew with contract v2 ('not_provided'): (re)state it so older warehouses follow
+ALTER TABLE raw.load_log DROP CONSTRAINT IF EXISTS load_log_status_check;
+ALTER TABLE raw.load_log ADD CONSTRAINT load_log_status_check CHECK (status IN (
+    'loaded', 'loaded_with_quarantine', 'unchanged', 'rejected', 'missing', 'skipped', 'not_provided'));
 CREATE SEQUENCE IF NOT EXISTS raw.load_id_seq;
 CREATE TABLE IF NOT EXISTS raw.quarantine (
     load_id     bigint NOT NULL,

@@ -40,6 +40,11 @@ from eis_core.load.suites import INCOMING_SCHEMA
 from eis_core.paths import eis_home
 
 ACCEPTED = ("loaded", "loaded_with_quarantine", "unchanged")
+#: an optional table absent from the drop or only a header row: its previous rows (if any) stay in raw
+NOT_PROVIDED = "not_provided"
+#: ``_drop.json`` "kind": a department drop needs the contract's required tables; an activity drop
+#: (calls, stops for forecasting, e.g. from a city's open data) needs none of them
+DROP_KINDS = ("department", "activity")
 
 
 class LoadRejected(RuntimeError):
@@ -62,6 +67,10 @@ class TableResult:
     @property
     def rejected(self) -> bool:
         return self.status in ("rejected", "missing")
+
+    @property
+    def not_provided(self) -> bool:
+        return self.status == NOT_PROVIDED
 
 
 @dataclass
@@ -88,7 +97,11 @@ class LoadReport:
         lines = [f"load {self.load_id} of {self.drop_dir} (extracted {self.extracted_at})",
                  f"{'table':<{w}}  {'status':<22} {'rows in':>10} {'loaded':>10} {'quarantined':>11}"]
         for t in self.tables:
-            lines.append(f"{t.table:<{w}}  {t.status:<22} {t.rows_in:>10,} {t.rows_loaded:>10,} {t.rows_quarantined:>11,}")
+            if not t.not_provided:
+                lines.append(f"{t.table:<{w}}  {t.status:<22} {t.rows_in:>10,} {t.rows_loaded:>10,} {t.rows_quarantined:>11,}")
+        absent = [t.table for t in self.tables if t.not_provided]
+        if absent:
+            lines.append(f"not provided (optional; features that need them carry no information): {', '.join(absent)}")
         for t in self.tables:
             for p in t.problems:
                 lines.append(f"  {'REJECTED' if t.rejected else 'quarantined'} {t.table}"
@@ -115,6 +128,15 @@ def ensure_raw_schema(contract: Contract | None = None) -> None:
         for t in contract.ordered_tables():
             if t.name not in existing:
                 conn.execute(create_raw_table(RAW_SCHEMA, t.name, t, []))
+                continue
+            # a warehouse created under an older contract gets the columns added since (v2: ia_cases.allegation)
+            have = {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                (RAW_SCHEMA, t.name))}
+            for c in t.column_list:
+                if c.name not in have:
+                    conn.execute(sql.SQL("ALTER TABLE {}.{} ADD COLUMN {} {}").format(
+                        sql.Identifier(RAW_SCHEMA), sql.Identifier(t.name), sql.Identifier(c.name), sql.SQL(c.pg_type)))
 
 
 def _drop_manifest(drop_dir: Path) -> dict:
@@ -200,15 +222,16 @@ class _TableLoad:
         t0 = time.perf_counter()
         path = find_file(L.drop_dir, spec.name)
         res = TableResult(spec.name, "loaded", file=path.name if path else None)
+        required = spec.name in L.required
         if path is None:
-            if spec.optional:
-                res.status = "skipped"
-                res.warnings.append("optional table absent from the drop; features that need it are skipped")
+            if not required:
+                res.status, res.message = NOT_PROVIDED, "optional table absent from the drop"
             else:
                 res.status = "missing"
-                res.problems.append({"rule": "file present", "column": None, "count": 0, "examples": [],
-                                     "message": f"required file {spec.name}.csv (or .parquet) is missing from the drop"})
-            res.message = (res.problems or [{"message": res.warnings[0]}])[0]["message"]
+                res.problems.append({"rule": "required table present", "column": None, "count": 0, "examples": [],
+                                     "message": f"required file {spec.name}.csv (or .parquet) is missing from the drop; "
+                                                f"a department drop needs {', '.join(L.contract.required_tables)}"})
+                res.message = res.problems[0]["message"]
             with db.connect() as conn:
                 _log(conn, L.load_id, L.drop_dir, res, None, self.started, None)
             return res
@@ -223,6 +246,15 @@ class _TableLoad:
         res.rows_in = pf.rows
         if pf.problems:
             return self._reject(res, pf, [_problem_dict(p) for p in pf.problems], t0)
+        if pf.rows == 0:
+            if not required:
+                res.status, res.message = NOT_PROVIDED, f"{path.name} has a header but no rows"
+                with db.connect() as conn:
+                    _log(conn, L.load_id, L.drop_dir, res, None, self.started, None)
+                return res
+            return self._reject(res, pf, [{"rule": "table not empty", "column": None, "count": 0, "examples": [],
+                                           "message": f"{path.name} has a header but no rows; a department drop needs "
+                                                      f"rows in {', '.join(L.contract.required_tables)}"}], t0)
         # side table, then Great Expectations
         with db.connect() as conn:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(spec.name)))
@@ -289,7 +321,9 @@ class _TableLoad:
         res.message = f"rule '{first['rule']}'" + (f" on column {first['column']}" if first.get("column") else "") + f": {first['message']}"
         kept = None
         with db.connect() as conn:
-            if pf.text is not None and pf.rows:
+            if pf.text is not None and not pf.rows:
+                pass  # a header and no rows: nothing to quarantine, nothing unreadable to keep
+            elif pf.text is not None:
                 all_reasons: dict[int, list[tuple[str, str]]] = defaultdict(list)
                 for rn, rs in (reasons or {}).items():
                     all_reasons[rn] += rs
@@ -322,6 +356,10 @@ class DropLoader:
         self.extracted_at = extracted_at or manifest.get("extracted_at") or datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
         self.progress = progress
         self.contract = load_contract()
+        self.kind = manifest.get("kind", "department")
+        if self.kind not in DROP_KINDS:
+            raise ValueError(f"{self.drop_dir / '_drop.json'}: kind must be one of {list(DROP_KINDS)}, not {self.kind!r}")
+        self.required = set(self.contract.required_tables) if self.kind == "department" else set()
         ensure_raw_schema(self.contract)
         with db.connect() as conn:
             self.load_id = conn.execute("SELECT nextval('raw.load_id_seq')").fetchone()[0]
@@ -334,13 +372,19 @@ class DropLoader:
         unknown_files = sorted(p.name for p in self.drop_dir.iterdir()
                                if p.is_file() and p.stem not in known and not p.name.startswith("_"))
         for spec in self.contract.ordered_tables():
-            self.progress(f"[{spec.name}] reading and validating ...")
+            present = find_file(self.drop_dir, spec.name) is not None
+            if present:
+                self.progress(f"[{spec.name}] reading and validating ...")
             res = _TableLoad(self, spec).run()
             if spec.name == "officers" and unknown_files:
                 res.warnings.append(f"files not in the contract were ignored: {unknown_files}")
-            self.progress(f"[{spec.name}] {res.status}: {res.rows_loaded:,} loaded, {res.rows_quarantined:,} quarantined"
-                          f"{' — ' + res.message if res.rejected else ''}")
+            if present or res.rejected:
+                self.progress(f"[{spec.name}] {res.status.replace('_', ' ')}: {res.rows_loaded:,} loaded, {res.rows_quarantined:,} quarantined"
+                              f"{' — ' + res.message if res.rejected or res.not_provided else ''}")
             results.append(res)
+        absent = [r.table for r in results if r.not_provided]
+        if absent:
+            self.progress(f"not provided (optional): {', '.join(absent)}")
         return LoadReport(self.load_id, str(self.drop_dir), self.extracted_at, results, self.docs_path)
 
 

@@ -63,6 +63,14 @@ def build_suite(table: Table, contract: Contract) -> dict:
                          {"column": c.name, "max_value": {"$PARAMETER": "extracted_at"}},
                          "row", "no future date", c.name))
     for later, earlier in table.order:
+        if table.columns[later].type != table.columns[earlier].type:
+            # a date against a timestamp: compare calendar days (a review on the day of the event is fine)
+            exps.append(_exp("unexpected_rows_expectation",
+                             {"unexpected_rows_query":
+                              f"SELECT * FROM {{batch}} WHERE CAST({later} AS date) < CAST({earlier} AS date)",
+                              "description": f"{later} is not before the day of {earlier}"},
+                             "row", f"date order {later} >= {earlier}", later))
+            continue
         exps.append(_exp("expect_column_pair_values_a_to_be_greater_than_b",
                          {"column_A": later, "column_B": earlier, "or_equal": True,
                           "ignore_row_if": "either_value_is_missing"},

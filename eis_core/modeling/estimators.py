@@ -105,12 +105,30 @@ class CalibratedLinearSVC(_PipelineClassifier):
 
 # ----------------------------------------------------------------------------------------- entry points
 
+def fit_threads() -> int:
+    """OpenMP/BLAS threads for one fit (HistGradientBoosting, BLAS): ``EIS_FIT_THREADS``, default 1.
+
+    The machine's cores are shared with PostgreSQL and with other mapped tasks; gradient boosting
+    with every core on a busy 2-core machine took minutes where one thread takes seconds.
+    Estimators with their own ``n_jobs`` (forests) keep it.
+    """
+    import os
+
+    try:
+        return max(1, int(os.environ.get("EIS_FIT_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 def fit_model(estimator, X: pd.DataFrame, y, index: pd.DataFrame | None = None):
     """Fit *estimator*; ``index`` goes only to estimators with ``uses_index = True``."""
+    from threadpoolctl import threadpool_limits
+
     y = np.asarray(y).astype(int)
-    if getattr(estimator, "uses_index", False):
-        return estimator.fit(X, y, index=index)
-    return estimator.fit(X, y)
+    with threadpool_limits(limits=fit_threads()):
+        if getattr(estimator, "uses_index", False):
+            return estimator.fit(X, y, index=index)
+        return estimator.fit(X, y)
 
 
 def predict_scores(estimator, X: pd.DataFrame, index: pd.DataFrame | None = None) -> np.ndarray:

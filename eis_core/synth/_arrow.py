@@ -99,7 +99,8 @@ def to_arrow_table(spec: Table, cols: dict, fmt: str) -> pa.Table:
     ``cols[name]`` is one of: a pyarrow Array; ``(values, null_mask)``; ``("codes", categories, idx)``
     with idx -1 meaning NULL; or a bare numpy array (no NULLs).
     """
-    names = list(spec.columns)
+    # contract v2 optional columns (e.g. ia_cases.allegation) the generator did not emit are left out
+    names = [n for n, c in spec.columns.items() if n in cols or not c.optional]
     if set(cols) != set(names):
         raise ValueError(f"{spec.name}: columns {sorted(cols)} differ from contract {names}")
     arrays = []
@@ -148,6 +149,8 @@ class DropWriter:
         spec = self.specs[name]
         fields = []
         for c in spec.column_list:
+            if c.optional:  # v2 optional columns are not emitted (see to_arrow_table)
+                continue
             typ = pa.string() if (self.fmt == "csv" and c.type == "timestamp") else ARROW_TYPES[c.type]
             fields.append(pa.field(c.name, typ))
         return pa.schema(fields)

@@ -27,8 +27,10 @@ def _scale_help() -> str:
               help="Folder to write the drop into (created if missing; files in it are overwritten).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
               help="File format of the tables.")
+@click.option("--contract", "contract_version", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="Contract version of the drop: 2 adds use_of_force, rank_history and ia_cases.allegation.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output, only the final summary line.")
-def synth(scale: str, seed: int, out_dir: Path, fmt: str, quiet: bool) -> None:
+def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int, quiet: bool) -> None:
     """Generate a synthetic department drop that follows the department contract.
 
     Writes one file per contract table (<table>.csv or <table>.parquet) and a manifest _drop.json
@@ -41,6 +43,7 @@ def synth(scale: str, seed: int, out_dir: Path, fmt: str, quiet: bool) -> None:
     Examples:
       eis synth --scale small --out var/drops/small
       eis synth --scale cmpd --seed 7 --out /data/cmpd --format parquet
+      eis synth --scale small --contract 2 --out var/drops/small-v2
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -63,7 +66,7 @@ def synth(scale: str, seed: int, out_dir: Path, fmt: str, quiet: bool) -> None:
                 bar.console.print(f"  {label:<38} {elapsed:7.1f}s  " +
                                   ", ".join(f"{k} +{v:,}" for k, v in new.items()))
 
-        manifest = generate(scale, seed, out_dir, fmt=fmt, progress=progress)
+        manifest = generate(scale, seed, out_dir, fmt=fmt, progress=progress, contract_version=contract_version)
     elapsed = time.perf_counter() - t0
     table = Table(title=f"{manifest['department']} -> {out_dir}", show_lines=False)
     table.add_column("table")

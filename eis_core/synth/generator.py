@@ -1201,20 +1201,30 @@ def pa_take_str(values: list[str]):
     return pa.array(values, type=pa.string())
 
 
-def generate(scale: str, seed: int, out_dir: Path, fmt: str = "csv", progress: Callable | None = None) -> dict:
+#: tables added by contract v2, not part of the simulated v1 drop
+V2_TABLES = ("rank_history", "use_of_force")
+
+
+def generate(scale: str, seed: int, out_dir: Path, fmt: str = "csv", progress: Callable | None = None,
+             contract_version: int = 1) -> dict:
     """Write a synthetic department drop for ``scale`` into ``out_dir`` and return its manifest.
 
     One file per contract table (``<table>.csv`` or ``<table>.parquet``) plus ``_drop.json``.  The
     output depends only on (scale, seed, fmt, generator version): the same seed gives byte-identical
     files.  ``progress``, if given, is called as ``progress(label, done, total, rows_by_table, elapsed_s)``.
+    ``contract_version=2`` adds the v2 tables use_of_force, rank_history and ia_cases.allegation
+    (``eis_core.synth.v2``); 1 writes exactly the v1 drop.
     """
+    if contract_version not in (1, 2):
+        raise ValueError(f"contract_version must be 1 or 2, not {contract_version!r}")
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
     cfg = SCALES[scale]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     contract = load_contract()
-    writer = DropWriter(out_dir, fmt, contract.tables)
+    # the simulation writes the v1 tables; contract v2 tables are derived afterwards (synth.v2)
+    writer = DropWriter(out_dir, fmt, {n: t for n, t in contract.tables.items() if n not in V2_TABLES})
     sim = _Sim(cfg, int(seed), writer)
     sim.run(progress)
     manifest = {
@@ -1224,8 +1234,14 @@ def generate(scale: str, seed: int, out_dir: Path, fmt: str = "csv", progress: C
         "generator_version": GENERATOR_VERSION,
         "extracted_at": f"{cfg.end.isoformat()}T23:59:59",
         "format": fmt,
-        "tables": {name: writer.rows[name] for name in contract.load_order},
+        "tables": {name: writer.rows[name] for name in contract.load_order if name in writer.rows},
     }
+    if contract_version == 2:
+        from eis_core.synth.v2 import add_v2_tables
+
+        added = add_v2_tables(out_dir, fmt, int(seed), manifest["extracted_at"])
+        manifest["contract_version"] = 2
+        manifest["tables"] = {name: manifest["tables"].get(name, added.get(name, 0)) for name in contract.load_order}
     with open(out_dir / "_drop.json", "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=2)
         fh.write("\n")

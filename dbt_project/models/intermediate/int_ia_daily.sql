@@ -1,11 +1,14 @@
 {#- IA cases per officer and knowledge day, running totals.  A case counts from its reported_date
     (rep_*: by event type); its disposition counts from its closed_date (closed_*: by disposition,
     closed_adverse: adverse per var('eis')['adverse_events']).  PENDING cases have no closed row.
-    last_adverse_incident: latest incident_date of an adverse case whose disposition is known. -#}
+    last_adverse_incident: latest incident_date of an adverse case whose disposition is known.
+    alg_<group>: cases reported whose allegation falls in a configured allegation group (alg_other: an
+    allegation in no group); only when the config has allegation_groups. -#}
 {{ config(materialized='table', enabled=eis_block_on('ia_history') or eis_block_on('legacy_rules'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook='analyze {{ this }}') }}
 {%- set c = eis_codes() %}
+{%- set groups = eis_cfg()['allegation_groups'] %}
 
 with cases as (
     select * from {{ ref('stg_ia_cases') }}
@@ -24,6 +27,12 @@ events as (
         0 as closed_{{ d | lower }},
         {%- endfor %}
         0 as closed_adverse,
+        {%- for g in groups %}
+        case when {{ eis_allegation_group(g) }} then 1 else 0 end as alg_{{ g }},
+        {%- endfor %}
+        {%- if groups %}
+        case when allegation is not null and not ({{ eis_allegation_group(none) }}) then 1 else 0 end as alg_other,
+        {%- endif %}
         cast(null as date) as last_adverse_incident
     from cases
 
@@ -41,6 +50,9 @@ events as (
         case when disposition = '{{ d }}' then 1 else 0 end as closed_{{ d | lower }},
         {%- endfor %}
         case when {{ eis_is_adverse('event_type', 'disposition') }} then 1 else 0 end as closed_adverse,
+        {%- for g in groups.keys() | list + (['other'] if groups else []) %}
+        0 as alg_{{ g }},
+        {%- endfor %}
         case when {{ eis_is_adverse('event_type', 'disposition') }} then incident_date end as last_adverse_incident
     from cases
     where closed_date is not null and disposition <> 'PENDING'

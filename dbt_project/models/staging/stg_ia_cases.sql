@@ -19,6 +19,7 @@ renamed as (
         cast(disposition as text) as disposition,
         cast(call_id as text) as call_id,
         cast(intervention as text) as intervention,
+        cast(allegation as text) as allegation,
         cast(_load_id as bigint) as load_id,
         cast(_row_number as bigint) as source_row
     from source

@@ -61,6 +61,13 @@ base as (
     ) l_{{ s.key }}_{{ lb }} on true
     {%- endfor %}
     {%- endfor %}
+    {%- if F.rank_history %}
+    left join lateral (
+        select r.rank from {{ ref('stg_rank_history') }} r
+        where r.officer_id = c.officer_id and r.start_date < c.as_of_date
+        order by r.start_date desc limit 1
+    ) rh on true
+    {%- endif %}
     {%- if nbh %}
     left join lateral (
         select n.* from {{ ref('stg_neighborhoods') }} n
