@@ -224,6 +224,9 @@ def build_assignments(units: pd.DataFrame, officers: pd.DataFrame, cap: pd.Times
     close = df.end_date.isna() & sep.notna() & (sep >= df.start_date)
     rep.recode(T, "open row of a separated officer -> end_date = separation_date", close.sum())
     df.loc[close, "end_date"] = sep[close]
+    late = df.end_date.notna() & sep.notna() & (df.end_date > sep)
+    rep.recode(T, "row ending after the separation date -> end_date = separation_date", late.sum())
+    df.loc[late, "end_date"] = sep[late]
     df["division"], df["unit"] = unit_label(df.unit_n)
     df["beat"] = "UNKNOWN"
     df["shift"] = "UNKNOWN"
