@@ -106,8 +106,19 @@ def load_series(kind: str, *, drop_dir: str | Path | None = None, divisions: lis
 
 
 def us_holidays(start, end) -> np.ndarray:
-    """US federal holidays (pandas' built-in calendar: nothing downloaded) as datetime64[D]."""
-    from pandas.tseries.holiday import USFederalHolidayCalendar
+    """US federal holidays between *start* and *end* as datetime64[D]: both the day itself and, when it
+    falls on a weekend, the observed weekday (New Year's Day 2023 is Sunday 1 January and Monday 2 January).
+    Rule-based (pandas' built-in ``USFederalHolidayCalendar`` rules): nothing is downloaded."""
+    from pandas.tseries.holiday import Holiday, USFederalHolidayCalendar
 
-    return USFederalHolidayCalendar().holidays(pd.Timestamp(start) - pd.Timedelta(days=1),
-                                               pd.Timestamp(end) + pd.Timedelta(days=1)).values.astype("datetime64[D]")
+    a, b = pd.Timestamp(start) - pd.Timedelta(days=3), pd.Timestamp(end) + pd.Timedelta(days=3)
+    days = []
+    for rule in USFederalHolidayCalendar.rules:
+        days.append(rule.dates(a, b))
+        if rule.observance is not None:  # fixed-date holidays: the date itself as well as the observed day
+            days.append(Holiday(rule.name, month=rule.month, day=rule.day, start_date=rule.start_date,
+                                end_date=rule.end_date).dates(a, b))
+    out = pd.DatetimeIndex(np.concatenate([d.values for d in days])) if days else pd.DatetimeIndex([])
+    out = np.unique(out.values.astype("datetime64[D]"))
+    lo, hi = np.datetime64(pd.Timestamp(start).date()), np.datetime64(pd.Timestamp(end).date())
+    return out[(out >= lo) & (out <= hi)]
