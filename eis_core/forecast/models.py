@@ -7,6 +7,8 @@ by :func:`forecast_with_intervals` the same way for every model (see there).
 * ``seasonal_naive`` - the value one long season ago (same hour last week / same weekday last week).
 * ``seasonal_ma`` - the moving-average baseline: the mean of the same period over the last 4 long
   seasons (same hour-of-week of the last 4 weeks).
+* ``ets`` - exponential smoothing (statsmodels Holt-Winters): level + additive daily season (24 h; 7 d for
+  daily data), no trend, on the recent history.  Needs two daily cycles only: the model for short histories.
 * ``mstl`` - statistical model with several seasonalities: statsmodels' MSTL decomposition (periods
   24 and 168 for hourly data, 7 for daily) of the recent history; forecast = flat trend (mean of the
   last day of the trend component) + the last cycle of each seasonal component.
@@ -40,7 +42,7 @@ class Spec:
     origin_step: int             # periods between backtest origins
     gbm_train: int               # GBM training rows (most recent)
     stats_window: int            # MSTL history (most recent)
-    models: tuple[str, ...] = ("seasonal_naive", "seasonal_ma", "mstl", "gbm")
+    models: tuple[str, ...] = ("seasonal_naive", "seasonal_ma", "ets", "mstl", "gbm")
     extra: dict = field(default_factory=dict)
 
 
@@ -123,6 +125,35 @@ class MSTLModel:
         return np.maximum(out, 0.0)
 
 
+class ETSModel:
+    """Exponential smoothing (Holt-Winters, statsmodels): level + additive season of the *shortest* period
+    (24 h / 7 d), no trend, fitted on the recent history; needs only two cycles of that season, so it
+    runs on short histories where MSTL's weekly season does not fit."""
+
+    name = "ets"
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+
+    def fit(self, y, idx):
+        import warnings
+
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        y = np.asarray(y[-self.spec.stats_window:], float)
+        need = min_history("ets", self.spec)
+        if len(y) < need:
+            raise ValueError(f"ets needs at least {need} periods of history, got {len(y)}")
+        with warnings.catch_warnings():  # convergence chatter of the optimiser on flat or sparse series
+            warnings.simplefilter("ignore")
+            self.res = ExponentialSmoothing(y, trend=None, seasonal="add", seasonal_periods=min(self.spec.seasons),
+                                            initialization_method="estimated").fit()
+        return self
+
+    def predict(self, h, future_idx):
+        return np.maximum(np.asarray(self.res.forecast(h), float), 0.0)
+
+
 def calendar_features(idx: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
     hol = us_holidays(idx.min(), idx.max())
     day = idx.values.astype("datetime64[D]")
@@ -188,12 +219,15 @@ def min_history(name: str, spec: Spec) -> int:
     lag plus one season of training rows for the GBM."""
     if name == "mstl":
         return 2 * max(spec.seasons) + 1
+    if name == "ets":
+        return max(2 * min(spec.seasons), spec.season)
     if name == "gbm":
         return max(spec.lags) + spec.season + 1
     return spec.season
 
 
-MODELS = {"seasonal_naive": SeasonalNaive, "seasonal_ma": SeasonalMA, "mstl": MSTLModel, "gbm": GBMModel}
+MODELS = {"seasonal_naive": SeasonalNaive, "seasonal_ma": SeasonalMA, "ets": ETSModel, "mstl": MSTLModel,
+          "gbm": GBMModel}
 LEVELS = (80, 95)
 _Q = {80: (0.10, 0.90), 95: (0.025, 0.975)}
 
