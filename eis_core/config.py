@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from dateutil.relativedelta import relativedelta
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from eis_core.contract import load_contract
 from eis_core.paths import REPO_ROOT
@@ -131,14 +131,18 @@ class LegacyRule(BaseModel):
 
     _parse = field_validator("window", mode="before")(lambda cls, v: Duration.parse(v))
 
-    @model_validator(mode="after")
-    def _codes(self) -> "LegacyRule":
-        codes = load_contract().codes
-        known = codes["force_type"] if self.source == "use_of_force" else codes["event_type"]
-        bad = [e for e in self.event_types if e not in known]
+    @field_validator("event_types")
+    @classmethod
+    def _codes(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        uof = info.data.get("source") == "use_of_force"
+        known = load_contract().codes["force_type" if uof else "event_type"]
+        bad = [e for e in v if e not in known]
         if bad:
-            what = "force type" if self.source == "use_of_force" else "event type"
-            raise ValueError(f"unknown {what}(s) {bad}; known: {known}")
+            raise ValueError(f"unknown {'force' if uof else 'event'} type(s) {bad}; known: {known}")
+        return v
+
+    @model_validator(mode="after")
+    def _needs_types(self) -> "LegacyRule":
         if self.source == "ia_cases" and not self.event_types:
             raise ValueError("a rule over ia_cases needs event_types")
         return self

@@ -257,17 +257,20 @@ def test_column_names_and_dictionary(built):
     codes = CONTRACT.codes
     for code in codes["event_type"]:
         assert f"ia_cases_{code.lower()}_all" in cols
-    for code in codes["disposition"]:
-        assert (f"ia_closed_{code.lower()}_all" in cols) == (code != "PENDING")
+    for code in codes["disposition"]:  # NO_FINDING (contract v2): columns only when a case has it
+        assert (f"ia_closed_{code.lower()}_all" in cols) == (code not in ("PENDING", "NO_FINDING"))
     for name, prefix in [("charge_category", "arr_charge_"), ("training_topic", "trn_hours_")]:
         for code in codes[name]:
             assert f"{prefix}{code.lower()}_all" in cols
-    for code in codes["shift"]:
-        assert f"chr_shift_{code.lower()}" in cols
+    for code in codes["shift"]:  # UNKNOWN is missing (all one-hot columns 0), never a category
+        assert (f"chr_shift_{code.lower()}" in cols) == (code != "UNKNOWN")
+    # no UNKNOWN in the minidrop, no rank_history: the ordinals keep their v1 form, without indicators
+    assert "chr_education_ordinal" in cols and "chr_education_ordinal_missing" not in cols
+    assert "chr_rank_ordinal_missing" not in cols
     # optional tables absent from the minidrop: blocks skipped, and the dictionary says so
     assert not [c for c in cols if c.startswith(("fi_", "cit_", "sec_", "flg_"))]
     skipped = dict(_q("SELECT block, description FROM features.feature_dictionary WHERE feature IS NULL"))
-    assert set(skipped) == {"field_interviews", "citations", "secondary_employment", "eis_flags"}
+    assert set(skipped) == {"field_interviews", "citations", "secondary_employment", "eis_flags", "use_of_force"}
     assert "raw.field_interviews is empty" in skipped["field_interviews"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -92,24 +93,68 @@ def test_valid_drop_loads_everything_and_reload_is_noop(loader, warehouse, good,
     assert fingerprint(warehouse, "ia_cases", "case_id") == expected_fingerprint(good["ia_cases"], "case_id")
 
 
-def test_missing_file_rejects_only_that_table(loader, warehouse, good, tmp_path):
+def test_missing_required_file_rejects_only_that_table(loader, warehouse, good, tmp_path):
     tables = copy.deepcopy(good)
-    tables["training"] = tables["training"][:10]
+    tables["ia_cases"] = tables["ia_cases"][:10]
     tables["arrests"] = tables["arrests"][:100]
-    rep, drop = run(loader, tmp_path, tables, delete=["training"])
+    rep, drop = run(loader, tmp_path, tables, delete=["ia_cases"])
     assert not rep.ok
-    assert rep.table("training").status == "missing"
-    assert "training.csv" in rep.table("training").message
+    assert rep.table("ia_cases").status == "missing"
+    assert "ia_cases.csv" in rep.table("ia_cases").message and "required" in rep.table("ia_cases").message
     assert rep.table("arrests").status == "loaded"  # the other tables still load
-    assert fingerprint(warehouse, "training", "training_id") == expected_fingerprint(good["training"], "training_id")
+    assert fingerprint(warehouse, "ia_cases", "case_id") == expected_fingerprint(good["ia_cases"], "case_id")
     assert fingerprint(warehouse, "arrests", "arrest_id") == expected_fingerprint(tables["arrests"], "arrest_id")
 
 
-def test_missing_optional_table_is_skipped_with_warning(loader, warehouse, good, tmp_path):
-    rep, _ = run(loader, tmp_path, good, delete=["neighborhoods"])
+def test_absent_or_header_only_optional_tables_are_not_provided(loader, warehouse, good, tmp_path):
+    """Contract v2: training absent and arrests a header only: both 'not provided', listed once, exit OK,
+    and their earlier rows stay in raw (a partial drop never empties a table)."""
+    tables = copy.deepcopy(good)
+    tables["arrests"] = []
+    rep, drop = run(loader, tmp_path, tables, delete=["training", "neighborhoods"])
     assert rep.ok
-    t = rep.table("neighborhoods")
-    assert t.status == "skipped" and "optional" in t.warnings[0]
+    for name in ("training", "arrests", "neighborhoods", "use_of_force", "rank_history"):
+        t = rep.table(name)
+        assert t.status == "not_provided" and not t.problems and t.rows_quarantined == 0, name
+    assert "header but no rows" in rep.table("arrests").message
+    summary = rep.summary()
+    assert summary.count("not provided") == 1 and "unreadable" not in summary
+    line = next(ln for ln in summary.splitlines() if "not provided" in ln)
+    assert all(n in line for n in ("training", "arrests", "neighborhoods"))
+    assert fingerprint(warehouse, "arrests", "arrest_id") == expected_fingerprint(good["arrests"], "arrest_id")
+    assert fingerprint(warehouse, "training", "training_id") == expected_fingerprint(good["training"], "training_id")
+    assert log_rows(warehouse, rep.load_id)["arrests"]["status"] == "not_provided"
+
+
+def test_activity_drop_needs_no_officer_tables(loader, warehouse, good, tmp_path):
+    drop = write_drop(tmp_path / "drop", {"calls_for_service": good["calls_for_service"][:50]})
+    (drop / "_drop.json").write_text(json.dumps({"kind": "activity", "extracted_at": "2016-01-01T00:00:00"}))
+    rep = loader.load_drop(drop, progress=lambda m: None)
+    assert rep.ok and rep.table("calls_for_service").status == "loaded"
+    assert rep.table("officers").status == "not_provided"
+    # the same folder as a department drop: the three required tables are missing
+    (drop / "_drop.json").write_text(json.dumps({"extracted_at": "2016-01-01T00:00:00"}))
+    rep = loader.load_drop(drop, progress=lambda m: None)
+    assert not rep.ok and {t.table for t in rep.tables if t.status == "missing"} == {"officers", "assignments", "ia_cases"}
+    (drop / "_drop.json").write_text(json.dumps({"kind": "forecast"}))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        loader.load_drop(drop, progress=lambda m: None)
+
+
+def test_optional_column_may_be_left_out(loader, warehouse, good, tmp_path):
+    tables = copy.deepcopy(good)
+    cols = list(tables["ia_cases"][0])
+    assert "allegation" not in cols  # the minidrop's rows are v1 rows: write the file without the column
+    rep, drop = run(loader, tmp_path, tables, columns={"ia_cases": cols})
+    assert rep.ok and rep.table("ia_cases").status in ("loaded", "unchanged")
+    with warehouse.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM raw.ia_cases WHERE allegation IS NOT NULL").fetchone()[0] == 0
+    for r in tables["ia_cases"]:
+        r["allegation"] = "VERBAL ABUSE"
+    rep, drop = run(loader, tmp_path, tables, columns={"ia_cases": cols + ["allegation"]})
+    assert rep.ok and rep.table("ia_cases").status == "loaded"
+    with warehouse.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM raw.ia_cases WHERE allegation = 'VERBAL ABUSE'").fetchone()[0] == len(tables["ia_cases"])
 
 
 def test_missing_column_rejects_table(loader, warehouse, good, tmp_path):
@@ -205,11 +250,12 @@ def test_empty_file_rejects_and_keeps_file(loader, warehouse, good, tmp_path):
 
 def test_header_only_required_table_is_rejected(loader, warehouse, good, tmp_path):
     tables = copy.deepcopy(good)
-    tables["arrests"] = []
+    tables["assignments"] = []
     rep, drop = run(loader, tmp_path, tables)
-    t = rep.table("arrests")
+    t = rep.table("assignments")
     assert t.status == "rejected" and t.problems[0]["rule"] == "table not empty"
-    assert fingerprint(warehouse, "arrests", "arrest_id") == expected_fingerprint(good["arrests"], "arrest_id")
+    assert "header but no rows" in t.message and not any("unreadable" in w for w in t.warnings)
+    assert fingerprint(warehouse, "assignments", "officer_id") == expected_fingerprint(good["assignments"], "officer_id")
 
 
 def test_bad_encoding_rejects_and_keeps_file(loader, warehouse, good, tmp_path):

@@ -1,6 +1,7 @@
 """The synthetic department generator: determinism, contract conformance and base rates.
 
-`small` is generated once per module (about 2 s) and checked with pandas against contract.yaml.
+`small` is generated once per module (about 2 s) with the contract v2 tables (``contract_version=2``)
+and checked with pandas against contract.yaml; a v1 drop is the same files without the v2 additions.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def drop(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("small_42")
-    return out, generate("small", 42, out)
+    return out, generate("small", 42, out, contract_version=2)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def _active_sworn(officers: pd.DataFrame, year: int) -> set[str]:
 
 def test_same_seed_gives_identical_bytes(drop, tmp_path):
     out, manifest = drop
-    again = generate("small", 42, tmp_path / "again")
+    again = generate("small", 42, tmp_path / "again", contract_version=2)
     assert again == manifest
     first, second = _digest(out), _digest(tmp_path / "again")
     assert set(first) == {f"{t}.csv" for t in CONTRACT.tables} | {"_drop.json"}
@@ -69,7 +70,7 @@ def test_same_seed_gives_identical_bytes(drop, tmp_path):
 
 def test_other_seed_gives_other_data(drop, tmp_path):
     out, _ = drop
-    other = generate("small", 43, tmp_path / "other")
+    other = generate("small", 43, tmp_path / "other", contract_version=2)
     assert other["seed"] == 43
     a, b = _digest(out), _digest(tmp_path / "other")
     differing = [name for name in a if a[name] != b[name]]
@@ -87,6 +88,39 @@ def test_manifest(drop, tables):
     for name, df in tables.items():
         assert manifest["tables"][name] == len(df), name
         assert len(df) > 0, f"{name} is empty"
+
+
+def test_v1_drop_is_the_v2_drop_without_the_v2_additions(drop, tmp_path):
+    out, _ = drop
+    v1 = tmp_path / "v1"
+    manifest = generate("small", 42, v1)
+    files = _digest(v1)
+    assert set(files) == {f"{t}.csv" for t in CONTRACT.tables if t not in ("rank_history", "use_of_force")} | {"_drop.json"}
+    v2 = _digest(out)
+    assert all(files[f] == v2[f] for f in files if f not in ("ia_cases.csv", "_drop.json"))
+    with open(v1 / "ia_cases.csv", encoding="utf-8", newline="") as fh:
+        assert "allegation" not in next(csv.reader(fh))
+    a = pd.read_csv(v1 / "ia_cases.csv", dtype=str, keep_default_na=False)
+    b = pd.read_csv(out / "ia_cases.csv", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(a, b.drop(columns=["allegation"]))
+    assert "contract_version" not in manifest
+
+
+def test_v2_tables_are_consistent_with_the_cases(tables):
+    ia, uof, rh, off = tables["ia_cases"], tables["use_of_force"], tables["rank_history"], tables["officers"]
+    complaints = ia["event_type"].isin(["CITIZEN_COMPLAINT", "OFFICER_COMPLAINT"])
+    assert (ia.loc[complaints, "allegation"] != "").all() and (ia.loc[~complaints, "allegation"] == "").all()
+    n_force_cases = int((ia["event_type"] == "USE_OF_FORCE").sum())
+    assert n_force_cases <= len(uof) <= 2 * n_force_cases
+    reviewed = uof[uof["reviewed_on"] != ""]
+    assert (reviewed["reviewed_on"] >= reviewed["occurred_at"].str[:10]).all()
+    assert ((uof["reviewed_on"] == "") == (uof["review_outcome"] == "")).all()
+    # every officer starts as OFFICER on the hire date; the current rank is the last row's
+    first = rh.sort_values("start_date").groupby("officer_id").first()
+    hired = off.set_index("officer_id")["hire_date"]
+    assert (first["rank"] == "OFFICER").all() and (first["start_date"] == hired.loc[first.index]).all()
+    last = rh.sort_values("start_date").groupby("officer_id").last()["rank"]
+    assert (last == off.set_index("officer_id")["rank"].loc[last.index]).mean() > 0.95
 
 
 def test_headers_are_exactly_the_contract_columns(drop):
@@ -142,7 +176,9 @@ def test_ordering_null_iff_and_extraction_horizon(drop, tables):
         df = tables[name]
         for later, earlier in spec.order:  # ISO strings of one format compare like the moments
             both = (df[later] != "") & (df[earlier] != "")
-            bad = df.loc[both & (df[later] < df[earlier])]
+            mixed = spec.columns[later].type != spec.columns[earlier].type  # a date against a timestamp: days
+            a, b = (df[later].str[:10], df[earlier].str[:10]) if mixed else (df[later], df[earlier])
+            bad = df.loc[both & (a < b)]
             assert bad.empty, f"{name}: {later} < {earlier} in {len(bad)} rows"
         for col, other, value in spec.null_iff:
             assert ((df[col] == "") == (df[other] == value)).all(), f"{name}: {col} NULL iff {other}={value}"
@@ -281,7 +317,7 @@ def test_adverse_dispatches_are_riskier(tables):
 def test_parquet_has_same_rows_and_types(drop, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     _, manifest = drop
-    m = generate("small", 42, tmp_path / "pq", fmt="parquet")
+    m = generate("small", 42, tmp_path / "pq", fmt="parquet", contract_version=2)
     assert m["tables"] == manifest["tables"]
     t = pq.read_table(tmp_path / "pq" / "dispatches.parquet")
     assert t.column_names == list(CONTRACT.tables["dispatches"].columns)
