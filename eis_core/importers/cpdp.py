@@ -21,7 +21,7 @@ from eis_core.contract import load_contract
 from eis_core.importers.cpdp_cases import build_cases
 from eis_core.importers.cpdp_force import build_force
 from eis_core.importers.cpdp_officers import STILL_THERE, build_assignments, build_officers, build_rank_history
-from eis_core.importers.cpdp_sources import CpdpImportError, Report, hash_ids, parse_date, read_all
+from eis_core.importers.cpdp_sources import CpdpImportError, Report, Sources, hash_ids, parse_date
 
 DEFAULT_SALT = "eis-cpdp-v1"
 SALT_ENV = "EIS_IMPORT_SALT"
@@ -67,14 +67,17 @@ def release_end(src_files: list[str]) -> pd.Timestamp | None:
     return pd.Timestamp(max(months) + "-01") + pd.offsets.MonthEnd(0)
 
 
-def extraction_day(src: dict[str, pd.DataFrame], files: list[str]) -> pd.Timestamp:
+def extraction_day(src: Sources, files: list[str]) -> pd.Timestamp:
     """The newest date in the data that is not after the newest release month (the 2018-06-01 'still in
     this unit' marker does not count)."""
     end = release_end(files) or pd.Timestamp.today().normalize()
     best = None
     for key, cols in _DATE_COLUMNS.items():
-        for c in cols if key in src else ():
-            d = parse_date(src[key][c])
+        if key not in src:
+            continue
+        df = src.columns(key, cols)
+        for c in cols:
+            d = parse_date(df[c])
             d = d[(d <= end) & (d != STILL_THERE)]
             if len(d.dropna()) and (best is None or d.max() > best):
                 best = d.max()
@@ -113,25 +116,29 @@ def run_import(src_dir: str | Path, out_dir: str | Path, *, salt: str | None = N
     salt_source = "--salt" if salt else (SALT_ENV if os.environ.get(SALT_ENV) else "default")
     salt = salt or os.environ.get(SALT_ENV) or DEFAULT_SALT
     progress(f"reading {src_dir} ...")
-    src, rep = read_all(src_dir)
-    files = [v["file"] for v in rep.sources.values()]
-    day = extraction_day(src, files)
+    rep = Report()
+    src = Sources(src_dir, rep)
+    day = extraction_day(src, [p.name for p in src.paths.values()])
     cap = day + pd.Timedelta(hours=23, minutes=59, seconds=59)
     progress("officers, rank history, assignments ...")
     off = build_officers(src["profiles"], src.get("salary"), cap, rep)
     rep.used("profiles", len(off))
+    src.release("profiles")
     tables = {"officers": off}
     if "salary" in src:
         tables["rank_history"] = build_rank_history(src["salary"], off, cap, rep)
         rep.used("salary", len(tables["rank_history"]))
+        src.release("salary")
     tables["assignments"] = build_assignments(src["units"], off, cap, rep)
     rep.used("units", len(tables["assignments"]))
+    src.release("units")
     progress("complaints -> ia_cases ...")
     tables["ia_cases"] = build_cases(src, off, cap, rep)
+    src.release("complaints", "complaints_2018", "accused", "accused_2018")
     if "trr_main" in src:
         progress("tactical response reports -> use_of_force ...")
         tables["use_of_force"] = build_force(src, off, cap, rep)
-    del src
+    src.release(*src.paths)
 
     ids = hash_ids(off.uid, salt)
     id_of = dict(zip(off.uid.astype(int), ids))

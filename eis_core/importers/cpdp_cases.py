@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eis_core.importers.cpdp_sources import Report, clean_text, parse_cr, parse_date, parse_uid
+from eis_core.importers.cpdp_sources import Report, clean_text, isin, parse_cr, parse_date, parse_uid
 
 # finding -> (disposition, seriousness: lower = more serious); None = no finding recorded
 FINDINGS: dict[str, tuple[str, int] | None] = {
@@ -28,11 +28,12 @@ NO_INTERVENTION = {"NO ACTION TAKEN", "UNKNOWN", "NO PENALTY", "SUSTAINED-NO PEN
 EVENT_TYPE = {"CIVILIAN": "CITIZEN_COMPLAINT", "CPD_EMPLOYEE": "OFFICER_COMPLAINT"}
 
 
-def _complaints(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
+def _complaints(src: dict[str, pd.DataFrame], rep: Report, crs: dict[str, pd.Series]) -> pd.DataFrame:
     """One row per CR: incident, complaint (reported) and closed dates, complainant type."""
     cc = src["complaints"]
     a = pd.DataFrame({"cr": parse_cr(cc["cr_id"]), "incident": parse_date(cc["incident_date"]),
                       "complaint": parse_date(cc["complaint_date"]), "closed": parse_date(cc["closed_date"])})
+    crs["complaints"] = a.cr
     per = a.groupby("cr").agg(incident=("incident", "min"), complaint=("complaint", "max"), closed=("closed", "max"))
     per["ctype"] = pd.NA
     per["closed_differs"] = False
@@ -42,6 +43,7 @@ def _complaints(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
         b = pd.DataFrame({"cr": parse_cr(c2["cr_id"]), "incident": parse_date(c2["incident_start_date"]),
                           "complaint": parse_date(c2["complaint_date"]), "closed": parse_date(c2["closed_date"]),
                           "ctype": clean_text(c2["complainant_type"])})
+        crs["complaints_2018"] = b.cr
         q = b.groupby("cr").agg(incident2=("incident", "min"), complaint2=("complaint", "max"),
                                 closed2=("closed", "max"), ctype2=("ctype", "first"))
         per = per.join(q, how="outer")
@@ -70,7 +72,12 @@ def _allegations(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
                                    "allegation": clean_text(b["allegation_category"]),
                                    "finding": clean_text(b["final_finding_USE"]).fillna(clean_text(b["final_finding"])),
                                    "outcome": clean_text(b["final_outcome_USE"]), "release": 1}))
+    if hasattr(src, "release"):
+        src.release("accused", "accused_2018")
     al = pd.concat(parts, ignore_index=True)
+    del parts
+    for c in ("allegation", "outcome"):  # few distinct texts: categories save memory
+        al[c] = al[c].astype("category")
     al["order"] = range(len(al))
     no_off = al.uid_raw.isna()
     rep.skip(T, "allegation without officer", no_off.sum())
@@ -79,18 +86,22 @@ def _allegations(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
     bad_cr = al.uid.notna() & al.cr.isna()
     rep.drop(T, "allegation without cr_id", bad_cr.sum())
     al = al[al.uid.notna() & al.cr.notna()].drop(columns="uid_raw")
-    f = al.finding.map(lambda x: FINDINGS.get(x, ("NO_FINDING", NO_FINDING_RANK)) if pd.notna(x) else None)
-    unknown = al.finding.notna() & ~al.finding.isin(list(FINDINGS))
+    unknown = al.finding.notna() & ~isin(al.finding, FINDINGS)
     for v, n in al.loc[unknown, "finding"].value_counts().items():
         rep.recode(T, f"allegation finding {v} (unknown code) -> NO_FINDING", n)
-    al["disp"] = f.map(lambda x: x[0] if x else pd.NA)
-    al["sev"] = f.map(lambda x: x[1] if x else EMPTY_RANK)
+    disp = {k: v[0] for k, v in FINDINGS.items() if v}
+    sev = {k: v[1] for k, v in FINDINGS.items() if v}
+    al["disp"] = al.finding.map(disp).where(~unknown, "NO_FINDING")
+    al["sev"] = al.finding.map(sev).where(~unknown, NO_FINDING_RANK).fillna(EMPTY_RANK).astype("int8")
     return al
 
 
 def build_cases(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
     T = "ia_cases"
-    per = _complaints(src, rep)
+    crs: dict[str, pd.Series] = {}
+    per = _complaints(src, rep, crs)
+    if hasattr(src, "release"):
+        src.release("complaints", "complaints_2018")
     al = _allegations(src, rep)
     bad = ~al.uid.isin(officers.uid)
     rep.drop(T, "allegation of an officer not written", bad.sum())
@@ -104,7 +115,7 @@ def build_cases(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     rep.recode(T, "releases disagree on the finding -> most serious kept",
                ((case.nrel > 1) & (case.nsev > 1)).sum())
     case = case.reset_index().join(per, on="cr")
-    bad = ~case.cr.isin(per.index)
+    bad = ~isin(case.cr, per.index)
     rep.drop(T, "CR not in the complaints files", bad.sum())
     case = case[~bad]
     bad = case.complaint.isna()
@@ -134,7 +145,7 @@ def build_cases(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     for v, n in case.loc[~open_ & (case.sev == NO_FINDING_RANK), "finding"].value_counts().items():
         rep.recode(T, f"finding {v} -> NO_FINDING", n)
     case["disposition"] = case.disp.where(~open_, "PENDING").fillna("NO_FINDING")
-    inter = case.outcome.where(~open_ & case.outcome.notna() & ~case.outcome.isin(list(NO_INTERVENTION)))
+    inter = case.outcome.where(~open_ & case.outcome.notna() & ~isin(case.outcome, NO_INTERVENTION))
     numeric = inter.notna() & inter.str.fullmatch(r"\d+").fillna(False).astype(bool)
     rep.recode(T, "outcome is a bare number -> intervention NULL", numeric.sum())
     case["intervention"] = inter.where(~numeric)
@@ -145,9 +156,8 @@ def build_cases(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     case["event_type"] = case.event_type.fillna("CITIZEN_COMPLAINT")
     case = case.rename(columns={"incident": "incident_date", "complaint": "reported_date", "closed": "closed_date"})
     case["call_id"] = pd.NA
-    for key in ("complaints", "complaints_2018"):
-        if key in src:
-            rep.used(key, int(parse_cr(src[key]["cr_id"]).isin(case.cr).sum()))
+    for key, cr in crs.items():
+        rep.used(key, int(isin(cr, case.cr).sum()))
     for key, rel in (("accused", 0), ("accused_2018", 1)):
         if key in src:
             rep.used(key, int((al.release == rel).sum()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eis_core.importers.cpdp_sources import Report, clean_text, parse_date, parse_uid
+from eis_core.importers.cpdp_sources import Report, clean_text, isin, parse_date, parse_uid
 
 YES_NO = {"YES": True, "Y": True, "1": True, "TRUE": True, "NO": False, "N": False, "0": False, "FALSE": False}
 
@@ -66,7 +66,7 @@ def build_force(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     revd = st[st.status == "REVIEWED"].groupby("trr").date.max()
     df["reviewed_on"] = df.trr.map(appr)
     df["review_outcome"] = np.where(df.reviewed_on.notna(), "APPROVED", None)
-    only_rev = df.reviewed_on.isna() & df.trr.isin(revd.index)
+    only_rev = df.reviewed_on.isna() & isin(df.trr, revd.index)
     rep.recode(T, "reviewed but never approved -> reviewed_on = review date, review_outcome NULL", only_rev.sum())
     df.loc[only_rev, "reviewed_on"] = df.loc[only_rev, "trr"].map(revd)
     rep.recode(T, "no review status -> reviewed_on NULL", df.reviewed_on.isna().sum())
@@ -74,9 +74,9 @@ def build_force(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     rep.recode(T, "review dated before the event or after extracted_at -> reviewed_on, review_outcome NULL", bad.sum())
     df.loc[bad, "reviewed_on"] = pd.NaT
     df.loc[bad, "review_outcome"] = None
-    rep.used("trr_main", int(main.trr.isin(df.trr).sum()))
+    rep.used("trr_main", int(isin(main.trr, df.trr).sum()))
     rep.used("trr_officers", len(df))
-    rep.used("trr_statuses", int(st.trr.isin(df.trr).sum()))
+    rep.used("trr_statuses", int(isin(st.trr, df.trr).sum()))
     df = df.rename(columns={"trr": "report_id"})
     return df[["report_id", "uid", "occurred_at", "force_type", "subject_injured", "officer_injured", "reviewed_on",
                "review_outcome"]].reset_index(drop=True)

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from eis_core.importers.cpdp_sources import Report, clean_text, parse_date, parse_uid
+from eis_core.importers.cpdp_sources import Report, clean_text, isin, parse_date, parse_uid
 
 RACE = {"WHITE": "WHITE", "BLACK": "BLACK", "HISPANIC": "HISPANIC", "ASIAN/PACIFIC ISLANDER": "ASIAN",
         "ASIAN": "ASIAN", "NATIVE AMERICAN/ALASKAN NATIVE": "OTHER"}
@@ -79,7 +79,7 @@ def build_officers(prof: pd.DataFrame, salary: pd.DataFrame | None, cap: pd.Time
     df.loc[fut, "separation_date"] = pd.NaT
 
     df["sex"] = df.gender.map(SEX).fillna("X")
-    for g, n in df.loc[~df.gender.isin(list(SEX)), "gender"].fillna("(missing)").value_counts().items():
+    for g, n in df.loc[~isin(df.gender, SEX), "gender"].fillna("(missing)").value_counts().items():
         rep.recode(T, f"gender {g} -> X", n)
     df["race"] = df.race_src.map(RACE)
     for r, n in df.loc[df.race_src.notna() & df.race.isna(), "race_src"].value_counts().items():
@@ -87,7 +87,7 @@ def build_officers(prof: pd.DataFrame, salary: pd.DataFrame | None, cap: pd.Time
     df.loc[df.race_src.notna() & df.race.isna(), "race"] = "OTHER"
     rep.recode(T, "race missing -> UNKNOWN", df.race_src.isna().sum())
     df["race"] = df.race.fillna("UNKNOWN")
-    for r, n in df.loc[df.race_src.isin([k for k, v in RACE.items() if k != v]), "race_src"].value_counts().items():
+    for r, n in df.loc[isin(df.race_src, [k for k, v in RACE.items() if k != v]), "race_src"].value_counts().items():
         rep.recode(T, f"race {r} -> {RACE[r]}", n)
     df["education"] = "UNKNOWN"
     rep.recode(T, "education not in the data -> UNKNOWN", len(df))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.csv as pacsv
 
 
@@ -116,35 +117,59 @@ def _header(path: Path) -> list[str]:
         raise CpdpImportError(f"{path.name}: cannot be read ({e.__class__.__name__}: {e})") from None
 
 
-def read_source(path: Path, source: Source, report: Report) -> pd.DataFrame:
-    """The needed columns of one source file, all as text (empty = NA)."""
-    header = _header(path)
-    missing = [c for c in source.columns if c not in header]
-    if missing:
-        raise CpdpImportError(f"{path.name}: missing column(s) {', '.join(missing)}")
+def _read(path: Path, columns: list[str]) -> pd.DataFrame:
     try:
         table = pacsv.read_csv(
             path,
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(include_columns=list(source.columns),
-                                                 column_types={c: pa.string() for c in source.columns},
+            convert_options=pacsv.ConvertOptions(include_columns=columns, column_types={c: pa.string() for c in columns},
                                                  strings_can_be_null=True))
     except (pa.ArrowInvalid, OSError) as e:
         raise CpdpImportError(f"{path.name}: cannot be parsed as CSV ({str(e).splitlines()[0]})") from None
     df = table.to_pandas()
+    del table
     for c in df.columns:
         df[c] = df[c].str.strip().replace("", pd.NA)
-    report.sources[source.key] = {"file": path.name, "rows_in": len(df), "rows_used": 0}
-    if source.required and df.empty:
-        raise CpdpImportError(f"{path.name}: no data rows")
     return df
 
 
-def read_all(src_dir: Path) -> tuple[dict[str, pd.DataFrame], Report]:
-    report = Report()
-    paths = find_sources(src_dir)
-    by_key = {s.key: s for s in SOURCES}
-    return {k: read_source(p, by_key[k], report) for k, p in paths.items()}, report
+class Sources:
+    """The source files of a folder, read on first use (only the needed columns) and released after use,
+    so that only a few files are in memory at a time. Headers are checked up front."""
+
+    def __init__(self, src_dir: Path, report: Report) -> None:
+        self.paths = find_sources(src_dir)
+        self.report = report
+        self._by_key = {s.key: s for s in SOURCES}
+        self._cache: dict[str, pd.DataFrame] = {}
+        for key, path in self.paths.items():
+            missing = [c for c in self._by_key[key].columns if c not in _header(path)]
+            if missing:
+                raise CpdpImportError(f"{path.name}: missing column(s) {', '.join(missing)}")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.paths
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        if key not in self._cache:
+            src, path = self._by_key[key], self.paths[key]
+            df = _read(path, list(src.columns))
+            self.report.sources[key] = {"file": path.name, "rows_in": len(df), "rows_used": 0}
+            if src.required and df.empty:
+                raise CpdpImportError(f"{path.name}: no data rows")
+            self._cache[key] = df
+        return self._cache[key]
+
+    def get(self, key: str) -> pd.DataFrame | None:
+        return self[key] if key in self else None
+
+    def columns(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        """A few columns of a file, not kept (for the extraction date)."""
+        return self._cache[key][list(columns)] if key in self._cache else _read(self.paths[key], list(columns))
+
+    def release(self, *keys: str) -> None:
+        for k in keys:
+            self._cache.pop(k, None)
 
 
 # ---------------------------------------------------------------- value parsing helpers
@@ -167,8 +192,19 @@ def parse_cr(s: pd.Series) -> pd.Series:
 
 
 def clean_text(s: pd.Series) -> pd.Series:
-    """Upper case, whitespace collapsed, empty -> NA."""
-    return s.str.upper().str.replace(r"\s+", " ", regex=True).str.strip().replace("", pd.NA)
+    """Upper case, whitespace collapsed, empty -> NA (vectorised in Arrow)."""
+    arr = pa.array(s.astype("string").to_numpy(dtype=object, na_value=None), type=pa.string())
+    arr = pa.compute.utf8_trim_whitespace(pa.compute.replace_substring_regex(pa.compute.utf8_upper(arr), r"\s+", " "))
+    out = pd.Series(arr.to_numpy(zero_copy_only=False), index=s.index, dtype="string")
+    return out.replace("", pd.NA)
+
+
+def isin(s: pd.Series, values) -> pd.Series:
+    """``s.isin(values)`` for text, through Arrow (pandas' isin on Arrow strings is slow for big sets)."""
+    vals = pd.Series(list(values) if not isinstance(values, (pd.Series, pd.Index)) else values, dtype="string")
+    vs = pa.array(vals.dropna().unique().astype(object), type=pa.string())
+    arr = pa.array(s.astype("string").to_numpy(dtype=object, na_value=None), type=pa.string())
+    return pd.Series(pa.compute.is_in(arr, value_set=vs).fill_null(False).to_numpy(zero_copy_only=False), index=s.index)
 
 
 def hash_ids(uids: pd.Series, salt: str) -> pd.Series:
