@@ -382,9 +382,6 @@ class DropLoader:
                 self.progress(f"[{spec.name}] {res.status.replace('_', ' ')}: {res.rows_loaded:,} loaded, {res.rows_quarantined:,} quarantined"
                               f"{' — ' + res.message if res.rejected or res.not_provided else ''}")
             results.append(res)
-        absent = [r.table for r in results if r.not_provided]
-        if absent:
-            self.progress(f"not provided (optional): {', '.join(absent)}")
         return LoadReport(self.load_id, str(self.drop_dir), self.extracted_at, results, self.docs_path)
 
 
