@@ -166,8 +166,22 @@ def forecast_step() -> None:
 
 @click.command("demo")
 @click.option("--seed", default=42, show_default=True, help="Seed of the synthetic department.")
-def demo(seed: int) -> None:
-    """Run the pipeline end to end on the small synthetic department, through Airflow."""
+@click.option("--real", "real", type=click.Choice(["chicago"]), default=None,
+              help="Instead of the synthetic department, run the officer EIS on a real department's data: "
+                   "chicago = the Invisible Institute's CPDP sample (import, load, marts, grid, selection, "
+                   "Table 3, one scoring day; in its own warehouse under $EIS_HOME/departments/chicago).")
+@click.option("--src", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --real: the data folder (default ../shared/data/cpdp beside the repository).")
+def demo(seed: int, real: str | None, src: Path | None) -> None:
+    """Run the pipeline end to end on the small synthetic department, through Airflow.
+
+    With --real chicago: the same officer EIS on real Chicago Police data, in one process.
+    """
+    if real:
+        from eis_core.real_demo import run_real_demo
+
+        run_real_demo(real, src)
+        return
     total = 9
     t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()

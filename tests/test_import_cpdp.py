@@ -181,7 +181,7 @@ def test_point_in_time_and_mappings_on_real_rows(tables):
     c = next(r for r in tables["ia_cases"] if r["case_id"] == "CR" + "C182480-"
              + hashlib.sha256(f"{DEFAULT_SALT}:103074".encode()).hexdigest()[:16])
     assert (c["disposition"], c["intervention"], c["allegation"]) == ("SUSTAINED", "1 DAY SUSPENSION",
-                                                                      "COMMISSION OF CRIME: MISCELLANEOUS")
+                                                                      "08N COMMISSION OF CRIME: MISCELLANEOUS")
     assert all("  " not in r["allegation"] and r["allegation"] == r["allegation"].upper()
                for r in tables["ia_cases"] if r["allegation"])
     assert all(r["intervention"] == "" for r in tables["ia_cases"] if r["disposition"] == "PENDING")

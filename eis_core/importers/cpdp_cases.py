@@ -59,17 +59,28 @@ def _complaints(src: dict[str, pd.DataFrame], rep: Report, crs: dict[str, pd.Ser
     return per
 
 
+def _coded(code: pd.Series, text: pd.Series) -> pd.Series:
+    """'<CPD category code> <category text>', e.g. '05A EXCESSIVE FORCE: ARRESTEE - DURING ARREST': the code's
+    first two characters name CPD's allegation group (configs/chicago allegation_groups match on them)."""
+    code, text = clean_text(code), clean_text(text)
+    both = code.notna() & text.notna()
+    out = text.copy()
+    out[both] = code[both] + " " + text[both]
+    out[code.notna() & text.isna()] = code[code.notna() & text.isna()]
+    return out
+
+
 def _allegations(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
     T = "ia_cases"
     parts = []
     a = src["accused"]
     parts.append(pd.DataFrame({"uid": parse_uid(a["UID"]), "uid_raw": a["UID"], "cr": parse_cr(a["cr_id"]),
-                               "allegation": clean_text(a["complaint_category"]), "finding": clean_text(a["final_finding"]),
+                               "allegation": _coded(a["complaint_code"], a["complaint_category"]), "finding": clean_text(a["final_finding"]),
                                "outcome": clean_text(a["final_outcome"]), "release": 0}))
     if "accused_2018" in src:
         b = src["accused_2018"]
         parts.append(pd.DataFrame({"uid": parse_uid(b["UID"]), "uid_raw": b["UID"], "cr": parse_cr(b["cr_id"]),
-                                   "allegation": clean_text(b["allegation_category"]),
+                                   "allegation": _coded(b["allegation_category_code"], b["allegation_category"]),
                                    "finding": clean_text(b["final_finding_USE"]).fillna(clean_text(b["final_finding"])),
                                    "outcome": clean_text(b["final_outcome_USE"]), "release": 1}))
     if hasattr(src, "release"):
