@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # has its own EIS_HOME, embedded PostgreSQL and Airflow home (tests/conftest.py). TEST_WORKERS=0: serial.
 TEST_WORKERS ?= 2
 
-.PHONY: help venv demo test bench airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
+.PHONY: help venv demo demo-chicago test bench airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -25,6 +25,9 @@ venv: $(STAMP)  ## create or refresh .venv from requirements.lock
 
 demo: $(STAMP)  ## run the pipeline end to end on the small synthetic department, through Airflow
 	$(BIN)/eis demo
+
+demo-chicago: $(STAMP)  ## the officer EIS on the real Chicago sample (../shared/data/cpdp): import to a scoring day
+	$(BIN)/eis demo --real chicago
 
 test: $(STAMP)  ## run the test suite (embedded PostgreSQL and real Airflow included)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)

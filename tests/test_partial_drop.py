@@ -198,3 +198,18 @@ def test_force_reports_reviews_and_rank_are_point_in_time(department):
     assert (at_d.loc[known, "chr_rank_ordinal"] == expected[known].astype(float)).all()
     assert (at_d.loc[known, "chr_rank_ordinal_missing"] == 0).all()
     assert (at_d.loc[~known, "chr_rank_ordinal_missing"] == 1).all()
+
+
+def test_real_demo_and_load_refuse_bad_input_in_one_line(tmp_path):
+    from eis_core.cli import main
+
+    res = CliRunner().invoke(main, ["demo", "--real", "chicago", "--src", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "does not exist" in res.output and "Traceback" not in res.output
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "_drop.json").write_text('{"kind": "forecast"}')
+    res = CliRunner().invoke(main, ["load", str(drop)])
+    assert res.exit_code == 2 and "kind must be one of" in res.output and "Traceback" not in res.output
+    (drop / "_drop.json").write_text("{not json")
+    res = CliRunner().invoke(main, ["load", str(drop)])
+    assert res.exit_code == 2 and "eis load:" in res.output and "Traceback" not in res.output
