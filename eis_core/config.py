@@ -161,6 +161,8 @@ class TemporalConfig(BaseModel):
     test_duration: Duration
     test_as_of_frequency: Duration
     label_timespan: Duration
+    #: earliest split date (optional): training may reach further back than the dates to test on
+    test_start_time: date | None = None
 
     @field_validator("model_update_frequency", "max_training_history", "training_as_of_frequency",
                      "test_duration", "test_as_of_frequency", "label_timespan", mode="before")

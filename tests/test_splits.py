@@ -51,6 +51,16 @@ def test_max_training_history_limits_training_dates():
     assert splits[-1].train_as_of_dates == (d("2013-07-01"), d("2014-01-01"))
 
 
+def test_test_start_time_drops_earlier_splits_but_keeps_their_training_history():
+    free = make_splits(tc(feature_start_time="2010-01-01", label_start_time="2010-01-01"))
+    assert free[0].split_id == "split_2011-01-01"
+    s = make_splits(tc(feature_start_time="2010-01-01", label_start_time="2010-01-01", test_start_time="2014-01-01"))
+    assert [x.split_id for x in s] == ["split_2014-01-01", "split_2014-07-01", "split_2015-01-01"]
+    # training still reaches back to label_start_time
+    assert s[0].train_as_of_dates[0] == d("2010-01-01") and s[0].train_as_of_dates[-1] == d("2013-01-01")
+    assert [x.to_dict() for x in s] == [x.to_dict() for x in free if x.split_date >= d("2014-01-01")]
+
+
 def test_test_duration_and_label_end():
     s = make_splits(tc(label_end_time="2015-06-01", model_update_frequency="1 year", test_duration="3 months",
                        test_as_of_frequency="1 month"))

@@ -3,8 +3,9 @@
 Given a :class:`~eis_core.config.TemporalConfig`:
 
 * **split dates** step back from ``label_end_time`` by ``model_update_frequency`` while
-  ``split_date >= label_start_time + label_timespan`` (each step is counted from ``label_end_time``,
-  so month ends stay month ends: 2015-03-31 − 1 month = 2015-02-28, − 2 months = 2015-01-31);
+  ``split_date >= label_start_time + label_timespan`` and, when set, ``>= test_start_time`` (each step is
+  counted from ``label_end_time``, so month ends stay month ends: 2015-03-31 − 1 month = 2015-02-28,
+  − 2 months = 2015-01-31);
 * **test as-of dates** run from the split date every ``test_as_of_frequency`` through
   ``split_date + test_duration`` (``0 days`` = the split date alone), never past ``label_end_time``;
 * **training as-of dates** step back from ``split_date − label_timespan`` by
@@ -70,6 +71,8 @@ def _fwd(anchor: date, d: Duration, k: int) -> date:
 def split_dates(tc: TemporalConfig) -> list[date]:
     """The split dates, oldest first."""
     first_allowed = tc.label_start_time + tc.label_timespan.delta()
+    if tc.test_start_time is not None:
+        first_allowed = max(first_allowed, tc.test_start_time)
     out, k = [], 0
     while True:
         s = _back(tc.label_end_time, tc.model_update_frequency, k)
