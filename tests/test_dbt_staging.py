@@ -57,7 +57,11 @@ def warehouse():
 
 
 def _insert(conn, table: str, rows: list[tuple]) -> None:
-    cols = list(CONTRACT.tables[table].columns) + ["_load_id", "_row_number"]
+    """Insert rows given in contract column order; a v2 optional column the rows leave out stays NULL."""
+    contract_cols = list(CONTRACT.tables[table].columns)
+    if rows and len(rows[0]) < len(contract_cols):
+        contract_cols = [c for c in contract_cols if not CONTRACT.tables[table].columns[c].optional]
+    cols = contract_cols + ["_load_id", "_row_number"]
     placeholders = ", ".join(["%s"] * len(cols))
     with conn.cursor() as cur:
         cur.executemany(

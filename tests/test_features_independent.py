@@ -28,11 +28,15 @@ def _frame(sql: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def synth(warehouse, small_drop):
+def synth(warehouse, tmp_path_factory):
+    """The small department as a contract v2 drop (every table of the contract present, v2 ones included)."""
     from conftest import reset_raw
 
+    from eis_core.synth import generate
+
     reset_raw(warehouse)
-    drop = small_drop
+    drop = tmp_path_factory.mktemp("small_v2_independent")
+    generate("small", 42, drop, progress=None, contract_version=2)
     load_drop(drop, progress=lambda _: None).raise_for_status()
     labels = load_labels_config()
     summary = dbt_build(dbt_vars=dbt_vars(load_officer_config(), labels, DATES), full_refresh=True, progress=None)
