@@ -155,7 +155,8 @@ def priority_cmd(test_days, train_days, out_dir, drop_dir, no_store) -> None:
 
 @click.group("import", cls=OneLineGroup)
 def import_cli() -> None:
-    """Convert City of San Diego open-data exports into contract drop folders (then `eis load DIR`)."""
+    """Convert real exports into drop folders (then `eis load DIR`): San Diego open data (calls, RIPA stops:
+    activity drops) and the Chicago CPDP release (a contract v2 department drop)."""
 
 
 def _finish(rep, out_dir: Path, load: bool, tables: tuple[str, ...]) -> None:
