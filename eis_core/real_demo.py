@@ -10,13 +10,13 @@ data are never mixed with it; with ``EIS_DATABASE_URL`` set, that server is used
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import click
 
+from eis_core.demo import _done, _step
 from eis_core.paths import REPO_ROOT
 
 
@@ -37,15 +37,6 @@ REAL = {
         REPO_ROOT.parent / "shared" / "data" / "cpdp", date(2016, 1, 1),
         "Chicago Police (CPDP sample: officers who ever worked in districts 13, 20, 25)"),
 }
-
-
-def _step(n: int, total: int, text: str) -> float:
-    click.secho(f"[{n}/{total}] {text}", bold=True)
-    return time.perf_counter()
-
-
-def _done(t0: float) -> None:
-    click.echo(f"      done in {time.perf_counter() - t0:.1f} s")
 
 
 class DemoFailed(click.ClickException):

@@ -36,7 +36,7 @@ def load(drop_dir: Path, reject_share: float, extracted_at: str | None, as_json:
     try:
         report = load_drop(drop_dir, reject_share=reject_share, extracted_at=extracted_at,
                            progress=lambda m: click.echo(m, err=True))
-    except (ValueError, OSError, json.JSONDecodeError) as exc:  # a bad manifest or folder: one line, exit 2
+    except (ValueError, OSError) as exc:  # a bad manifest (JSONDecodeError is a ValueError) or folder: exit 2
         click.echo(f"eis load: {exc}", err=True)
         sys.exit(2)
     click.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.summary())

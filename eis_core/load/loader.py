@@ -14,6 +14,10 @@ the officers as they will be after this load):
    quarantine with the reasons.  Every input row is either loaded or quarantined and counted.
 
 A file whose checksum equals the last accepted load of that table is not loaded again ("unchanged").
+
+Contract v2: a table outside ``required_tables`` that is absent or only a header row is "not provided"
+(logged, listed once in the report, its earlier rows untouched); a required one is rejected. A drop
+whose ``_drop.json`` says ``"kind": "activity"`` requires no table.
 """
 
 from __future__ import annotations
@@ -225,13 +229,12 @@ class _TableLoad:
         required = spec.name in L.required
         if path is None:
             if not required:
-                res.status, res.message = NOT_PROVIDED, "optional table absent from the drop"
-            else:
-                res.status = "missing"
-                res.problems.append({"rule": "required table present", "column": None, "count": 0, "examples": [],
-                                     "message": f"required file {spec.name}.csv (or .parquet) is missing from the drop; "
-                                                f"a department drop needs {', '.join(L.contract.required_tables)}"})
-                res.message = res.problems[0]["message"]
+                return self._not_provided(res, "optional table absent from the drop")
+            res.status = "missing"
+            res.problems.append({"rule": "required table present", "column": None, "count": 0, "examples": [],
+                                 "message": f"required file {spec.name}.csv (or .parquet) is missing from the drop; "
+                                            f"a department drop needs {', '.join(L.contract.required_tables)}"})
+            res.message = res.problems[0]["message"]
             with db.connect() as conn:
                 _log(conn, L.load_id, L.drop_dir, res, None, self.started, None)
             return res
@@ -248,10 +251,7 @@ class _TableLoad:
             return self._reject(res, pf, [_problem_dict(p) for p in pf.problems], t0)
         if pf.rows == 0:
             if not required:
-                res.status, res.message = NOT_PROVIDED, f"{path.name} has a header but no rows"
-                with db.connect() as conn:
-                    _log(conn, L.load_id, L.drop_dir, res, None, self.started, None)
-                return res
+                return self._not_provided(res, f"{path.name} has a header but no rows")
             return self._reject(res, pf, [{"rule": "table not empty", "column": None, "count": 0, "examples": [],
                                            "message": f"{path.name} has a header but no rows; a department drop needs "
                                                       f"rows in {', '.join(L.contract.required_tables)}"}], t0)
@@ -301,6 +301,12 @@ class _TableLoad:
             res.seconds = time.perf_counter() - t0
             _log(conn, L.load_id, L.drop_dir, res, pf.sha256, self.started, L.docs_path)
             conn.execute(sql.SQL("DROP TABLE {}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(spec.name)))
+        return res
+
+    def _not_provided(self, res: TableResult, message: str) -> TableResult:
+        res.status, res.message = NOT_PROVIDED, message
+        with db.connect() as conn:
+            _log(conn, self.loader.load_id, self.loader.drop_dir, res, None, self.started, None)
         return res
 
     def _add_extra_columns(self, conn, extras: list[str]) -> None:

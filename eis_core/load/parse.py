@@ -142,11 +142,9 @@ def read_table_file(path: Path, spec: Table, sha256: str | None = None) -> Parse
         return pf
     n = table.num_rows
     table = table.append_column(ROW_COL, pa.array(range(2, n + 2), type=pa.int64()))
-    pf.text = table
-    present = set(table.column_names)
     # v2: a column marked optional may be left out of the file; it then loads as all NULL
     for c in spec.column_list:
-        if c.optional and c.name not in present:
+        if c.optional and c.name not in table.column_names:
             table = table.append_column(c.name, pa.nulls(n, type=pa.string()))
     pf.text = table
     present = set(table.column_names)

@@ -32,11 +32,14 @@ ALLEGATIONS = ["EXCESSIVE FORCE", "VERBAL ABUSE", "ILLEGAL SEARCH", "ILLEGAL ARR
 ALLEGATION_P = [0.22, 0.18, 0.14, 0.08, 0.18, 0.12, 0.08]
 
 
-def _read(path: Path) -> dict[str, list]:
-    table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(
-        path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
-                                                   column_types={"case_id": pa.string(), "officer_id": pa.string()}))
-    return table.to_pydict()
+def _read(path: Path) -> pa.Table:
+    """A drop table as written (Parquet), or with every CSV column as text, so a rewrite keeps its values."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    with open(path, encoding="utf-8") as fh:
+        header = [h.strip('"') for h in fh.readline().rstrip("\r\n").split(",")]
+    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in header}, strings_can_be_null=True))
 
 
 def _d(v) -> date | None:
@@ -57,24 +60,22 @@ def add_v2_tables(out_dir: Path, fmt: str, seed: int, extracted_at: str) -> dict
     out_dir = Path(out_dir)
     rng = np.random.default_rng([int(seed), 2])
     ext = datetime.fromisoformat(extracted_at).date()
-    cases = _read(out_dir / f"ia_cases.{fmt}")
-    officers = _read(out_dir / f"officers.{fmt}")
+    ia = _read(out_dir / f"ia_cases.{fmt}")
+    cases = ia.to_pydict()
+    officers = _read(out_dir / f"officers.{fmt}").to_pydict()
 
     # ia_cases.allegation: complaints only
     n = len(cases["case_id"])
     draw = rng.choice(len(ALLEGATIONS), size=n, p=ALLEGATION_P)
     allegation = [ALLEGATIONS[k] if ev in ("CITIZEN_COMPLAINT", "OFFICER_COMPLAINT") else None
                   for ev, k in zip(cases["event_type"], draw)]
-    ia = pq.read_table(out_dir / "ia_cases.parquet") if fmt == "parquet" else pacsv.read_csv(
-        out_dir / "ia_cases.csv", convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in cases}, strings_can_be_null=True))
     _write(out_dir, fmt, "ia_cases", ia.append_column("allegation", pa.array(allegation, type=pa.string())))
 
     # use_of_force: one report per USE_OF_FORCE case, plus reports that never became a case
     uof = {k: [] for k in ("report_id", "officer_id", "occurred_at", "force_type", "subject_injured",
                            "officer_injured", "reviewed_on", "review_outcome")}
     idx = [i for i, ev in enumerate(cases["event_type"]) if ev == "USE_OF_FORCE"]
-    extra = int(round(len(idx) * 1.0))
+    extra = len(idx)  # about as many reports again that never became an IA case
     sources = [(cases["officer_id"][i], _d(cases["incident_date"][i]), cases["disposition"][i]) for i in idx]
     if idx and extra:
         pick = rng.choice(len(idx), size=extra)
