@@ -211,3 +211,16 @@ def test_missing_warehouse_table_is_a_clear_error(warehouse):
 
     with warehouse.connect() as conn, pytest.raises(ValueError, match="no table raw.no_such_table"):
         _relation(conn, "no_such_table")
+
+
+def test_the_real_one_day_sample_is_a_clear_error(tmp_path):
+    """The shared real San Diego sample (1,000 calls, part of one day): `forecast run` and `peaks` on its drop
+    say that no complete day is there, in one line, exit 2 (it used to be a bare IndexError message)."""
+    drop = tmp_path / "sd"
+    r = eis("import", "sd-calls", str(FIX / "sd" / "sd_calls_for_service_2023_sample.csv"), "--out", str(drop))
+    assert r.exit_code == 0, r.output
+    for cmd in (["forecast", "run", "--drop", str(drop), "--no-store"], ["forecast", "peaks", "--drop", str(drop)]):
+        r = eis(*cmd)
+        assert r.exit_code == 2, r.output
+        msg = one_line_error(r)
+        assert "no complete day" in msg and "14 days" in msg, msg

@@ -83,6 +83,9 @@ def to_wide(events: pd.DataFrame, freq: str, divisions: list[str] | None = None,
     if history_days:
         start = max(start, end_day - pd.Timedelta(days=history_days))
     grid = pd.date_range(start, end_day, freq=freq, inclusive="left")
+    if len(grid) == 0:  # e.g. a few hours of one day: the grid stops before the last (incomplete) day
+        raise ValueError(f"not enough history: the data ({ev['ts'].min()} .. {ev['ts'].max()}) hold no complete "
+                         "day; forecasts need at least 14 days")
     wide = wide.reindex(grid, fill_value=0)
     wide.columns = [str(c) for c in wide.columns]
     if divisions:
