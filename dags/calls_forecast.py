@@ -16,6 +16,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
+
 
 @dag(
     dag_id="calls_forecast",
@@ -23,6 +25,8 @@ from airflow.sdk import Param, dag, task
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # every try stores a new forecast run: no retry of an error raised by the task code
+    default_args=default_args(retry_policy=NOT_IDEMPOTENT),
     tags=["eis", "forecast"],
     params={
         "horizon_days": Param(7, type="integer", minimum=1, maximum=14, title="Hourly call horizon (days)"),

@@ -18,6 +18,7 @@ import os
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
 from eis_core.paths import REPO_ROOT
 
 _DEFAULT_LABELS = os.environ.get("EIS_MODELING_LABELS", str(REPO_ROOT / "configs" / "labels_config.yaml"))
@@ -29,6 +30,7 @@ _DEFAULT_LABELS = os.environ.get("EIS_MODELING_LABELS", str(REPO_ROOT / "configs
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    default_args=default_args(),
     tags=["eis", "dispatch"],
     params={
         "labels": Param(_DEFAULT_LABELS, type="string", minLength=1, title="Labels config",
@@ -50,7 +52,7 @@ def eis_dispatch():
         s = build_dataset(labels=p["labels"], session_gap_hours=float(p["session_gap_hours"]))
         return {"rows": s["rows"], "positives": s["positives"], "seconds": s["wall_seconds"]}
 
-    @task
+    @task(retry_policy=NOT_IDEMPOTENT)  # records a new results run per try
     def train(built: dict, **context) -> dict:
         from datetime import date
 

@@ -1,7 +1,9 @@
 """eis_ingest: validate a department drop with Great Expectations and load it into schema ``raw``.
 
 Triggered manually or through the REST API with ``{"drop_dir": "/path/to/drop"}``.  On success it
-updates the Asset ``eis://warehouse/raw``, which schedules ``eis_transform``.
+updates the Asset ``eis://warehouse/raw``, which schedules ``eis_transform``.  A load is idempotent
+(re-loading the same files is a no-op): transient errors are retried with back-off, a rejected drop
+fails at once; a failure alerts (``eis_core.orchestration.dag_defaults``).
 
 Wiring only: the work (and every heavy import) happens inside the task, in eis_core.load.
 """
@@ -14,6 +16,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from eis_core.orchestration.assets import RAW
+from eis_core.orchestration.dag_defaults import default_args
 
 _default_drop = os.environ.get("EIS_DEFAULT_DROP")
 
@@ -24,6 +27,7 @@ _default_drop = os.environ.get("EIS_DEFAULT_DROP")
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    default_args=default_args(),
     tags=["eis", "ingest"],
     params={
         "drop_dir": (

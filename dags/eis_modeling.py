@@ -15,6 +15,10 @@ is heavy, and a new load should not retrain every model group unasked (see docs/
 Wiring only: every heavy import happens inside the tasks, in eis_core.modeling.pipeline.  Tasks pass
 only small JSON XComs (ids and paths); data lives in the warehouse and under ``project_path``, so the
 DAG runs unchanged on LocalExecutor and CeleryExecutor (workers must share ``project_path``).
+
+Every try of ``prepare``/``train_and_score``/``finish`` records new rows, so an error raised by their
+code fails at once (``NOT_IDEMPOTENT``); only failures outside it (start-up, heartbeats) are retried.
+``mark_failed`` is idempotent.  A failure alerts by e-mail/webhook.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
 from eis_core.paths import REPO_ROOT
 
 _DEFAULT_CONFIG = os.environ.get("EIS_MODELING_CONFIG", str(REPO_ROOT / "configs" / "officer_config.yaml"))
@@ -38,6 +43,7 @@ _PARALLEL = int(os.environ.get("EIS_MODELING_PARALLEL_TASKS", "2"))
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    default_args=default_args(),
     tags=["eis", "modeling"],
     params={
         "config": Param(_DEFAULT_CONFIG, type="string", minLength=1, title="Officer config",
@@ -48,7 +54,7 @@ _PARALLEL = int(os.environ.get("EIS_MODELING_PARALLEL_TASKS", "2"))
     doc_md=__doc__,
 )
 def eis_modeling():
-    @task
+    @task(retry_policy=NOT_IDEMPOTENT)
     def prepare(**context) -> list[dict]:
         """Returns the task list (what train_and_score maps over); pushes the run info as XCom ``run``
         and the splits as XCom ``splits`` (Airflow maps only over a return value)."""
@@ -64,7 +70,7 @@ def eis_modeling():
         ti.xcom_push(key="splits", value=prepared["splits"])
         return prepared["tasks"]
 
-    @task(max_active_tis_per_dagrun=_PARALLEL, map_index_template="{{ eis_task_label }}")
+    @task(max_active_tis_per_dagrun=_PARALLEL, map_index_template="{{ eis_task_label }}", retry_policy=NOT_IDEMPOTENT)
     def train_and_score(run: dict, model_task: dict) -> dict:
         from airflow.sdk import get_current_context
 
@@ -77,7 +83,7 @@ def eis_modeling():
         print(result)
         return result
 
-    @task
+    @task(retry_policy=NOT_IDEMPOTENT)
     def finish(run: dict, results) -> dict:
         from eis_core.modeling.pipeline import finish_run
 

@@ -1,7 +1,8 @@
 """eis_transform: ``dbt build`` (staging, marts and their tests) whenever schema ``raw`` changes.
 
 Data-aware: scheduled on the Asset ``eis://warehouse/raw`` that ``eis_ingest`` updates; on success
-it updates ``eis://warehouse/staging``.
+it updates ``eis://warehouse/staging``, which starts ``eis_production`` (the new drop's risk list).
+``dbt build`` is idempotent: transient errors are retried, a failing model or test fails at once.
 
 Wiring only: dbt is imported inside the task, in eis_core.transform.
 """
@@ -12,6 +13,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from eis_core.orchestration.assets import RAW, STAGING
+from eis_core.orchestration.dag_defaults import default_args
 
 
 @dag(
@@ -20,6 +22,7 @@ from eis_core.orchestration.assets import RAW, STAGING
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    default_args=default_args(),
     tags=["eis", "transform"],
     doc_md=__doc__,
 )

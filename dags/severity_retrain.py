@@ -17,6 +17,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
+
 
 @dag(
     dag_id="severity_retrain",
@@ -24,6 +26,8 @@ from airflow.sdk import Param, dag, task
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # every try records a decision / monitoring rows: no retry of an error raised by the task code
+    default_args=default_args(retry_policy=NOT_IDEMPOTENT),
     tags=["eis", "severity"],
     params={
         "as_of": Param(None, type=["null", "string"], title="As-of time (empty: the latest data)"),

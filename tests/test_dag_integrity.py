@@ -43,6 +43,16 @@ for dag_id, dag in bag.dags.items():
         "tasks": sorted(t.task_id for t in dag.tasks),
         "params": {k: {"schema": dag.params.get_param(k).schema} for k in dag.params},
         "catchup": dag.catchup,
+        "task_policy": {t.task_id: {
+            "retries": t.retries,
+            "retry_exponential_backoff": t.retry_exponential_backoff,
+            "retry_delay": t.retry_delay.total_seconds(),
+            "policy_default": getattr(getattr(t.retry_policy, "default", None), "value", None),
+            "policy_rules": [r.serialize() for r in getattr(t.retry_policy, "rules", [])],
+            "transient": sorted(getattr(t.retry_policy, "transient", [])),
+            "deterministic": sorted(getattr(t.retry_policy, "deterministic", [])),
+            "notifiers": [type(c).__name__ for c in (t.on_failure_callback or [])],
+        } for t in dag.tasks},
     }
 heavy = sys.argv[2].split(",")
 out["heavy_loaded"] = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy))
@@ -101,7 +111,42 @@ def test_transform_is_scheduled_on_the_asset_ingest_produces(parsed):
 
 
 def test_no_catchup(parsed):
+    # no catchup from start_date: eis_production's missed_days task alerts with (or scores) missed days
     assert not any(info["catchup"] for info in parsed["dags"].values())
+
+
+def test_production_scores_on_schedule_and_on_every_new_staging_build(parsed):
+    prod, transform = parsed["dags"]["eis_production"], parsed["dags"]["eis_transform"]
+    assert prod["timetable"] == "AssetOrTimeSchedule"
+    assert prod["schedule_assets"] == transform["outlets"] == ["eis://warehouse/staging"]
+    assert prod["tasks"] == ["missed_days", "score"]
+    assert prod["outlets"] == ["eis://warehouse/production"]
+    assert {"as_of", "max_stale_days", "missed_days"} <= set(prod["params"])
+
+
+def test_every_task_has_retries_with_backoff_and_the_failure_notifier(parsed):
+    for dag_id, info in parsed["dags"].items():
+        for task_id, pol in info["task_policy"].items():
+            where = f"{dag_id}.{task_id}"
+            assert pol["retries"] >= 1, where
+            assert pol["retry_exponential_backoff"] >= 2 and pol["retry_delay"] >= 1, where
+            assert pol["notifiers"] == ["FailureNotifier"], where
+
+
+IDEMPOTENT_TASKS = {"eis_ingest.validate_and_load", "eis_transform.dbt_build", "eis_production.missed_days",
+                    "eis_production.score", "eis_modeling.mark_failed", "eis_dispatch.build"}
+
+
+def test_only_idempotent_tasks_retry_errors_of_their_own_code(parsed):
+    for dag_id, info in parsed["dags"].items():
+        for task_id, pol in info["task_policy"].items():
+            where = f"{dag_id}.{task_id}"
+            if where in IDEMPOTENT_TASKS:
+                assert pol["policy_default"] == "default", where
+                assert {"OperationalError", "ConnectError", "ReadTimeout"} <= set(pol["transient"]), where
+                assert {"LoadRejected", "TransformError", "ValueError"} <= set(pol["deterministic"]), where
+            else:  # every try records new rows: fail at once, only infrastructure failures are retried
+                assert pol["policy_default"] == "fail" and pol["policy_rules"] == [], where
 
 
 def test_dag_files_import_nothing_heavy(parsed):

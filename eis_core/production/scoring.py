@@ -304,8 +304,12 @@ def flag_rate_audit(flagged: np.ndarray, groups: pd.Series, ratio_range: tuple[f
 
 def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | None = None,
               config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | str = DEFAULT_LABELS_CONFIG,
-              progress: Progress = print, scored_by: str = "eis score", today: date | None = None) -> ScoreResult:
-    """Score every cohort officer on *as_of* and write schema ``production`` (see module doc)."""
+              progress: Progress = print, scored_by: str = "eis score", today: date | None = None,
+              max_stale_days: int | str | None = None) -> ScoreResult:
+    """Score every cohort officer on *as_of* and write schema ``production`` (see module doc).
+
+    A date more than *max_stale_days* (default ``$EIS_STALE_AFTER_DAYS`` or 30) after the data's
+    extraction date is refused (:mod:`eis_core.production.staleness`)."""
     import joblib
 
     from eis_core.modeling.estimators import predict_scores
@@ -317,6 +321,9 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     t_all = t0 = time.perf_counter()
     d = parse_date(as_of)
     check_date(d, today)
+    from eis_core.production.staleness import check_staleness
+
+    check_staleness(d, max_stale_days, progress=progress)
     officer_cfg = load_officer_config(config) if not isinstance(config, OfficerConfig) else config
     labels_cfg = load_labels_config(labels) if not isinstance(labels, LabelsConfig) else labels
     pc = officer_cfg.production
