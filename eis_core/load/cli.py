@@ -15,8 +15,15 @@ import click
 @click.option("--extracted-at", default=None, metavar="YYYY-MM-DDTHH:MM:SS",
               help="When the drop was extracted (no row may be dated later). Default: _drop.json's "
                    "extracted_at, else now.")
+@click.option("--max-shrink", default=0.2, show_default=True, type=click.FloatRange(0, 1),
+              help="Reject officers, assignments or ia_cases when the drop would shrink the table by more than "
+                   "this share (a truncated export).")
+@click.option("--allow-shrink", is_flag=True,
+              help="The drop is complete although it shrinks a table or drops officers who have history: load it.")
+@click.option("--wait", is_flag=True, help="When another load is running, wait for it instead of refusing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
-def load(drop_dir: Path, reject_share: float, extracted_at: str | None, as_json: bool) -> None:
+def load(drop_dir: Path, reject_share: float, extracted_at: str | None, max_shrink: float, allow_shrink: bool,
+         wait: bool, as_json: bool) -> None:
     """Validate DROP_DIR with the Great Expectations suites and load it into schema raw.
 
     Each contract table is loaded in its own transaction: a rejected table (missing file or column,
@@ -27,17 +34,22 @@ def load(drop_dir: Path, reject_share: float, extracted_at: str | None, as_json:
     Contract v2: only officers, assignments and ia_cases are required; every other table may be absent
     or a header row only ("not provided", reported once). A drop whose _drop.json says
     "kind": "activity" (calls and stops for forecasting) needs none of the three. Exits 2 on a bad
-    folder or manifest.
+    folder or manifest, or when another load is running (loads run one at a time).
+
+    A drop is checked as a whole: an officers file that leaves out officers who have history in the
+    warehouse, or that shrinks officers, assignments or ia_cases by more than --max-shrink, is rejected
+    unless --allow-shrink says the export is complete.
     """
     import json
 
-    from eis_core.load.loader import load_drop
+    from eis_core.load.loader import LoadBusy, load_drop
 
     try:
         report = load_drop(drop_dir, reject_share=reject_share, extracted_at=extracted_at,
-                           progress=lambda m: click.echo(m, err=True))
-    except (ValueError, OSError) as exc:  # a bad manifest (JSONDecodeError is a ValueError) or folder: exit 2
-        click.echo(f"eis load: {exc}", err=True)
+                           progress=lambda m: click.echo(m, err=True), allow_shrink=allow_shrink,
+                           max_shrink=max_shrink, wait=wait)
+    except (ValueError, OSError, LoadBusy) as exc:  # a bad manifest or folder, or a load running: exit 2
+        click.echo(f"eis load: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
         sys.exit(2)
     click.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.summary())
     sys.exit(0 if report.ok else 1)

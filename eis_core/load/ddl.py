@@ -35,10 +35,12 @@ CREATE TABLE IF NOT EXISTS raw.load_log (
     PRIMARY KEY (load_id, table_name),
     CHECK (rows_in = rows_loaded + rows_quarantined)
 );
--- the status list grew with contract v2 ('not_provided'): (re)state it so older warehouses follow
+-- the status list grew with contract v2 ('not_provided') and with the load row '(load)' (running, finished,
+-- rejected, aborted): (re)state it so older warehouses follow
 ALTER TABLE raw.load_log DROP CONSTRAINT IF EXISTS load_log_status_check;
 ALTER TABLE raw.load_log ADD CONSTRAINT load_log_status_check CHECK (status IN (
-    'loaded', 'loaded_with_quarantine', 'unchanged', 'rejected', 'missing', 'skipped', 'not_provided'));
+    'loaded', 'loaded_with_quarantine', 'unchanged', 'rejected', 'missing', 'skipped', 'not_provided',
+    'running', 'finished', 'aborted'));
 CREATE SEQUENCE IF NOT EXISTS raw.load_id_seq;
 CREATE TABLE IF NOT EXISTS raw.quarantine (
     load_id     bigint NOT NULL,

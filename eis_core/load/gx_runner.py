@@ -23,6 +23,7 @@ DATASOURCE = "warehouse"
 class Failure:
     level: str  # "table" or "row"
     rule: str
+    etype: str
     column: str | None
     count: int
     examples: list = field(default_factory=list)
@@ -53,22 +54,48 @@ def _context():
 
 
 class SuiteRunner:
-    """Validates side tables ``raw_incoming.<table>`` with the committed suites."""
+    """Validates a load's side tables ``raw_incoming.<table>__load<id>`` with the committed suites.
+
+    Row-level results are counts only: the SQL engine lists at most 20 failing rows, so the loader
+    finds the rows themselves in the database (``rowrules.failing_rows``).
+    """
 
     def __init__(self) -> None:
         self.ctx, self.ds = _context()
+        for a in list(self.ds.assets):  # assets of side tables of earlier (finished or killed) loads
+            if a.name.startswith("incoming_"):
+                try:
+                    self.ds.delete_asset(a.name)
+                except Exception:  # noqa: BLE001
+                    pass
 
-    def validate(self, table: str, extracted_at: str, load_id: int) -> tuple[list[Failure], bool]:
+    def validate(self, table: str, side_table: str, extracted_at: str) -> tuple[list[Failure], bool]:
+        try:
+            return self._validate(table, side_table, extracted_at)
+        finally:  # this load's checkpoint, validation definition and asset go with its side table
+            for store, name in ((self.ctx.checkpoints, f"load_{side_table}"),
+                                (self.ctx.validation_definitions, f"validate_{side_table}")):
+                try:
+                    store.delete(name)
+                except Exception:  # noqa: BLE001
+                    pass
+            try:
+                self.ds.delete_asset(f"incoming_{side_table}")
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _validate(self, table: str, side_table: str, extracted_at: str) -> tuple[list[Failure], bool]:
         import great_expectations as gx
         from great_expectations.checkpoint import UpdateDataDocsAction
         from great_expectations.core import ExpectationSuite
 
         ctx, ds = self.ctx, self.ds
-        asset_name = f"incoming_{table}"
+        asset_name = f"incoming_{side_table}"
         try:
-            asset = ds.get_asset(asset_name)
+            ds.delete_asset(asset_name)
         except Exception:  # noqa: BLE001
-            asset = ds.add_table_asset(name=asset_name, table_name=table, schema_name=INCOMING_SCHEMA)
+            pass
+        asset = ds.add_table_asset(name=asset_name, table_name=side_table, schema_name=INCOMING_SCHEMA)
         try:
             batch_def = asset.get_batch_definition("whole_table")
         except Exception:  # noqa: BLE001
@@ -80,7 +107,7 @@ class SuiteRunner:
             except Exception:  # noqa: BLE001
                 pass
         suite = ctx.suites.add(ExpectationSuite(**suite_dict))
-        vd_name, cp_name = f"validate_raw_{table}", f"load_raw_{table}"
+        vd_name, cp_name = f"validate_{side_table}", f"load_{side_table}"
         for store, name in ((ctx.checkpoints, cp_name), (ctx.validation_definitions, vd_name)):
             try:
                 store.delete(name)
@@ -89,7 +116,8 @@ class SuiteRunner:
         vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=vd_name, data=batch_def, suite=suite))
         cp = ctx.checkpoints.add(gx.Checkpoint(
             name=cp_name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="update_data_docs")],
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_COL]},
+            # counts and a few examples; the failing rows themselves come from the database (rowrules)
+            result_format={"result_format": "SUMMARY"},
         ))
         result = cp.run(expectation_parameters={"extracted_at": extracted_at},
                         run_id=None)
@@ -102,13 +130,11 @@ class SuiteRunner:
             level, rule, column = meta.get("level", "table"), meta.get("rule", r.expectation_config.type), meta.get("column")
             res = r.result or {}
             if r.exception_info and r.exception_info.get("raised_exception"):
-                failures.append(Failure("table", rule, column, 0,
+                failures.append(Failure("table", rule, r.expectation_config.type, column, 0,
                                         message=f"expectation could not run: {r.exception_info.get('exception_message')}"))
                 continue
             if r.expectation_config.type == "unexpected_rows_expectation":
-                rows = self._unexpected_rows(r.expectation_config.kwargs["unexpected_rows_query"], table)
-                examples = [str(x.get(column)) for x in (res.get("details", {}) or {}).get("unexpected_rows", [])[:5]]
-                failures.append(Failure(level, rule, column, len(rows), examples, rows))
+                failures.append(Failure(level, rule, r.expectation_config.type, column, int(res.get("observed_value") or 0)))
                 continue
             idx = res.get("unexpected_index_list") or []
             rows = [int(i[ROW_COL]) for i in idx if isinstance(i, dict) and ROW_COL in i]
@@ -118,23 +144,8 @@ class SuiteRunner:
                 examples = [str(res.get("observed_value"))]
             if r.expectation_config.type == "expect_table_columns_to_match_set":
                 examples = [str(res.get("observed_value"))]
-            failures.append(Failure(level, rule, column, count, examples, rows))
+            failures.append(Failure(level, rule, r.expectation_config.type, column, count, examples, rows))
         return failures, bool(vres.success)
-
-    def _unexpected_rows(self, query: str, table: str) -> list[int]:
-        from psycopg import sql
-
-        batch = sql.SQL("{}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(table))
-        # The query text is generated from the contract (never from user input); only the batch
-        # placeholder is substituted, as a quoted identifier.
-        parts = query.split("{batch}")
-        composed = sql.SQL("SELECT {} FROM (").format(sql.Identifier(ROW_COL))
-        pieces = [sql.SQL(parts[0])]
-        for p in parts[1:]:
-            pieces += [batch, sql.SQL(p)]
-        composed = composed + sql.Composed(pieces) + sql.SQL(") AS q")
-        with db.connect() as conn:
-            return [r[0] for r in conn.execute(composed).fetchall()]
 
     def data_docs_index(self) -> Path:
         return eis_home() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import time
 from collections import defaultdict
@@ -39,8 +40,9 @@ from psycopg import sql
 from eis_core import db
 from eis_core.contract import Contract, Table, load_contract
 from eis_core.load.ddl import CONTROL_DDL, RAW_SCHEMA, create_raw_table
-from eis_core.load.parse import ROW_COL, ParsedFile, Problem, find_file, read_table_file, sha256_of
-from eis_core.load.suites import INCOMING_SCHEMA
+from eis_core.load.parse import ROW_COL, ParsedFile, Problem, find_files, path_problem, read_table_file, sha256_of
+from eis_core.load.rowrules import UnsupportedRule, failing_rows
+from eis_core.load.suites import INCOMING_SCHEMA, read_suite
 from eis_core.paths import eis_home
 
 ACCEPTED = ("loaded", "loaded_with_quarantine", "unchanged")
@@ -51,8 +53,22 @@ NOT_PROVIDED = "not_provided"
 DROP_KINDS = ("department", "activity")
 
 
+#: the advisory lock that serialises loads (any constant; "EIS" + 1)
+LOCK_KEY = 0x45495301
+#: ``raw.load_log.table_name`` of the row that records the load as a whole (running/finished/rejected/aborted)
+LOAD_ROW = "(load)"
+
+
 class LoadRejected(RuntimeError):
     """At least one table of the drop was rejected (its previous data is untouched)."""
+
+
+class LoadBusy(RuntimeError):
+    """Another load holds the loader's lock."""
+
+
+class ManifestError(ValueError):
+    """``_drop.json`` or ``extracted_at`` is not usable; nothing was loaded."""
 
 
 @dataclass
@@ -143,12 +159,33 @@ def ensure_raw_schema(contract: Contract | None = None) -> None:
                         sql.Identifier(RAW_SCHEMA), sql.Identifier(t.name), sql.Identifier(c.name), sql.SQL(c.pg_type)))
 
 
+def parse_extracted_at(value, source: str) -> str:
+    """``extracted_at`` as ``YYYY-MM-DDTHH:MM:SS``; a date alone means its midnight.  Strict: no
+    offset, no impossible day, no leap second."""
+    if isinstance(value, str):
+        for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+            try:
+                return datetime.strptime(value, fmt).strftime("%Y-%m-%dT%H:%M:%S")
+            except ValueError:
+                continue
+    raise ManifestError(f"{source}: extracted_at must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, not {value!r}")
+
+
 def _drop_manifest(drop_dir: Path) -> dict:
     p = drop_dir / "_drop.json"
-    if p.exists():
-        return json.loads(p.read_text(encoding="utf-8"))
-    return {}
-
+    if not os.path.lexists(p):
+        return {}
+    prob = path_problem(drop_dir, p)
+    if prob:
+        raise ManifestError(f"{p}: {prob.message}")
+    try:
+        manifest = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ManifestError(f"{p}: not valid UTF-8 JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{p}: must be a JSON object such as {{\"extracted_at\": \"2016-01-01T00:00:00\"}}, "
+                            f"not a {type(manifest).__name__}")
+    return manifest
 
 def _last_accepted_sha(conn, table: str) -> str | None:
     row = conn.execute(
@@ -214,20 +251,44 @@ def _problem_dict(p: Problem) -> dict:
     return {"rule": p.rule, "column": p.column, "message": p.message, "examples": p.examples[:5], "count": p.count}
 
 
+def _count(conn, schema: str, table: str) -> int:
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+
+
+def _drop_side(conn, name: str) -> None:
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(name)))
+
+
 class _TableLoad:
-    """Loads one table; every outcome ends in exactly one committed transaction."""
+    """Loads one table in two steps: ``prepare`` (read, side table, every rule) and ``commit`` (the swap).
+
+    A table that is rejected, missing, unchanged or not provided is logged in ``prepare``; an accepted one
+    is left *pending* (its side table validated) until the drop as a whole has been checked, then
+    swapped in ``commit``.  Every outcome ends in exactly one committed transaction per table.
+    """
 
     def __init__(self, loader: "DropLoader", spec: Table) -> None:
         self.loader, self.spec = loader, spec
         self.started = datetime.now().astimezone()
+        self.t0 = time.perf_counter()
+        self.side = f"{spec.name}__load{loader.load_id}"
+        self.pf: ParsedFile | None = None
+        self.reasons: dict[int, list[tuple[str, str]]] = {}
+        self.problems: list[dict] = []
+        self.res = TableResult(spec.name, "pending")
+        self.pending = False
 
-    def run(self) -> TableResult:
-        L, spec = self.loader, self.spec
-        t0 = time.perf_counter()
-        path = find_file(L.drop_dir, spec.name)
-        res = TableResult(spec.name, "loaded", file=path.name if path else None)
+    # -- step 1 ------------------------------------------------------------------------------------
+    def prepare(self) -> TableResult:
+        L, spec, res = self.loader, self.spec, self.res
+        paths = find_files(L.drop_dir, spec.name)
+        res.file = paths[0].name if paths else None
         required = spec.name in L.required
-        if path is None:
+        if len(paths) > 1:
+            return self._refuse(res, "one file per table",
+                                f"both {' and '.join(p.name for p in paths)} are in the drop; which one is {spec.name} "
+                                f"is ambiguous: keep one")
+        if not paths:
             if not required:
                 return self._not_provided(res, "optional table absent from the drop")
             res.status = "missing"
@@ -238,52 +299,108 @@ class _TableLoad:
             with db.connect() as conn:
                 _log(conn, L.load_id, L.drop_dir, res, None, self.started, None)
             return res
+        path = paths[0]
+        bad_path = path_problem(L.drop_dir, path)
+        if bad_path:  # never read, copied or quoted: it may be any file of the system
+            return self._refuse(res, bad_path.rule, bad_path.message)
         sha = sha256_of(path)
         with db.connect() as conn:
             if _last_accepted_sha(conn, spec.name) == sha:
                 res.status, res.message = "unchanged", "same file as the last accepted load; nothing to do"
                 _log(conn, L.load_id, L.drop_dir, res, sha, self.started, None)
                 return res
-        pf = read_table_file(path, spec, sha)
+        pf = self.pf = read_table_file(path, spec, sha)
         res.warnings += pf.warnings
         res.rows_in = pf.rows
         if pf.problems:
-            return self._reject(res, pf, [_problem_dict(p) for p in pf.problems], t0)
+            return self._reject(res, pf, [_problem_dict(p) for p in pf.problems], dict(pf.row_reasons))
         if pf.rows == 0:
             if not required:
                 return self._not_provided(res, f"{path.name} has a header but no rows")
             return self._reject(res, pf, [{"rule": "table not empty", "column": None, "count": 0, "examples": [],
                                            "message": f"{path.name} has a header but no rows; a department drop needs "
-                                                      f"rows in {', '.join(L.contract.required_tables)}"}], t0)
-        # side table, then Great Expectations
+                                                      f"rows in {', '.join(L.contract.required_tables)}"}])
         with db.connect() as conn:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(spec.name)))
-            conn.execute(create_raw_table(INCOMING_SCHEMA, spec.name, spec, pf.extra_columns))
+            _drop_side(conn, self.side)
+            conn.execute(create_raw_table(INCOMING_SCHEMA, self.side, spec, pf.extra_columns))
             conn.execute(sql.SQL("ALTER TABLE {}.{} DROP COLUMN _load_id").format(
-                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(spec.name)))
-            _copy_arrow(conn, INCOMING_SCHEMA, spec.name, pf.typed)
-        failures, _ = L.runner.validate(spec.name, L.extracted_at, L.load_id)
+                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(self.side)))
+            _copy_arrow(conn, INCOMING_SCHEMA, self.side, pf.typed)
+        return self.validate()
+
+    def validate(self) -> TableResult:
+        """Great Expectations on the side table, then every row-level rule again in SQL (all bad rows)."""
+        L, spec, res, pf = self.loader, self.spec, self.res, self.pf
+        self.pending = False
+        failures, _ = L.runner.validate(spec.name, self.side, L.extracted_at)
         table_fail = [f for f in failures if f.level == "table"]
-        row_fail = [f for f in failures if f.level == "row"]
+        ge_counts = {(f.etype, f.rule, f.column): f.count for f in failures if f.level == "row"}
+        tprobs = [{"rule": f.rule, "column": f.column, "count": f.count, "examples": f.examples[:5],
+                   "message": f.message or f"{f.count:,} value(s) break it, e.g. {', '.join(map(repr, f.examples[:3]))}"}
+                  for f in table_fail]
         reasons: dict[int, list[tuple[str, str]]] = defaultdict(list)
         problems = []
-        for f in row_fail:
-            msg = f"{f.count:,} row(s) break it, e.g. {', '.join(map(repr, f.examples[:3]))} (lines {f.row_numbers[:5]})"
-            problems.append({"rule": f.rule, "column": f.column, "count": f.count, "examples": f.examples[:5], "message": msg})
-            for rn in f.row_numbers:
-                reasons[rn].append((f.rule, f"{f.rule} ({f.column})" if f.column else f.rule))
-        if table_fail:
-            tprobs = [{"rule": f.rule, "column": f.column, "count": f.count, "examples": f.examples[:5],
-                       "message": f.message or f"{f.count:,} value(s) break it, e.g. {', '.join(map(repr, f.examples[:3]))}"}
-                      for f in table_fail]
-            return self._reject(res, pf, tprobs + problems, t0, reasons)
+        try:
+            with db.connect() as conn:
+                results = failing_rows(conn, read_suite(spec.name), spec, INCOMING_SCHEMA, self.side,
+                                       L.extracted_at, L.officers_source(spec.name))
+        except UnsupportedRule as exc:
+            results = []
+            tprobs.append({"rule": "row rules checkable", "column": None, "count": 0, "examples": [],
+                           "message": f"a row rule cannot be counted in the database: {exc}"})
+        for r in results:
+            ge = ge_counts.get((r.etype, r.rule, r.column), 0)
+            if r.etype != "unexpected_rows_expectation" and ge != r.count:
+                tprobs.append({"rule": "rule counts agree", "column": r.column, "count": r.count, "examples": r.examples,
+                               "message": f"rule '{r.rule}': Great Expectations counts {ge:,} failing row(s), the "
+                                          f"database {r.count:,}; the table is not loaded on an uncertain count"})
+            if not r.count:
+                continue
+            msg = (f"{r.count:,} row(s) break it, e.g. {', '.join(map(repr, r.examples[:3]))} "
+                   f"(lines {r.row_numbers[:5]}{' …' if r.count > 5 else ''})")
+            problems.append({"rule": r.rule, "column": r.column, "count": r.count, "examples": r.examples, "message": msg})
+            reason = f"{r.rule} ({r.column})" if r.column else r.rule
+            for rn in r.row_numbers:
+                reasons[rn].append((r.rule, reason))
+        self.reasons, self.problems = dict(reasons), problems
+        if tprobs:
+            self._table_rule_rows(tprobs, reasons)
+            return self._reject(res, pf, tprobs + problems, reasons)
         share = len(reasons) / max(pf.rows, 1)
         if share > L.reject_share:
             over = {"rule": "bad-row share", "column": None, "count": len(reasons), "examples": [],
                     "message": f"{len(reasons):,} of {pf.rows:,} rows ({share:.1%}) break row rules; the limit is "
                                f"{L.reject_share:.1%} (--reject-share)"}
-            return self._reject(res, pf, [over] + problems, t0, reasons)
-        # accept: swap in one transaction
+            return self._reject(res, pf, [over] + problems, reasons)
+        if spec.name in L.contract.required_tables and not L.allow_shrink:
+            with db.connect() as conn:
+                now = _count(conn, RAW_SCHEMA, spec.name)
+            after = pf.rows - len(reasons)
+            if now and after < now * (1 - L.max_shrink):
+                shrink = {"rule": "table shrink", "column": None, "count": now - after, "examples": [],
+                          "message": f"{pf.path.name} would leave {after:,} rows in raw.{spec.name}, which holds {now:,} "
+                                     f"now ({(now - after) / now:.0%} fewer; the limit is {L.max_shrink:.0%}, "
+                                     f"--max-shrink): a truncated export? pass --allow-shrink if it is complete"}
+                return self._reject(res, pf, [shrink] + problems, reasons)
+        self.pending = True
+        res.status = "pending"
+        return res
+
+    def _table_rule_rows(self, tprobs: list[dict], reasons: dict[int, list[tuple[str, str]]]) -> None:
+        """Rows that break a table-level rule carry that rule in quarantine (a duplicate key: both rows)."""
+        if not any(p["rule"] == "unique key" for p in tprobs):
+            return
+        key = sql.SQL(", ").join(sql.Identifier(c) for c in self.spec.primary_key)
+        side = sql.SQL("{}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(self.side))
+        q = sql.SQL("SELECT {} FROM {} WHERE ({}) IN (SELECT {} FROM {} GROUP BY {} HAVING count(*) > 1)").format(
+            sql.Identifier(ROW_COL), side, key, key, side, key)
+        with db.connect() as conn:
+            for (rn,) in conn.execute(q):
+                reasons.setdefault(rn, []).append(("unique key", f"unique key ({'+'.join(self.spec.primary_key)})"))
+
+    # -- step 2 ------------------------------------------------------------------------------------
+    def commit(self) -> TableResult:
+        L, spec, res, pf, reasons = self.loader, self.spec, self.res, self.pf, self.reasons
         with db.connect() as conn:
             self._add_extra_columns(conn, pf.extra_columns)
             conn.execute(sql.SQL("TRUNCATE {}.{}").format(sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.name)))
@@ -291,22 +408,49 @@ class _TableLoad:
             collist = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
             conn.execute(sql.SQL("INSERT INTO {}.{} ({}, _load_id) SELECT {}, %s FROM {}.{} WHERE NOT ({} = ANY(%s))").format(
                 sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.name), collist, collist,
-                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(spec.name), sql.Identifier(ROW_COL)),
+                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(self.side), sql.Identifier(ROW_COL)),
                 (L.load_id, list(reasons)))
             res.rows_quarantined = _quarantine_rows(conn, L.load_id, spec.name, pf.text, reasons)
             res.rows_loaded = pf.rows - res.rows_quarantined
             res.status = "loaded_with_quarantine" if res.rows_quarantined else "loaded"
-            res.problems = problems
+            res.problems = self.problems
             res.message = f"{res.rows_loaded:,} rows loaded" + (f", {res.rows_quarantined:,} quarantined" if res.rows_quarantined else "")
-            res.seconds = time.perf_counter() - t0
+            res.seconds = time.perf_counter() - self.t0
             _log(conn, L.load_id, L.drop_dir, res, pf.sha256, self.started, L.docs_path)
-            conn.execute(sql.SQL("DROP TABLE {}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(spec.name)))
+            _drop_side(conn, self.side)
+        self.pending = False
         return res
 
+    # -- outcomes ----------------------------------------------------------------------------------
     def _not_provided(self, res: TableResult, message: str) -> TableResult:
         res.status, res.message = NOT_PROVIDED, message
         with db.connect() as conn:
             _log(conn, self.loader.load_id, self.loader.drop_dir, res, None, self.started, None)
+        return res
+
+    def _refuse(self, res: TableResult, rule: str, message: str) -> TableResult:
+        """Reject without reading the file (nothing quarantined, nothing copied)."""
+        res.status = "rejected"
+        res.problems = [{"rule": rule, "column": None, "count": 0, "examples": [], "message": message}]
+        res.message = f"rule '{rule}': {message}"
+        res.rows_in = 0
+        with db.connect() as conn:
+            _log(conn, self.loader.load_id, self.loader.drop_dir, res, None, self.started, None)
+        return res
+
+    def fail(self, exc: BaseException) -> TableResult:
+        """An unexpected error in this table: a named rejection (one line), the rest of the drop goes on."""
+        res = self.res
+        self.pending = False
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        res.status, res.rows_in, res.rows_loaded, res.rows_quarantined = "rejected", 0, 0, 0
+        res.problems = [{"rule": "load error", "column": None, "count": 0, "examples": [],
+                         "message": f"{res.file or self.spec.name} could not be loaded ({type(exc).__name__}: {first})"}]
+        res.message = f"rule 'load error': {res.problems[0]['message']}"
+        with db.connect() as conn:
+            conn.execute("DELETE FROM raw.load_log WHERE load_id = %s AND table_name = %s", (self.loader.load_id, self.spec.name))
+            _log(conn, self.loader.load_id, self.loader.drop_dir, res, None, self.started, None)
+            _drop_side(conn, self.side)
         return res
 
     def _add_extra_columns(self, conn, extras: list[str]) -> None:
@@ -318,17 +462,27 @@ class _TableLoad:
                 conn.execute(sql.SQL("ALTER TABLE {}.{} ADD COLUMN {} text").format(
                     sql.Identifier(RAW_SCHEMA), sql.Identifier(self.spec.name), sql.Identifier(e)))
 
-    def _reject(self, res: TableResult, pf: ParsedFile, problems: list[dict], t0: float,
+    def _reject(self, res: TableResult, pf: ParsedFile, problems: list[dict],
                 reasons: dict[int, list[tuple[str, str]]] | None = None) -> TableResult:
         L = self.loader
+        self.pending = False
         res.status = "rejected"
         res.problems = problems
         first = problems[0]
         res.message = f"rule '{first['rule']}'" + (f" on column {first['column']}" if first.get("column") else "") + f": {first['message']}"
+        res.rows_loaded = 0
         kept = None
         with db.connect() as conn:
+            before = conn.execute(
+                "SELECT load_id FROM raw.load_log WHERE table_name = %s AND file_sha256 = %s AND status = 'rejected' "
+                "AND rows_quarantined > 0 AND load_id <> %s ORDER BY load_id DESC LIMIT 1",
+                (self.spec.name, pf.sha256, L.load_id)).fetchone()
             if pf.text is not None and not pf.rows:
                 pass  # a header and no rows: nothing to quarantine, nothing unreadable to keep
+            elif pf.text is not None and before:
+                # the same file was rejected before: its rows are in quarantine already, once is enough
+                res.rows_quarantined = 0
+                res.message += f" (the same file was rejected in load {before[0]}; its rows are in raw.quarantine under that load)"
             elif pf.text is not None:
                 all_reasons: dict[int, list[tuple[str, str]]] = defaultdict(list)
                 for rn, rs in (reasons or {}).items():
@@ -345,43 +499,179 @@ class _TableLoad:
                 kept = str(dest / pf.path.name)
                 res.warnings.append(f"unreadable file kept as {kept}")
             res.rows_in = res.rows_quarantined
-            res.seconds = time.perf_counter() - t0
+            res.seconds = time.perf_counter() - self.t0
             _log(conn, L.load_id, L.drop_dir, res, pf.sha256, self.started, kept or L.docs_path)
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}.{}").format(sql.Identifier(INCOMING_SCHEMA), sql.Identifier(self.spec.name)))
+            _drop_side(conn, self.side)
         return res
+
+    def reject_whole(self, problem: dict) -> TableResult:
+        """Reject a pending table on a check of the drop as a whole (orphaned history)."""
+        return self._reject(self.res, self.pf, [problem] + self.problems, self.reasons)
 
 
 class DropLoader:
     def __init__(self, drop_dir: Path, reject_share: float, extracted_at: str | None,
-                 progress: Callable[[str], None]) -> None:
-        from eis_core.load.gx_runner import SuiteRunner
-
+                 progress: Callable[[str], None], *, allow_shrink: bool = False, max_shrink: float = 0.2,
+                 wait: bool = False) -> None:
         self.drop_dir = drop_dir.resolve()
         self.reject_share = reject_share
-        manifest = _drop_manifest(self.drop_dir)
-        self.extracted_at = extracted_at or manifest.get("extracted_at") or datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+        self.allow_shrink, self.max_shrink = allow_shrink, max_shrink
         self.progress = progress
         self.contract = load_contract()
+        self.wait = wait
+        self._lock_conn = None
+        self._officers_good: str | None = None
+        self._extracted_arg = extracted_at
+
+    # -- the lock and the load row ------------------------------------------------------------------
+    def acquire(self) -> None:
+        """Serialise loads: a session advisory lock held for the whole load (released if the process dies)."""
+        import psycopg
+
+        ensure_raw_schema(self.contract)
+        self._lock_conn = psycopg.connect(db.database_url(), autocommit=True)
+        if self.wait:
+            self._lock_conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        elif not self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+            other = self._lock_conn.execute(
+                "SELECT load_id, drop_path, started_at FROM raw.load_log WHERE table_name = %s AND status = 'running' "
+                "ORDER BY load_id DESC LIMIT 1", (LOAD_ROW,)).fetchone()
+            self.release()
+            who = f"load {other[0]} of {other[1]}, started {other[2]:%Y-%m-%d %H:%M:%S}" if other else "another load"
+            raise LoadBusy(f"another eis load is running ({who}); loads run one at a time: wait for it to finish "
+                           f"and run this one again (or pass --wait)")
+        with db.connect() as conn:
+            conn.execute("UPDATE raw.load_log SET status = 'aborted', finished_at = now(), message = "
+                         "'killed or crashed before it finished; its tables each kept the old or the new data' "
+                         "WHERE table_name = %s AND status = 'running'", (LOAD_ROW,))
+            # side tables of loads that did not finish (only this load may use raw_incoming now)
+            for (name,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                                        (INCOMING_SCHEMA,)).fetchall():
+                _drop_side(conn, name)
+            self.load_id = conn.execute("SELECT nextval('raw.load_id_seq')").fetchone()[0]
+            conn.execute("INSERT INTO raw.load_log (load_id, drop_path, table_name, status, message, started_at, finished_at) "
+                         "VALUES (%s, %s, %s, 'running', 'load in progress', now(), now())",
+                         (self.load_id, str(self.drop_dir), LOAD_ROW))
+
+    def finish(self, status: str, message: str) -> None:
+        with db.connect() as conn:
+            conn.execute("UPDATE raw.load_log SET status = %s, message = %s, finished_at = now() "
+                         "WHERE load_id = %s AND table_name = %s", (status, message, self.load_id, LOAD_ROW))
+
+    def release(self) -> None:
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.close()  # ends the session: the advisory lock goes with it
+            finally:
+                self._lock_conn = None
+
+    def setup(self) -> None:
+        from eis_core.load.gx_runner import SuiteRunner
+
+        manifest = _drop_manifest(self.drop_dir)
+        if self._extracted_arg is not None:
+            self.extracted_at = parse_extracted_at(self._extracted_arg, "--extracted-at")
+        elif "extracted_at" in manifest:
+            self.extracted_at = parse_extracted_at(manifest["extracted_at"], str(self.drop_dir / "_drop.json"))
+        else:
+            self.extracted_at = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
         self.kind = manifest.get("kind", "department")
         if self.kind not in DROP_KINDS:
-            raise ValueError(f"{self.drop_dir / '_drop.json'}: kind must be one of {list(DROP_KINDS)}, not {self.kind!r}")
+            raise ManifestError(f"{self.drop_dir / '_drop.json'}: kind must be one of {list(DROP_KINDS)}, not {self.kind!r}")
         self.required = set(self.contract.required_tables) if self.kind == "department" else set()
-        ensure_raw_schema(self.contract)
-        with db.connect() as conn:
-            self.load_id = conn.execute("SELECT nextval('raw.load_id_seq')").fetchone()[0]
         self.runner = SuiteRunner()
         self.docs_path = str(self.runner.data_docs_index())
 
+    def officers_source(self, table: str) -> sql.Composable:
+        """The officers a table's rows must name: those this load will leave in raw.officers."""
+        if table != "officers" and self._officers_good:
+            return sql.SQL("(SELECT officer_id FROM {}.{})").format(
+                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(self._officers_good))
+        return sql.SQL("(SELECT officer_id FROM raw.officers)")
+
+    def _set_officers_good(self, tl: _TableLoad | None) -> None:
+        name = f"officers_next__load{self.load_id}"
+        with db.connect() as conn:
+            _drop_side(conn, name)
+            if tl is None:
+                self._officers_good = None
+                return
+            conn.execute(sql.SQL("CREATE TABLE {}.{} AS SELECT officer_id FROM {}.{} WHERE NOT ({} = ANY(%s))").format(
+                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(name), sql.Identifier(INCOMING_SCHEMA),
+                sql.Identifier(tl.side), sql.Identifier(ROW_COL)), (list(tl.reasons),))
+        self._officers_good = name
+
+    def _orphans(self, officers: _TableLoad, pending: dict[str, _TableLoad]) -> dict | None:
+        """History the new officers file would orphan: rows of tables this drop does not replace that name
+        an officer now in raw.officers and absent from the file (rows of replaced tables are checked
+        against the new officers by the 'known officer' rule)."""
+        removed = sql.SQL("(SELECT officer_id FROM raw.officers EXCEPT SELECT officer_id FROM {}.{})").format(
+            sql.Identifier(INCOMING_SCHEMA), sql.Identifier(officers.side))
+        per_table, total = {}, 0
+        with db.connect() as conn:
+            gone = [r[0] for r in conn.execute(sql.SQL("SELECT officer_id FROM {} r ORDER BY 1").format(removed))]
+            if not gone:
+                return None
+            for t in self.contract.ordered_tables():
+                if t.name == "officers" or t.name in pending or not t.officer_fk:
+                    continue
+                cond = sql.SQL(" OR ").join(sql.SQL("{} IN {}").format(sql.Identifier(fk), removed) for fk in t.officer_fk)
+                n = conn.execute(sql.SQL("SELECT count(*) FROM {}.{} WHERE {}").format(
+                    sql.Identifier(RAW_SCHEMA), sql.Identifier(t.name), cond)).fetchone()[0]
+                if n:
+                    per_table[t.name] = n
+                    total += n
+        if not total:
+            return None
+        where = ", ".join(f"{k} {v:,}" for k, v in per_table.items())
+        return {"rule": "no orphaned history", "column": "officer_id", "count": total, "examples": gone[:5],
+                "message": f"{len(gone):,} officer(s) in the warehouse are missing from {officers.pf.path.name} "
+                           f"(e.g. {', '.join(gone[:3])}) and {total:,} row(s) of their history would be orphaned "
+                           f"({where}): a truncated export? pass --allow-shrink if it is intended"}
+
+    # -- the drop ------------------------------------------------------------------------------------
+    def _guarded(self, tl: _TableLoad, step: Callable[[], TableResult]) -> TableResult:
+        try:
+            return step()
+        except Exception as exc:  # noqa: BLE001 - one table's unexpected error must not stop the drop
+            return tl.fail(exc)
+
     def run(self) -> LoadReport:
-        results = []
         known = {t.name for t in self.contract.ordered_tables()}
         unknown_files = sorted(p.name for p in self.drop_dir.iterdir()
                                if p.is_file() and p.stem not in known and not p.name.startswith("_"))
+        loads: dict[str, _TableLoad] = {}
+        pending: dict[str, _TableLoad] = {}
         for spec in self.contract.ordered_tables():
-            present = find_file(self.drop_dir, spec.name) is not None
+            present = bool(find_files(self.drop_dir, spec.name))
             if present:
                 self.progress(f"[{spec.name}] reading and validating ...")
-            res = _TableLoad(self, spec).run()
+            tl = loads[spec.name] = _TableLoad(self, spec)
+            self._guarded(tl, tl.prepare)
+            if tl.pending:
+                pending[spec.name] = tl
+                if spec.name == "officers":
+                    self._set_officers_good(tl)
+        # the drop as a whole: would the new officers orphan history that stays?
+        off = pending.get("officers")
+        if off is not None and not self.allow_shrink:
+            problem = self._orphans(off, pending)
+            if problem:
+                self._guarded(off, lambda: off.reject_whole(problem))
+                del pending["officers"]
+                self._set_officers_good(None)
+                for name, tl in list(pending.items()):  # validated against officers that will not be loaded
+                    self.progress(f"[{name}] validating again against the officers in the warehouse ...")
+                    self._guarded(tl, tl.validate)
+                    if not tl.pending:
+                        del pending[name]
+        for name, tl in pending.items():
+            self._guarded(tl, tl.commit)
+        self._set_officers_good(None)
+        results = []
+        for spec in self.contract.ordered_tables():
+            res = loads[spec.name].res
+            present = bool(find_files(self.drop_dir, spec.name))
             if spec.name == "officers" and unknown_files:
                 res.warnings.append(f"files not in the contract were ignored: {unknown_files}")
             if present or res.rejected:
@@ -392,9 +682,33 @@ class DropLoader:
 
 
 def load_drop(drop_dir: str | Path, *, reject_share: float = 0.01, extracted_at: str | None = None,
-              progress: Callable[[str], None] = print) -> LoadReport:
-    """Validate and load every contract table found in *drop_dir*; see the module docstring."""
+              progress: Callable[[str], None] | None = print, allow_shrink: bool = False, max_shrink: float = 0.2,
+              wait: bool = False) -> LoadReport:
+    """Validate and load every contract table found in *drop_dir*; see the module docstring.
+
+    Raises ``LoadBusy`` when another load holds the lock (unless *wait*), ``ManifestError`` (a
+    ``ValueError``) for a bad ``_drop.json`` or ``extracted_at``.
+    """
     drop_dir = Path(drop_dir)
     if not drop_dir.is_dir():
         raise FileNotFoundError(f"drop folder {drop_dir} does not exist")
-    return DropLoader(drop_dir, reject_share, extracted_at, progress).run()
+    loader = DropLoader(drop_dir, reject_share, extracted_at, progress or (lambda m: None),
+                        allow_shrink=allow_shrink, max_shrink=max_shrink, wait=wait)
+    loader.acquire()
+    status, message = "aborted", "stopped by an error"
+    try:
+        try:
+            loader.setup()
+        except ManifestError as exc:
+            status, message = "rejected", str(exc)
+            raise
+        report = loader.run()
+        rejected = [t.table for t in report.tables if t.rejected]
+        status = "rejected" if rejected else "finished"
+        message = f"rejected tables: {', '.join(rejected)}" if rejected else "every table accepted"
+        return report
+    finally:
+        try:
+            loader.finish(status, message)
+        finally:
+            loader.release()
