@@ -39,7 +39,14 @@ _TUNABLES: dict[str, str] = {
     "AIRFLOW__CORE__PARALLELISM": "4",
     "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-    "AIRFLOW__API__WORKERS": "1",
+    # two api-server workers: the UI and the running tasks' Task Execution API calls at once
+    "AIRFLOW__API__WORKERS": "2",
+    # a task whose call to the Task Execution API fails (ConnectError while the api-server starts or
+    # restarts, ReadTimeout on a heartbeat under load) retries it, longer than Airflow's default 5
+    "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
+    "AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX": "30",
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+    "AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS": "6",
     # New DAG files are picked up within 30 s; changed files are re-parsed at most every 30 s.
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",

@@ -32,14 +32,20 @@ def airflow_cli() -> None:
     """Run the real Airflow 3 stack (LocalExecutor) and the platform's DAGs locally.
 
     Metadata lives in the database `airflow` of the warehouse server (the embedded PostgreSQL unless
-    EIS_DATABASE_URL is set); AIRFLOW_HOME is $EIS_HOME/airflow.  DAGs: eis_ingest (drop -> raw) and
-    eis_transform (dbt build, scheduled on the Asset eis://warehouse/raw).
+    EIS_DATABASE_URL is set); AIRFLOW_HOME is $EIS_HOME/airflow.  A drop flows by itself: eis_ingest
+    (drop -> raw) -> eis_transform (dbt build, on the Asset eis://warehouse/raw) -> eis_production
+    (the risk list of the data's newest date, on eis://warehouse/staging; also @daily).  Failed tasks
+    alert by e-mail (EIS_ALERT_EMAIL_TO, EIS_ALERT_SMTP_HOST/PORT) or webhook (EIS_ALERT_WEBHOOK_URL).
 
     \b
-    eis airflow start                 # scheduler, dag-processor, triggerer, api-server
+    eis airflow start                 # api-server, then scheduler, dag-processor, triggerer
     eis airflow trigger eis_ingest --conf '{"drop_dir": "var/drops/small"}' --wait
     eis airflow run-dag eis_ingest --conf '{"drop_dir": "var/drops/small"}'   # no stack needed
     eis airflow stop
+    \b
+    Backfill risk lists (Airflow 3; `airflow dags backfill` no longer exists):
+    eval "$(eis airflow env)"
+    airflow backfill create --dag-id eis_production --from-date 2016-01-01 --to-date 2016-01-31
     """
 
 
