@@ -281,6 +281,32 @@ def test_airflow_services_wait_for_their_dependencies():
     assert init_env.get("_AIRFLOW_DB_MIGRATE") == "true" and init_env.get("_AIRFLOW_WWW_USER_CREATE") == "true"
 
 
+def test_airflow_components_start_after_the_api_server_is_healthy():
+    # tasks talk to the api-server's Task Execution API from their first second: no start-up race
+    services = _compose()["services"]
+    for name in ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"):
+        deps = services[name].get("depends_on") or {}
+        assert deps.get("airflow-apiserver", {}).get("condition") == "service_healthy", name
+    env = _environment(services["airflow-scheduler"])
+    assert int(env["AIRFLOW__API__WORKERS"]) >= 2
+    assert int(env["AIRFLOW__WORKERS__EXECUTION_API_RETRIES"]) >= 10
+
+
+def test_alert_and_staleness_settings_reach_every_airflow_service():
+    from eis_core.orchestration.notify import AlertSettings
+
+    services = _compose()["services"]
+    keys = {"EIS_ALERT_EMAIL_TO", "EIS_ALERT_SMTP_HOST", "EIS_ALERT_SMTP_PORT", "EIS_ALERT_SMTP_USER",
+            "EIS_ALERT_SMTP_PASSWORD", "EIS_ALERT_WEBHOOK_URL", "EIS_STALE_AFTER_DAYS", "EIS_MISSED_DAYS"}
+    for name in sorted(AIRFLOW_SERVICES - {"airflow-init"}):
+        env = _environment(services[name])
+        assert keys <= set(env), (name, sorted(keys - set(env)))
+    # with .env.example's values nothing is configured to receive alerts, and the settings parse
+    resolved = {k: v for k, v in _resolved()["services"]["airflow-worker"]["environment"].items()}
+    settings = AlertSettings.from_env({k: str(v) for k, v in resolved.items()})
+    assert settings.channels == [] and settings.smtp_port == 25 and settings.smtp_user is None
+
+
 def test_dags_folder_is_the_mounted_repository_dags():
     services = _resolved()["services"]
     dags = (ROOT / "dags").resolve()
