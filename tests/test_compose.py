@@ -307,6 +307,25 @@ def test_alert_and_staleness_settings_reach_every_airflow_service():
     assert settings.channels == [] and settings.smtp_port == 25 and settings.smtp_user is None
 
 
+def test_published_ports_are_bound_to_localhost():
+    for name, svc in _resolved()["services"].items():
+        for port in svc.get("ports") or []:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_the_env_file_is_not_visible_inside_the_containers():
+    for name, svc in _compose()["services"].items():
+        mounts = [str(v) for v in svc.get("volumes") or []]
+        if any(m.startswith("./:") for m in mounts):
+            assert "/dev/null:/opt/eis/.env:ro" in mounts, f"{name} mounts the repository with .env in it"
+
+
+def test_every_long_running_service_has_a_healthcheck():
+    for name, svc in _compose()["services"].items():
+        if name != "airflow-init":
+            assert (svc.get("healthcheck") or {}).get("test"), f"{name} has no healthcheck"
+
+
 def test_dags_folder_is_the_mounted_repository_dags():
     services = _resolved()["services"]
     dags = (ROOT / "dags").resolve()
