@@ -27,6 +27,13 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+#: a stored-XSS attempt through a drop: read the admin's user page (its CSRF token) and show it off
+XSS_PAYLOAD = ("<script>fetch('/admin/users').then(r => r.text()).then(t => { document.title = 'PWNED ' + "
+               "(t.match(/csrf_token\" value=\"([^\"]+)/) || ['', 'no token'])[1]; "
+               "document.body.setAttribute('data-pwned', document.cookie || 'ran'); })</script>")
+#: what Chromium logs when the Data Docs' own (and any injected) scripts are refused - the point of the CSP
+BLOCKED_SCRIPT = re.compile(r"Blocked script execution in .*sandboxed|Refused to (execute|load) .*script|"
+                            r"Refused to load the (stylesheet|image|font)")
 
 
 def _free_port() -> int:
@@ -45,6 +52,20 @@ def server(warehouse, tmp_path_factory):
     cleanup = wd.isolated_database("eis_webapp_e2e")
     srv = None
     try:
+        # (loaded first, so that the seeded load below stays the newest on /data-quality)
+        # real Great Expectations Data Docs: the loader validates a drop whose officers.csv carries a
+        # script in `race`; GE quarantines the row and shows the value, unescaped, in its validation page
+        from minidrop import valid_tables, write_drop
+
+        from eis_core.load.loader import load_drop
+        from eis_core.webapp.app import data_docs_dir
+
+        tables = valid_tables()
+        tables["officers"][3]["race"] = XSS_PAYLOAD
+        load_drop(write_drop(tmp_path_factory.mktemp("xss_drop"), tables), progress=lambda m: None)
+        pages = [p for p in (data_docs_dir() / "validations").rglob("*.html") if XSS_PAYLOAD in p.read_text()]
+        assert pages, "the validation page does not show the quarantined value (the test would prove nothing)"
+        xss_page = "/data-docs/" + pages[0].relative_to(data_docs_dir()).as_posix()
         seeded = wd.seed_all(n_officers=60, n_divisions=3)
         from eis_core.webapp import store
         from eis_core.webapp.app import create_app
@@ -52,9 +73,7 @@ def server(warehouse, tmp_path_factory):
 
         pw = {"admin": store.add_user("admin", "admin"),
               "supnorth": store.add_user("supnorth", "supervisor", "NORTH")}
-        docs = tmp_path_factory.mktemp("e2e_data_docs")
-        (docs / "index.html").write_text("<html><body><h1>Data Docs</h1></body></html>")
-        app = create_app(Settings(secret="e" * 40, session_hours=1), data_docs=docs)
+        app = create_app(Settings(secret="e" * 40, session_hours=1), data_docs=data_docs_dir())
         port = _free_port()
         srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=srv.run, daemon=True)
@@ -66,7 +85,8 @@ def server(warehouse, tmp_path_factory):
             time.sleep(0.05)
         shots = tmp_path_factory.mktemp("webapp_screenshots")
         print(f"\nweb app screenshots: {shots}")
-        yield {"base": f"http://127.0.0.1:{port}", "passwords": pw, "officers": seeded["officers"], "shots": shots}
+        yield {"base": f"http://127.0.0.1:{port}", "passwords": pw, "officers": seeded["officers"], "shots": shots,
+               "xss_page": xss_page}
     finally:
         if srv is not None:
             srv.should_exit = True
@@ -125,13 +145,14 @@ class Session:
                                     ".every(c => c.dataset.rendered === '1')", timeout=5000)
         return self.page.locator("canvas[data-chart]").count()
 
-    def close(self) -> None:
+    def close(self, allow: re.Pattern | None = None) -> None:
         external = [u for u in self.requests if not u.startswith(self.server["base"]) and not u.startswith("data:")]
         assert not external, f"the app requested resources outside itself: {external[:5]}"
         # the pages answered with 401/403 on purpose log their status; anything else (a CSP violation,
-        # a script error, a missing file) is a failure
+        # a script error, a missing file) is a failure unless the test allows it (*allow*)
         bad = [e for e in self.errors
-               if not re.match(r"Failed to load resource: the server responded with a status of 40[013]", e)]
+               if not re.match(r"Failed to load resource: the server responded with a status of 40[013]", e)
+               and not (allow and allow.search(e))]
         assert not bad, f"browser console errors (CSP violations included): {bad[:5]}"
         self.ctx.close()
 
@@ -229,5 +250,40 @@ def test_admin_pages_render_with_their_charts(browser, server):
     assert dl.value.suggested_filename == "eis-risk-2024-06-01.csv"
     s.page.goto(s.url("/data-quality"))
     s.submit("#data-docs-link")
-    assert "Data Docs" in s.page.content()
-    s.close()
+    assert "/data-docs/index.html" in s.page.url and "Data Docs" in s.page.content()
+    s.close(allow=BLOCKED_SCRIPT)
+
+
+def test_data_docs_script_from_a_drop_cannot_act_on_the_app(browser, server):
+    """Stored XSS (issue 16, 1): an admin opens the GE validation page that shows the quarantined
+    `<script>`; it must not run on the app's origin - no request to /admin/users, no cookie, no token."""
+    s = Session(browser, server)
+    s.login("admin")
+    hits: list[str] = []
+    s.page.on("request", lambda r: hits.append(r.url) if "/admin/users" in r.url else None)
+    resp = s.page.goto(s.url("/data-quality"))
+    assert resp.status == 200
+    link = s.page.locator(f"#validation-reports a[href='{server['xss_page']}']")
+    assert link.count() == 1, s.page.inner_text("#validation-reports")
+    with s.page.expect_navigation():
+        link.click()
+    assert s.page.url.endswith(server["xss_page"]), s.page.url
+    html = s.page.content()
+    assert "validate" in html.lower() or "expectation" in html.lower(), html[:300]
+    csp = s.page.evaluate("() => document.title")  # the payload would set it
+    s.page.wait_for_timeout(1500)  # time for the payload's fetch to come back, had it run
+    assert not csp.startswith("PWNED") and not s.page.title().startswith("PWNED")
+    assert s.page.locator("body[data-pwned]").count() == 0
+    assert hits == [], f"the Data Docs page reached the app: {hits}"
+    # the served page really carries the attack (so the test proves something) under the sandbox CSP
+    r = s.ctx.request.get(s.url(server["xss_page"]))
+    assert r.status == 200 and XSS_PAYLOAD in r.text()
+    policy = r.headers["content-security-policy"]
+    assert policy.startswith("sandbox;") and "script-src 'none'" in policy and "allow-same-origin" not in policy
+    s.shot("data-docs")
+    # navigating inside the sandboxed docs still works (the session cookie is sent; the page is no dead end)
+    with s.page.expect_navigation():
+        s.page.locator("a[href$='expectations/raw_officers.html']").first.click()
+    assert s.page.url.endswith("/expectations/raw_officers.html") and "/login" not in s.page.url, s.page.url
+    assert hits == []
+    s.close(allow=BLOCKED_SCRIPT)

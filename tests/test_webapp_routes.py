@@ -219,7 +219,7 @@ def test_supervisor_sees_only_their_division(env):
     assert c.get("/api/risk?division=SOUTH").status_code == 403
     south = officer_in(env, "SOUTH")
     r = c.get(f"/officers/{south}")
-    assert r.status_code == 403 and "SOUTH" in r.text
+    assert r.status_code == 403 and "not in your division" in r.text and "SOUTH" not in r.text  # not where they are
     assert audit_rows("supnorth", "denied_officer")[-1][0] == south
     assert c.get(f"/api/officers/{south}").status_code == 403
     r = c.post(f"/officers/{south}/reviews", data={"csrf_token": page_csrf(c), "as_of_date": wd.LATEST.isoformat(),

@@ -19,10 +19,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -34,8 +35,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from eis_core import db
 from eis_core.webapp import queries as q
 from eis_core.webapp import store
-from eis_core.webapp.security import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, AuthGate, Settings, client_of,
-                                      safe_next)
+from eis_core.webapp.security import (DOCS_COOKIE, DOCS_PREFIX, LOGIN_CSRF_COOKIE, SESSION_COOKIE, AuthGate,
+                                      Settings, client_of, safe_next)
 
 HERE = Path(__file__).resolve().parent
 
@@ -139,6 +140,53 @@ def xy_chart(series: list[tuple[str, list, list]], *, x_title: str, y_title: str
                                    "y": {"min": 0, "max": 1, "title": {"display": True, "text": y_title}}}}}
 
 
+DATA_DOCS_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png",
+                   ".gif": "image/gif", ".jpg": "image/jpeg", ".svg": "image/svg+xml", ".ico": "image/x-icon",
+                   ".otf": "font/otf", ".ttf": "font/ttf", ".woff": "font/woff", ".woff2": "font/woff2",
+                   ".json": "application/json"}
+EXTERNAL_ASSET = re.compile(rb"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script\s*>|"""
+                            rb"""<(?:link|img)\b[^>]*\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>""", re.I)
+DATA_DOCS_STYLESHEET = b'<link rel="stylesheet" href="/static/data-docs.css">'
+
+
+def data_docs_reports(root: Path, limit: int = 60) -> list[dict]:
+    """The validation pages of the Data Docs site, newest first: GE's own index lists them only through
+    JavaScript, which the sandbox does not run, so the data-quality page lists them itself (escaped)."""
+    base = root / "validations"
+    if not base.is_dir():
+        return []
+    out = []
+    for page in base.glob("*/*/*/*.html"):  # validations/<suite>/<run name>/<run time>/<batch>.html
+        rel = page.relative_to(root)
+        suite, _run, run_time = rel.parts[1:4]
+        out.append({"href": "/data-docs/" + "/".join(quote(p) for p in rel.parts), "suite": suite,
+                    "run_time": run_time, "batch": page.stem})
+    out.sort(key=lambda r: r["run_time"], reverse=True)
+    return out[:limit]
+
+
+def data_docs_response(root: Path, path: str) -> Response:
+    from fastapi.responses import FileResponse
+
+    root = root.resolve()
+    target = (root / (path or "index.html")).resolve()
+    if target != root and root not in target.parents:
+        raise HTTPException(404, "not a Data Docs file")
+    if target.is_dir():
+        target = target / "index.html"
+    kind = DATA_DOCS_TYPES.get(target.suffix.lower())
+    if kind is None or not target.is_file():
+        raise HTTPException(404, "no such Data Docs page (the docs are built by the loader)")
+    if target.suffix.lower() != ".html":
+        return FileResponse(target, media_type=kind)
+    # the CDN assets (and GE's tracking logo) would be blocked by the CSP anyway; drop them so that the
+    # browser does not even try (this is tidying, not the security boundary: the CSP is)
+    body = EXTERNAL_ASSET.sub(b"", target.read_bytes())
+    head = body.lower().find(b"</head>")
+    body = (body[:head] + DATA_DOCS_STYLESHEET + body[head:]) if head >= 0 else DATA_DOCS_STYLESHEET + body
+    return Response(body, media_type=kind)
+
+
 # ----------------------------------------------------------------------------------------- the app
 
 def create_app(settings: Settings | None = None, data_docs: Path | None = None) -> FastAPI:
@@ -163,7 +211,6 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_root = Path(data_docs) if data_docs is not None else data_docs_dir()
-    app.mount("/data-docs", StaticFiles(directory=str(docs_root), html=True, check_dir=False), name="data-docs")
 
     def render(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
         user = getattr(request.state, "user", None)
@@ -236,6 +283,7 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         await run_in_threadpool(store.audit, user.username, "logout", None, None, client_of(request))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
+        resp.delete_cookie(DOCS_COOKIE, path=DOCS_PREFIX)
         return resp
 
     @app.get("/favicon.ico")
@@ -263,7 +311,7 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                 return {"as_of": None, "dates": [], "rows": [], "division": division, "unit": unit, "units": [],
                         "run": None}
             return {"as_of": as_of, "dates": dates, "division": division, "unit": unit,
-                    "rows": q.risk_list(conn, as_of, division, unit),
+                    "rows": q.risk_list(conn, as_of, division, unit, user.division if user.is_supervisor else None),
                     "units": q.divisions_units(conn, as_of, user.division if user.is_supervisor else None),
                     "run": q.scoring_run(conn, as_of)}
 
@@ -312,23 +360,31 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
     def officer_context(request: Request, officer_id: str, date_s: str | None, audit_view: bool) -> dict:
         user = user_of(request)
         officer_id = officer_id.strip()
+        scope = user.division if user.is_supervisor else None
         with db.connect() as conn:
             as_of = parse_date(date_s) or q.latest_officer_date(conn, officer_id)
             pred = q.prediction(conn, officer_id, as_of) if as_of else None
             if pred is None:
                 raise HTTPException(404, f"officer {officer_id!r} has no score"
                                          + (f" on {as_of.isoformat()}" if as_of else ""))
-            if not user.sees_division(pred["division"]):
-                store.audit(user.username, "denied_officer", officer_id,
-                            {"as_of_date": as_of.isoformat(), "division": pred["division"]}, client_of(request), conn)
-                conn.commit()
-                raise HTTPException(403, f"officer {officer_id} is in division {pred['division']}; "
-                                         f"you supervise {user.division}")
+            if scope is not None:
+                # the scope rule (docs/security.md): the officer is in the supervisor's division now (on
+                # their latest scored date) *and* was on the requested date; anything else is refused
+                # without saying where the officer is
+                current = q.current_division(conn, officer_id)
+                if current != scope or pred["division"] != scope:
+                    when = "now" if current != scope else f"on {as_of.isoformat()}"
+                    store.audit(user.username, "denied_officer", officer_id,
+                                {"as_of_date": as_of.isoformat(), "division": pred["division"],
+                                 "current_division": current}, client_of(request), conn)
+                    conn.commit()
+                    raise HTTPException(403, f"officer {officer_id} is not in your division {when}; "
+                                             f"you supervise {user.division}")
             ctx = {"officer_id": officer_id, "as_of": as_of, "pred": pred,
-                   "history": q.officer_history(conn, officer_id),
+                   "history": q.officer_history(conn, officer_id, scope=scope),
                    "factors": q.risk_factors(conn, officer_id, as_of),
                    "changes": q.rank_changes(conn, officer_id, as_of),
-                   "reviews": q.reviews(conn, officer_id),
+                   "reviews": q.reviews(conn, officer_id, scope=scope),
                    "events": q.events_summary(conn, officer_id, as_of)}
             if audit_view:
                 store.audit(user.username, "view_officer", officer_id, {"as_of_date": as_of.isoformat()},
@@ -586,8 +642,22 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
             summary = q.quarantine_summary(conn)
             quarantined = q.quarantine_rows(conn, table)
         docs = docs_root / "index.html"
-        return render(request, "data_quality.html", {"log": log, "summary": summary, "quarantined": quarantined,
-                                                     "table": table, "data_docs": docs.exists()})
+        resp = render(request, "data_quality.html", {"log": log, "summary": summary, "quarantined": quarantined,
+                                                     "table": table, "data_docs": docs.exists(),
+                                                     "reports": data_docs_reports(docs_root)})
+        settings.set_docs_cookie(resp, request.state.sid)  # links inside the sandboxed docs keep working
+        return resp
+
+    @app.get("/data-docs/{path:path}")
+    def data_docs(request: Request, path: str = ""):
+        """The Great Expectations Data Docs, read-only.  They are generated HTML that shows raw drop
+        values (a quarantined value can be ``<script>``), so they are served as *untrusted* content: the
+        gate sends a CSP with ``sandbox`` (an opaque origin: no cookies, no same-origin requests, no
+        scripts, no forms) and ``script-src 'none'``; only files under the site folder, only known types.
+        Their CDN stylesheets are blocked by that CSP, so the app's own ``static/data-docs.css`` is linked
+        into every page instead."""
+        require_role(request, "admin", "analyst")
+        return data_docs_response(docs_root, path)
 
     # ------------------------------------------------------------------------------ side jobs
 

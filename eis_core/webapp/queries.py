@@ -78,17 +78,25 @@ LEFT JOIN LATERAL (
        SELECT r.reviewed_at, r.reviewer, r.as_of_date AS review_date, r.agrees_with_score, r.intervention
        FROM production.reviews r
        WHERE r.officer_id = p.officer_id AND r.as_of_date <= p.as_of_date
+         AND (%(scope)s::text IS NULL OR EXISTS (
+              SELECT 1 FROM production.predictions pr
+              WHERE pr.officer_id = r.officer_id AND pr.as_of_date = r.as_of_date AND pr.division = %(scope)s))
        ORDER BY r.as_of_date DESC, r.reviewed_at DESC LIMIT 1) rv ON true
-WHERE p.as_of_date = %s
-  AND (%s::text IS NULL OR p.division = %s)
-  AND (%s::text IS NULL OR p.unit = %s)
+WHERE p.as_of_date = %(as_of)s
+  AND (%(division)s::text IS NULL OR p.division = %(division)s)
+  AND (%(unit)s::text IS NULL OR p.unit = %(unit)s)
+  AND (%(scope)s::text IS NULL OR (p.division = %(scope)s AND (
+       SELECT pc.division FROM production.predictions pc WHERE pc.officer_id = p.officer_id
+       ORDER BY pc.as_of_date DESC LIMIT 1) = %(scope)s))
 ORDER BY p.rank_abs, p.officer_id
 """
 
 
-def risk_list(conn, as_of: date, division: str | None, unit: str | None) -> list[dict]:
-    """Ranked officers of *as_of* (move_N > 0: the officer moved *up* the list, towards rank 1, since N days)."""
-    out = rows(conn, RISK_LIST_SQL, (as_of, division, division, unit, unit))
+def risk_list(conn, as_of: date, division: str | None, unit: str | None, scope: str | None = None) -> list[dict]:
+    """Ranked officers of *as_of* (move_N > 0: the officer moved *up* the list, towards rank 1, since N days).
+    *scope*: a supervisor's division - only officers in it on *as_of* **and** now (their latest scored
+    date), and only reviews filed while they were in it (see :func:`current_division`)."""
+    out = rows(conn, RISK_LIST_SQL, {"as_of": as_of, "division": division, "unit": unit, "scope": scope})
     for r in out:
         r["move_7"] = -r["move_7"] if r["move_7"] is not None else None
         r["move_30"] = -r["move_30"] if r["move_30"] is not None else None
@@ -106,10 +114,21 @@ def latest_officer_date(conn, officer_id: str) -> date | None:
     return r[0] if r else None
 
 
-def officer_history(conn, officer_id: str, limit: int = 800) -> list[dict]:
+def current_division(conn, officer_id: str) -> str | None:
+    """The officer's division on their most recent scored date - the division whose supervisor may see
+    them now.  The scope rule (docs/security.md): a supervisor sees an officer only while the officer is
+    currently in the supervisor's division, and of that officer only the rows (scores, factors, reviews)
+    of dates on which the officer was in that division."""
+    r = conn.execute("SELECT division FROM production.predictions WHERE officer_id = %s "
+                     "ORDER BY as_of_date DESC LIMIT 1", (officer_id,)).fetchone()
+    return r[0] if r else None
+
+
+def officer_history(conn, officer_id: str, limit: int = 800, scope: str | None = None) -> list[dict]:
     return list(reversed(rows(conn, "SELECT as_of_date, score, rank_abs, rank_pct, division, unit "
                                     "FROM production.predictions WHERE officer_id = %s "
-                                    "ORDER BY as_of_date DESC LIMIT %s", (officer_id, limit))))
+                                    "AND (%s::text IS NULL OR division = %s) "
+                                    "ORDER BY as_of_date DESC LIMIT %s", (officer_id, scope, scope, limit))))
 
 
 def risk_factors(conn, officer_id: str, as_of: date) -> list[dict]:
@@ -123,10 +142,15 @@ def rank_changes(conn, officer_id: str, as_of: date) -> list[dict]:
                       "WHERE officer_id = %s AND as_of_date = %s ORDER BY days_back", (officer_id, as_of))
 
 
-def reviews(conn, officer_id: str) -> list[dict]:
-    return rows(conn, "SELECT review_id, as_of_date, reviewer, reviewed_at, agrees_with_score, factor_agreement, "
-                      "dismissal_reason, intervention, intervention_date, notes FROM production.reviews "
-                      "WHERE officer_id = %s ORDER BY reviewed_at DESC, review_id DESC", (officer_id,))
+def reviews(conn, officer_id: str, scope: str | None = None) -> list[dict]:
+    """The officer's reviews; with *scope* (a supervisor's division) only those filed for a date on which
+    the officer was in that division."""
+    return rows(conn, "SELECT r.review_id, r.as_of_date, r.reviewer, r.reviewed_at, r.agrees_with_score, "
+                      "r.factor_agreement, r.dismissal_reason, r.intervention, r.intervention_date, r.notes "
+                      "FROM production.reviews r WHERE r.officer_id = %s AND (%s::text IS NULL OR EXISTS ("
+                      "  SELECT 1 FROM production.predictions p WHERE p.officer_id = r.officer_id "
+                      "  AND p.as_of_date = r.as_of_date AND p.division = %s)) "
+                      "ORDER BY r.reviewed_at DESC, r.review_id DESC", (officer_id, scope, scope))
 
 
 def validate_review(form: dict, factors: list[str], as_of: date) -> tuple[dict, list[str]]:

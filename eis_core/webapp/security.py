@@ -22,21 +22,30 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse
 
 from eis_core.paths import eis_home
 
 SESSION_COOKIE = "eis_session"
+#: the Data Docs are served sandboxed (an opaque origin), so the browser does not send the
+#: ``SameSite=Strict`` session cookie when a link inside them is followed; this second cookie carries
+#: the same session id, signed with its own salt, ``SameSite=Lax``, ``Path=/data-docs/`` - it is accepted
+#: only there (read-only GETs of static reports), so it cannot reach any other page or any POST
+DOCS_COOKIE = "eis_docs"
+DOCS_PREFIX = "/data-docs/"
 LOGIN_CSRF_COOKIE = "eis_login_csrf"
 PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = ("/login",)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-#: GE Data Docs are generated HTML with inline scripts and styles; they get a looser policy (still no
-#: network access beyond this server)
-DATA_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-                 "img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'")
+#: GE Data Docs are generated HTML that shows raw values of the drops (a quarantined value may be
+#: ``<script>``): they are untrusted content.  ``sandbox`` without ``allow-same-origin`` gives them an
+#: opaque origin (no cookies, no same-origin fetch, no forms, no scripts even if another layer failed),
+#: and ``script-src 'none'`` forbids every script; styles and images from this server only.
+DATA_DOCS_CSP = ("sandbox; default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+                 "img-src 'self' data:; font-src 'self' data:; form-action 'none'; base-uri 'none'; "
+                 "frame-ancestors 'none'")
 
 
 def secret_key() -> str:
@@ -67,6 +76,7 @@ class Settings:
                        else os.environ.get("EIS_WEBAPP_SECURE_COOKIES", "") in ("1", "true", "yes"))
         self.signer = TimestampSigner(self.secret, salt="eis-webapp-session")
         self.login_signer = TimestampSigner(self.secret, salt="eis-webapp-login-csrf")
+        self.docs_signer = TimestampSigner(self.secret, salt="eis-webapp-data-docs")
 
     def sign(self, value: str) -> str:
         return self.signer.sign(value).decode()
@@ -79,8 +89,20 @@ class Settings:
         except (BadSignature, SignatureExpired):
             return None
 
+    def unsign_docs(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        try:
+            return self.docs_signer.unsign(cookie, max_age=int(self.lifetime.total_seconds())).decode()
+        except (BadSignature, SignatureExpired):
+            return None
+
     def cookie_kwargs(self, max_age: int) -> dict:
         return {"max_age": max_age, "httponly": True, "samesite": "strict", "secure": self.secure, "path": "/"}
+
+    def set_docs_cookie(self, response, sid: str) -> None:
+        response.set_cookie(DOCS_COOKIE, self.docs_signer.sign(sid).decode(), max_age=int(self.lifetime.total_seconds()),
+                            httponly=True, samesite="lax", secure=self.secure, path=DOCS_PREFIX)
 
 
 def client_of(request: Request) -> str | None:
@@ -103,7 +125,7 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        csp = DATA_DOCS_CSP if path.startswith("/data-docs/") else CSP
+        csp = DATA_DOCS_CSP if path.startswith("/data-docs") else CSP
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -124,6 +146,8 @@ class AuthGate:
             await self.app(scope, receive, send_with_headers)
             return
         sid = self.settings.unsign(request.cookies.get(SESSION_COOKIE))
+        if sid is None and path.startswith(DOCS_PREFIX) and scope.get("method") in ("GET", "HEAD"):
+            sid = self.settings.unsign_docs(request.cookies.get(DOCS_COOKIE))
         found = None
         if sid:
             from eis_core.webapp.store import session_user
@@ -141,10 +165,6 @@ class AuthGate:
             await resp(scope, receive, send_with_headers)
             return
         user, csrf = found
-        if path.startswith("/data-docs/") and user.role == "supervisor":
-            await PlainTextResponse("403 Forbidden: the data-quality pages are for analysts and admins",
-                                    status_code=403)(scope, receive, send_with_headers)
-            return
         scope["state"]["user"] = user
         scope["state"]["csrf"] = csrf
         scope["state"]["sid"] = sid
