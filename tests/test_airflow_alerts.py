@@ -150,6 +150,19 @@ def test_a_date_beyond_the_threshold_is_refused(loaded, monkeypatch):
     assert "extraction date" not in str(info.value)
 
 
+def test_eis_score_refuses_a_stale_date_in_one_line(loaded, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("EIS_STALE_AFTER_DAYS", raising=False)
+    proc = subprocess.run([sys.executable, "-m", "eis_core.cli", "score", "--date", "2026-01-01"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "3653 days after the data's extraction date 2016-01-01" in proc.stderr
+    assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, proc.stderr
+
+
 def test_the_production_dag_refuses_a_stale_date_and_alerts(loaded, sink, monkeypatch):
     from eis_core.orchestration import stack
 
