@@ -114,7 +114,7 @@ def test_every_post_route_requires_the_csrf_token(env):
     c = login(env, "admin")
     posts = [(m, p) for m, p in all_routes(env["app"]) if m == "POST"]
     assert {p for _, p in posts} >= {"/login", "/logout", "/officers/OF00001/reviews", "/models/select",
-                                     "/admin/users", "/admin/users/OF00001/disable"}
+                                     "/admin/users", "/admin/users/OF00001/OF00001"}
     for _, path in posts:
         r = c.post(path, data={"csrf_token": "wrong"})
         assert r.status_code == 403, (path, r.status_code)
@@ -159,10 +159,13 @@ def test_login_throttling_locks_out_after_repeated_failures(env):
         assert r.status_code == 401 and "wrong password" in r.text
     r = c.post("/login", data={"username": "victim", "password": pw, "csrf_token": login_csrf(c)})
     assert r.status_code == 429 and "Too many failed attempts" in r.text
-    # the lock is per username too: another address cannot continue guessing
+    # the lock is per (user, address): the guessing address stays locked, the user's own address is not
+    c1 = client(env, ip="10.9.9.9")
+    r = c1.post("/login", data={"username": "victim", "password": pw, "csrf_token": login_csrf(c1)})
+    assert r.status_code == 429
     c2 = client(env, ip="10.9.9.10")
     r = c2.post("/login", data={"username": "victim", "password": pw, "csrf_token": login_csrf(c2)})
-    assert r.status_code == 429
+    assert r.status_code == 303
     assert len(audit_rows("victim", "login_throttled")) == 2
 
 
@@ -187,6 +190,8 @@ def test_users_cli_add_list_disable(env):
     r = runner.invoke(users_cli, ["add", "newsup", "--role", "supervisor"])
     assert r.exit_code != 0 and "division" in r.output
     r = runner.invoke(users_cli, ["add", "newsup", "--role", "supervisor", "--division", "EAST"])
+    assert r.exit_code != 0 and "not a division of the scored officers" in r.output  # a typo, or not scored yet
+    r = runner.invoke(users_cli, ["add", "newsup", "--role", "supervisor", "--division", "EAST", "--new-division"])
     assert r.exit_code == 0, r.output
     pw = re.search(r"password: (\S+)", r.output).group(1)
     assert len(pw) >= 12

@@ -145,3 +145,131 @@ def test_new_division_sees_only_the_rows_of_its_own_time(env, transferred):
     assert oid in [o["officer_id"] for o in r.json()["officers"]]
     # analysts and admins see everything
     assert len(login(env, "ana", ip="10.1.0.4").get(f"/api/officers/{oid}").json()["history"]) == len(wd.AS_OF_DATES)
+
+
+# ----------------------------------------------------------------------------------------- 3: throttling
+
+def try_login(env, c, user: str, password: str):
+    return c.post("/login", data={"username": user, "password": password, "csrf_token": login_csrf(c)})
+
+
+def new_user(env, name: str, role: str = "analyst") -> str:
+    from eis_core.webapp import store
+
+    env["passwords"][name] = store.add_user(name, role, "NORTH" if role == "supervisor" else None, replace=True)
+    return env["passwords"][name]
+
+
+def age_attempts(username: str, by: str) -> None:
+    """Move *username*'s recorded attempts *by* (an interval) into the past: the lock's clock, without sleeping."""
+    from eis_core import db
+
+    with db.connect() as conn:
+        conn.execute("UPDATE webapp.login_attempts SET at = at - %s::interval WHERE username = %s", (by, username))
+
+
+def test_an_attacker_elsewhere_cannot_lock_out_the_real_user(env):
+    from eis_core.webapp import store
+
+    pw = new_user(env, "victim1")
+    attacker = client(env, ip="198.51.100.7")
+    for _ in range(store.MAX_FAILURES + 3):
+        r = try_login(env, attacker, "victim1", "wrong-password!")
+        assert r.status_code in (401, 429)
+    real = client(env, ip="10.1.5.5")  # the victim at their own desk
+    assert try_login(env, real, "victim1", pw).status_code == 303
+    assert r.status_code == 429 and "Retry-After" in r.headers  # while the attacker's address is locked
+
+
+def test_wrong_user_names_from_one_address_do_not_lock_the_others_there(env):
+    from eis_core.webapp import store
+
+    pw = new_user(env, "victim2")
+    shared = "10.1.6.6"  # e.g. everyone behind one NAT
+    c = client(env, ip=shared)
+    for i in range(store.MAX_FAILURES + 2):
+        assert try_login(env, c, f"nobody{i}", "wrong-password!").status_code == 401
+    assert try_login(env, client(env, ip=shared), "victim2", pw).status_code == 303
+
+
+def test_refused_attempts_do_not_extend_the_lock_and_back_off_doubles(env):
+    from eis_core.webapp import store
+
+    pw = new_user(env, "victim3")
+    c = client(env, ip="198.51.100.8")
+    for _ in range(store.MAX_FAILURES):
+        assert try_login(env, c, "victim3", "wrong-password!").status_code == 401
+    r = try_login(env, c, "victim3", pw)
+    assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60  # 1 minute after 5 failures
+    for _ in range(10):  # hammering while locked is refused, never counted
+        assert try_login(env, c, "victim3", "wrong-password!").status_code == 429
+    age_attempts("victim3", "61 seconds")
+    assert try_login(env, c, "victim3", "wrong-password!").status_code == 401  # the lock ran out on time
+    r = try_login(env, c, "victim3", pw)
+    assert r.status_code == 429 and 60 < int(r.headers["Retry-After"]) <= 120  # 6th failure: 2 minutes
+    age_attempts("victim3", "121 seconds")
+    assert try_login(env, c, "victim3", pw).status_code == 303  # and a success resets the pair
+    assert try_login(env, client(env, ip="198.51.100.8"), "victim3", "wrong-password!").status_code == 401
+    assert len(audit_rows("victim3", "login_throttled")) == 12
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(env):
+    from starlette.testclient import TestClient
+
+    from eis_core.webapp import store
+    from eis_core.webapp.app import create_app
+    from eis_core.webapp.security import Settings
+
+    pw = new_user(env, "victim4")
+    app = create_app(Settings(secret="x" * 40, session_hours=1, trusted_proxies="10.1.77.0/24"))
+
+    def via_proxy(xff: str, peer: str = "10.1.77.2"):
+        return TestClient(app, follow_redirects=False, client=(peer, 40000), headers={"X-Forwarded-For": xff})
+
+    # behind the TLS proxy every request comes from its address; the attacker's own address counts
+    attacker = via_proxy("203.0.113.66")
+    for _ in range(store.MAX_FAILURES + 1):
+        try_login(env, attacker, "victim4", "wrong-password!")
+    assert try_login(env, attacker, "victim4", pw).status_code == 429
+    # a forged left part of the header does not help the attacker: the proxy appends the real peer
+    assert try_login(env, via_proxy("10.1.5.5, 203.0.113.66"), "victim4", pw).status_code == 429
+    assert try_login(env, via_proxy("203.0.113.10"), "victim4", pw).status_code == 303  # the real user
+    from eis_core import db
+
+    with db.connect() as conn:
+        clients = {r[0] for r in conn.execute("SELECT client FROM webapp.login_attempts WHERE username = 'victim4'")}
+    assert clients == {"203.0.113.66", "203.0.113.10"}
+    # an untrusted peer's header is ignored: its own address is the client
+    direct = TestClient(app, follow_redirects=False, client=("198.51.100.9", 1), headers={"X-Forwarded-For": "1.2.3.4"})
+    try_login(env, direct, "victim4", "wrong-password!")
+    with db.connect() as conn:
+        last = conn.execute("SELECT client FROM webapp.login_attempts WHERE username = 'victim4' "
+                            "ORDER BY attempt_id DESC LIMIT 1").fetchone()[0]
+    assert last == "198.51.100.9"
+
+
+def test_an_admin_unlocks_a_locked_user_in_the_browser_form_and_the_cli(env):
+    from click.testing import CliRunner
+
+    from eis_core.webapp import store
+    from eis_core.webapp.cli import users_cli
+
+    pw = new_user(env, "victim5")
+    c = client(env, ip="10.1.8.8")
+    for _ in range(store.MAX_FAILURES):
+        try_login(env, c, "victim5", "wrong-password!")
+    assert try_login(env, c, "victim5", pw).status_code == 429
+    adm = login(env, "admin", ip="10.1.0.9")
+    page = adm.get("/admin/users").text
+    assert re.search(r"<td>victim5</td><td>10\.1\.8\.8</td>", page)
+    r = adm.post("/admin/users/victim5/unlock", data={"csrf_token": page_csrf(adm, "/admin/users")})
+    assert r.status_code == 200 and "login locks lifted (1 address were locked)" in r.text
+    assert audit_rows("admin", "user_unlock")[-1][0] == "victim5"
+    assert audit_rows("admin", "user_unlock")[-1][2] == "10.1.0.9"  # with the admin's address
+    assert try_login(env, c, "victim5", pw).status_code == 303
+    for _ in range(store.MAX_FAILURES):
+        try_login(env, c, "victim5", "wrong-password!")
+    assert try_login(env, c, "victim5", pw).status_code == 429
+    r = CliRunner().invoke(users_cli, ["unlock", "victim5"])
+    assert r.exit_code == 0 and "1 locked address unlocked" in r.output
+    assert try_login(env, c, "victim5", pw).status_code == 303

@@ -261,9 +261,13 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         client = client_of(request)
         try:
             user = await run_in_threadpool(store.authenticate, username, password, client)
-        except store.Throttled:
-            return render(request, "login.html", {"login_csrf": expected, "next": nxt,
-                                                  "error": "Too many failed attempts. Try again in 15 minutes."}, 429)
+        except store.Throttled as t:
+            minutes = max(1, round(t.retry_after / 60))
+            resp = render(request, "login.html", {"login_csrf": expected, "next": nxt, "error": (
+                f"Too many failed attempts for this user from this address. Try again in {minutes} minute"
+                f"{'s' if minutes > 1 else ''}, or ask an administrator to unlock the account.")}, 429)
+            resp.headers["Retry-After"] = str(t.retry_after)
+            return resp
         if user is None:
             return render(request, "login.html", {"login_csrf": expected, "next": nxt,
                                                   "error": "Unknown user or wrong password."}, 401)
@@ -691,36 +695,66 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
     # ------------------------------------------------------------------------------ users (admin)
 
+    def users_render(request: Request, *, created: dict | None = None, error: str | None = None,
+                     notice: str | None = None, status: int = 200) -> HTMLResponse:
+        return render(request, "users.html", {"users": store.list_users(), "locks": store.current_locks(),
+                                              "divisions": store.known_divisions(), "created": created,
+                                              "error": error, "notice": notice}, status)
+
     @app.get("/admin/users", response_class=HTMLResponse)
     def users_page(request: Request):
         require_role(request, "admin")
-        return render(request, "users.html", {"users": store.list_users(), "created": None, "error": None})
+        return users_render(request)
 
     @app.post("/admin/users")
     async def users_add(request: Request):
         form = await request.form()
         check_csrf(request, form)
         user = require_role(request, "admin")
+        name = str(form.get("username") or "").strip().lower()
         try:
-            pw = await run_in_threadpool(store.add_user, str(form.get("username") or ""), str(form.get("role") or ""),
-                                         clean(str(form.get("division") or "")), None, user.username)
+            pw = await run_in_threadpool(store.add_user, name, str(form.get("role") or ""),
+                                         clean(str(form.get("division") or "")), None, user.username, False,
+                                         client_of(request))
         except store.UserError as e:
-            return render(request, "users.html", {"users": store.list_users(), "created": None, "error": str(e)}, 400)
-        return render(request, "users.html", {"users": store.list_users(), "error": None,
-                                              "created": {"username": str(form.get("username")).strip().lower(),
-                                                          "password": pw}})
+            return users_render(request, error=str(e), status=400)
+        return users_render(request, created={"username": name, "password": pw})
 
-    @app.post("/admin/users/{username}/disable")
-    async def users_disable(request: Request, username: str):
+    @app.post("/admin/users/{username}/{action}")
+    async def users_change(request: Request, username: str, action: str):
+        """disable, enable, unlock (lift the login locks), reset (a new generated password, shown once),
+        role (set role and the supervisor's division)."""
         form = await request.form()
         check_csrf(request, form)
         user = require_role(request, "admin")
-        if username == user.username:
-            raise HTTPException(400, "username: you cannot disable your own account")
+        client = client_of(request)
+        if action not in ("disable", "enable", "unlock", "reset", "role"):
+            raise HTTPException(404, "action: one of disable, enable, unlock, reset, role")
+        if username == user.username and action in ("disable", "role"):
+            raise HTTPException(400, f"username: you cannot {'disable' if action == 'disable' else 're-role'} "
+                                     "your own account")
         try:
-            await run_in_threadpool(store.disable_user, username, user.username)
+            if action == "disable":
+                await run_in_threadpool(store.disable_user, username, user.username, client)
+            elif action == "unlock":
+                n = await run_in_threadpool(store.unlock_user, username, user.username, client)
+                return users_render(request, notice=f"{username}: login locks lifted ({n} address"
+                                                    f"{'es' if n != 1 else ''} were locked)")
+            elif action == "enable":
+                await run_in_threadpool(lambda: store.update_user(username, by=user.username, client=client,
+                                                                  enabled=True))
+            elif action == "reset":
+                pw = await run_in_threadpool(lambda: store.update_user(username, by=user.username, client=client,
+                                                                       reset_password=True))
+                return users_render(request, created={"username": username, "password": pw})
+            else:
+                await run_in_threadpool(lambda: store.update_user(
+                    username, by=user.username, client=client, role=str(form.get("role") or ""),
+                    division=clean(str(form.get("division") or ""))))
         except store.UserError as e:
-            raise HTTPException(404, str(e)) from None
+            if str(e).startswith("username: no user"):
+                raise HTTPException(404, str(e)) from None
+            return users_render(request, error=str(e), status=400)
         return RedirectResponse("/admin/users", status_code=303)
 
     return _wrap(app, settings)

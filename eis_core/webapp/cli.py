@@ -49,13 +49,17 @@ def users_cli() -> None:
 @click.option("--password-stdin", is_flag=True,
               help="read the password from standard input (at least 12 characters) instead of generating one")
 @click.option("--reset", is_flag=True, help="if the user exists: set the new role/division/password and enable it")
-def users_add(username: str, role: str, division: str | None, password_stdin: bool, reset: bool) -> None:
+@click.option("--new-division", is_flag=True,
+              help="accept a division no scored officer has yet (otherwise such a name is refused as a typo)")
+def users_add(username: str, role: str, division: str | None, password_stdin: bool, reset: bool,
+              new_division: bool) -> None:
     """Create USERNAME with a generated password (printed once; only its argon2 hash is stored)."""
     from eis_core.webapp.store import UserError, add_user
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
-        pw = add_user(username, role, division, password, created_by="eis users", replace=reset)
+        pw = add_user(username, role, division, password, created_by="eis users", replace=reset,
+                      allow_new_division=new_division)
     except UserError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"user {username.strip().lower()} ({role}{', division ' + division if division and role == 'supervisor' else ''}) "
@@ -91,3 +95,13 @@ def users_disable(username: str) -> None:
     except UserError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"user {username} disabled")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+def users_unlock(username: str) -> None:
+    """Lift USERNAME's login locks (after repeated failed logins) at every address."""
+    from eis_core.webapp.store import unlock_user
+
+    n = unlock_user(username.strip().lower(), by="eis users")
+    click.echo(f"user {username}: {n} locked address{'es' if n != 1 else ''} unlocked")

@@ -68,12 +68,14 @@ def secret_key() -> str:
 
 class Settings:
     def __init__(self, *, secret: str | None = None, session_hours: float | None = None,
-                 secure_cookies: bool | None = None) -> None:
+                 secure_cookies: bool | None = None, trusted_proxies: str | None = None) -> None:
         self.secret = secret or secret_key()
         hours = session_hours if session_hours is not None else float(os.environ.get("EIS_WEBAPP_SESSION_HOURS", "8"))
         self.lifetime = timedelta(hours=hours)
         self.secure = (secure_cookies if secure_cookies is not None
                        else os.environ.get("EIS_WEBAPP_SECURE_COOKIES", "") in ("1", "true", "yes"))
+        self.trusted_proxies = parse_networks(trusted_proxies if trusted_proxies is not None
+                                              else os.environ.get("EIS_WEBAPP_TRUSTED_PROXIES", ""))
         self.signer = TimestampSigner(self.secret, salt="eis-webapp-session")
         self.login_signer = TimestampSigner(self.secret, salt="eis-webapp-login-csrf")
         self.docs_signer = TimestampSigner(self.secret, salt="eis-webapp-data-docs")
@@ -105,8 +107,46 @@ class Settings:
                             httponly=True, samesite="lax", secure=self.secure, path=DOCS_PREFIX)
 
 
+def parse_networks(text: str) -> tuple:
+    """``EIS_WEBAPP_TRUSTED_PROXIES``: comma-separated addresses or CIDR networks of the reverse proxies
+    whose ``X-Forwarded-For`` is believed (empty: none, the header is ignored)."""
+    import ipaddress
+
+    out = []
+    for part in (text or "").replace(" ", ",").split(","):
+        if part:
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"EIS_WEBAPP_TRUSTED_PROXIES: not an address or network: {part!r}") from None
+    return tuple(out)
+
+
+def _in(networks: tuple, addr: str) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(addr.strip())
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
 def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address: the TCP peer, or - only when the peer is a configured trusted proxy - the
+    right-most ``X-Forwarded-For`` address that is not itself a trusted proxy (the left part of that header
+    is whatever the client wrote, so it is never believed)."""
+    peer = request.client.host if request.client else None
+    app = request.scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    trusted = getattr(settings, "trusted_proxies", ())
+    if not trusted or peer is None or not _in(trusted, peer):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(trusted, hop):
+            return hop[:64]
+    return peer
 
 
 class AuthGate:

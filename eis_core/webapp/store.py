@@ -29,9 +29,15 @@ ROLES = ("admin", "analyst", "supervisor")
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{1,62}$")
 MIN_PASSWORD_LENGTH = 12
 
-#: throttling: this many failed attempts for one username or one client address in the window lock it out
+#: throttling, per (username, client address): after MAX_FAILURES failed attempts since that pair's last
+#: success (or an admin's unlock of the user) within FAILURE_WINDOW, the pair is locked for BASE_LOCK,
+#: doubling with every further failure up to MAX_LOCK, counted from the last failure.  Attempts refused
+#: while locked are recorded but do not count, so they never extend the lock; another address (the real
+#: user's) is not affected, and neither is another user name at the same address.
 MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+FAILURE_WINDOW = timedelta(hours=24)
+BASE_LOCK = timedelta(minutes=1)
+MAX_LOCK = timedelta(hours=1)
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS webapp;
@@ -69,6 +75,18 @@ CREATE TABLE IF NOT EXISTS webapp.login_attempts (
 );
 CREATE INDEX IF NOT EXISTS login_attempts_user_idx ON webapp.login_attempts (username, at);
 CREATE INDEX IF NOT EXISTS login_attempts_client_idx ON webapp.login_attempts (client, at);
+-- refused: the attempt came while the (user, address) pair was locked; it is recorded, never counted
+ALTER TABLE webapp.login_attempts ADD COLUMN IF NOT EXISTS refused boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS login_attempts_pair_idx ON webapp.login_attempts (username, client, at);
+
+CREATE TABLE IF NOT EXISTS webapp.login_unlocks (
+    unlock_id   bigserial PRIMARY KEY,
+    username    text NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    unlocked_by text NOT NULL,
+    client      text
+);
+CREATE INDEX IF NOT EXISTS login_unlocks_user_idx ON webapp.login_unlocks (username, at);
 
 CREATE TABLE IF NOT EXISTS webapp.access_audit (
     audit_id    bigserial PRIMARY KEY,
@@ -142,8 +160,39 @@ def _check_fields(username: str, role: str, division: str | None, password: str 
         raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
 
 
+def known_divisions(conn=None) -> list[str]:
+    """The divisions of the scored officers (``production.predictions``); empty before the first scoring."""
+    def read(c) -> list[str]:
+        if not c.execute("SELECT to_regclass('production.predictions') IS NOT NULL").fetchone()[0]:
+            return []
+        return [r[0] for r in c.execute("SELECT DISTINCT division FROM production.predictions "
+                                        "WHERE division IS NOT NULL ORDER BY 1")]
+    if conn is not None:
+        return read(conn)
+    with db.connect() as c:
+        return read(c)
+
+
+def check_division(division: str | None, allow_new: bool = False) -> str | None:
+    """*division* spelled as in the scored data (case-insensitive match); a name no scored officer has
+    is refused (a typo would otherwise give a supervisor an empty list, silently) unless *allow_new* or
+    nothing has been scored yet."""
+    division = (division or "").strip() or None
+    if division is None or allow_new:
+        return division
+    known = known_divisions()
+    if not known:
+        return division
+    match = {k.lower(): k for k in known}.get(division.lower())
+    if match is None:
+        shown = ", ".join(known[:30]) + (" …" if len(known) > 30 else "")
+        raise UserError(f"division: {division[:40]!r} is not a division of the scored officers (known: {shown})")
+    return match
+
+
 def add_user(username: str, role: str, division: str | None = None, password: str | None = None,
-             created_by: str = "eis users", replace: bool = False) -> str:
+             created_by: str = "eis users", replace: bool = False, client: str | None = None,
+             allow_new_division: bool = False) -> str:
     """Create *username* (or, with *replace*, reset its role, division and password and enable it).
     Returns the password (generated when not given)."""
     ensure_webapp_schema()
@@ -152,6 +201,7 @@ def add_user(username: str, role: str, division: str | None = None, password: st
     if role != "supervisor":
         division = None  # only a supervisor is tied to a division
     _check_fields(username, role, division, password)
+    division = check_division(division, allow_new_division)
     password = password or generate_password()
     pw_hash = hash_password(password)
     with db.connect() as conn:
@@ -165,7 +215,41 @@ def add_user(username: str, role: str, division: str | None = None, password: st
         else:
             conn.execute("INSERT INTO webapp.users (username, role, division, password_hash, created_by) "
                          "VALUES (%s, %s, %s, %s, %s)", (username, role, division, pw_hash, created_by))
-        _audit(conn, created_by, "user_reset" if exists else "user_add", username, {"role": role, "division": division})
+        _audit(conn, created_by, "user_reset" if exists else "user_add", username, {"role": role, "division": division},
+               client)
+    return password
+
+
+def update_user(username: str, *, by: str, client: str | None = None, role: str | None = None,
+                division: str | None = None, enabled: bool | None = None, reset_password: bool = False,
+                allow_new_division: bool = False) -> str | None:
+    """Change an existing user: role (and the supervisor's division), enable/disable, or a new generated
+    password (returned, shown once).  Every change ends the user's sessions and is audited."""
+    ensure_webapp_schema()
+    username = (username or "").strip().lower()
+    with db.connect() as conn:
+        row = conn.execute("SELECT role, division, disabled FROM webapp.users WHERE username = %s",
+                           (username,)).fetchone()
+        if row is None:
+            raise UserError(f"username: no user {username!r}")
+        detail: dict[str, Any] = {}
+        password = None
+        if role is not None:
+            div = (division or "").strip() or None if role == "supervisor" else None
+            _check_fields(username, role, div, None)
+            div = check_division(div, allow_new_division)
+            conn.execute("UPDATE webapp.users SET role = %s, division = %s WHERE username = %s", (role, div, username))
+            detail.update(role=role, division=div, previous={"role": row[0], "division": row[1]})
+        if enabled is not None:
+            conn.execute("UPDATE webapp.users SET disabled = %s WHERE username = %s", (not enabled, username))
+            detail["enabled"] = enabled
+        if reset_password:
+            password = generate_password()
+            conn.execute("UPDATE webapp.users SET password_hash = %s, password_set_at = now() WHERE username = %s",
+                         (hash_password(password), username))
+            detail["password_reset"] = True
+        conn.execute("DELETE FROM webapp.sessions WHERE username = %s", (username,))
+        _audit(conn, by, "user_update", username, detail, client)
     return password
 
 
@@ -178,46 +262,99 @@ def list_users() -> list[dict]:
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def disable_user(username: str, by: str = "eis users") -> None:
+def disable_user(username: str, by: str = "eis users", client: str | None = None) -> None:
     ensure_webapp_schema()
     with db.connect() as conn:
         n = conn.execute("UPDATE webapp.users SET disabled = true WHERE username = %s", (username,)).rowcount
         if not n:
             raise UserError(f"username: no user {username!r}")
         conn.execute("DELETE FROM webapp.sessions WHERE username = %s", (username,))
-        _audit(conn, by, "user_disable", username, None)
+        _audit(conn, by, "user_disable", username, None, client)
 
 
 # ----------------------------------------------------------------------------------------- login
 
-def recent_failures(conn, username: str, client: str | None) -> int:
-    since = datetime.now(timezone.utc) - FAILURE_WINDOW
-    row = conn.execute(
-        "SELECT count(*) FILTER (WHERE username = %s), count(*) FILTER (WHERE client = %s) "
-        "FROM webapp.login_attempts WHERE NOT success AND at >= %s AND (username = %s OR client = %s)",
-        (username, client, since, username, client)).fetchone()
-    return max(row[0] or 0, row[1] or 0)
+LOCK_STATE_SQL = """
+WITH since AS (
+    SELECT greatest((SELECT max(at) FROM webapp.login_attempts
+                     WHERE username = %(u)s AND client IS NOT DISTINCT FROM %(c)s AND success),
+                    (SELECT max(at) FROM webapp.login_unlocks WHERE username = %(u)s),
+                    now() - %(window)s::interval) AS t)
+SELECT count(*), max(a.at) FROM webapp.login_attempts a, since
+WHERE a.username = %(u)s AND a.client IS NOT DISTINCT FROM %(c)s AND NOT a.success AND NOT a.refused
+  AND a.at > since.t
+"""
+
+
+def lock_duration(failures: int) -> timedelta | None:
+    """How long the pair is locked after its *failures*-th counted failure (None: not locked)."""
+    if failures < MAX_FAILURES:
+        return None
+    return min(BASE_LOCK * (2 ** min(failures - MAX_FAILURES, 20)), MAX_LOCK)
+
+
+def lock_state(conn, username: str, client: str | None) -> tuple[int, datetime | None]:
+    """(counted failures, locked until) of the (username, client) pair; locked until is None or past
+    when the pair may try again."""
+    n, last = conn.execute(LOCK_STATE_SQL, {"u": username, "c": client, "window": FAILURE_WINDOW}).fetchone()
+    d = lock_duration(n or 0)
+    return int(n or 0), (last + d if d is not None and last is not None else None)
+
+
+def current_locks() -> list[dict]:
+    """The (username, client) pairs locked right now, for the admin's users page."""
+    ensure_webapp_schema()
+    with db.connect() as conn:
+        pairs = conn.execute(
+            "SELECT DISTINCT username, client FROM webapp.login_attempts WHERE NOT success AND NOT refused "
+            "AND at > now() - %s::interval", (FAILURE_WINDOW,)).fetchall()
+        now = datetime.now(timezone.utc)
+        out = []
+        for username, client in pairs:
+            n, until = lock_state(conn, username, client)
+            if until is not None and until > now:
+                out.append({"username": username, "client": client, "failures": n, "locked_until": until})
+    return sorted(out, key=lambda r: (r["username"], r["client"] or ""))
+
+
+def unlock_user(username: str, by: str = "eis users", client: str | None = None) -> int:
+    """Lift every login lock of *username* (all addresses); returns how many pairs were locked."""
+    ensure_webapp_schema()
+    username = (username or "").strip().lower()
+    locked = [r for r in current_locks() if r["username"] == username]
+    with db.connect() as conn:
+        conn.execute("INSERT INTO webapp.login_unlocks (username, unlocked_by, client) VALUES (%s, %s, %s)",
+                     (username, by, client))
+        _audit(conn, by, "user_unlock", username, {"locked_pairs": [r["client"] for r in locked]}, client)
+    return len(locked)
 
 
 class Throttled(Exception):
-    pass
+    def __init__(self, username: str, retry_after: int) -> None:
+        super().__init__(username)
+        self.retry_after = retry_after
 
 
 def authenticate(username: str, password: str, client: str | None) -> User | None:
     """The user when *password* matches an enabled account; None otherwise.  Raises :class:`Throttled`
-    after :data:`MAX_FAILURES` failures for the username or the client address in :data:`FAILURE_WINDOW`
-    (the password is then not even checked).  Every attempt is recorded."""
+    while the (username, client) pair is locked (see :data:`MAX_FAILURES`; the password is then not even
+    checked, and the refused attempt does not count).  Every attempt is recorded."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
     ensure_webapp_schema()
     username = (username or "").strip().lower()[:100]
     with db.connect() as conn:
-        if recent_failures(conn, username, client) >= MAX_FAILURES:
-            conn.execute("INSERT INTO webapp.login_attempts (username, client, success) VALUES (%s, %s, false)",
-                         (username, client))
-            _audit(conn, username or "-", "login_throttled", username, None, client)
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_login:' || %s || '|' || coalesce(%s, '')))",
+                     (username, client))  # concurrent guesses for one pair are counted one after the other
+        failures, until = lock_state(conn, username, client)
+        now = datetime.now(timezone.utc)
+        if until is not None and until > now:
+            conn.execute("INSERT INTO webapp.login_attempts (username, client, success, refused) "
+                         "VALUES (%s, %s, false, true)", (username, client))
+            _audit(conn, username or "-", "login_throttled", username,
+                   {"failures": failures, "locked_until": until.isoformat()}, client)
             conn.commit()  # keep the record: the exception below would roll the transaction back
-            raise Throttled(username)
+            raise Throttled(username, max(1, int((until - now).total_seconds() + 0.999)))
         row = conn.execute("SELECT username, role, division, disabled, password_hash FROM webapp.users "
                            "WHERE username = %s", (username,)).fetchone()
         ok = False
