@@ -61,3 +61,27 @@ def test_parquet_drop_loads_like_csv(warehouse, tmp_path):
     assert rep.ok, rep.summary()
     assert all(t.status == "loaded" for t in rep.tables if t.file), rep.summary()
     assert {t: table_digest(warehouse, t, k) for t, k in keys.items()} == before
+
+
+def test_time_zone_aware_parquet_timestamps_are_rejected_like_csv_offsets(warehouse, tmp_path):
+    """A tz-aware Parquet timestamp is not shifted to UTC wall time: like an offset in a CSV it is a wrong
+    type, reported with its offset, and the table keeps its previous rows."""
+    from eis_core.load.loader import load_drop
+
+    from conftest import reset_raw
+
+    reset_raw(warehouse)
+    csv_dir = write_drop(tmp_path / "csv", valid_tables())
+    assert load_drop(csv_dir, progress=lambda m: None).ok
+    before = table_digest(warehouse, "crime_reports", "report_id")
+    to_parquet(csv_dir, tmp_path / "pq")
+    path = tmp_path / "pq" / "crime_reports.parquet"
+    t = pq.read_table(path)
+    i = t.column_names.index("reported_at")
+    t = t.set_column(i, "reported_at", t["reported_at"].cast(pa.timestamp("ms", tz="America/Chicago")))
+    pq.write_table(t, path)
+    rep = load_drop(tmp_path / "pq", progress=lambda m: None)
+    cr = rep.table("crime_reports")
+    assert cr.status == "rejected" and cr.problems[0]["rule"] == "column type", rep.summary()
+    assert "reported_at" in cr.message and "-0500'" in cr.message  # July in Chicago: the offset is shown
+    assert table_digest(warehouse, "crime_reports", "report_id") == before
