@@ -273,3 +273,110 @@ def test_an_admin_unlocks_a_locked_user_in_the_browser_form_and_the_cli(env):
     r = CliRunner().invoke(users_cli, ["unlock", "victim5"])
     assert r.exit_code == 0 and "1 locked address unlocked" in r.output
     assert try_login(env, c, "victim5", pw).status_code == 303
+
+
+# ----------------------------------------------------------------------------------------- 4: audit and smaller items
+
+def test_risk_list_json_and_page_views_are_audited(env):
+    c = login(env, "ana", ip="10.1.9.1")
+    before = len(audit_rows("ana", "api_risk"))
+    r = c.get("/api/risk?division=CENTRAL")
+    assert r.status_code == 200
+    rows = audit_rows("ana", "api_risk")
+    assert len(rows) == before + 1
+    target, detail, ip = rows[-1]
+    assert target == "risk_list" and detail["division"] == "CENTRAL" and detail["rows"] == len(r.json()["officers"])
+    assert ip == "10.1.9.1"
+    assert c.get("/risk?unit=CENT-1").status_code == 200
+    assert audit_rows("ana", "view_risk_list")[-1][1]["unit"] == "CENT-1"
+
+
+def test_every_refusal_is_audited(env):
+    c = login(env, "supnorth", ip="10.1.9.2")
+    assert c.get("/risk?division=SOUTH").status_code == 403
+    assert audit_rows("supnorth", "denied_division")[-1][0] == "SOUTH"
+    for path in ("/admin/users", "/models", "/data-docs/index.html", "/api/risk?division=SOUTH"):
+        assert c.get(path).status_code == 403, path
+    denied = [(t, d["reason"]) for t, d, _ in audit_rows("supnorth", "denied")]
+    assert ("/admin/users", "your role (supervisor) cannot open this page") in denied
+    assert "/models" in [t for t, _ in denied] and "/data-docs/index.html" in [t for t, _ in denied]
+    assert c.post("/officers/OF00002/reviews", data={"csrf_token": "forged"}).status_code == 403
+    assert audit_rows("supnorth", "denied")[-1][1]["reason"].startswith("csrf_token")
+    assert audit_rows("supnorth", "denied")[-1][2] == "10.1.9.2"
+
+
+def test_user_changes_carry_the_client_address_and_audit_detail_is_bounded(env):
+    adm = login(env, "admin", ip="10.1.9.3")
+    r = adm.post("/admin/users", data={"csrf_token": page_csrf(adm, "/admin/users"), "username": "auditee",
+                                       "role": "analyst"})
+    assert r.status_code == 200
+    assert audit_rows("admin", "user_add")[-1][0] == "auditee" and audit_rows("admin", "user_add")[-1][2] == "10.1.9.3"
+    assert adm.post("/admin/users/auditee/disable", data={"csrf_token": page_csrf(adm, "/admin/users")}).status_code == 303
+    assert audit_rows("admin", "user_disable")[-1][2] == "10.1.9.3"
+    # request input ends up in the audit; it is cut to size
+    sup = login(env, "supnorth", ip="10.1.9.4")
+    huge = "Z" * 20_000
+    assert sup.get(f"/risk?division={huge}&unit={huge}").status_code == 403
+    from eis_core import db
+
+    with db.connect() as conn:
+        target, size = conn.execute("SELECT target, length(detail::text) FROM webapp.access_audit "
+                                    "WHERE username = 'supnorth' ORDER BY audit_id DESC LIMIT 1").fetchone()
+    assert len(target) <= 300 and size <= 4000
+
+
+def test_nul_bytes_get_400_with_the_security_headers(env):
+    c = login(env, "ana", ip="10.1.9.5", raise_server_exceptions=False)
+    for path in ("/officers/OF00001%00", "/api/officers/OF00001?date=%00", "/risk?unit=a%00b",
+                 "/api/risk?division=%00", "/admin/audit?user=%00"):
+        r = c.get(path)
+        assert r.status_code == 400, (path, r.status_code)
+        assert "script-src 'self'" in r.headers.get("content-security-policy", ""), path
+        assert r.headers.get("x-frame-options") == "DENY", path
+    r = c.post("/logout", data={"csrf_token": page_csrf(c), "x": "a\x00b"})
+    assert r.status_code == 400 and "content-security-policy" in r.headers
+
+
+def test_sessions_end_after_idle_time_and_per_user_limit(env):
+    from eis_core import db
+    from eis_core.webapp import store
+
+    new_user(env, "idler")
+    c = login(env, "idler", ip="10.1.9.6")
+    assert c.get("/risk").status_code == 200
+    with db.connect() as conn:
+        conn.execute("UPDATE webapp.sessions SET last_seen_at = now() - interval '31 minutes' "
+                     "WHERE username = 'idler'")
+    r = c.get("/risk")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert audit_rows("idler", "session_idle_timeout")
+    # at most DEFAULT_MAX_SESSIONS live sessions: the least recently used one ends
+    clients = [login(env, "idler", ip=f"10.1.9.{10 + i}") for i in range(store.DEFAULT_MAX_SESSIONS + 1)]
+    assert clients[0].get("/risk").status_code == 303
+    assert all(x.get("/risk").status_code == 200 for x in clients[1:])
+    assert audit_rows("idler", "session_limit")
+
+
+def test_admin_audit_viewer_filters_and_exports(env):
+    sup = login(env, "supsouth", ip="10.1.9.7")
+    sup.get("/risk?division=<script>alert(1)</script>")
+    oid = next(o["officer_id"] for o in env["officers"] if o["division"] == "SOUTH")
+    assert sup.get(f"/officers/{oid}").status_code == 200
+    adm = login(env, "admin", ip="10.1.9.8")
+    r = adm.get("/admin/audit?user=supsouth")
+    assert r.status_code == 200
+    assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    assert "denied_division" in r.text and "view_officer" in r.text and "10.1.9.7" in r.text
+    r = adm.get(f"/admin/audit?officer={oid}&action=view_officer")
+    users = re.findall(r"<tr><td>[^<]*</td><td>([^<]+)</td><td>view_officer</td><td>" + oid, r.text)
+    assert "supsouth" in users and set(re.findall(r"<td>(view_\w+|denied\w*)</td>", r.text)) == {"view_officer"}
+    assert "No audit entries" in adm.get("/admin/audit?since=2001-01-01&until=2001-01-02").text
+    assert adm.get("/admin/audit?since=yesterday").status_code == 400
+    r = adm.get("/admin/audit.csv?user=supsouth&action=view_officer")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.strip().splitlines()
+    assert lines[0] == "audit_id,at,username,action,target,client,detail"
+    assert len(lines) >= 2 and all(",supsouth,view_officer," in x for x in lines[1:])
+    assert audit_rows("admin", "export_audit")[-1][1]["rows"] == len(lines) - 1
+    assert sup.get("/admin/audit").status_code == 403
+    assert login(env, "ana", ip="10.1.9.9").get("/admin/audit.csv").status_code == 403

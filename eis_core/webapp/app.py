@@ -49,6 +49,7 @@ NAV = [
     ("/forecasts", "Forecasts", ("admin", "analyst")),
     ("/severity", "Severity monitoring", ("admin", "analyst")),
     ("/admin/users", "Users", ("admin",)),
+    ("/admin/audit", "Audit", ("admin",)),
 ]
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
@@ -68,6 +69,16 @@ def user_of(request: Request) -> store.User:
     if user is None:  # the gate lets no anonymous request through; this is a second line
         raise HTTPException(401, "not authenticated")
     return user
+
+
+class Denied(HTTPException):
+    """A 403 that names what the audit should record (action, target, detail); every 403 is audited by
+    the app's error handler, these with their own action (``denied_officer`` …), the rest as ``denied``."""
+
+    def __init__(self, detail: str, action: str = "denied", target: str | None = None,
+                 audit_detail: dict | None = None) -> None:
+        super().__init__(403, detail)
+        self.action, self.target, self.audit_detail = action, target, audit_detail
 
 
 def require_role(request: Request, *roles: str) -> store.User:
@@ -92,6 +103,8 @@ def clean(value: str | None) -> str | None:
 
 
 def check_csrf(request: Request, form) -> None:
+    if any("\x00" in str(v) for _, v in form.multi_items()):
+        raise HTTPException(400, "form: NUL characters are not allowed")
     token = form.get("csrf_token") or ""
     expected = getattr(request.state, "csrf", None)
     import hmac
@@ -220,6 +233,13 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 403:  # every refusal is in the audit: who, what, from where
+            user = getattr(request.state, "user", None)
+            detail = {"path": request.url.path, "query": request.url.query[:300] or None,
+                      "method": request.method, "reason": str(exc.detail)[:300],
+                      **(getattr(exc, "audit_detail", None) or {})}
+            await run_in_threadpool(store.audit, user.username if user else "-", getattr(exc, "action", "denied"),
+                                    getattr(exc, "target", None) or request.url.path, detail, client_of(request))
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, exc.status_code)
@@ -248,6 +268,8 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         import hmac
 
         form = await request.form()
+        if any("\x00" in str(v) for _, v in form.multi_items()):
+            raise HTTPException(400, "form: NUL characters are not allowed")
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
         try:
             expected = settings.login_signer.unsign(cookie or "", max_age=1800).decode()
@@ -271,7 +293,8 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         if user is None:
             return render(request, "login.html", {"login_csrf": expected, "next": nxt,
                                                   "error": "Unknown user or wrong password."}, 401)
-        sid, _ = await run_in_threadpool(store.create_session, user.username, settings.lifetime, client)
+        sid, _ = await run_in_threadpool(store.create_session, user.username, settings.lifetime, client,
+                                         settings.max_sessions)
         resp = RedirectResponse(nxt, status_code=303)
         resp.set_cookie(SESSION_COOKIE, settings.sign(sid), **settings.cookie_kwargs(int(settings.lifetime.total_seconds())))
         resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -306,7 +329,8 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         division, unit = clean(division), clean(unit)
         if user.is_supervisor:
             if division is not None and division != user.division:
-                raise HTTPException(403, f"division: you supervise {user.division}, not {division}")
+                raise Denied(f"division: you supervise {user.division}; other divisions are not shown",
+                             "denied_division", division[:100])
             division = user.division
         with db.connect() as conn:
             dates = q.scored_dates(conn)
@@ -319,9 +343,15 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                     "units": q.divisions_units(conn, as_of, user.division if user.is_supervisor else None),
                     "run": q.scoring_run(conn, as_of)}
 
+    def audit_list(request: Request, action: str, ctx: dict) -> None:
+        store.audit(user_of(request).username, action, "risk_list",
+                    {"as_of_date": ctx["as_of"].isoformat() if ctx["as_of"] else None, "division": ctx["division"],
+                     "unit": ctx["unit"], "rows": len(ctx["rows"])}, client_of(request))
+
     @app.get("/risk", response_class=HTMLResponse)
     def risk_page(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
         ctx = risk_context(request, date, division, unit)
+        audit_list(request, "view_risk_list", ctx)
         divisions = sorted({u["division"] for u in ctx["units"] if u["division"]})
         ctx["divisions"] = divisions
         ctx["export_query"] = urlencode({k: v for k, v in (("date", ctx["as_of"]), ("division", ctx["division"]),
@@ -355,6 +385,7 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
     @app.get("/api/risk")
     def api_risk(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
         ctx = risk_context(request, date, division, unit)
+        audit_list(request, "api_risk", ctx)  # the whole list as JSON: audited like the CSV export
         return JSONResponse(json.loads(json.dumps(
             {"as_of_date": ctx["as_of"], "division": ctx["division"], "unit": ctx["unit"], "officers": ctx["rows"]},
             default=str)))
@@ -378,12 +409,10 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                 current = q.current_division(conn, officer_id)
                 if current != scope or pred["division"] != scope:
                     when = "now" if current != scope else f"on {as_of.isoformat()}"
-                    store.audit(user.username, "denied_officer", officer_id,
-                                {"as_of_date": as_of.isoformat(), "division": pred["division"],
-                                 "current_division": current}, client_of(request), conn)
-                    conn.commit()
-                    raise HTTPException(403, f"officer {officer_id} is not in your division {when}; "
-                                             f"you supervise {user.division}")
+                    raise Denied(f"officer {officer_id} is not in your division {when}; "
+                                 f"you supervise {user.division}", "denied_officer", officer_id,
+                                 {"as_of_date": as_of.isoformat(), "division": pred["division"],
+                                  "current_division": current})
             ctx = {"officer_id": officer_id, "as_of": as_of, "pred": pred,
                    "history": q.officer_history(conn, officer_id, scope=scope),
                    "factors": q.risk_factors(conn, officer_id, as_of),
@@ -438,9 +467,8 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
             if row is None:
                 raise HTTPException(404, f"call_id {call_id!r} is not in calls_for_service")
             if not user.sees_division(row[0]):
-                store.audit(user.username, "denied_dispatch", call_id, {"division": row[0]}, client_of(request), conn)
-                conn.commit()
-                raise HTTPException(403, f"call {call_id} is in division {row[0]}; you supervise {user.division}")
+                raise Denied(f"call {call_id} is not in your division; you supervise {user.division}",
+                             "denied_dispatch", call_id, {"division": row[0]})
             store.audit(user.username, "dispatch_suggest", call_id, {"division": row[0]}, client_of(request), conn)
         try:
             ranked = suggest(call_id)
@@ -694,6 +722,56 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         return render(request, "severity.html", {"data": data, "chart_monitoring": chart})
 
     # ------------------------------------------------------------------------------ users (admin)
+
+    # ------------------------------------------------------------------------------ audit (admin)
+
+    def audit_query(request: Request, user: str | None, officer: str | None, action: str | None,
+                    since: str | None, until: str | None, before: str | None, limit: int) -> dict:
+        require_role(request, "admin")
+        filters = {"user": clean(user), "officer": clean(officer), "action": clean(action),
+                   "since": parse_date(since, "since"), "until": parse_date(until, "until")}
+        for k in ("user", "officer", "action"):
+            if filters[k] and len(filters[k]) > 100:
+                raise HTTPException(400, f"{k}: at most 100 characters")
+        try:
+            before_id = int(before) if before else None
+        except ValueError:
+            raise HTTPException(400, "before: not a number") from None
+        rows = store.search_audit(filters["user"], filters["officer"], filters["action"], filters["since"],
+                                  filters["until"], before_id, limit)
+        return {"filters": filters, "rows": rows, "before": before_id}
+
+    @app.get("/admin/audit", response_class=HTMLResponse)
+    def audit_page(request: Request, user: str | None = None, officer: str | None = None,
+                   action: str | None = None, since: str | None = None, until: str | None = None,
+                   before: str | None = None):
+        """Who did what, when, from where: filter by user, officer (or any target), action and dates."""
+        ctx = audit_query(request, user, officer, action, since, until, before, 200)
+        f = ctx["filters"]
+        query = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in f.items() if v}
+        ctx.update(actions=store.audit_actions(), export_query=urlencode(query),
+                   next_query=urlencode({**query, "before": ctx["rows"][-1]["audit_id"]})
+                   if len(ctx["rows"]) == 200 else None)
+        return render(request, "audit.html", ctx)
+
+    @app.get("/admin/audit.csv")
+    def audit_csv(request: Request, user: str | None = None, officer: str | None = None,
+                  action: str | None = None, since: str | None = None, until: str | None = None):
+        admin = require_role(request, "admin")
+        ctx = audit_query(request, user, officer, action, since, until, None, 100_000)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["audit_id", "at", "username", "action", "target", "client", "detail"])
+        for r in ctx["rows"]:
+            w.writerow([csv_safe(x) for x in (r["audit_id"], r["at"].isoformat(), r["username"], r["action"],
+                                              r["target"], r["client"],
+                                              json.dumps(r["detail"], default=str) if r["detail"] else "")])
+        f = ctx["filters"]
+        store.audit(admin.username, "export_audit", "access_audit",
+                    {**{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in f.items()},
+                     "rows": len(ctx["rows"])}, client_of(request))
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="eis-audit.csv"'})
 
     def users_render(request: Request, *, created: dict | None = None, error: str | None = None,
                      notice: str | None = None, status: int = 200) -> HTMLResponse:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from datetime import timedelta
@@ -22,10 +23,11 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
 from eis_core.paths import eis_home
 
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "eis_session"
 #: the Data Docs are served sandboxed (an opaque origin), so the browser does not send the
 #: ``SameSite=Strict`` session cookie when a link inside them is followed; this second cookie carries
@@ -68,12 +70,17 @@ def secret_key() -> str:
 
 class Settings:
     def __init__(self, *, secret: str | None = None, session_hours: float | None = None,
-                 secure_cookies: bool | None = None, trusted_proxies: str | None = None) -> None:
+                 secure_cookies: bool | None = None, trusted_proxies: str | None = None,
+                 idle_minutes: float | None = None, max_sessions: int | None = None) -> None:
         self.secret = secret or secret_key()
         hours = session_hours if session_hours is not None else float(os.environ.get("EIS_WEBAPP_SESSION_HOURS", "8"))
         self.lifetime = timedelta(hours=hours)
         self.secure = (secure_cookies if secure_cookies is not None
                        else os.environ.get("EIS_WEBAPP_SECURE_COOKIES", "") in ("1", "true", "yes"))
+        self.idle = timedelta(minutes=idle_minutes if idle_minutes is not None
+                              else float(os.environ.get("EIS_WEBAPP_IDLE_MINUTES", "30")))
+        self.max_sessions = (max_sessions if max_sessions is not None
+                             else int(os.environ.get("EIS_WEBAPP_MAX_SESSIONS", "3")))
         self.trusted_proxies = parse_networks(trusted_proxies if trusted_proxies is not None
                                               else os.environ.get("EIS_WEBAPP_TRUSTED_PROXIES", ""))
         self.signer = TimestampSigner(self.secret, salt="eis-webapp-session")
@@ -179,6 +186,34 @@ class AuthGate:
                 message = {**message, "headers": headers}
             await send(message)
 
+        from urllib.parse import unquote_to_bytes
+
+        raw = scope.get("query_string", b"") + scope.get("raw_path", b"") + path.encode("utf-8", "surrogateescape")
+        if b"\x00" in unquote_to_bytes(raw) or any(ord(ch) < 32 for ch in path):
+            # PostgreSQL text cannot hold NUL, and no identifier of this app has control characters
+            resp = (JSONResponse({"detail": "request: NUL or control characters are not allowed"}, status_code=400)
+                    if path.startswith("/api/") else
+                    PlainTextResponse("400 Bad Request: NUL or control characters are not allowed", status_code=400))
+            await resp(scope, receive, send_with_headers)
+            return
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_with_headers(message)
+
+        try:
+            await self._gate(scope, receive, send_tracked, path)
+        except Exception:  # noqa: BLE001 - a 500 that still carries the security headers
+            log.exception("unhandled error on %s", path)
+            if started:
+                raise
+            await PlainTextResponse("500 Internal Server Error: the error is in the server log",
+                                    status_code=500)(scope, receive, send_with_headers)
+
+    async def _gate(self, scope, receive, send_with_headers, path: str) -> None:
         request = Request(scope)
         scope.setdefault("state", {})
         scope["state"]["user"] = None
@@ -192,7 +227,7 @@ class AuthGate:
         if sid:
             from eis_core.webapp.store import session_user
 
-            found = await run_in_threadpool(session_user, sid)
+            found = await run_in_threadpool(session_user, sid, self.settings.idle)
         if found is None:
             if path.startswith("/api/"):
                 resp = JSONResponse({"detail": "not authenticated"}, status_code=401,

@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS webapp.sessions (
     client      text
 );
 CREATE INDEX IF NOT EXISTS sessions_user_idx ON webapp.sessions (username);
+ALTER TABLE webapp.sessions ADD COLUMN IF NOT EXISTS last_seen_at timestamptz NOT NULL DEFAULT now();
 
 CREATE TABLE IF NOT EXISTS webapp.login_attempts (
     attempt_id  bigserial PRIMARY KEY,
@@ -390,26 +391,52 @@ def _DUMMY_HASH() -> str:  # noqa: N802 - a lazily computed constant
     return _dummy[0]
 
 
-def create_session(username: str, lifetime: timedelta, client: str | None) -> tuple[str, str]:
-    """A new server-side session; returns (session id, CSRF token)."""
+#: a session unused this long ends (EIS_WEBAPP_IDLE_MINUTES); a user has at most this many live sessions
+#: (EIS_WEBAPP_MAX_SESSIONS): a new login ends the least recently used beyond it
+DEFAULT_IDLE = timedelta(minutes=30)
+DEFAULT_MAX_SESSIONS = 3
+#: last_seen_at is written at most this often per session (not on every request)
+SEEN_RESOLUTION = timedelta(seconds=30)
+
+
+def create_session(username: str, lifetime: timedelta, client: str | None,
+                   max_sessions: int = DEFAULT_MAX_SESSIONS) -> tuple[str, str]:
+    """A new server-side session; returns (session id, CSRF token).  The user's sessions beyond
+    *max_sessions* (the least recently used first) end."""
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with db.connect() as conn:
         conn.execute("DELETE FROM webapp.sessions WHERE expires_at < now()")
         conn.execute("INSERT INTO webapp.sessions (session_id, username, csrf_token, expires_at, client) "
                      "VALUES (%s, %s, %s, %s, %s)",
                      (sid, username, csrf, datetime.now(timezone.utc) + lifetime, client))
+        ended = conn.execute(
+            "DELETE FROM webapp.sessions WHERE session_id IN (SELECT session_id FROM webapp.sessions "
+            "WHERE username = %s ORDER BY last_seen_at DESC, created_at DESC OFFSET %s) RETURNING client",
+            (username, max(1, max_sessions))).fetchall()
+        if ended:
+            _audit(conn, username, "session_limit", username,
+                   {"ended": len(ended), "max_sessions": max_sessions}, client)
     return sid, csrf
 
 
-def session_user(session_id: str) -> tuple[User, str] | None:
-    """(user, CSRF token) of a live session of an enabled user, else None."""
+def session_user(session_id: str, idle: timedelta = DEFAULT_IDLE) -> tuple[User, str] | None:
+    """(user, CSRF token) of a live session of an enabled user, else None.  A session unused for *idle*
+    is over (and deleted); a used one has its last_seen_at moved on."""
     with db.connect() as conn:
         row = conn.execute(
-            "SELECT u.username, u.role, u.division, s.csrf_token FROM webapp.sessions s "
+            "SELECT u.username, u.role, u.division, s.csrf_token, s.last_seen_at < now() - %s::interval, "
+            "s.last_seen_at < now() - %s::interval FROM webapp.sessions s "
             "JOIN webapp.users u USING (username) "
-            "WHERE s.session_id = %s AND s.expires_at > now() AND NOT u.disabled", (session_id,)).fetchone()
-    if row is None:
-        return None
+            "WHERE s.session_id = %s AND s.expires_at > now() AND NOT u.disabled",
+            (idle, SEEN_RESOLUTION, session_id)).fetchone()
+        if row is None:
+            return None
+        if row[4]:
+            conn.execute("DELETE FROM webapp.sessions WHERE session_id = %s", (session_id,))
+            _audit(conn, row[0], "session_idle_timeout", row[0], {"idle_minutes": idle.total_seconds() / 60})
+            return None
+        if row[5]:
+            conn.execute("UPDATE webapp.sessions SET last_seen_at = now() WHERE session_id = %s", (session_id,))
     return User(row[0], row[1], row[2], False), row[3]
 
 
@@ -420,11 +447,51 @@ def end_session(session_id: str) -> None:
 
 # ----------------------------------------------------------------------------------------- audit
 
+#: bounds of one audit row: request input ends up in target and detail, so neither grows with it
+MAX_AUDIT_TEXT = 300
+MAX_AUDIT_DETAIL = 4000
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        value = value.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+        return value if len(value) <= MAX_AUDIT_TEXT else value[:MAX_AUDIT_TEXT] + f"… ({len(value)} characters)"
+    if depth > 4:
+        return "…"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {str(k)[:60]: _bounded(v, depth + 1) for k, v in items[:40]}
+        if len(items) > 40:
+            out["…"] = f"{len(items) - 40} more keys"
+        return out
+    if isinstance(value, (list, tuple)):
+        out = [_bounded(v, depth + 1) for v in list(value)[:40]]
+        if len(value) > 40:
+            out.append(f"… {len(value) - 40} more")
+        return out
+    return value if isinstance(value, (int, float, bool)) or value is None else _bounded(str(value), depth)
+
+
+def bound_detail(detail: dict | None) -> dict | None:
+    """*detail* with every string cut to :data:`MAX_AUDIT_TEXT` characters, at most 40 keys / items per
+    level, and at most :data:`MAX_AUDIT_DETAIL` characters of JSON in all."""
+    if detail is None:
+        return None
+    import json
+
+    out = _bounded(detail)
+    text = json.dumps(out, default=str)
+    if len(text) > MAX_AUDIT_DETAIL:
+        out = {"truncated": True, "preview": text[:MAX_AUDIT_DETAIL - 200]}
+    return out
+
+
 def _audit(conn, username: str, action: str, target: str | None, detail: dict | None,
            client: str | None = None) -> None:
     conn.execute("INSERT INTO webapp.access_audit (username, action, target, detail, client) "
                  "VALUES (%s, %s, %s, %s, %s)",
-                 (username, action, target, Jsonb(detail) if detail is not None else None, client))
+                 (_bounded(username or "-")[:100], action[:60], _bounded(target)[:MAX_AUDIT_TEXT] if target else target,
+                  Jsonb(bound_detail(detail)) if detail is not None else None, (client or None) and client[:64]))
 
 
 def audit(username: str, action: str, target: str | None = None, detail: dict | None = None,
@@ -435,3 +502,33 @@ def audit(username: str, action: str, target: str | None = None, detail: dict | 
         return
     with db.connect() as c:
         _audit(c, username, action, target, detail, client)
+
+
+AUDIT_SEARCH_SQL = """
+SELECT audit_id, at, username, action, target, detail, client FROM webapp.access_audit
+WHERE (%(user)s::text IS NULL OR username = %(user)s)
+  AND (%(target)s::text IS NULL OR target = %(target)s)
+  AND (%(action)s::text IS NULL OR action = %(action)s)
+  AND (%(since)s::date IS NULL OR at >= %(since)s::date)
+  AND (%(until)s::date IS NULL OR at < %(until)s::date + 1)
+  AND (%(before)s::bigint IS NULL OR audit_id < %(before)s)
+ORDER BY audit_id DESC LIMIT %(limit)s
+"""
+
+
+def search_audit(user: str | None = None, target: str | None = None, action: str | None = None,
+                 since=None, until=None, before: int | None = None, limit: int = 200) -> list[dict]:
+    """Rows of ``webapp.access_audit``, newest first, filtered by user, target (an officer id, a user
+    name …), action and date range (inclusive); *before* pages on (rows with a smaller audit_id)."""
+    ensure_webapp_schema()
+    with db.connect() as conn:
+        cur = conn.execute(AUDIT_SEARCH_SQL, {"user": user, "target": target, "action": action, "since": since,
+                                              "until": until, "before": before, "limit": limit})
+        cols = [d.name for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def audit_actions() -> list[str]:
+    ensure_webapp_schema()
+    with db.connect() as conn:
+        return [r[0] for r in conn.execute("SELECT DISTINCT action FROM webapp.access_audit ORDER BY 1")]
