@@ -172,3 +172,43 @@ def test_every_prediction_is_logged(service, warehouse):
     for r in rows:
         assert r[1] == v and r[2] in ("HIGH", "MEDIUM", "LOW") and set(r[3]) == {"HIGH", "MEDIUM", "LOW"}
         assert r[4] is not None and r[5] == service["token_id"]
+
+
+def test_huge_body_is_413_before_parsing(service):
+    """Issue 16: a 33 MB body was read and parsed; it is refused by size (declared or streamed)."""
+    c = service["client"]
+    from eis_core.severity.api import MAX_BODY_BYTES
+
+    big = b'{"reports": [' + b",".join([b'{"report_id": "x"}'] * (MAX_BODY_BYTES // 16)) + b"]}"
+    assert len(big) > MAX_BODY_BYTES
+    r = c.post("/v1/severity/batch", content=big, headers={**_auth(service["token"]), "Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["fields"] == ["body"]
+
+    def chunks():  # no Content-Length: counted while it streams in
+        for _ in range(40):
+            yield b" " * 100_000
+    r = c.post("/v1/severity", content=chunks(), headers={**_auth(service["token"]), "Content-Type": "application/json"})
+    assert r.status_code == 413
+    # a full batch of the largest allowed size still goes through
+    full = {"reports": [dict(REPORT, report_id=f"FULL-{i}") for i in range(1000)]}
+    assert c.post("/v1/severity/batch", json=full, headers=_auth(service["token"])).status_code == 200
+
+
+def test_json_syntax_error_is_reported_as_such(service):
+    """Issue 16: a syntax error's character offset was reported as a field name ('[12]')."""
+    r = service["client"].post("/v1/severity", content=b'{"report_id": "T-1",, }',
+                               headers={**_auth(service["token"]), "Content-Type": "application/json"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["fields"] == ["body"] and "not valid JSON" in body["message"] and "character" in body["message"]
+
+
+def test_unknown_beat_is_refused(service):
+    """Issue 16: a beat the department does not have was scored with a 30-day count of 0, silently."""
+    c = service["client"]
+    r = c.post("/v1/severity", json=dict(REPORT, beat="D01B0l"), headers=_auth(service["token"]))
+    assert r.status_code == 422 and r.json()["fields"] == ["beat"] and "unknown beat" in r.json()["message"]
+    reports = [dict(REPORT, report_id=f"U-{i}") for i in range(3)]
+    reports[2] = dict(reports[2], beat="NOWHERE")
+    r = c.post("/v1/severity/batch", json={"reports": reports}, headers=_auth(service["token"]))
+    assert r.status_code == 422 and r.json()["fields"] == ["reports[2].beat"]

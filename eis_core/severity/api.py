@@ -36,6 +36,8 @@ from eis_core.severity.features import FLAGS, OFFENSES, WEAPONS
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000
+#: the largest request body accepted (a full batch of 1,000 reports is about 0.4 MB); larger gets 413
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 Offense = Literal[tuple(OFFENSES)]  # type: ignore[valid-type]
 Weapon = Literal[tuple(WEAPONS)]  # type: ignore[valid-type]
@@ -258,6 +260,61 @@ class ServiceState:
                                   model_version=model.version, beat_reports_30d=row["beat_reports_30d"])
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over *limit* bytes is answered 413 before the app parses it
+    (by its Content-Length, or while it streams in without one)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def too_large(self, scope, receive, send) -> None:
+        await JSONResponse(status_code=413, content={
+            "message": f"request body too large: at most {self.limit // (1024 * 1024)} MiB "
+                       f"(a batch holds at most {MAX_BATCH} reports)", "fields": ["body"]})(scope, receive, send)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    declared = int(v)
+                except ValueError:
+                    declared = self.limit + 1
+                if declared > self.limit:
+                    await self.too_large(scope, receive, send)
+                    return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.limit:
+                await self.too_large(scope, receive, send)
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        data, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class UnknownBeat(Exception):
+    def __init__(self, field: str, beat: str) -> None:
+        super().__init__(field)
+        self.field, self.beat = field, beat
+
+
 def _field(loc) -> str:
     parts = [str(p) for p in loc if p != "body"]
     out = ""
@@ -284,9 +341,29 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
     app.state.severity = state
     bearer = HTTPBearer(auto_error=False, description="An API token from `eis tokens add NAME`.")
 
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+
+    @app.exception_handler(UnknownBeat)
+    async def unknown_beat(request: Request, exc: UnknownBeat):
+        return JSONResponse(status_code=422, content={
+            "message": f"invalid input in field {exc.field}: unknown beat {exc.beat[:64]!r} (no crime report of "
+                       "this beat in the warehouse; check the spelling)", "fields": [exc.field],
+            "detail": [{"loc": ["body", *exc.field.replace("[", ".").replace("]", "").split(".")],
+                        "type": "unknown_beat", "msg": "unknown beat"}]})
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         errors = exc.errors()
+        syntax = [e for e in errors if e.get("type") == "json_invalid"]
+        if syntax:  # the location of a JSON syntax error is a character offset, not a field
+            e = syntax[0]
+            pos = next((p for p in e.get("loc", ()) if isinstance(p, int)), None)
+            why = (e.get("ctx") or {}).get("error") or e.get("msg") or "JSON decode error"
+            return JSONResponse(status_code=422, content={
+                "message": f"the request body is not valid JSON: {why}"
+                           + (f" (at character {pos})" if pos is not None else ""),
+                "fields": ["body"], "detail": [{"loc": ["body"], "type": "json_invalid", "msg": str(why),
+                                                "position": pos}]})
         fields = sorted({_field(e.get("loc", ())) for e in errors})
         first = errors[0] if errors else {}
         msg = f"invalid input in field {_field(first.get('loc', ()))}: {first.get('msg', 'invalid')}"
@@ -308,6 +385,13 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
             raise unauthorized
         return tid
 
+    def check_beats(reports: list[CrimeReport], field: str) -> None:
+        """A beat the warehouse has never seen is refused (its 30-day count would silently be 0)."""
+        known = state.history.times if state.history is not None else {}
+        for i, r in enumerate(reports):
+            if r.beat not in known:
+                raise UnknownBeat(field.format(i=i), r.beat)
+
     def ready() -> None:
         if state.not_ready is not None or state.model is None:
             raise HTTPException(status_code=503, detail=f"not ready: {state.not_ready}")
@@ -328,6 +412,7 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
               responses={401: {"description": "missing or invalid token"}, 422: {"description": "invalid field"}})
     async def predict(report: CrimeReport, token_id: int = Depends(authed)) -> SeverityPrediction:
         ready()
+        check_beats([report], "beat")
         return state.score(report, token_id)
 
     @app.post("/v1/severity/batch", response_model=BatchResponse, tags=["severity"],
@@ -335,6 +420,7 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
               responses={401: {"description": "missing or invalid token"}, 422: {"description": "invalid field"}})
     def predict_batch(body: BatchRequest, token_id: int = Depends(authed)) -> BatchResponse:
         ready()
+        check_beats(body.reports, "reports[{i}].beat")
         model = state.model  # one model for the whole batch, even if a promotion lands meanwhile
         preds = [state.score(r, token_id, model) for r in body.reports]
         return BatchResponse(model_version=model.version, predictions=preds)
