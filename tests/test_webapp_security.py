@@ -380,3 +380,73 @@ def test_admin_audit_viewer_filters_and_exports(env):
     assert audit_rows("admin", "export_audit")[-1][1]["rows"] == len(lines) - 1
     assert sup.get("/admin/audit").status_code == 403
     assert login(env, "ana", ip="10.1.9.9").get("/admin/audit.csv").status_code == 403
+
+
+# ----------------------------------------------------------------------------------------- admin pages (issue 16)
+
+def test_explanation_plots_resolve_a_relative_project_path_against_eis_home(env, tmp_path, monkeypatch):
+    from psycopg.types.json import Jsonb
+
+    from eis_core import db
+    from eis_core.paths import eis_home
+
+    folder = eis_home() / "wa_project" / "reports" / "explain" / "wa_model_rf_2"
+    folder.mkdir(parents=True, exist_ok=True)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
+    (folder / "directionality.png").write_bytes(png)
+    monkeypatch.chdir(tmp_path)  # the app's working directory is anywhere but EIS_HOME
+    with db.connect() as conn:
+        conn.execute("UPDATE results.experiments SET config = jsonb_set(config, '{officer,project_path}', %s) "
+                     "WHERE experiment_id = %s", (Jsonb("wa_project"), wd.EXPERIMENT_ID))
+    try:
+        c = login(env, "ana", ip="10.1.10.1")
+        r = c.get("/models/plots/wa_model_rf_2/directionality.png")
+        assert r.status_code == 200 and r.content == png
+        # with the model's artifact recorded, its folder decides (as the production explanations write)
+        art = tmp_path / "proj2" / "models" / "wa_model_rf_2.joblib"
+        (tmp_path / "proj2" / "reports" / "explain" / "wa_model_rf_2").mkdir(parents=True)
+        (tmp_path / "proj2" / "reports" / "explain" / "wa_model_rf_2" / "directionality.png").write_bytes(png + b"2")
+        with db.connect() as conn:
+            conn.execute("UPDATE results.models SET artifact_path = %s WHERE model_id = 'wa_model_rf_2'", (str(art),))
+        assert c.get("/models/plots/wa_model_rf_2/directionality.png").content == png + b"2"
+    finally:
+        with db.connect() as conn:
+            conn.execute("UPDATE results.experiments SET config = config #- '{officer,project_path}'")
+            conn.execute("UPDATE results.models SET artifact_path = NULL WHERE model_id = 'wa_model_rf_2'")
+
+
+def test_admin_re_enables_re_roles_and_resets_users_and_typos_are_refused(env):
+    adm = login(env, "admin", ip="10.1.10.2")
+    token = page_csrf(adm, "/admin/users")
+    r = adm.post("/admin/users", data={"csrf_token": token, "username": "mover", "role": "supervisor",
+                                       "division": "NORHT"})
+    assert r.status_code == 400 and "not a division of the scored officers" in r.text and "NORTH" in r.text
+    r = adm.post("/admin/users", data={"csrf_token": token, "username": "mover", "role": "supervisor",
+                                       "division": "north"})
+    assert r.status_code == 200
+    env["passwords"]["mover"] = re.search(r'id="new-password">([^<]+)<', r.text).group(1)
+    assert "<td>mover</td><td>supervisor</td><td>NORTH</td>" in adm.get("/admin/users").text  # canonical spelling
+    sup = login(env, "mover", ip="10.1.10.3")
+    assert sup.get("/models").status_code == 403
+    # re-role: supervisor of SOUTH -> analyst; the live session ends (its rights changed)
+    r = adm.post("/admin/users/mover/role", data={"csrf_token": token, "role": "supervisor", "division": "SOUTHH"})
+    assert r.status_code == 400 and "division:" in r.text
+    assert adm.post("/admin/users/mover/role", data={"csrf_token": token, "role": "analyst"}).status_code == 303
+    assert sup.get("/risk").status_code == 303
+    assert login(env, "mover", ip="10.1.10.3").get("/models").status_code == 200
+    # disable, enable
+    assert adm.post("/admin/users/mover/disable", data={"csrf_token": token}).status_code == 303
+    c = client(env, ip="10.1.10.4")
+    assert try_login(env, c, "mover", env["passwords"]["mover"]).status_code == 401
+    assert adm.post("/admin/users/mover/enable", data={"csrf_token": token}).status_code == 303
+    assert try_login(env, client(env, ip="10.1.10.4"), "mover", env["passwords"]["mover"]).status_code == 303
+    # a new password: the old one stops working
+    r = adm.post("/admin/users/mover/reset", data={"csrf_token": token})
+    new_pw = re.search(r'id="new-password">([^<]+)<', r.text).group(1)
+    assert try_login(env, client(env, ip="10.1.10.5"), "mover", env["passwords"]["mover"]).status_code == 401
+    assert try_login(env, client(env, ip="10.1.10.5"), "mover", new_pw).status_code == 303
+    assert adm.post("/admin/users/admin/role", data={"csrf_token": token, "role": "analyst"}).status_code == 400
+    assert adm.post("/admin/users/nobody/enable", data={"csrf_token": token}).status_code == 404
+    changes = [d for _, d, ip in audit_rows("admin", "user_update") if ip == "10.1.10.2"]
+    assert {"enabled": True} in changes and {"password_reset": True} in changes
+    assert any(d.get("role") == "analyst" and d["previous"]["division"] == "NORTH" for d in changes)

@@ -439,14 +439,23 @@ def risk_curve_direction(conn, model_id: str) -> dict[str, float]:
 
 
 def explain_dir(conn, model_id: str):
-    """``<project_path>/reports/explain/<model_id>`` of the experiment that trained *model_id* (where the
-    production explanations write their PNGs), or None."""
+    """``<project>/reports/explain/<model_id>``, where the production explanations write their PNGs:
+    the project is the folder of the model's artifact (``<project>/models/<id>.joblib``, as
+    ``eis_core.production.insights`` derives it), else the experiment's ``project_path`` - a relative
+    one resolved against EIS_HOME like the modeling code does (not against the app's working
+    directory); None when neither is known."""
     from pathlib import Path
 
+    from eis_core.paths import eis_home
+
+    art = conn.execute("SELECT artifact_path FROM results.models WHERE model_id = %s", (model_id,)).fetchone()
+    if art and art[0]:
+        return Path(art[0]).parent.parent / "reports" / "explain" / model_id
     row = conn.execute("SELECT e.config -> 'officer' ->> 'project_path' FROM results.run_models rm "
                        "JOIN results.runs r ON r.run_id = rm.run_id "
                        "JOIN results.experiments e ON e.experiment_id = r.experiment_id "
                        "WHERE rm.model_id = %s ORDER BY r.run_id DESC LIMIT 1", (model_id,)).fetchone()
     if not row or not row[0]:
         return None
-    return Path(row[0]) / "reports" / "explain" / model_id
+    project = Path(row[0])
+    return (project if project.is_absolute() else eis_home() / project) / "reports" / "explain" / model_id
