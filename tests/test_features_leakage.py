@@ -22,6 +22,13 @@ TABLES = ["officers", "assignments", "ia_cases", "calls_for_service", "dispatche
           "field_interviews", "citations", "crime_reports", "secondary_employment", "training", "eis_flags",
           "neighborhoods"]
 
+# A transfer that starts on D itself is not known before D: the cohort keeps the officer's old assignment.
+TRANSFER_ON_D = ("INSERT INTO raw.assignments (officer_id, start_date, end_date, division, beat, unit, shift) "
+                 "SELECT a.officer_id, %(d)s::date, NULL, 'TRANSFERRED_ON_D', 'B_ON_D', a.unit, a.shift "
+                 "FROM raw.assignments a WHERE a.start_date < %(d)s AND (a.end_date IS NULL OR a.end_date >= %(d)s) "
+                 "AND abs(hashtext(a.officer_id || %(s)s)) %% 3 = 0 "
+                 "AND NOT EXISTS (SELECT 1 FROM raw.assignments b WHERE b.officer_id = a.officer_id AND b.start_date = %(d)s)")
+
 # Each mutation touches only rows known on or after D.  `%(s)s` is a per-example seed choosing a subset.
 FEATURE_SAFE = {
     "delete cases reported on/after D": "DELETE FROM raw.ia_cases WHERE reported_date >= %(d)s AND abs(hashtext(case_id || %(s)s)) %% 2 = 0",
@@ -40,6 +47,7 @@ FEATURE_SAFE = {
                                 "cleared_at = dispatched_at + interval '5 hours' WHERE dispatched_at >= %(d)s",
     "calls re-typed on/after D": "UPDATE raw.calls_for_service SET call_type = 'SUICIDE', priority = 1 WHERE received_at >= %(d)s",
     "drop later assignments": "DELETE FROM raw.assignments WHERE start_date > %(d)s",
+    "transfers starting on D": TRANSFER_ON_D,
     "move later assignment ends": "UPDATE raw.assignments SET end_date = NULL WHERE end_date > %(d)s "
                                   "AND abs(hashtext(officer_id || %(s)s)) %% 2 = 0 AND NOT EXISTS (SELECT 1 FROM raw.assignments b "
                                   "WHERE b.officer_id = assignments.officer_id AND b.start_date > assignments.start_date)",
@@ -144,6 +152,24 @@ def test_labels_ignore_everything_before_d(warehouse, marts, names, seed):
     _, base_labels = marts
     _, labels = mutate_and_rebuild(warehouse, [LABEL_SAFE[n] for n in sorted(names)], seed)
     assert_same(labels, base_labels, f"labels at {D} after {sorted(names)} (seed {seed})")
+
+
+def test_cohort_ignores_an_assignment_that_starts_on_d(warehouse, marts):
+    """The cohort's assignment on D started before D: a transfer dated D does not move the officer yet
+    (not their division, beat, days in assignment, nor any division or beat ratio of their peers)."""
+    base_feats, _ = marts
+    with warehouse.connect() as conn:
+        before = conn.execute("SELECT officer_id, division, beat FROM features.officer_cohort WHERE as_of_date = %s "
+                              "ORDER BY officer_id", (D,)).fetchall()
+    feats, _ = mutate_and_rebuild(warehouse, [TRANSFER_ON_D], 7)
+    with warehouse.connect() as conn:
+        moved = conn.execute("SELECT count(*) FROM raw.assignments WHERE start_date = %s AND division = 'TRANSFERRED_ON_D'",
+                             (D,)).fetchone()[0]
+        after = conn.execute("SELECT officer_id, division, beat FROM features.officer_cohort WHERE as_of_date = %s "
+                             "ORDER BY officer_id", (D,)).fetchall()
+    assert moved > 10, "the mutation should transfer a third of the officers on D"
+    assert after == before
+    assert_same(feats, base_feats, f"features at {D} after transfers dated {D}")
 
 
 def test_control_changes_before_d_do_change_features(warehouse, marts):

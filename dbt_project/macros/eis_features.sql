@@ -302,11 +302,11 @@
         {%- endfor -%}
         {%- for v in codes.shift if v != unk -%}
             {%- do eis__add(ctx, 'chr_shift_' ~ v | lower, blk, none, '1 when the current assignment on D is on the ' ~ v ~ ' shift',
-                            'assignments', 'start_date <= D <= end_date', 'none (all 0 without an active assignment)',
+                            'assignments', 'start_date < D <= end_date', 'none (all 0 without an active assignment)',
                             "case when b.c_shift = '" ~ v ~ "' then 1 else 0 end") -%}
         {%- endfor -%}
         {%- do eis__add(ctx, 'chr_days_in_assignment', blk, none, 'days since the start of the current assignment: D - start_date',
-                        'assignments', 'start_date <= D <= end_date', '0 without an active assignment', 'coalesce(b.as_of_date - b.c_assignment_start_date, 0)') -%}
+                        'assignments', 'start_date < D <= end_date', '0 without an active assignment', 'coalesce(b.as_of_date - b.c_assignment_start_date, 0)') -%}
     {%- endif -%}
 
     {#- ---------------------------------------------------------------- neighborhood of the current beat -#}

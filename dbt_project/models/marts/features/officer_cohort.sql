@@ -1,6 +1,7 @@
 {#- The cohort on each as-of date D of this run: sworn (if sworn_only), hired before D, not separated on
-    D (separation_date null or after D), with an active assignment on D (start_date <= D and end_date
-    null or >= D) if require_active_assignment.  Several active assignments: the latest start_date wins.
+    D (separation_date null or after D), with an active assignment on D if require_active_assignment: one
+    that started before D (start_date < D: a transfer dated D is not known before D) and has not ended
+    (end_date null or >= D).  Several active assignments: the latest start_date wins.
     Incremental: a run replaces exactly the as-of dates in var('eis')['as_of_dates']. -#}
 {{ config(materialized='incremental', incremental_strategy='replace_as_of_dates', unique_key='as_of_date',
           on_schema_change='fail',
@@ -23,7 +24,7 @@ active as (
         row_number() over (partition by a.officer_id, d.as_of_date order by a.start_date desc) as rn
     from {{ ref('stg_assignments') }} a
     join as_of_dates d
-      on a.start_date <= d.as_of_date
+      on a.start_date < d.as_of_date
      and (a.end_date is null or a.end_date >= d.as_of_date)
 )
 
