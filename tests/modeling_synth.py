@@ -18,7 +18,10 @@ FEATURES = ["chr_age_years", "chr_tenure_days", "ia_days_since_adverse", "ia_cas
             "noise_a", "noise_b"] + LEGACY_COLS
 
 
-def make_matrix(matrix_id: str, as_of: date, n: int, seed: int, kind: str = "train", split_id: str = "s1"):
+def make_matrix(matrix_id: str, as_of: date, n: int, seed: int, kind: str = "train", split_id: str = "s1",
+                department_flags: bool = False):
+    """A small synthetic matrix; ``department_flags`` adds ``flg_flags_1y`` (the department's own EIS flags
+    of the year before the as-of date, independent of the legacy rule columns)."""
     rng = np.random.default_rng(seed)
     ia = rng.poisson(0.6, n).astype(float)
     X = pd.DataFrame({
@@ -40,6 +43,8 @@ def make_matrix(matrix_id: str, as_of: date, n: int, seed: int, kind: str = "tra
         "_protected_race": rng.choice(["WHITE", "BLACK", "HISPANIC", "ASIAN"], n),
         "_protected_sex": rng.choice(["M", "F"], n),
     })
+    if department_flags:
+        X["flg_flags_1y"] = np.random.default_rng(seed + 1000).poisson(0.25, n).astype(float)
     meta = {"matrix_id": matrix_id, "kind": kind, "split_id": split_id, "as_of_dates": [as_of.isoformat()],
             "label_name": "adverse_1y", "n_rows": n, "n_positive": int(y.sum()), "n_features": X.shape[1],
             "feature_names": list(X.columns), "path": None}

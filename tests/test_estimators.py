@@ -110,6 +110,23 @@ def test_legacy_baseline_is_the_threshold_rules():
         LegacyEISBaseline().fit(X.drop(columns=LEGACY_COLS), y)
 
 
+def test_legacy_baseline_prefers_the_departments_own_flags():
+    """With the drop's eis_flags in the matrix (flg_flags_1y), the legacy EIS is the department's flags."""
+    X, y, _, index = make_matrix("trf", date(2014, 1, 1), 400, 1, department_flags=True)
+    Xt = make_matrix("tef", date(2015, 1, 1), 300, 2, department_flags=True)[0]
+    auto = fit_model(LegacyEISBaseline(), X, y, index)
+    assert auto.source_ == "flags" and auto.used_features_ == ["flg_flags_1y"]
+    np.testing.assert_array_equal(predict_scores(auto, Xt), (Xt["flg_flags_1y"] > 0).astype(float))
+    rules = fit_model(LegacyEISBaseline(source="rules"), X, y, index)
+    assert rules.source_ == "rules" and rules.used_features_ == sorted(LEGACY_COLS)
+    named = fit_model(LegacyEISBaseline(rules=["uof_3_in_90d"]), X, y, index)  # named rules mean the rules
+    assert named.source_ == "rules"
+    with pytest.raises(ValueError, match="needs column flg_flags_1y"):
+        LegacyEISBaseline(source="flags").fit(TRAIN[0], TRAIN[1])
+    with pytest.raises(ValueError, match="source must be one of"):
+        LegacyEISBaseline(source="vendor").fit(X, y)
+
+
 def test_simple_logistic_baseline_uses_the_protected_attributes_from_the_index():
     X, y, _, index = TRAIN
     est = fit_model(SimpleLogisticBaseline(random_state=0), X, y, index)

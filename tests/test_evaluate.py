@@ -15,7 +15,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, precision
 from eis_core import db
 from eis_core.modeling import train as train_mod
 from eis_core.modeling.evaluate import (evaluate_run, evaluate_scores, k_for, parse_metric, precision_recall_at_k,
-                                        rank_scores, table3_counts)
+                                        rank_scores, table3_counts, flags_to_match)
 from eis_core.modeling.results import start_run
 from modeling_synth import SMALL_GRID, build_store, unique_config, with_keys
 
@@ -85,8 +85,21 @@ def test_table3_counts_by_hand():
     assert (c["legacy_tp"], c["legacy_fp"], c["legacy_tn"], c["legacy_fn"]) == (2, 1, 2, 1)
     # model flags ranks 1..3 = officers 2, 0, 3
     assert (c["tp"], c["fp"], c["tn"], c["fn"]) == (2, 1, 2, 1)
+    assert c["flags_to_match"] == 2  # ranks 1 and 2 (officers 2 and 0) are the legacy's 2 true positives
     c = table3_counts([1, 4, 2, 5, 3, 6], labels, legacy)
     assert (c["tp"], c["fp"], c["tn"], c["fn"]) == (3, 0, 3, 0)
+    assert c["flags_to_match"] == 2  # officers 0 and 2 are ranks 1 and 2
+
+
+def test_flags_to_match():
+    labels = [0, 1, 0, 0, 1, 1]
+    ranks = [1, 2, 3, 4, 5, 6]
+    assert flags_to_match(ranks, labels, 0) == 0
+    assert flags_to_match(ranks, labels, 1) == 2
+    assert flags_to_match(ranks, labels, 2) == 5
+    assert flags_to_match(ranks, labels, 3) == 6
+    assert flags_to_match(ranks, labels, 4) is None  # more than there are
+    assert flags_to_match([6, 5, 4, 3, 2, 1], labels, 2) == 2  # order follows the ranks, not the rows
 
 
 @settings(max_examples=60, deadline=None)

@@ -173,9 +173,11 @@ def test_rank_scores_edge_cases():
     assert rank_scores([], 0)[0].size == 0
 
 
-def test_with_matrix_files_read_by_load_matrix(setup, tmp_path):
+@pytest.mark.parametrize("department_flags", [False, True], ids=["rules", "eis_flags"])
+def test_with_matrix_files_read_by_load_matrix(setup, tmp_path, department_flags):
     """No fake loader: matrices written as <project>/matrices/<id>.parquet + .json are read by the real
-    load_matrix; without a LegacyEISBaseline in the run, Table 3 takes the legacy flags from the matrix."""
+    load_matrix; without a LegacyEISBaseline in the run, Table 3 takes the legacy flags from the matrix:
+    the department's own flags (flg_flags_1y) when the matrix has them, else the legacy rule columns."""
     matrices = pytest.importorskip("eis_core.modeling.matrices")
     import json
 
@@ -190,8 +192,8 @@ def test_with_matrix_files_read_by_load_matrix(setup, tmp_path):
     (project / "matrices").mkdir(parents=True)
     ids = {}
     for kind, d, seed in (("train", "2014-01-01", 5), ("test", "2015-01-01", 6)):
-        mid = f"file_{kind}_{tmp_path.name[-6:]}"
-        X, y, meta, index = make_matrix(mid, pd.Timestamp(d).date(), 300, seed, kind, "2015-01-01")
+        mid = f"file_{kind}_{int(department_flags)}_{tmp_path.name[-6:]}"
+        X, y, meta, index = make_matrix(mid, pd.Timestamp(d).date(), 300, seed, kind, "2015-01-01", department_flags)
         df = pd.concat([index.assign(as_of_date=index["as_of_date"].dt.date, label=y.astype("int8")), X], axis=1)
         path = project / "matrices" / f"{mid}.parquet"
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
@@ -210,7 +212,13 @@ def test_with_matrix_files_read_by_load_matrix(setup, tmp_path):
     assert out["models"] == 1 and out["table3"] == 1 and out["splits_without_legacy"] == []
     X, y, _, _ = matrices.load_matrix(ids["test"], project)
     with db.connect() as conn:
-        k, ltp = conn.execute("SELECT flag_count, legacy_tp FROM results.table3 WHERE model_id = %s",
-                              (res["model_id"],)).fetchone()
-    flagged = (X[LEGACY_COLS] > 0).any(axis=1).to_numpy()
+        k, ltp, match, source = conn.execute(
+            "SELECT flag_count, legacy_tp, flags_to_match, legacy_source FROM results.table3 WHERE model_id = %s",
+            (res["model_id"],)).fetchone()
+    rules = (X[LEGACY_COLS] > 0).any(axis=1).to_numpy()
+    flagged = (X["flg_flags_1y"] > 0).to_numpy() if department_flags else rules
+    assert source == ("flags" if department_flags else "rules")
     assert k == flagged.sum() and ltp == int((flagged & (y.to_numpy() == 1)).sum())
+    if department_flags:
+        assert k != rules.sum()  # the comparison really moved off the rules
+    assert match is not None and match >= ltp

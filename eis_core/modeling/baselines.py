@@ -2,10 +2,11 @@
 
 * :class:`RandomBaseline` — uniform random scores (seeded).
 * :class:`PriorBaseline` — the training class prior for everyone (one big tie).
-* :class:`LegacyEISBaseline` — the department's threshold system as a classifier: score 1 when any
-  legacy rule flag column of the matrix (``leg_<rule>_flag``, built by the feature mart from
-  ``legacy_rules`` in the officer config) fires on the as-of date, else 0.  Ties (all the 1s, all the
-  0s) are broken by the evaluation's tie methods.
+* :class:`LegacyEISBaseline` — the department's existing EIS as a classifier: score 1 when the
+  department's own system flagged the officer in the year before the as-of date (the drop's
+  ``eis_flags``), or, without such flags, when a configured legacy rule (``leg_<rule>_flag``, built by
+  the feature mart from ``legacy_rules`` in the officer config) fires on the as-of date; else 0.  Ties
+  (all the 1s, all the 0s) are broken by the evaluation's tie methods.
 * :class:`SimpleLogisticBaseline` — the paper's simple baseline: logistic regression on age, tenure,
   days since the last adverse event, sex and race.  Sex and race are not features (they live in the
   matrix ``index`` as ``_protected_sex``/``_protected_race``), so it declares ``uses_index = True``
@@ -78,18 +79,31 @@ class PriorBaseline(_Baseline):
 
 
 class LegacyEISBaseline(_Baseline):
-    """1 when any legacy threshold rule fires on the as-of date, else 0.
+    """The department's existing EIS as a classifier: 1 when it flags the officer on the as-of date, else 0.
 
-    ``rules``: rule names of the officer config's ``legacy_rules`` (None = every ``leg_<rule>_flag``
-    column in the matrix).  X must be a DataFrame with the mart's column names.
+    ``source`` says what "flagged" means:
+
+    * ``"flags"`` — the department's own flags (the drop's ``eis_flags`` table): flagged when the system
+      raised at least one flag in the ``flag_window`` before the as-of date (matrix column
+      ``flg_flags_<flag_window>``, built by the ``eis_flags`` feature block);
+    * ``"rules"`` — the threshold rules of the officer config's ``legacy_rules``, evaluated on the as-of
+      date (matrix columns ``leg_<rule>_flag``); ``rules`` restricts them to some rule names;
+    * ``"auto"`` (default) — the department's flags when the matrix has them, else the rules.
+
+    X must be a DataFrame with the mart's column names.
     """
 
-    def __init__(self, rules=None):
-        self.rules = rules
+    SOURCES = ("auto", "flags", "rules")
 
-    def _columns(self, X: pd.DataFrame) -> list[str]:
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError("LegacyEISBaseline needs a DataFrame with the feature mart's column names")
+    def __init__(self, rules=None, source: str = "auto", flag_window: str = "1y"):
+        self.rules = rules
+        self.source = source
+        self.flag_window = flag_window
+
+    def _flag_column(self) -> str:
+        return f"flg_flags_{self.flag_window}"
+
+    def _rule_columns(self, X: pd.DataFrame) -> list[str]:
         found = {m.group("rule"): c for c in X.columns if (m := LEGACY_FLAG.match(str(c)))}
         if self.rules is None:
             cols = [found[r] for r in sorted(found)]
@@ -104,13 +118,26 @@ class LegacyEISBaseline(_Baseline):
                              "turn on feature block legacy_rules and define legacy_rules in the officer config")
         return cols
 
+    def _columns(self, X: pd.DataFrame) -> tuple[str, list[str]]:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("LegacyEISBaseline needs a DataFrame with the feature mart's column names")
+        if self.source not in self.SOURCES:
+            raise ValueError(f"LegacyEISBaseline: source must be one of {list(self.SOURCES)}, not {self.source!r}")
+        flag_col = self._flag_column()
+        if self.source == "flags" or (self.source == "auto" and self.rules is None and flag_col in X.columns):
+            if flag_col not in X.columns:
+                raise ValueError(f"LegacyEISBaseline: source 'flags' needs column {flag_col} (feature block eis_flags "
+                                 f"with window {self.flag_window}, and an eis_flags table in the drop)")
+            return "flags", [flag_col]
+        return "rules", self._rule_columns(X)
+
     def fit(self, X, y):
         self._fit_classes(X, y)
-        self.used_features_ = self._columns(X)
+        self.source_, self.used_features_ = self._columns(X)
         return self
 
     def predict_proba(self, X):
-        cols = self._columns(X) if self.rules is not None else self.used_features_
+        cols = self.used_features_
         missing = [c for c in cols if c not in X.columns]
         if missing:
             raise ValueError(f"LegacyEISBaseline: columns {missing} are missing from the matrix")

@@ -14,10 +14,13 @@ Threshold-free metrics (ROC-AUC, average precision, Brier score) have tie method
 k = ceil(p/100 * n)); ``roc_auc``, ``average_precision``, ``brier`` with parameter ``''``.  The
 config spelling ``precision@10%`` / ``precision@100`` maps to these with :func:`parse_metric`.
 
-Table 3.  For each test split, the legacy EIS flags the officers whose legacy threshold rules fire on
-the test as-of date(s) (the ``LegacyEISBaseline`` predictions of the same run, or the matrix's
-``leg_<rule>_flag`` columns).  Every model then flags the same number of officers — its top
-``flag_count`` by ``rank_abs_no_ties`` — and both are compared on TP, FP, TN, FN.
+Table 3.  For each test split, the legacy EIS flags the officers the department's existing system
+flagged in the year before the test as-of date (the drop's ``eis_flags``), or, when the drop has no
+flags, those whose configured legacy threshold rules fire on it (the ``LegacyEISBaseline`` predictions
+of the same run, or the matrix's columns; ``legacy_source`` says which).  Every model then flags the
+same number of officers — its top ``flag_count`` by ``rank_abs_no_ties`` — and both are compared on
+TP, FP, TN, FN; ``flags_to_match`` is the paper's other reading: how many officers the model must
+flag to find as many adverse officers as the legacy EIS did.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ TIE_METHODS = ("worst", "best", "stochastic")
 THRESHOLD_FREE = ("roc_auc", "average_precision", "brier")
 EVAL_COLUMNS = ("model_id", "split_id", "metric", "parameter", "tie_method", "value", "value_sd", "n_examples")
 TABLE3_COLUMNS = ("model_id", "split_id", "model_group_id", "flag_count", "tp", "fp", "tn", "fn",
-                  "legacy_tp", "legacy_fp", "legacy_tn", "legacy_fn")
+                  "legacy_tp", "legacy_fp", "legacy_tn", "legacy_fn", "flags_to_match", "legacy_source")
 
 
 # ----------------------------------------------------------------------------------------- names
@@ -200,13 +203,27 @@ def confusion(flagged, labels) -> dict[str, int]:
     return {"tp": int((f & y).sum()), "fp": int((f & ~y).sum()), "tn": int((~f & ~y).sum()), "fn": int((~f & y).sum())}
 
 
-def table3_counts(rank_abs_no_ties, labels, legacy_flagged) -> dict[str, int]:
-    """The model flags its top ``flag_count`` (= number flagged by the legacy EIS) rows; both confusions."""
+def flags_to_match(rank_abs_no_ties, labels, target_tp: int) -> int | None:
+    """How many officers the model must flag (its top k by rank) to find *target_tp* true positives: the
+    paper's comparison (its model found more of the adverse officers while flagging fewer).  None when
+    even flagging everyone finds fewer."""
+    if target_tp <= 0:
+        return 0
+    order = np.argsort(np.asarray(rank_abs_no_ties), kind="stable")
+    hits = np.cumsum(np.asarray(labels, dtype=int)[order])
+    reached = np.flatnonzero(hits >= target_tp)
+    return int(reached[0]) + 1 if reached.size else None
+
+
+def table3_counts(rank_abs_no_ties, labels, legacy_flagged) -> dict[str, int | None]:
+    """The model flags its top ``flag_count`` (= number flagged by the legacy EIS) rows; both confusions;
+    and ``flags_to_match``, the model's flags needed to reach the legacy EIS's true positives."""
     legacy = np.asarray(legacy_flagged, dtype=bool)
     k = int(legacy.sum())
     model = np.asarray(rank_abs_no_ties) <= k
     m, lg = confusion(model, labels), confusion(legacy, labels)
-    return {"flag_count": k, **m, **{f"legacy_{key}": v for key, v in lg.items()}}
+    return {"flag_count": k, **m, **{f"legacy_{key}": v for key, v in lg.items()},
+            "flags_to_match": flags_to_match(rank_abs_no_ties, labels, lg["tp"])}
 
 
 def relative_change(model: float, legacy: float) -> float | None:
@@ -230,7 +247,7 @@ def _predictions(conn, model_id: str) -> pd.DataFrame:
     return pd.DataFrame(cur.fetchall(), columns=["officer_id", "as_of_date", "score", "label", "rank_abs_no_ties"])
 
 
-def _legacy_flags_from_baseline(conn, run_id: int, test_matrix_id: str) -> pd.DataFrame | None:
+def _legacy_flags_from_baseline(conn, run_id: int, test_matrix_id: str) -> tuple[pd.DataFrame, str] | None:
     row = conn.execute(
         "SELECT m.model_id FROM results.models m JOIN results.model_groups g USING (model_group_id) "
         "JOIN results.run_models rm USING (model_id) WHERE rm.run_id = %s AND m.test_matrix_id = %s AND m.status = 'done' "
@@ -239,10 +256,19 @@ def _legacy_flags_from_baseline(conn, run_id: int, test_matrix_id: str) -> pd.Da
     if row is None:
         return None
     df = _predictions(conn, row[0])
-    return pd.DataFrame({"officer_id": df["officer_id"], "as_of_date": df["as_of_date"], "legacy": df["score"] > 0.5})
+    used = _used_features(conn, row[0])
+    source = "flags" if any(str(c).startswith("flg_flags_") for c in used) else "rules"
+    return (pd.DataFrame({"officer_id": df["officer_id"], "as_of_date": df["as_of_date"], "legacy": df["score"] > 0.5}),
+            source)
 
 
-def _legacy_flags_from_matrix(conn, test_matrix_id: str) -> pd.DataFrame | None:
+def _used_features(conn, model_id: str) -> list[str]:
+    """The columns the legacy baseline model used (its feature importances' names)."""
+    rows = conn.execute("SELECT feature FROM results.feature_importances WHERE model_id = %s", (model_id,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def _legacy_flags_from_matrix(conn, test_matrix_id: str) -> tuple[pd.DataFrame, str] | None:
     row = conn.execute("SELECT path FROM results.matrices WHERE matrix_id = %s", (test_matrix_id,)).fetchone()
     if row is None or not row[0]:
         return None
@@ -254,12 +280,15 @@ def _legacy_flags_from_matrix(conn, test_matrix_id: str) -> pd.DataFrame | None:
         X, _, _, index = load_matrix(test_matrix_id, project)
     except Exception:  # noqa: BLE001 - no matrix, no legacy comparison
         return None
-    cols = [c for c in X.columns if LEGACY_FLAG.match(str(c))]
-    if not cols:
+    from eis_core.modeling.baselines import LegacyEISBaseline
+
+    try:
+        legacy = LegacyEISBaseline().fit(X, np.zeros(len(X), dtype=int))
+    except ValueError:  # neither the department's flags nor legacy rule columns
         return None
-    return pd.DataFrame({"officer_id": index["officer_id"].astype(str).to_numpy(),
-                         "as_of_date": pd.to_datetime(index["as_of_date"]).dt.date.to_numpy(),
-                         "legacy": (X[cols].to_numpy(dtype=float) > 0).any(axis=1)})
+    return (pd.DataFrame({"officer_id": index["officer_id"].astype(str).to_numpy(),
+                          "as_of_date": pd.to_datetime(index["as_of_date"]).dt.date.to_numpy(),
+                          "legacy": legacy.predict_proba(X)[:, 1] > 0.5}), legacy.source_)
 
 
 def evaluate_run(run_id: int, evaluation: Any = None) -> dict:
@@ -295,15 +324,15 @@ def evaluate_run(run_id: int, evaluation: Any = None) -> dict:
                                          if test_id is not None else None)
                 if legacy_cache[test_id] is None and test_id is not None:
                     legacy_cache[test_id] = _legacy_flags_from_matrix(conn, test_id)
-            leg = legacy_cache[test_id]
-            if leg is None:
+            if legacy_cache[test_id] is None:
                 no_legacy.add(split_id)
                 continue
+            leg, source = legacy_cache[test_id]
             merged = df.merge(leg, on=["officer_id", "as_of_date"], how="inner")
             c = table3_counts(merged["rank_abs_no_ties"].rank(method="first").to_numpy(),
                               merged["label"].to_numpy(int), merged["legacy"].to_numpy(bool))
             t3_rows.append((model_id, split_id, group_id, c["flag_count"], c["tp"], c["fp"], c["tn"], c["fn"],
-                            c["legacy_tp"], c["legacy_fp"], c["legacy_tn"], c["legacy_fn"]))
+                            c["legacy_tp"], c["legacy_fp"], c["legacy_tn"], c["legacy_fn"], c["flags_to_match"], source))
         ids = [m[0] for m in models]
         delete_model_rows(conn, ids, ("evaluations", "table3"))
         n_eval = copy_rows(conn, "evaluations", EVAL_COLUMNS, eval_rows)

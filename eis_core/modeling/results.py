@@ -152,8 +152,14 @@ CREATE TABLE IF NOT EXISTS results.table3 (
     model_group_id text,
     flag_count     integer NOT NULL,
     tp integer NOT NULL, fp integer NOT NULL, tn integer NOT NULL, fn integer NOT NULL,
-    legacy_tp integer NOT NULL, legacy_fp integer NOT NULL, legacy_tn integer NOT NULL, legacy_fn integer NOT NULL
+    legacy_tp integer NOT NULL, legacy_fp integer NOT NULL, legacy_tn integer NOT NULL, legacy_fn integer NOT NULL,
+    flags_to_match integer,   -- officers the model must flag to reach legacy_tp (NULL: never reaches it)
+    legacy_source  text       -- 'flags' (the department's eis_flags) or 'rules' (the configured legacy_rules)
 );
+ALTER TABLE results.table3 ADD COLUMN IF NOT EXISTS flags_to_match integer;
+ALTER TABLE results.table3 ADD COLUMN IF NOT EXISTS legacy_source text;
+ALTER TABLE results.runs ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz;
+ALTER TABLE results.runs ADD COLUMN IF NOT EXISTS owner text;
 """
 
 PACKAGES = ("scikit-learn", "pandas", "numpy", "dbt-core", "apache-airflow", "great-expectations")

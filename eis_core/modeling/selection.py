@@ -181,18 +181,36 @@ def table3(experiment_id: str, model_group_id: str) -> list[dict]:
             "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
             "            WHERE r.experiment_id = %s) "
             "SELECT t.split_id, t.flag_count, t.tp, t.fp, t.tn, t.fn, t.legacy_tp, t.legacy_fp, t.legacy_tn, t.legacy_fn, "
-            "       (SELECT min(d) FROM unnest(mx.as_of_dates) d) "
+            "       t.flags_to_match, t.legacy_source, (SELECT min(d) FROM unnest(mx.as_of_dates) d) "
             "FROM ms JOIN results.table3 t USING (model_id) JOIN results.models m USING (model_id) "
             "LEFT JOIN results.matrices mx ON mx.matrix_id = m.test_matrix_id "
-            "WHERE t.model_group_id = %s ORDER BY 11 NULLS LAST, 1", (experiment_id, model_group_id)).fetchall()
-    keys = ("split_id", "flag_count", "tp", "fp", "tn", "fn", "legacy_tp", "legacy_fp", "legacy_tn", "legacy_fn")
-    return [dict(zip(keys, r[:10])) for r in rows]
+            "WHERE t.model_group_id = %s ORDER BY 13 NULLS LAST, 1", (experiment_id, model_group_id)).fetchall()
+    keys = ("split_id", "flag_count", "tp", "fp", "tn", "fn", "legacy_tp", "legacy_fp", "legacy_tn", "legacy_fn",
+            "flags_to_match", "legacy_source")
+    return [dict(zip(keys, r[:12])) for r in rows]
 
 
 def table3_total(rows: list[dict]) -> dict:
     tot = {k: sum(r[k] for r in rows) for k in ("flag_count", "tp", "fp", "tn", "fn",
                                                 "legacy_tp", "legacy_fp", "legacy_tn", "legacy_fn")}
+    match = [r.get("flags_to_match") for r in rows]
+    tot["flags_to_match"] = sum(match) if match and all(m is not None for m in match) else None
+    tot["splits_won"] = sum(1 for r in rows if r["tp"] > r["legacy_tp"])
+    tot["splits_tied"] = sum(1 for r in rows if r["tp"] == r["legacy_tp"])
+    tot["splits_lost"] = sum(1 for r in rows if r["tp"] < r["legacy_tp"])
+    sources = sorted({r.get("legacy_source") for r in rows if r.get("legacy_source")})
+    tot["legacy_source"] = "+".join(sources) if sources else None
     return {"split_id": "all splits", **tot}
+
+
+LEGACY_SOURCE_WORDS = {"flags": "the department's own EIS flags (raised in the year before each as-of date)",
+                       "rules": "the legacy threshold rules of the officer config"}
+
+
+def legacy_source_words(source: str | None) -> str:
+    if not source:
+        return "the legacy threshold EIS"
+    return " and ".join(LEGACY_SOURCE_WORDS.get(s, s) for s in source.split("+"))
 
 
 def _chosen_group(experiment_id: str) -> str | None:
@@ -234,13 +252,19 @@ def leaderboard_text(experiment_id: str, top: int | None = None) -> str:
 
 def _table3_lines(rows: list[dict]) -> list[str]:
     lines = [f"{'split':<12} {'flagged':>7} | {'TP':>5} {'FP':>6} {'TN':>6} {'FN':>5} | legacy "
-             f"{'TP':>5} {'FP':>6} {'TN':>6} {'FN':>5}"]
+             f"{'TP':>5} {'FP':>6} {'TN':>6} {'FN':>5} | {'flags to match':>14}"]
     for r in rows + ([table3_total(rows)] if len(rows) > 1 else []):
+        m = r.get("flags_to_match")
         lines.append(f"{str(r['split_id']):<12} {r['flag_count']:>7} | {r['tp']:>5} {r['fp']:>6} {r['tn']:>6} {r['fn']:>5} |"
-                     f"        {r['legacy_tp']:>5} {r['legacy_fp']:>6} {r['legacy_tn']:>6} {r['legacy_fn']:>5}")
+                     f"        {r['legacy_tp']:>5} {r['legacy_fp']:>6} {r['legacy_tn']:>6} {r['legacy_fn']:>5} |"
+                     f" {('-' if m is None else m):>14}")
     t = table3_total(rows)
     ch = "  ".join(f"{k.upper()} {_fmt(relative_change(t[k], t['legacy_' + k]), pct=True)}" for k in ("tp", "fp", "tn", "fn"))
-    lines.append(f"change vs legacy EIS (same number flagged): {ch}")
+    lines.append(f"change vs legacy EIS (same number flagged): {ch}; splits won/tied/lost on TP: "
+                 f"{t['splits_won']}/{t['splits_tied']}/{t['splits_lost']}")
+    if t.get("flags_to_match") is not None:
+        lines.append(f"to find the legacy EIS's {t['legacy_tp']} adverse officers the model flags {t['flags_to_match']} "
+                     f"(legacy: {t['flag_count']}, {_fmt(relative_change(t['flags_to_match'], t['flag_count']), pct=True)})")
     return lines
 
 
@@ -259,7 +283,8 @@ def table3_text(experiment_id: str, model_group_id: str | None = None) -> str:
         name = group_name(_groups(conn, [gid]).get(gid), gid)
     if not rows:
         return f"Table 3 for {name}: no legacy EIS comparison stored (no LegacyEISBaseline or legacy rule columns)"
-    return "\n".join([f"Table 3 — {name} vs the legacy threshold EIS"] + _table3_lines(rows))
+    source = table3_total(rows).get("legacy_source")
+    return "\n".join([f"Table 3 — {name} vs {legacy_source_words(source)}"] + _table3_lines(rows))
 
 
 # ----------------------------------------------------------------------------------------- report
@@ -378,18 +403,22 @@ def _report(path: Path, experiment_id: str, lb: dict, rule: str, chosen: str, pl
         L.append(f"| {i} | {r['name']} | {'yes' if r['is_baseline'] else ''} | {_fmt(r['mean'])} | {_fmt(r['sd'])} | "
                  f"{_fmt(r['recent'])} | {_fmt(r['max_regret'])} | {per} |")
     L += ["", f"![metric over time]({plots['metric_over_time']})", "",
-          "## Table 3: chosen model vs the legacy threshold EIS", "",
+          "## Table 3: chosen model vs the legacy EIS", "",
+          f"The legacy EIS is {legacy_source_words(table3_total(t3).get('legacy_source') if t3 else None)}. "
           "On each test split the model flags as many officers as the legacy EIS flagged (its top ranks); both are "
-          "scored against the same labels.", ""]
+          "scored against the same labels. *Flags to match*: how many officers the model must flag to find as many "
+          "adverse officers as the legacy EIS did.", ""]
     if t3:
-        L += ["| split | flagged | TP | FP | TN | FN | legacy TP | legacy FP | legacy TN | legacy FN |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+        L += ["| split | flagged | TP | FP | TN | FN | legacy TP | legacy FP | legacy TN | legacy FN | flags to match |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in t3 + ([table3_total(t3)] if len(t3) > 1 else []):
+            m = r.get("flags_to_match")
             L.append(f"| {r['split_id']} | {r['flag_count']} | {r['tp']} | {r['fp']} | {r['tn']} | {r['fn']} | "
-                     f"{r['legacy_tp']} | {r['legacy_fp']} | {r['legacy_tn']} | {r['legacy_fn']} |")
+                     f"{r['legacy_tp']} | {r['legacy_fp']} | {r['legacy_tn']} | {r['legacy_fn']} | {'-' if m is None else m} |")
         t = table3_total(t3)
         L += ["", "Relative change vs the legacy EIS (all splits): " + ", ".join(
-            f"{k.upper()} {_fmt(relative_change(t[k], t['legacy_' + k]), pct=True)}" for k in ("tp", "fp", "tn", "fn")), ""]
+            f"{k.upper()} {_fmt(relative_change(t[k], t['legacy_' + k]), pct=True)}" for k in ("tp", "fp", "tn", "fn"))
+              + f"; splits won/tied/lost on TP: {t['splits_won']}/{t['splits_tied']}/{t['splits_lost']}.", ""]
         if "table3" in plots:
             L += [f"![Table 3]({plots['table3']})", ""]
     else:
