@@ -222,3 +222,71 @@ def test_with_matrix_files_read_by_load_matrix(setup, tmp_path, department_flags
     if department_flags:
         assert k != rules.sum()  # the comparison really moved off the rules
     assert match is not None and match >= ltp
+
+
+# ----------------------------------------------------------------------------- interrupted runs
+
+OWNER_SCRIPT = """
+import sys, time
+from eis_core.config import load_labels_config, load_officer_config
+from eis_core.modeling.results import RunLease, start_run
+cfg = load_officer_config().model_copy(update={"project_path": sys.argv[1]})
+_, run_id = start_run(cfg, load_labels_config())
+with RunLease(run_id):
+    print(run_id, flush=True)
+    time.sleep(600)
+"""
+
+
+def _run_state(run_id: int):
+    with db.connect() as conn:
+        return conn.execute("SELECT status, timings->>'failed_in', finished_at FROM results.runs WHERE run_id = %s",
+                            (run_id,)).fetchone()
+
+
+def test_a_run_whose_process_is_killed_is_not_left_running(setup, tmp_path):
+    """kill -9 of the process that owns a run (no clean-up can run): the next run closes it as failed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from eis_core.modeling.results import reap_interrupted_runs
+
+    proc = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(tmp_path / "p")], stdout=subprocess.PIPE,
+                            text=True, env=os.environ.copy())
+    try:
+        run_id = int(proc.stdout.readline())
+        assert _run_state(run_id)[0] == "running"
+        assert run_id not in reap_interrupted_runs()  # alive: its lease is held
+        assert _run_state(run_id)[0] == "running"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    cfg, labels, _, _ = setup
+    _, next_run = start_run(cfg, labels)  # a new run reaps the dead one first
+    status, failed_in, finished = _run_state(run_id)
+    assert (status, failed_in) == ("failed", "interrupted") and finished is not None
+    assert _run_state(next_run)[0] == "running"
+    finish_run(next_run, "done")
+
+
+def test_a_run_without_heartbeat_is_closed_after_the_stale_time(setup, monkeypatch):
+    """Runs spread over Airflow tasks own no lock: a heartbeat older than EIS_RUN_STALE_HOURS means dead."""
+    from eis_core.modeling.results import heartbeat, reap_interrupted_runs
+
+    cfg, labels, _, _ = setup
+    _, old = start_run(cfg, labels)
+    _, fresh = start_run(cfg, labels)
+    with db.connect() as conn:
+        conn.execute("UPDATE results.runs SET heartbeat_at = now() - interval '7 hours' WHERE run_id = %s", (old,))
+        conn.execute("UPDATE results.runs SET heartbeat_at = now() - interval '7 hours' WHERE run_id = %s", (fresh,))
+    heartbeat(fresh)  # a task of this run just finished
+    monkeypatch.setenv("EIS_RUN_STALE_HOURS", "6")
+    dead = reap_interrupted_runs()
+    assert old in dead and fresh not in dead
+    assert _run_state(old)[:2] == ("failed", "interrupted") and _run_state(fresh)[0] == "running"
+    monkeypatch.setenv("EIS_RUN_STALE_HOURS", "soon")
+    with pytest.raises(ValueError, match="EIS_RUN_STALE_HOURS"):
+        reap_interrupted_runs()
+    finish_run(fresh, "done")

@@ -16,6 +16,7 @@ or on different machines that share that folder.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 import time
 from pathlib import Path
 from typing import Callable
@@ -72,8 +73,11 @@ def build_all_matrices(config_path: Path | str = DEFAULT_OFFICER_CONFIG,
 
 
 def prepare_run(config_path: Path | str = DEFAULT_OFFICER_CONFIG, labels_path: Path | str = DEFAULT_LABELS_CONFIG,
-                progress: Progress = print) -> dict:
+                progress: Progress = print, leases: ExitStack | None = None) -> dict:
     """Open a run and build everything its tasks need; see the module doc.
+
+    With *leases* (an ExitStack of the caller), the run's lease (``results.RunLease``) is entered into
+    it as soon as the run exists, so the calling process owns the run from its first matrix on.
 
     Returns ``{experiment_id, run_id, config, labels, project_path, random_seed, splits: [{split_id,
     train_matrix_id, test_matrix_id, ...}], tasks: [{split_id, train_matrix_id, test_matrix_id,
@@ -90,6 +94,10 @@ def prepare_run(config_path: Path | str = DEFAULT_OFFICER_CONFIG, labels_path: P
     if not model_configs:
         raise ValueError(f"{config_path}: model_grid and baselines are both empty: nothing to train")
     experiment_id, run_id = start_run(officer_cfg, labels_cfg)
+    if leases is not None:
+        from eis_core.modeling.results import RunLease
+
+        leases.enter_context(RunLease(run_id))
     if progress:
         progress(f"experiment {experiment_id}, run {run_id}: {len(model_configs)} model configuration(s)")
     try:
@@ -126,9 +134,11 @@ def run_info_of(prepared: dict) -> dict:
 
 def run_task(run_info: dict, task: dict) -> dict:
     """Train and score one (split × model configuration); returns train_and_score's small JSON dict."""
+    from eis_core.modeling.results import heartbeat
     from eis_core.modeling.train import train_and_score
 
     res = train_and_score(run_info["experiment_id"], int(run_info["run_id"]), task, run_info["project_path"])
+    heartbeat(int(run_info["run_id"]))
     return _jsonable({**res, "split_id": task.get("split_id"),
                       "model_group_key": task["model_config"].get("model_group_key")})
 
@@ -174,23 +184,26 @@ def mark_failed(run_info: dict, where: str = "train_and_score") -> None:
 
 def run_all(config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | str = DEFAULT_LABELS_CONFIG,
             progress: Progress = print) -> dict:
-    """The whole modeling run in this process, sequentially (``python -m eis_core.run`` with no flag)."""
-    prepared = prepare_run(config, labels, progress)
-    info = {**run_info_of(prepared), "prepare_seconds": prepared.get("prepare_seconds")}
-    results = []
-    n = len(prepared["tasks"])
-    for i, task in enumerate(prepared["tasks"], 1):
-        t0 = time.perf_counter()
-        try:
-            res = run_task(info, task)
-        except BaseException:
-            mark_failed(info)
-            raise
-        results.append(res)
-        if progress:
-            progress(f"[{i}/{n}] {task['split_id']} {task['model_config'].get('model_group_key')}: "
-                     f"{'reused' if res.get('reused') else res.get('status')} ({time.perf_counter() - t0:.1f} s)")
-    return finish_run(info, results, progress)
+    """The whole modeling run in this process, sequentially (``python -m eis_core.run`` with no flag).
+    The process holds the run's lease from the first matrix to the last evaluation: if it dies, the next
+    run closes this one as failed instead of leaving it ``running``."""
+    with ExitStack() as leases:
+        prepared = prepare_run(config, labels, progress, leases)
+        info = {**run_info_of(prepared), "prepare_seconds": prepared.get("prepare_seconds")}
+        results = []
+        n = len(prepared["tasks"])
+        for i, task in enumerate(prepared["tasks"], 1):
+            t0 = time.perf_counter()
+            try:
+                res = run_task(info, task)
+            except BaseException:
+                mark_failed(info)
+                raise
+            results.append(res)
+            if progress:
+                progress(f"[{i}/{n}] {task['split_id']} {task['model_config'].get('model_group_key')}: "
+                         f"{'reused' if res.get('reused') else res.get('status')} ({time.perf_counter() - t0:.1f} s)")
+        return finish_run(info, results, progress)
 
 
 __all__ = ["build_all_matrices", "finish_run", "mark_failed", "prepare_run", "run_all", "run_info_of", "run_task"]

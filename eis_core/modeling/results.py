@@ -3,7 +3,9 @@ feature importances, selections and the paper's Table 3.
 
 * An **experiment** is one configuration (officer + labels config); its id is the hash of the config,
   so running the same config again reuses the experiment.
-* A **run** is one execution of an experiment (git commit, package versions, seed, timings).
+* A **run** is one execution of an experiment (git commit, package versions, seed, timings).  A run
+  that dies (kill -9, a lost machine, an Airflow run that never reaches its clean-up) is not left
+  ``running``: see :func:`reap_interrupted_runs`.
 * A **model group** is an estimator class + hyperparameters + feature list + label; a **model** is a
   model group trained on one train matrix with one seed (one per temporal split).
 
@@ -226,8 +228,10 @@ def package_versions() -> dict[str, str | None]:
 
 
 def start_run(officer_cfg: Any, labels_cfg: Any = None) -> tuple[str, int]:
-    """Register (or reuse) the experiment of this config and open a new run; returns (experiment_id, run_id)."""
+    """Register (or reuse) the experiment of this config and open a new run; returns (experiment_id, run_id).
+    Runs left ``running`` by a dead process are closed as failed first (:func:`reap_interrupted_runs`)."""
     ensure_results_schema()
+    reap_interrupted_runs()
     cfg = config_dict(officer_cfg, labels_cfg)
     experiment_id = stable_hash(cfg)
     seed = getattr(officer_cfg, "random_seed", None)
@@ -237,10 +241,87 @@ def start_run(officer_cfg: Any, labels_cfg: Any = None) -> tuple[str, int]:
         conn.execute("INSERT INTO results.experiments (experiment_id, config) VALUES (%s, %s) "
                      "ON CONFLICT (experiment_id) DO NOTHING", (experiment_id, Jsonb(cfg)))
         run_id = conn.execute(
-            "INSERT INTO results.runs (experiment_id, config_hash, git_commit, package_versions, random_seed) "
-            "VALUES (%s, %s, %s, %s, %s) RETURNING run_id",
+            "INSERT INTO results.runs (experiment_id, config_hash, git_commit, package_versions, random_seed, heartbeat_at) "
+            "VALUES (%s, %s, %s, %s, %s, now()) RETURNING run_id",
             (experiment_id, experiment_id, git_commit(), Jsonb(package_versions()), seed)).fetchone()[0]
     return experiment_id, int(run_id)
+
+
+# A run's liveness.  An in-process run (``run_all``: the CLI and the demo) holds a session advisory lock
+# (RUN_LOCK_NS, run_id) for its whole life on a connection of its own; PostgreSQL drops the lock when the
+# process dies, however it dies.  A run spread over Airflow tasks cannot hold one: each task refreshes
+# ``heartbeat_at`` instead, and a run whose heartbeat is older than EIS_RUN_STALE_HOURS (default 6) is
+# taken as dead.  Every new run first reaps the dead ones.
+RUN_LOCK_NS = 74_110_001
+SESSION_OWNER = "session"
+
+
+def _stale_hours() -> float:
+    import os
+
+    raw = os.environ.get("EIS_RUN_STALE_HOURS", "6")
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ValueError(f"EIS_RUN_STALE_HOURS must be a number of hours, not {raw!r}") from None
+    if hours <= 0:
+        raise ValueError(f"EIS_RUN_STALE_HOURS must be positive, not {raw!r}")
+    return hours
+
+
+def heartbeat(run_id: int) -> None:
+    """Mark *run_id* as alive now (every finished task of a run calls this)."""
+    ensure_results_schema()
+    with db.connect() as conn:
+        conn.execute("UPDATE results.runs SET heartbeat_at = now() WHERE run_id = %s AND status = 'running'", (run_id,))
+
+
+class RunLease:
+    """Hold *run_id*'s liveness lock while the block runs (the run belongs to this process)."""
+
+    def __init__(self, run_id: int):
+        self.run_id = int(run_id)
+        self._conn = None
+
+    def __enter__(self) -> "RunLease":
+        import psycopg
+
+        ensure_results_schema()
+        self._conn = psycopg.connect(db.database_url(), autocommit=True)
+        self._conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK_NS, self.run_id))
+        self._conn.execute("UPDATE results.runs SET owner = %s, heartbeat_at = now() WHERE run_id = %s",
+                           (SESSION_OWNER, self.run_id))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._conn is not None:
+            self._conn.close()  # closing the session releases the lock
+            self._conn = None
+
+
+def reap_interrupted_runs(stale_hours: float | None = None) -> list[int]:
+    """Close every ``running`` run whose owner is gone as ``failed`` (``timings.failed_in = 'interrupted'``);
+    returns their ids.  Session-owned runs are dead when their lock is free; other runs when their last
+    heartbeat (or start) is older than *stale_hours* (default EIS_RUN_STALE_HOURS, 6)."""
+    hours = _stale_hours() if stale_hours is None else float(stale_hours)
+    ensure_results_schema()
+    dead: list[int] = []
+    with db.connect(autocommit=True) as conn:
+        rows = conn.execute("SELECT run_id, owner, coalesce(heartbeat_at, started_at) < now() - make_interval(secs => %s) "
+                            "FROM results.runs WHERE status = 'running' ORDER BY run_id", (hours * 3600,)).fetchall()
+        for run_id, owner, stale in rows:
+            if owner == SESSION_OWNER:
+                if not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_NS, int(run_id))).fetchone()[0]:
+                    continue  # its process is alive
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK_NS, int(run_id)))
+            elif not stale:
+                continue
+            n = conn.execute("UPDATE results.runs SET status = 'failed', finished_at = now(), timings = "
+                             "coalesce(timings, '{}'::jsonb) || jsonb_build_object('failed_in', 'interrupted') "
+                             "WHERE run_id = %s AND status = 'running'", (run_id,)).rowcount
+            if n:
+                dead.append(int(run_id))
+    return dead
 
 
 def finish_run(run_id: int, status: str, timings: dict | None = None) -> None:
