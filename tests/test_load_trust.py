@@ -382,3 +382,56 @@ def test_quarantine_lines_are_file_lines_and_a_rejected_retry_is_not_requarantin
     q = quarantine(warehouse, first.load_id, "arrests")
     assert q[2][0] == ["unique key", "table rejected"] and q[3][0] == ["unique key", "table rejected"]
     assert q[4][0] == ["table rejected"]
+
+
+def _digest(warehouse) -> dict[str, tuple[int, str]]:
+    from psycopg import sql
+
+    from eis_core.contract import load_contract
+
+    out = {}
+    with warehouse.connect() as conn:
+        for t in load_contract().ordered_tables():
+            cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in t.column_list)
+            out[t.name] = tuple(conn.execute(sql.SQL(
+                "SELECT count(*), coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '') FROM (SELECT {} FROM raw.{}) r"
+            ).format(cols, sql.Identifier(t.name))).fetchone())
+    return out
+
+
+def test_load_killed_at_three_points_converges_on_rerun(loader, warehouse, good, tmp_path):
+    """kill -9 of `eis load` once it started, once it swapped officers, once it swapped ia_cases; after a
+    rerun every raw table equals a clean load of the same drop, and no side table is left behind."""
+    t = copy.deepcopy(good)
+    for r in t["officers"]:
+        r["rank"] = "SERGEANT"
+    for r in t["assignments"]:
+        r["unit"] = "K9"
+    for r in t["ia_cases"]:
+        r["intervention"] = "COUNSELING"
+    for r in t["training"]:
+        r["course"] = "C9"
+    new = write_drop(tmp_path / "new", t)
+    assert loader.load_drop(new, progress=quiet).ok
+    clean = _digest(warehouse)
+    old = write_drop(tmp_path / "old", good)
+    points = {"started": "table_name = '(load)' AND status = 'running'",
+              "officers swapped": "table_name = 'officers' AND status LIKE 'loaded%%'",
+              "ia_cases swapped": "table_name = 'ia_cases' AND status LIKE 'loaded%%'"}
+    for point, cond in points.items():
+        assert loader.load_drop(old, progress=quiet, wait=True).ok
+        assert _digest(warehouse) != clean
+        before = q1(warehouse, "SELECT max(load_id) FROM raw.load_log")[0]
+        proc = subprocess.Popen([EIS, "load", str(new)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if q1(warehouse, f"SELECT 1 FROM raw.load_log WHERE load_id > %s AND {cond}", (before,)):  # test-only SQL
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        rep = loader.load_drop(new, progress=quiet, wait=True)
+        assert rep.ok, (point, rep.summary())
+        assert _digest(warehouse) == clean, point
+        assert q1(warehouse, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_incoming'")[0] == 0
+        assert q1(warehouse, "SELECT count(*) FROM raw.load_log WHERE table_name = '(load)' AND status = 'running'")[0] == 0

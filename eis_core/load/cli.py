@@ -51,5 +51,10 @@ def load(drop_dir: Path, reject_share: float, extracted_at: str | None, max_shri
     except (ValueError, OSError, LoadBusy) as exc:  # a bad manifest or folder, or a load running: exit 2
         click.echo(f"eis load: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database went away: one line, never a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        click.echo(f"eis load: the load stopped ({type(exc).__name__}: {first}); every table kept its old or "
+                   f"its new data, run the load again", err=True)
+        sys.exit(2)
     click.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.summary())
     sys.exit(0 if report.ok else 1)
