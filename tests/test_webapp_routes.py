@@ -305,10 +305,14 @@ def test_admin_selects_a_model_group_and_the_page_says_who(env):
     adm = login(env, "admin")
     token = page_csrf(adm, "/models")
     r = adm.post("/models/select", data={"csrf_token": token, "experiment": wd.EXPERIMENT_ID,
-                                         "model_group_id": "nope", "metric": "precision@10%"})
+                                         "model_group_id": "nope", "metric": "precision@10%", "reason": "testing it"})
     assert r.status_code == 400 and "model_group_id" in r.text
     r = adm.post("/models/select", data={"csrf_token": token, "experiment": wd.EXPERIMENT_ID,
                                          "model_group_id": "wa_group_lr", "metric": "precision@10%"})
+    assert r.status_code == 400 and "reason:" in r.text  # no switch of the production model without a reason
+    r = adm.post("/models/select", data={"csrf_token": token, "experiment": wd.EXPERIMENT_ID,
+                                         "model_group_id": "wa_group_lr", "metric": "precision@10%",
+                                         "reason": "more stable over the last two splits"})
     assert r.status_code == 303
     with db.connect() as conn:
         row = conn.execute("SELECT rule, chosen, selected_by, model_group_id FROM results.selections "
@@ -316,7 +320,9 @@ def test_admin_selects_a_model_group_and_the_page_says_who(env):
     assert row == ("manual", True, "admin", "wa_group_lr")
     page = adm.get("/models").text
     assert "selected by <strong>admin</strong>" in page and "LogisticRegression" in page
-    assert audit_rows("admin", "select_model_group")[-1][0] == "wa_group_lr"
+    target, detail = audit_rows("admin", "select_model_group")[-1]
+    assert target == "wa_group_lr" and detail["reason"] == "more stable over the last two splits"
+    assert detail["previous_group"] == "wa_group_rf"
 
 
 def test_pages_render_with_data_and_empty_states(env, tmp_path):

@@ -630,14 +630,22 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         experiment = str(form.get("experiment") or "")
         group = str(form.get("model_group_id") or "")
         metric = str(form.get("metric") or "")[:60]
+        reason = str(form.get("reason") or "").strip()
+        if len(reason) < 5 or len(reason) > 500:
+            # production scores with the newest chosen group: the switch needs a deliberate, stated reason
+            raise HTTPException(400, "reason: say why this model group should score production "
+                                     "(5 to 500 characters); it is kept in the audit")
 
         def work():
             with db.connect() as conn:
                 if not q.group_exists(conn, experiment, group):
                     raise HTTPException(400, "model_group_id: not a model group of this experiment")
+                previous = q.chosen_selection(conn, experiment)
                 sid = q.insert_manual_selection(conn, experiment, metric or "manual", group, user.username)
                 store.audit(user.username, "select_model_group", group,
-                            {"experiment_id": experiment, "selection_id": sid}, client_of(request), conn)
+                            {"experiment_id": experiment, "selection_id": sid, "reason": reason,
+                             "previous_group": previous["model_group_id"] if previous else None},
+                            client_of(request), conn)
 
         await run_in_threadpool(work)
         return RedirectResponse("/models?" + urlencode({"experiment": experiment, "group": group}), status_code=303)
