@@ -13,6 +13,7 @@ import click
 # name -> ("module:attribute", one-line help shown by `eis --help`)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "db": ("eis_core.db_cli:db_group", "Start, stop and inspect the warehouse PostgreSQL (embedded by default)."),
+    "config": ("eis_core.config_check:config_cli", "Check the department's configs against its data (dates, legacy system, blocks)."),
     "synth": ("eis_core.synth.cli:synth", "Generate a synthetic department drop (deterministic for a seed)."),
     "load": ("eis_core.load.cli:load", "Validate a drop with Great Expectations and load it into schema raw."),
     "contract": ("eis_core.contract.cli:contract", "Show the data contract; regenerate or check the GE suites and dbt sources."),
