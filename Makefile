@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # has its own EIS_HOME, embedded PostgreSQL and Airflow home (tests/conftest.py). TEST_WORKERS=0: serial.
 TEST_WORKERS ?= 2
 
-.PHONY: help venv demo demo-chicago test bench airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
+.PHONY: help venv demo demo-chicago test bench bench-quality airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -34,6 +34,9 @@ test: $(STAMP)  ## run the test suite (embedded PostgreSQL and real Airflow incl
 
 bench: $(STAMP)  ## run the benchmarks; figures go to docs/benchmarks/
 	$(BIN)/python bench/run_all.py
+
+bench-quality: $(STAMP)  ## decision quality per department vs a plain reference and the legacy EIS (docs/benchmarks/quality.md)
+	$(BIN)/python bench/bench_quality.py
 
 WEBAPP_PORT ?= 8050
 webapp: $(STAMP)  ## serve the web app on http://127.0.0.1:8050/ (WEBAPP_PORT=...; `make demo` prints a login)

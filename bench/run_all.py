@@ -14,11 +14,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 #: extra arguments per benchmark (the rest run with their defaults)
 ARGS = {"bench_matrices": ["--scale", "cmpd"], "bench_dispatch": ["--scale", "cmpd"]}
+#: run only when named (`make bench-quality`): decision quality, not speed, and about half an hour
+ON_REQUEST = {"bench_quality"}
 
 
 def main(argv: list[str]) -> int:
     wanted = set(argv)
-    scripts = sorted(p for p in HERE.glob("bench_*.py") if not wanted or p.stem.removeprefix("bench_") in wanted)
+    scripts = sorted(p for p in HERE.glob("bench_*.py")
+                     if (p.stem.removeprefix("bench_") in wanted) if wanted else p.stem not in ON_REQUEST)
     failed = []
     for script in scripts:
         print(f"=== {script.stem} ===", flush=True)

@@ -158,3 +158,19 @@ def test_importance_methods():
     leg = fit_model(LegacyEISBaseline(), X, y, index)
     assert feature_importances(leg, feats) == (sorted(LEGACY_COLS), None, "none")
     assert feature_importances(fit_model(RandomBaseline(0), X, y), feats) == ([], None, "none")
+
+
+def test_fits_never_use_more_threads_than_eis_fit_threads(monkeypatch):
+    """A forest's n_jobs is capped at EIS_FIT_THREADS (default 1): Airflow runs several fits at once on 2 cores."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y, _, index = TRAIN
+    monkeypatch.delenv("EIS_FIT_THREADS", raising=False)
+    rf = fit_model(RandomForestClassifier(n_estimators=10, n_jobs=2, random_state=0), X, y, index)
+    assert rf.n_jobs == 1
+    all_cores = fit_model(RandomForestClassifier(n_estimators=10, n_jobs=-1, random_state=0), X, y, index)
+    assert all_cores.n_jobs == 1
+    monkeypatch.setenv("EIS_FIT_THREADS", "2")
+    two = fit_model(RandomForestClassifier(n_estimators=10, n_jobs=2, random_state=0), X, y, index)
+    assert two.n_jobs == 2
+    np.testing.assert_array_equal(predict_scores(rf, TEST[0]), predict_scores(two, TEST[0]))  # same model

@@ -7,6 +7,10 @@
   ``eis_flags``), or, without such flags, when a configured legacy rule (``leg_<rule>_flag``, built by
   the feature mart from ``legacy_rules`` in the officer config) fires on the as-of date; else 0.  Ties
   (all the 1s, all the 0s) are broken by the evaluation's tie methods.
+* :class:`CountGBReference` — a plain, strong reference: scikit-learn's gradient boosting with its
+  default settings on simple counts only (each source's event count per window, age, tenure), the kind
+  of model an analyst builds in an afternoon (and the `triage` toolkit's plain count features).  The
+  platform's chosen model is always measured against it in the same run (``make bench-quality``).
 * :class:`SimpleLogisticBaseline` — the paper's simple baseline: logistic regression on age, tenure,
   days since the last adverse event, sex and race.  Sex and race are not features (they live in the
   matrix ``index`` as ``_protected_sex``/``_protected_race``), so it declares ``uses_index = True``
@@ -143,6 +147,55 @@ class LegacyEISBaseline(_Baseline):
             raise ValueError(f"LegacyEISBaseline: columns {missing} are missing from the matrix")
         flagged = (X[cols].to_numpy(dtype=float) > 0).any(axis=1)
         return _two_columns(flagged.astype(float))
+
+
+#: the plain count of each source's events per window (no sub-types, ratios, shares or derived columns)
+COUNT_COLUMN = re.compile(r"^(?P<source>ia_cases(_(?P<event>[a-z_]+?))?|uof_reports|dsp_calls|arr_total|ts_stops|"
+                          r"trn_courses|sec_jobs|flg_flags)_(?P<window>[0-9]+[dwmy]|all)$")
+COUNT_STATIC = ("chr_age_years", "chr_tenure_days")
+
+
+def count_reference_columns(columns) -> list[str]:
+    """The columns :class:`CountGBReference` uses, in matrix order: each source's event count per window
+    (IA cases also per contract event type), age and tenure."""
+    from eis_core.contract import load_contract
+
+    events = {e.lower() for e in load_contract().codes["event_type"]}
+    out = []
+    for c in map(str, columns):
+        m = COUNT_COLUMN.match(c)
+        if c in COUNT_STATIC or (m and (m.group("event") is None or m.group("event") in events)):
+            out.append(c)
+    return out
+
+
+class CountGBReference(_Baseline):
+    """Gradient boosting (scikit-learn defaults) on plain count columns, age and tenure: the simple strong
+    reference every department's chosen model must beat (see the module doc)."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("CountGBReference needs a DataFrame with the feature mart's column names")
+        y = self._fit_classes(X, y)
+        self.used_features_ = count_reference_columns(X.columns)
+        if not self.used_features_:
+            raise ValueError("CountGBReference: the matrix has no plain count columns (ia_cases_<window>, ...)")
+        self.prior_ = float(y.mean()) if y.size else 0.0
+        self.gb_ = None
+        if np.unique(y).size == 2:
+            self.gb_ = HistGradientBoostingClassifier(random_state=self.random_state)
+            self.gb_.fit(X[self.used_features_].to_numpy(dtype=float), y)
+        return self
+
+    def predict_proba(self, X):
+        if self.gb_ is None:
+            return _two_columns(np.full(_n_rows(X), self.prior_))
+        return self.gb_.predict_proba(X[self.used_features_].to_numpy(dtype=float))
 
 
 class SimpleLogisticBaseline(_Baseline):

@@ -110,7 +110,9 @@ def fit_threads() -> int:
 
     The machine's cores are shared with PostgreSQL and with other mapped tasks; gradient boosting
     with every core on a busy 2-core machine took minutes where one thread takes seconds.
-    Estimators with their own ``n_jobs`` (forests) keep it.
+    Estimators with their own ``n_jobs`` (forests) are capped at it too (:func:`fit_model`): with
+    Airflow running several fits at once, ``n_jobs: 2`` per forest oversubscribed 2 cores.  Their
+    results do not depend on the number of threads.
     """
     import os
 
@@ -120,11 +122,25 @@ def fit_threads() -> int:
         return 1
 
 
+def cap_jobs(estimator, limit: int) -> None:
+    """Lower every ``n_jobs`` parameter of *estimator* (nested ones included) to at most *limit*."""
+    import os
+
+    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
+    cores = os.cpu_count() or 1
+    for name, value in params.items():
+        if name == "n_jobs" or name.endswith("__n_jobs"):
+            wanted = 1 if value is None else (cores if value < 0 else int(value))
+            if wanted > limit:
+                estimator.set_params(**{name: limit})
+
+
 def fit_model(estimator, X: pd.DataFrame, y, index: pd.DataFrame | None = None):
     """Fit *estimator*; ``index`` goes only to estimators with ``uses_index = True``."""
     from threadpoolctl import threadpool_limits
 
     y = np.asarray(y).astype(int)
+    cap_jobs(estimator, fit_threads())
     with threadpool_limits(limits=fit_threads()):
         if getattr(estimator, "uses_index", False):
             return estimator.fit(X, y, index=index)

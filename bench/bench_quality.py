@@ -1,0 +1,229 @@
+"""`make bench-quality`: decision quality on every department available, against simple strong references.
+
+For each department (synthetic presets with several seeds, and the real Chicago sample when
+``../shared/data/cpdp`` exists) in its own fresh warehouse: load the drop, build the marts, run the
+department's model grid (temporal splits, evaluation, selection), then report per split
+
+* the base rate (share of the cohort with an adverse event in the label window),
+* ROC-AUC and precision at 1 / 5 / 10 % of the chosen model group,
+* the same for the plain count-feature gradient-boosting reference (``CountGBReference``, a grid entry
+  of the same run, so it is trained and tested on exactly the same splits),
+* Table 3: true positives of the chosen model at the legacy system's flag count against the legacy
+  system's own (the department's ``eis_flags`` when the drop has them, else its configured rules), and
+  the flags the model needs to match the legacy true positives.
+
+    python bench/bench_quality.py [--departments small:1,small:2,small:3,chicago] [--keep]
+
+Figures go to docs/benchmarks/quality.json and docs/benchmarks/quality.md (the README quotes the summary).
+Each department runs in a child process with its own EIS_HOME (its own embedded PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs" / "benchmarks"
+CPDP = REPO.parent / "shared" / "data" / "cpdp"
+DEFAULT = "small:1,small:2,small:3,chicago"
+REFERENCE = "eis_core.modeling.baselines.CountGBReference"
+LEGACY = "eis_core.modeling.baselines.LegacyEISBaseline"
+METRICS = (("roc_auc", "", "none"), ("precision@", "1_pct", "stochastic"), ("precision@", "5_pct", "stochastic"),
+           ("precision@", "10_pct", "stochastic"))
+
+
+def _configs(dept: str) -> tuple[Path, Path]:
+    if dept == "chicago":
+        return REPO / "configs" / "chicago" / "officer_config.yaml", REPO / "configs" / "chicago" / "labels_config.yaml"
+    return REPO / "configs" / "officer_config.yaml", REPO / "configs" / "labels_config.yaml"
+
+
+def _prepare_drop(dept: str, home: Path) -> Path:
+    drop = home / "drop"
+    if dept == "chicago":
+        from eis_core.importers.cpdp import run_import
+
+        run_import(CPDP, drop, progress=None)
+    else:
+        from eis_core.synth.generator import generate
+
+        scale, _, seed = dept.partition(":")
+        generate(scale, int(seed or 42), drop, progress=None)
+    return drop
+
+
+def _group_of(conn, experiment_id: str, class_path: str) -> str | None:
+    row = conn.execute(
+        "SELECT DISTINCT g.model_group_id FROM results.model_groups g JOIN results.models m USING (model_group_id) "
+        "JOIN results.run_models rm USING (model_id) JOIN results.runs r USING (run_id) "
+        "WHERE r.experiment_id = %s AND g.class_path = %s ORDER BY 1 LIMIT 1", (experiment_id, class_path)).fetchone()
+    return row[0] if row else None
+
+
+def _per_split(conn, experiment_id: str, group_id: str) -> dict[str, dict]:
+    """{split_id: {metric: value, base_rate, n, tp, legacy_tp, flag_count, flags_to_match}} of one model group."""
+    out: dict[str, dict] = {}
+    rows = conn.execute(
+        "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
+        "            WHERE r.experiment_id = %s) "
+        "SELECT m.split_id, e.metric, e.parameter, e.tie_method, e.value, e.n_examples "
+        "FROM ms JOIN results.models m USING (model_id) JOIN results.evaluations e USING (model_id) "
+        "WHERE m.model_group_id = %s", (experiment_id, group_id)).fetchall()
+    wanted = {(m, p, t) for m, p, t in METRICS}
+    for split, metric, par, tie, value, n in rows:
+        if (metric, par, tie) in wanted:
+            out.setdefault(split, {})[f"{metric}{par}"] = value
+            out[split]["n"] = n
+    for split, k, tp, ltp, match in conn.execute(
+            "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
+            "            WHERE r.experiment_id = %s) "
+            "SELECT t.split_id, t.flag_count, t.tp, t.legacy_tp, t.flags_to_match FROM ms JOIN results.table3 t "
+            "USING (model_id) WHERE t.model_group_id = %s", (experiment_id, group_id)).fetchall():
+        out.setdefault(split, {}).update(flag_count=k, tp=tp, legacy_tp=ltp, flags_to_match=match)
+    for split, pos, n in conn.execute(
+            "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
+            "            WHERE r.experiment_id = %s) "
+            "SELECT m.split_id, mx.n_positive, mx.n_rows FROM ms JOIN results.models m USING (model_id) "
+            "JOIN results.matrices mx ON mx.matrix_id = m.test_matrix_id WHERE m.model_group_id = %s",
+            (experiment_id, group_id)).fetchall():
+        out.setdefault(split, {})["base_rate"] = (pos / n) if n else None
+    return out
+
+
+def run_one(dept: str) -> dict:
+    """Everything for one department in this process (EIS_HOME already private)."""
+    from eis_core import db
+    from eis_core.features import build_features
+    from eis_core.load.loader import load_drop
+    from eis_core.modeling.pipeline import run_all
+    from eis_core.modeling.selection import group_name, _groups
+
+    config, labels = _configs(dept)
+    t0 = time.perf_counter()
+    db.start()
+    drop = _prepare_drop(dept, Path(os.environ["EIS_HOME"]))
+    rep = load_drop(drop, progress=lambda m: None)
+    if not rep.ok:
+        raise SystemExit(f"{dept}: the drop did not load:\n{rep.summary()}")
+    build_features(config, labels, progress=None)
+    res = run_all(config, labels, progress=None)
+    exp, chosen = res["experiment_id"], res["model_group_id"]
+    with db.connect() as conn:
+        ref = _group_of(conn, exp, REFERENCE)
+        groups = _groups(conn, [g for g in (chosen, ref) if g])
+        chosen_rows = _per_split(conn, exp, chosen)
+        ref_rows = _per_split(conn, exp, ref) if ref else {}
+        legacy_src = conn.execute("SELECT DISTINCT legacy_source FROM results.table3 WHERE model_group_id = %s",
+                                  (chosen,)).fetchall()
+    splits = sorted(chosen_rows)
+    return {"department": dept, "experiment_id": exp, "chosen": group_name(groups.get(chosen), chosen),
+            "chosen_rule": res.get("rule"), "reference": group_name(groups.get(ref), ref) if ref else None,
+            "legacy_source": "+".join(sorted(r[0] for r in legacy_src if r[0])),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "splits": [{"split_id": s, "model": chosen_rows[s], "reference": ref_rows.get(s, {})} for s in splits]}
+
+
+def summarise(d: dict) -> dict:
+    def mean(key, who):
+        vals = [s[who].get(key) for s in d["splits"] if s[who].get(key) is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    def tot(key, who):
+        return sum(s[who].get(key) or 0 for s in d["splits"])
+
+    m = d["splits"]
+    tp, ltp, rtp = tot("tp", "model"), tot("legacy_tp", "model"), tot("tp", "reference")
+    return {"department": d["department"], "splits": len(m), "chosen": d["chosen"],
+            "base_rate": mean("base_rate", "model"),
+            "auc": mean("roc_auc", "model"), "ref_auc": mean("roc_auc", "reference"),
+            "p10": mean("precision@10_pct", "model"), "ref_p10": mean("precision@10_pct", "reference"),
+            "flags": tot("flag_count", "model"), "tp": tp, "ref_tp": rtp, "legacy_tp": ltp,
+            "tp_change": (tp - ltp) / ltp if ltp else None,
+            "won": sum(1 for s in m if (s["model"].get("tp") or 0) > (s["model"].get("legacy_tp") or 0)),
+            "tied": sum(1 for s in m if (s["model"].get("tp") or 0) == (s["model"].get("legacy_tp") or 0)),
+            "flags_to_match": (sum(s["model"]["flags_to_match"] for s in m)
+                               if all(s["model"].get("flags_to_match") is not None for s in m) else None),
+            "legacy_source": d["legacy_source"], "seconds": d["seconds"]}
+
+
+def _f(v, pct=False):
+    if v is None:
+        return "–"
+    return f"{v:+.0%}" if pct else f"{v:.3f}"
+
+
+def write_docs(results: list[dict]) -> None:
+    DOCS.mkdir(parents=True, exist_ok=True)
+    (DOCS / "quality.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    S = [summarise(d) for d in results]
+    L = ["# Decision quality (`make bench-quality`)", "",
+         "Each department in its own warehouse; the chosen model group of its own config against the plain "
+         "count-feature gradient-boosting reference (`CountGBReference`, same run, same splits) and the "
+         "department's legacy system at the legacy system's flag count. Means over the test splits.", "",
+         "| department | splits | base rate | chosen group | ROC-AUC | reference ROC-AUC | precision@10% | reference "
+         "p@10% | flagged | TP | reference TP | legacy TP | TP vs legacy | splits won/tied/lost | flags to match | legacy is |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in S:
+        L.append(f"| {s['department']} | {s['splits']} | {_f(s['base_rate'])} | {s['chosen']} | {_f(s['auc'])} | "
+                 f"{_f(s['ref_auc'])} | {_f(s['p10'])} | {_f(s['ref_p10'])} | {s['flags']} | {s['tp']} | {s['ref_tp']} | "
+                 f"{s['legacy_tp']} | {_f(s['tp_change'], True)} | {s['won']}/{s['tied']}/{s['splits'] - s['won'] - s['tied']} | "
+                 f"{s['flags_to_match'] if s['flags_to_match'] is not None else '–'} | {s['legacy_source']} |")
+    for d in results:
+        L += ["", f"## {d['department']} — chosen: {d['chosen']} ({d['chosen_rule']}), {d['seconds']} s", "",
+              "| split | base rate | ROC-AUC | p@1% | p@5% | p@10% | ref ROC-AUC | ref p@10% | flagged | TP | ref TP | legacy TP | flags to match |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for s in d["splits"]:
+            m, r = s["model"], s["reference"]
+            L.append(f"| {s['split_id']} | {_f(m.get('base_rate'))} | {_f(m.get('roc_auc'))} | {_f(m.get('precision@1_pct'))} | "
+                     f"{_f(m.get('precision@5_pct'))} | {_f(m.get('precision@10_pct'))} | {_f(r.get('roc_auc'))} | "
+                     f"{_f(r.get('precision@10_pct'))} | {m.get('flag_count', '–')} | {m.get('tp', '–')} | {r.get('tp', '–')} | "
+                     f"{m.get('legacy_tp', '–')} | {m.get('flags_to_match') if m.get('flags_to_match') is not None else '–'} |")
+    (DOCS / "quality.md").write_text("\n".join(L) + "\n")
+    print("\n".join(L[:6 + len(S)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--departments", default=DEFAULT,
+                    help=f"comma-separated: <scale>:<seed> for synthetic departments, chicago (default {DEFAULT})")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # child process: one department, JSON on stdout's last line
+    ap.add_argument("--keep", action="store_true", help="keep each department's warehouse folder")
+    args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one), default=str))
+        return 0
+    results = []
+    for dept in [d.strip() for d in args.departments.split(",") if d.strip()]:
+        if dept == "chicago" and not CPDP.is_dir():
+            print(f"bench_quality: {CPDP} is missing; skipping chicago", file=sys.stderr)
+            continue
+        home = Path(tempfile.mkdtemp(prefix=f"eis_quality_{dept.replace(':', '_')}_"))
+        home.chmod(0o755)
+        env = {**os.environ, "EIS_HOME": str(home)}
+        env.pop("EIS_DATABASE_URL", None)
+        print(f"=== {dept} (EIS_HOME={home}) ===", flush=True)
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, __file__, "--one", dept], env=env, cwd=REPO, capture_output=True, text=True)
+        subprocess.run([str(Path(sys.executable).parent / "eis"), "db", "stop"], env=env, cwd=REPO, capture_output=True)
+        if out.returncode != 0:
+            print(out.stderr[-3000:], file=sys.stderr)
+            print(f"bench_quality: {dept} failed (exit {out.returncode})", file=sys.stderr)
+            return 1
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    write_docs(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
