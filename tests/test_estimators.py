@@ -11,7 +11,7 @@ import pytest
 from sklearn.base import clone
 
 from eis_core.config import load_officer_config
-from eis_core.modeling.baselines import (LegacyEISBaseline, PriorBaseline, RandomBaseline,
+from eis_core.modeling.baselines import (CountGBReference, LegacyEISBaseline, PriorBaseline, RandomBaseline,
                                          SimpleLogisticBaseline)
 from eis_core.modeling.estimators import (CalibratedLinearSVC, ScaledLogisticRegression, feature_importances,
                                           fit_model, predict_scores)
@@ -23,7 +23,8 @@ TEST = make_matrix("te", date(2015, 1, 1), 300, 2)
 
 ALL = [ScaledLogisticRegression(penalty="l1", C=0.5, random_state=3), ScaledLogisticRegression(),
        CalibratedLinearSVC(C=0.1, random_state=3), RandomBaseline(random_state=3), PriorBaseline(),
-       LegacyEISBaseline(), LegacyEISBaseline(rules=["uof_3_in_90d"]), SimpleLogisticBaseline(random_state=3)]
+       LegacyEISBaseline(), LegacyEISBaseline(rules=["uof_3_in_90d"]), SimpleLogisticBaseline(random_state=3),
+       CountGBReference(random_state=3)]
 
 
 def _scores(est, seed=None):
@@ -174,3 +175,20 @@ def test_fits_never_use_more_threads_than_eis_fit_threads(monkeypatch):
     two = fit_model(RandomForestClassifier(n_estimators=10, n_jobs=2, random_state=0), X, y, index)
     assert two.n_jobs == 2
     np.testing.assert_array_equal(predict_scores(rf, TEST[0]), predict_scores(two, TEST[0]))  # same model
+
+
+def test_count_reference_uses_plain_counts_only():
+    X, y, _, index = TRAIN
+    ref = fit_model(CountGBReference(random_state=0), X, y, index)
+    assert ref.used_features_ == ["chr_age_years", "chr_tenure_days", "ia_cases_1y", "dsp_calls_3m"]
+    s = predict_scores(ref, TEST[0])
+    shuffled = TEST[0].assign(noise_a=np.random.default_rng(9).normal(size=len(TEST[0])),
+                              leg_uof_3_in_90d_flag=0.0)
+    np.testing.assert_array_equal(s, predict_scores(ref, shuffled))  # other columns never matter
+    from sklearn.metrics import roc_auc_score
+    big_X, big_y, _, _ = make_matrix("trbig", date(2014, 1, 1), 4000, 11)
+    big = fit_model(CountGBReference(random_state=0), big_X, big_y)
+    Xt, yt, _, _ = make_matrix("tebig", date(2015, 1, 1), 4000, 12)
+    assert roc_auc_score(yt, predict_scores(big, Xt)) > 0.6  # it learns the ia_cases signal of the matrix
+    with pytest.raises(ValueError, match="no plain count columns"):
+        CountGBReference().fit(X[["noise_a", "noise_b"]], y)
