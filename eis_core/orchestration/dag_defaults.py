@@ -40,6 +40,7 @@ DETERMINISTIC = frozenset({
     "ValueError", "TypeError", "LookupError", "AssertionError", "NotImplementedError",
     "FileNotFoundError", "NotADirectoryError", "PermissionError",
     "LoadRejected", "TransformError",                  # eis_core: a rejected drop, a failing dbt model/test
+    "DatabaseSetupError",                              # eis_core.db: the server is not set up as configured
     "ProgrammingError", "DataError", "IntegrityError",  # psycopg: bad SQL or data
 })
 
