@@ -63,7 +63,7 @@ def _prepare_drop(dept: str, home: Path) -> Path:
 def _group_of(conn, experiment_id: str, class_path: str) -> str | None:
     row = conn.execute(
         "SELECT DISTINCT g.model_group_id FROM results.model_groups g JOIN results.models m USING (model_group_id) "
-        "JOIN results.run_models rm USING (model_id) JOIN results.runs r USING (run_id) "
+        "JOIN results.run_models rm USING (model_id) JOIN results.runs r ON r.run_id = rm.run_id "
         "WHERE r.experiment_id = %s AND g.class_path = %s ORDER BY 1 LIMIT 1", (experiment_id, class_path)).fetchone()
     return row[0] if row else None
 
@@ -104,7 +104,6 @@ def run_one(dept: str) -> dict:
     from eis_core.features import build_features
     from eis_core.load.loader import load_drop
     from eis_core.modeling.pipeline import run_all
-    from eis_core.modeling.selection import group_name, _groups
 
     config, labels = _configs(dept)
     t0 = time.perf_counter()
@@ -115,7 +114,14 @@ def run_one(dept: str) -> dict:
         raise SystemExit(f"{dept}: the drop did not load:\n{rep.summary()}")
     build_features(config, labels, progress=None)
     res = run_all(config, labels, progress=None)
-    exp, chosen = res["experiment_id"], res["model_group_id"]
+    return collect(dept, res["experiment_id"], res["model_group_id"], res.get("rule"), time.perf_counter() - t0)
+
+
+def collect(dept: str, exp: str, chosen: str, rule: str | None, seconds: float) -> dict:
+    """The per-split figures of the chosen group and the reference of experiment *exp*."""
+    from eis_core import db
+    from eis_core.modeling.selection import _groups, group_name
+
     with db.connect() as conn:
         ref = _group_of(conn, exp, REFERENCE)
         groups = _groups(conn, [g for g in (chosen, ref) if g])
@@ -125,9 +131,9 @@ def run_one(dept: str) -> dict:
                                   (chosen,)).fetchall()
     splits = sorted(chosen_rows)
     return {"department": dept, "experiment_id": exp, "chosen": group_name(groups.get(chosen), chosen),
-            "chosen_rule": res.get("rule"), "reference": group_name(groups.get(ref), ref) if ref else None,
+            "chosen_rule": rule, "reference": group_name(groups.get(ref), ref) if ref else None,
             "legacy_source": "+".join(sorted(r[0] for r in legacy_src if r[0])),
-            "seconds": round(time.perf_counter() - t0, 1),
+            "seconds": round(seconds, 1),
             "splits": [{"split_id": s, "model": chosen_rows[s], "reference": ref_rows.get(s, {})} for s in splits]}
 
 
