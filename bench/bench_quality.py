@@ -166,8 +166,17 @@ def _f(v, pct=False):
     return f"{v:+.0%}" if pct else f"{v:.3f}"
 
 
+def merged(results: list[dict]) -> list[dict]:
+    """*results* over the departments already in quality.json (a run of some departments keeps the others)."""
+    path = DOCS / "quality.json"
+    old = json.loads(path.read_text()) if path.is_file() else []
+    new = {d["department"]: d for d in results}
+    return [new.pop(d["department"], d) for d in old] + list(new.values())
+
+
 def write_docs(results: list[dict]) -> None:
     DOCS.mkdir(parents=True, exist_ok=True)
+    results = merged(results)
     (DOCS / "quality.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     S = [summarise(d) for d in results]
     L = ["# Decision quality (`make bench-quality`)", "",
