@@ -286,6 +286,24 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         if progress:
             progress(f"feature configuration new or changed since the last build: full refresh of {len(dates)} as-of date(s)")
         full_refresh = True
+    raw_id = None
+    if touches_marts:
+        # issue 17.8: every as-of date the marts hold must come from the load raw holds now.  Dates built from
+        # another load (or whose last build failed) are rebuilt with the requested ones: a modeling run's
+        # monthly dates would otherwise keep the old drop's officers (and fail known_officer)
+        from eis_core.features import state as marts_state
+
+        raw_id = marts_state.raw_load_id()
+        if not full_refresh:
+            requested = set(dbt_vars.get("eis", {}).get("as_of_dates", []))
+            stale = {d.isoformat() for d in marts_state.stale_dates(raw_id)} - requested
+            if stale:
+                dates = sorted(requested | stale)
+                dbt_vars = {**dbt_vars, "eis": {**dbt_vars.get("eis", {}), "as_of_dates": dates}}
+                if progress:
+                    progress(f"raw is load {raw_id}: {len(stale)} as-of date(s) in the marts were built from another "
+                             f"load (or their build failed): rebuilding them too ({len(dates)} in all)")
+    built_dates = list(dbt_vars.get("eis", {}).get("as_of_dates", []))
     args += ["--vars", json.dumps(dbt_vars)]
     if full_refresh:
         args.append("--full-refresh")
@@ -319,7 +337,20 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         "nodes": nodes,
     }
 
+    def record(ok: bool, reason: str | None = None) -> None:
+        if not touches_marts:
+            return
+        from eis_core.features import state as marts_state
+
+        try:
+            marts_state.record_build(built_dates, raw_id, ok, reason, full_refresh=full_refresh)
+        except Exception as exc:  # noqa: BLE001 - never hide the build's own outcome; a success must not pass unrecorded
+            if ok:
+                raise TransformError(f"dbt build succeeded but its load id could not be recorded: {exc}",
+                                     summary=summary) from None
+
     if res.exception is not None:
+        record(False, f"dbt could not run: {type(res.exception).__name__}")
         raise TransformError(f"dbt build could not run: {type(res.exception).__name__}: {str(res.exception).strip()}",
                              summary=summary)
     failures = [n for n in nodes if n["status"] in FAILED_STATUSES | ERROR_STATUSES]
@@ -329,12 +360,16 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         # record it, or the next build would take the old shape for the current one
         store_feature_shape(shape)
     if failures:
+        shown = ", ".join(f"{f['resource_type']} {f['name']} {f['status']}" for f in failures[:2])
+        record(False, shown + (f" and {len(failures) - 2} more" if len(failures) > 2 else ""))
         raise TransformError(_format_failures(failures), failures=failures, summary=summary)
     if not res.success:
+        record(False, "dbt reported failure without a failing node")
         raise TransformError("dbt build reported failure without a failing node; see "
                              f"{log_dir() / 'dbt.log'}", summary=summary)
     if touches_marts:
         store_feature_shape(shape)
+    record(True)
     return summary
 
 
