@@ -446,6 +446,10 @@ def build_matrix(spec: MatrixSpec, project_path: str | Path, progress: Progress 
     parquet.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with db.connect() as conn:
+        from eis_core.features.state import out_of_step_message
+
+        if out_of_step := out_of_step_message(conn):  # marts of another load than raw (issue 17.8)
+            raise MatrixError(out_of_step)
         present = set(mart_feature_columns(conn))
         missing = [c for c in spec.feature_columns if c not in present]
         if missing:

@@ -309,7 +309,8 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     """Score every cohort officer on *as_of* and write schema ``production`` (see module doc).
 
     A date more than *max_stale_days* (default ``$EIS_STALE_AFTER_DAYS`` or 30) after the data's
-    extraction date is refused (:mod:`eis_core.production.staleness`)."""
+    extraction date is refused (:mod:`eis_core.production.staleness`), and so is any date while the marts
+    are from another load than raw (:func:`eis_core.features.state.out_of_step_message`)."""
     import joblib
 
     from eis_core.modeling.estimators import predict_scores
@@ -324,6 +325,11 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     from eis_core.production.staleness import check_staleness
 
     check_staleness(d, max_stale_days, progress=progress)
+    from eis_core.features.state import out_of_step_message
+
+    out_of_step = out_of_step_message()  # marts of another load than raw (e.g. after a failed transform)
+    if out_of_step:
+        raise ProductionError(out_of_step)
     officer_cfg = load_officer_config(config) if not isinstance(config, OfficerConfig) else config
     labels_cfg = load_labels_config(labels) if not isinstance(labels, LabelsConfig) else labels
     pc = officer_cfg.production
