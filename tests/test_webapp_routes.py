@@ -263,7 +263,14 @@ def test_review_form_validates_then_writes_production_reviews(env):
     oid = officer_in(env, "NORTH")
     page = c.get(f"/officers/{oid}")
     factors = re.findall(r'name="factor:([^"]+)" value="agree"', page.text)
-    assert len(factors) == 5
+    from eis_core.production.wording import factor_groups
+
+    with db.connect() as conn:
+        stored = [{"feature": f, "contribution": c} for f, c in conn.execute(
+            "SELECT feature, contribution FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s "
+            "ORDER BY position", (oid, wd.LATEST))]
+    groups = [g.features for g in factor_groups(stored)]
+    assert len(stored) == 5 and factors == [g[0] for g in groups]  # one answer per fact, not per column
     token = page_csrf(c, f"/officers/{oid}")
     bad = {"csrf_token": token, "as_of_date": wd.LATEST.isoformat(), "agrees_with_score": "no",
            "intervention": "training", "intervention_date": "2024-05-01"}
@@ -280,7 +287,7 @@ def test_review_form_validates_then_writes_production_reviews(env):
                            "FROM production.reviews WHERE officer_id = %s ORDER BY review_id DESC LIMIT 1",
                            (oid,)).fetchone()
     assert row[0] == "supnorth" and row[1] is True and row[3] == "training"
-    assert row[2] == {f: i % 2 == 0 for i, f in enumerate(factors)}
+    assert row[2] == {f: i % 2 == 0 for i, g in enumerate(groups) for f in g}  # the answer covers its group
     assert row[4] == wd.LATEST + timedelta(days=9)
     page = c.get(r.headers["location"])
     assert "Review saved" in page.text and "talked with the sergeant" in page.text
@@ -329,14 +336,15 @@ def test_pages_render_with_data_and_empty_states(env, tmp_path):
     from eis_core import db
 
     c = login(env, "ana")
-    risk = c.get("/risk")
+    risk = c.get("/risk?per=100")
     assert risk.status_code == 200 and risk.text.count('href="/officers/') == 60
+    assert c.get("/risk").text.count('href="/officers/') == 50  # 50 a page by default
     assert "▲" in risk.text or "▼" in risk.text  # rank moves against 7 / 30 days earlier
     assert c.get("/risk?date=2024-05-02").status_code == 200
     assert c.get("/risk?date=yesterday").status_code == 400
     officer = c.get("/officers/OF00001").text
     for text in ("Score and rank history", "data-chart=\"history-data\"", "Recent events by block",
-                 "dispatches in the last year", "Risk factors on 2024-06-01"):
+                 "dispatches in the last year", "Why the score is high (on 2024-06-01)"):
         assert text in officer, text
     assert c.get("/officers/NOPE").status_code == 404
     models = c.get("/models").text

@@ -28,19 +28,46 @@ EXPERIMENT_ID = "e" * 8 + "webappexperiment0000000000"
 SPLITS = [("split_2013-07-01", date(2013, 7, 1)), ("split_2014-01-01", date(2014, 1, 1)),
           ("split_2014-07-01", date(2014, 7, 1))]
 
-#: (feature, block, label) of the risk-factor pool; values are drawn per officer
+#: (feature, block, label) of the risk-factor pool; values come from :func:`factor_value` (the same in
+#: production.risk_factors and in features.officer_features, so that the division comparison is real).
+#: The labels are the scoring's raw ones, internal names included: the pages must never show them.
 FACTORS = [
-    ("ia_cases_1y", "ia_history", "Internal Affairs cases in the last year"),
-    ("ia_adverse_5y", "ia_history", "adverse IA outcomes in the last 5 years"),
-    ("ia_pending_cases", "ia_history", "IA cases open on the date"),
-    ("dsp_stress_calls_6m", "dispatches", "suicide and domestic calls in the last 6 months"),
-    ("dsp_night_share_1y", "dispatches", "share of dispatches at night"),
-    ("arr_arrests_1y", "arrests", "arrests in the last year"),
-    ("arr_resisting_1y", "arrests", "arrests with resisting in the last year"),
-    ("stp_searches_1y", "traffic_stops", "searches during stops in the last year"),
-    ("trn_hours_1y", "training", "training hours in the last year"),
-    ("chr_tenure_years", "characteristics", "years of service"),
+    ("ia_closed_sustained_5y", "ia_history", "IA cases closed SUSTAINED (ia_closed_sustained_5y): {v}"),
+    ("ia_closed_sustained_1y", "ia_history", "IA cases closed SUSTAINED (ia_closed_sustained_1y): {v}"),
+    ("ia_closed_not_sustained_5y", "ia_history", "IA cases closed NOT_SUSTAINED in 5y: {v}"),
+    ("ia_cases_1y", "ia_history", "Internal Affairs cases in the last year: {v}"),
+    ("ia_pending_cases", "ia_history", "IA cases open on the date: {v}"),
+    ("ia_days_since_adverse", "ia_history", "days since adverse (ia_days_since_adverse): {v}"),
+    ("ia_days_since_adverse_missing", "ia_history",
+     "1 when no adverse case was known before D (ia_days_since_adverse imputed): {v}"),
+    ("dsp_stress_calls_6m", "dispatches", "suicide and domestic calls in the last 6 months: {v}"),
+    ("dsp_night_share_1y", "dispatches", "share of dispatches at night: {v}"),
+    ("dsp_calls_grp_property_1y", "dispatches",
+     "calls in call-type group property (macro eis_call_type_groups): {v}"),
+    ("arr_total_1y", "arrests", "arrests in the last year: {v}"),
+    ("ts_searches_1y", "traffic_stops", "searches during stops in the last year: {v}"),
+    ("trn_hours_1y", "training", "training hours in the last year: {v}"),
+    ("chr_tenure_days", "characteristics", "days of service: {v}"),
 ]
+
+
+def factor_value(officer_id: str, feature: str) -> float:
+    """The officer's value of *feature* (deterministic)."""
+    r = random.Random(f"{officer_id}:{feature.removesuffix('_missing')}")
+    if feature == "ia_days_since_adverse_missing":
+        return 1.0 if r.random() < 0.6 else 0.0
+    if feature == "ia_days_since_adverse":
+        return float(r.randint(200, 6000))
+    if feature == "chr_tenure_days":
+        return float(r.randint(300, 9000))
+    if "share" in feature:
+        return round(r.uniform(0, 0.6), 3)
+    if feature.startswith("ia_closed_sustained"):
+        return float(r.choice([0] * 8 + [1, 2]) * (1 if feature.endswith("5y") else 0 if r.random() < .5 else 1))
+    if feature.startswith("ia_"):
+        return float(r.choice([0, 0, 0, 1, 1, 2, 3]))
+    return float(r.randint(0, 60))
+
 
 #: the small feature mart: (feature, block, window, description)
 MART = [
@@ -49,7 +76,7 @@ MART = [
     ("dsp_calls_1y", "dispatches", "1y", "dispatches in the last year"),
     ("dsp_stress_calls_1y", "dispatches", "1y", "suicide and domestic calls in the last year"),
     ("dsp_night_share_1y", "dispatches", "1y", "share of dispatches at night in the last year"),
-    ("arr_arrests_1y", "arrests", "1y", "arrests in the last year"),
+    ("arr_total_1y", "arrests", "1y", "arrests in the last year"),
     ("stp_stops_1y", "traffic_stops", "1y", "traffic stops in the last year"),
     ("trn_hours_1y", "training", "1y", "training hours in the last year"),
     ("dsp_calls_all", "dispatches", "all", "dispatches, all history"),
@@ -96,8 +123,9 @@ def seed_production(conn, n_officers: int = 60, n_divisions: int = 3, seed: int 
             picks = rng.sample(FACTORS, 5)
             contribs = sorted((rng.uniform(-0.05, 0.12) for _ in picks), key=lambda c: -abs(c))
             for pos, ((feat, block, label), c) in enumerate(zip(picks, contribs), start=1):
-                factor_rows.append((d, oid, pos, feat, block, round(rng.uniform(0, 12), 2), c,
-                                    "raises" if c > 0 else "lowers", label, "shap_tree"))
+                v = factor_value(oid, feat)
+                factor_rows.append((d, oid, pos, feat, block, v, c, "raises" if c > 0 else "lowers",
+                                    label.format(v=v), "shap_tree"))
             for back in (1, 7, 30, 90, 365):
                 prev = ranks_by_date.get(d - timedelta(days=back), {}).get(oid)
                 change_rows.append((d, oid, back, prev[0] if prev else None, (prev[0] - rank) if prev else None))
@@ -197,8 +225,10 @@ def seed_features(conn, offs: list[dict], seed: int = 7) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS features.officer_features (officer_id text NOT NULL, as_of_date date NOT NULL, "
                  "ia_cases_1y double precision, ia_adverse_1y double precision, dsp_calls_1y double precision, "
                  "dsp_stress_calls_1y double precision, dsp_night_share_1y double precision, "
-                 "arr_arrests_1y double precision, stp_stops_1y double precision, trn_hours_1y double precision, "
+                 "arr_total_1y double precision, stp_stops_1y double precision, trn_hours_1y double precision, "
                  "dsp_calls_all double precision, PRIMARY KEY (officer_id, as_of_date))")
+    for feat, _, _ in FACTORS:
+        conn.execute(f'ALTER TABLE features.officer_features ADD COLUMN IF NOT EXISTS "{feat}" double precision')
     for pos, (feat, block, window, desc) in enumerate(MART, start=1):
         conn.execute("INSERT INTO features.feature_dictionary VALUES (%s, %s, %s, %s, 'raw', 'reported_date', "
                      "'none (0 when no events)', %s)", (feat, block, window, desc, pos))
@@ -208,12 +238,53 @@ def seed_features(conn, offs: list[dict], seed: int = 7) -> None:
     conn.execute("INSERT INTO features.feature_blocks VALUES ('field_interviews', 'field_interviews', 'skipped', "
                  "'skipped: raw.field_interviews is empty or absent from the drop', 0)")
     fdate = date(2024, 5, 1)
-    with conn.cursor() as cur, cur.copy("COPY features.officer_features FROM STDIN") as cp:
+    extra = [f for f, _, _ in FACTORS if f not in {m[0] for m in MART}]
+    cols = ["officer_id", "as_of_date"] + [m[0] for m in MART] + extra
+    with conn.cursor() as cur, cur.copy("COPY features.officer_features ({}) FROM STDIN".format(
+            ", ".join(f'"{c}"' for c in cols))) as cp:
         for o in offs:
+            oid = o["officer_id"]
             calls = rng.randint(200, 900)
-            cp.write_row((o["officer_id"], fdate, rng.choice([0, 0, 1, 2]), rng.choice([0, 0, 0, 1]), calls,
-                          rng.randint(0, 25), round(rng.uniform(0, 0.6), 3), rng.randint(0, 60), rng.randint(0, 200),
-                          rng.choice([0, 8, 16, 24]), calls * rng.randint(3, 9)))
+            cp.write_row((oid, fdate, factor_value(oid, "ia_cases_1y"), rng.choice([0, 0, 0, 1]), calls,
+                          rng.randint(0, 25), factor_value(oid, "dsp_night_share_1y"), factor_value(oid, "arr_total_1y"),
+                          rng.randint(0, 200), factor_value(oid, "trn_hours_1y"), calls * rng.randint(3, 9),
+                          *[factor_value(oid, f) for f in extra]))
+
+
+def seed_staging(conn, offs: list[dict], seed: int = 7) -> None:
+    """Tables shaped like dbt's staging views of ia_cases, use_of_force and eis_flags (the officer
+    page's timeline reads them): a few cases per officer with every kind of outcome."""
+    rng = random.Random(seed)
+    conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    conn.execute("CREATE TABLE IF NOT EXISTS staging.stg_ia_cases (case_id text, officer_id text, event_type text, "
+                 "incident_date date, reported_date date, closed_date date, disposition text, call_id text, "
+                 "intervention text, allegation text, load_id bigint, source_row bigint)")
+    conn.execute("CREATE TABLE IF NOT EXISTS staging.stg_use_of_force (report_id text, officer_id text, "
+                 "occurred_at timestamp, force_type text, subject_injured boolean, officer_injured boolean, "
+                 "reviewed_on date, review_outcome text, load_id bigint, source_row bigint)")
+    conn.execute("CREATE TABLE IF NOT EXISTS staging.stg_eis_flags (flag_id text, officer_id text, flagged_on date, "
+                 "rule text, intervention text, load_id bigint, source_row bigint)")
+    kinds = [("CITIZEN_COMPLAINT", "SUSTAINED"), ("CITIZEN_COMPLAINT", "NOT_SUSTAINED"),
+             ("CITIZEN_COMPLAINT", "EXONERATED"), ("VEHICLE_ACCIDENT", "PREVENTABLE"), ("USE_OF_FORCE", "JUSTIFIED"),
+             ("OFFICER_COMPLAINT", "PENDING")]
+    n = 0
+    for o in offs:
+        for k in range(rng.randint(1, 4)):
+            n += 1
+            et, disp = rng.choice(kinds)
+            inc = date(2024, 5, 1) - timedelta(days=rng.randint(20, 1500))
+            closed = None if disp == "PENDING" else inc + timedelta(days=rng.randint(15, 120))
+            if closed and closed >= date(2024, 5, 31):
+                closed, disp = None, "PENDING"
+            conn.execute("INSERT INTO staging.stg_ia_cases (case_id, officer_id, event_type, incident_date, "
+                         "reported_date, closed_date, disposition) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                         (f"IA-{n:05d}", o["officer_id"], et, inc, inc + timedelta(days=3), closed, disp))
+        if rng.random() < 0.5:
+            t = date(2024, 5, 1) - timedelta(days=rng.randint(10, 700))
+            conn.execute("INSERT INTO staging.stg_use_of_force (report_id, officer_id, occurred_at, force_type, "
+                         "subject_injured, officer_injured, reviewed_on, review_outcome) VALUES "
+                         "(%s, %s, %s, 'TAKEDOWN', true, false, %s, 'APPROVED')",
+                         (f"UOF-{n:05d}", o["officer_id"], t, t + timedelta(days=5)))
 
 
 def seed_load_log(conn) -> int:
@@ -250,6 +321,7 @@ def seed_all(n_officers: int = 60, n_divisions: int = 3, seed: int = 7, dates: l
         offs = seed_production(conn, n_officers, n_divisions, seed, dates)
         seed_results(conn, seed)
         seed_features(conn, offs, seed)
+        seed_staging(conn, offs, seed)
         load_id = seed_load_log(conn)
     return {"officers": offs, "load_id": load_id}
 

@@ -1,8 +1,10 @@
 """Supervisor feedback: reviews of flagged officers (``production.reviews``), and how they turned out.
 
 A review says whether the supervisor agrees with the score and with each of the officer's risk factors,
-why they dismiss it when they disagree, and which intervention they chose (training, counselling,
-reassignment or none) and when.  The table's CHECK constraints make an incomplete review impossible;
+why they dismiss it when they disagree, and which intervention they chose (from the department's
+``production.intervention_catalogue``: training, counselling, mentoring, peer support, wellness referral,
+reassignment or none by default) and when.  A review of an alert (``alert_id``) is written by
+:mod:`eis_core.production.alerts`, one per alert, editable until the alert is closed.  The table's CHECK constraints make an incomplete review impossible;
 :func:`add_review` also checks what a constraint cannot see (the officer was scored that day, the factors
 reviewed are that officer's factors) so that the error names the problem.
 
@@ -17,7 +19,7 @@ from datetime import date
 from psycopg.types.json import Jsonb
 
 from eis_core import db
-from eis_core.production.schema import INTERVENTIONS, ensure_production_schema
+from eis_core.production.schema import ensure_production_schema
 
 
 class ReviewError(ValueError):
@@ -31,8 +33,11 @@ def add_review(officer_id: str, as_of_date: date, reviewer: str, agrees_with_sco
     ensure_production_schema()
     if not reviewer or not reviewer.strip():
         raise ReviewError("reviewer: required")
-    if intervention not in INTERVENTIONS:
-        raise ReviewError(f"intervention: must be one of {', '.join(INTERVENTIONS)}, not {intervention!r}")
+    with db.connect() as conn:
+        codes = [r[0] for r in conn.execute(
+            "SELECT code FROM production.intervention_catalogue WHERE active ORDER BY position, code")]
+    if intervention not in codes:
+        raise ReviewError(f"intervention: must be one of the catalogue ({', '.join(codes)}), not {intervention!r}")
     if not agrees_with_score and not (dismissal_reason or "").strip():
         raise ReviewError("dismissal_reason: required when the reviewer disagrees with the score")
     if intervention != "none" and intervention_date is None:

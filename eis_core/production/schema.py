@@ -11,6 +11,8 @@
 * ``unit_risk``      division/unit aggregates: officers, mean score, officers in the top 5 %.
 * ``bias_audit``     flag rates per race and sex group on the scored date (no outcomes yet: rates only).
 * ``reviews``        a supervisor's review of a flagged officer (constraints make an incomplete one impossible).
+* ``intervention_catalogue`` the interventions a review or alert may choose (the department edits it).
+* ``alerts``, ``alert_events``, ``alert_notifications`` the intervention workflow (eis_core.production.alerts).
 
 A date's rows are replaced atomically (one transaction deletes and rewrites every table for that date),
 so re-running or backfilling a date never duplicates anything.  ``reviews`` are never deleted by a re-run.
@@ -123,6 +125,96 @@ CREATE TABLE IF NOT EXISTS production.reviews (
         intervention_date IS NULL OR intervention_date >= as_of_date)
 );
 CREATE INDEX IF NOT EXISTS reviews_officer_idx ON production.reviews (officer_id, as_of_date);
+
+-- the intervention workflow (issue 16): alerts, their steps, the department's catalogue of interventions
+CREATE TABLE IF NOT EXISTS production.intervention_catalogue (
+    code            text PRIMARY KEY CHECK (code ~ '^[a-z][a-z0-9_]{1,40}$'),
+    label           text NOT NULL CHECK (length(btrim(label)) > 0),
+    description     text,
+    active          boolean NOT NULL DEFAULT true,
+    position        integer NOT NULL DEFAULT 100,
+    needs_follow_up boolean NOT NULL DEFAULT true,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    updated_by      text
+);
+INSERT INTO production.intervention_catalogue (code, label, description, position, needs_follow_up, updated_by)
+VALUES ('training', 'Training', 'A course or refresher training', 1, true, 'default'),
+       ('counselling', 'Counselling', 'A counselling conversation with the supervisor', 2, true, 'default'),
+       ('mentoring', 'Mentoring', 'Paired with an experienced officer', 3, true, 'default'),
+       ('peer_support', 'Peer support', 'Referred to the peer-support team', 4, true, 'default'),
+       ('wellness_referral', 'Wellness referral', 'Referred to the employee wellness programme', 5, true, 'default'),
+       ('reassignment', 'Reassignment', 'A change of assignment, shift or partner', 6, true, 'default'),
+       ('none', 'No intervention', 'The supervisor looked into it and no action is needed', 99, false, 'default')
+ON CONFLICT (code) DO NOTHING;
+-- reviews name an intervention of the catalogue (which the department edits) instead of a fixed list
+ALTER TABLE production.reviews DROP CONSTRAINT IF EXISTS reviews_intervention_check;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'reviews_intervention_catalogue_fk') THEN
+        ALTER TABLE production.reviews ADD CONSTRAINT reviews_intervention_catalogue_fk
+            FOREIGN KEY (intervention) REFERENCES production.intervention_catalogue (code);
+    END IF;
+END $$;
+
+CREATE TABLE IF NOT EXISTS production.alerts (
+    alert_id          bigserial PRIMARY KEY,
+    officer_id        text NOT NULL,
+    as_of_date        date NOT NULL,
+    division          text,
+    score             double precision,
+    rank_abs          integer,
+    rank_pct          double precision,
+    status            text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'met', 'intervention',
+                                                                     'followed_up', 'closed')),
+    assigned_to       text,
+    escalation_level  smallint NOT NULL DEFAULT 0,
+    due_date          date NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    created_by        text NOT NULL,
+    acknowledged_at   timestamptz,
+    acknowledged_by   text,
+    meeting_date      date,
+    meeting_notes     text,
+    intervention      text REFERENCES production.intervention_catalogue (code),
+    intervention_date date,
+    follow_up_date    date,
+    followed_up_at    timestamptz,
+    follow_up_notes   text,
+    closed_at         timestamptz,
+    closed_by         text,
+    close_notes       text,
+    UNIQUE (officer_id, as_of_date),
+    CONSTRAINT alerts_closed_has_when CHECK ((status = 'closed') = (closed_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open_per_officer ON production.alerts (officer_id)
+    WHERE status <> 'closed';
+CREATE INDEX IF NOT EXISTS alerts_assignee_idx ON production.alerts (assigned_to, status);
+CREATE INDEX IF NOT EXISTS alerts_division_idx ON production.alerts (division, status);
+
+CREATE TABLE IF NOT EXISTS production.alert_events (
+    event_id  bigserial PRIMARY KEY,
+    alert_id  bigint NOT NULL REFERENCES production.alerts (alert_id) ON DELETE CASCADE,
+    at        timestamptz NOT NULL DEFAULT now(),
+    actor     text NOT NULL,
+    step      text NOT NULL,
+    detail    jsonb
+);
+CREATE INDEX IF NOT EXISTS alert_events_alert_idx ON production.alert_events (alert_id, event_id);
+
+CREATE TABLE IF NOT EXISTS production.alert_notifications (
+    notification_id bigserial PRIMARY KEY,
+    alert_id        bigint NOT NULL REFERENCES production.alerts (alert_id) ON DELETE CASCADE,
+    at              timestamptz NOT NULL DEFAULT now(),
+    recipient       text,
+    address         text,
+    subject         text NOT NULL,
+    status          text NOT NULL
+);
+
+-- one review per officer per alert, editable until the alert is closed
+ALTER TABLE production.reviews ADD COLUMN IF NOT EXISTS alert_id bigint REFERENCES production.alerts (alert_id);
+ALTER TABLE production.reviews ADD COLUMN IF NOT EXISTS updated_at timestamptz;
+ALTER TABLE production.reviews ADD COLUMN IF NOT EXISTS updated_by text;
+CREATE UNIQUE INDEX IF NOT EXISTS reviews_one_per_alert ON production.reviews (alert_id) WHERE alert_id IS NOT NULL;
 """
 
 def ensure_production_schema() -> None:

@@ -20,7 +20,7 @@ import csv
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eis_core import db
+from eis_core.production import alerts as alerts_mod
 from eis_core.webapp import queries as q
 from eis_core.webapp import store
 from eis_core.webapp.security import (DOCS_COOKIE, DOCS_PREFIX, LOGIN_CSRF_COOKIE, SESSION_COOKIE, AuthGate,
@@ -43,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 #: the navigation; later issues add their page here (path, label, roles allowed)
 NAV = [
     ("/risk", "Risk list", ("admin", "analyst", "supervisor")),
+    ("/alerts", "Alerts", ("admin", "analyst", "supervisor")),
     ("/units", "Units", ("admin", "analyst", "supervisor")),
     ("/models", "Models", ("admin", "analyst")),
     ("/data-quality", "Data quality", ("admin", "analyst")),
@@ -50,7 +52,9 @@ NAV = [
     ("/severity", "Severity monitoring", ("admin", "analyst")),
     ("/admin/users", "Users", ("admin",)),
     ("/admin/audit", "Audit", ("admin",)),
+    ("/admin/interventions", "Interventions", ("admin",)),
 ]
+PER_PAGE = (25, 50, 100, 250)
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
            "#bcbd22"]
@@ -324,9 +328,29 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
     # ------------------------------------------------------------------------------ risk list
 
-    def risk_context(request: Request, date_s: str | None, division: str | None, unit: str | None) -> dict:
+    def sweep_alerts(request: Request) -> None:
+        """Raise the newest date's alerts and escalate overdue ones (eis_core.production.alerts.sweep);
+        a failure here is logged and never breaks the page."""
+        from eis_core.production.alerts import sweep
+
+        client = client_of(request)
+        try:
+            sweep(by="eis", audit=lambda conn, action, target, detail: store.audit("eis", action, target, detail,
+                                                                                   client, conn))
+        except Exception as exc:  # noqa: BLE001
+            import logging
+
+            logging.getLogger("eis.webapp").warning("alert sweep failed: %s: %s", type(exc).__name__, exc)
+
+    def risk_context(request: Request, date_s: str | None, division: str | None, unit: str | None,
+                     show: str | None = None, sort: str | None = None) -> dict:
         user = user_of(request)
         division, unit = clean(division), clean(unit)
+        show, sort = clean(show) or "all", clean(sort) or "rank"
+        if show not in q.RISK_SHOWS:
+            raise HTTPException(400, f"show: one of {', '.join(q.RISK_SHOWS)}")
+        if sort not in q.RISK_SORTS:
+            raise HTTPException(400, f"sort: one of {', '.join(q.RISK_SORTS)}")
         if user.is_supervisor:
             if division is not None and division != user.division:
                 raise Denied(f"division: you supervise {user.division}; other divisions are not shown",
@@ -337,43 +361,89 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
             as_of = parse_date(date_s) or (dates[0] if dates else None)
             if as_of is None:
                 return {"as_of": None, "dates": [], "rows": [], "division": division, "unit": unit, "units": [],
-                        "run": None}
-            return {"as_of": as_of, "dates": dates, "division": division, "unit": unit,
-                    "rows": q.risk_list(conn, as_of, division, unit, user.division if user.is_supervisor else None),
+                        "run": None, "show": show, "sort": sort, "all_rows": 0}
+            rows = q.risk_list(conn, as_of, division, unit, user.division if user.is_supervisor else None)
+            counts = {k: sum(1 for r in rows if f(r)) for k, f in q.RISK_SHOWS.items()}
+            rows = sorted((r for r in rows if q.RISK_SHOWS[show](r)), key=q.RISK_SORTS[sort])
+            return {"as_of": as_of, "dates": dates, "division": division, "unit": unit, "show": show, "sort": sort,
+                    "rows": rows, "counts": counts,
                     "units": q.divisions_units(conn, as_of, user.division if user.is_supervisor else None),
                     "run": q.scoring_run(conn, as_of)}
+
+    def word_rows(rows: list[dict], as_of, limit: int = 3) -> None:
+        """Each row's risk factors as grouped sentences next to its division (``r["worded"]``)."""
+        if not rows:
+            return
+        with db.connect() as conn:
+            peers = q.division_peers(conn, as_of, {f["feature"] for r in rows for f in r["factors"]},
+                                     {r["division"] for r in rows if r["division"]})
+        for r in rows:
+            r["worded"] = q.worded_factors(r["factors"], r["division"], peers, limit)
 
     def audit_list(request: Request, action: str, ctx: dict) -> None:
         store.audit(user_of(request).username, action, "risk_list",
                     {"as_of_date": ctx["as_of"].isoformat() if ctx["as_of"] else None, "division": ctx["division"],
-                     "unit": ctx["unit"], "rows": len(ctx["rows"])}, client_of(request))
+                     "unit": ctx["unit"], "show": ctx.get("show"), "rows": len(ctx["rows"])}, client_of(request))
 
     @app.get("/risk", response_class=HTMLResponse)
-    def risk_page(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
-        ctx = risk_context(request, date, division, unit)
+    def risk_page(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None,
+                  show: str | None = None, sort: str | None = None, page: str | None = None, per: str | None = None):
+        user_of(request)
+        sweep_alerts(request)
+        ctx = risk_context(request, date, division, unit, show, sort)
+        try:
+            page_n = max(1, int(page or 1))
+            per_n = int(per or 50)
+        except ValueError:
+            raise HTTPException(400, "page, per: whole numbers") from None
+        if per_n not in PER_PAGE:
+            raise HTTPException(400, f"per: one of {', '.join(map(str, PER_PAGE))}")
+        total = len(ctx["rows"])
+        pages = max(1, -(-total // per_n))
+        page_n = min(page_n, pages)
+        ctx["total"] = total
+        ctx["rows"] = ctx["rows"][(page_n - 1) * per_n: page_n * per_n]
+        word_rows(ctx["rows"], ctx["as_of"])
         audit_list(request, "view_risk_list", ctx)
         divisions = sorted({u["division"] for u in ctx["units"] if u["division"]})
         ctx["divisions"] = divisions
-        ctx["export_query"] = urlencode({k: v for k, v in (("date", ctx["as_of"]), ("division", ctx["division"]),
-                                                            ("unit", ctx["unit"])) if v})
+        base = {k: v for k, v in (("date", ctx["as_of"]), ("division", ctx["division"]), ("unit", ctx["unit"]))
+                if v}
+        ctx["export_query"] = urlencode({**base, **({"show": ctx["show"]} if ctx["show"] != "all" else {}),
+                                         **({"sort": ctx["sort"]} if ctx["sort"] != "rank" else {})})
+        ctx["base_query"] = base
+        ctx.update(page=page_n, pages=pages, per=per_n, per_choices=PER_PAGE, sorts=list(q.RISK_SORTS),
+                   flag_share=alerts_mod.flag_share())
+
+        def link(**kw) -> str:
+            params = {**base, "show": ctx["show"], "sort": ctx["sort"], "per": per_n, "page": 1, **kw}
+            return "/risk?" + urlencode({k: v for k, v in params.items()
+                                         if v not in (None, "") and not (k == "show" and v == "all")
+                                         and not (k == "sort" and v == "rank") and not (k == "per" and v == 50)
+                                         and not (k == "page" and v == 1)})
+        ctx["link"] = link
         return render(request, "risk.html", ctx)
 
     @app.get("/risk.csv")
-    def risk_csv(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
+    def risk_csv(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None,
+                 show: str | None = None, sort: str | None = None):
         user = user_of(request)
-        ctx = risk_context(request, date, division, unit)
+        ctx = risk_context(request, date, division, unit, show, sort)
         if ctx["as_of"] is None:
             raise HTTPException(404, "date: nothing has been scored yet")
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["as_of_date", "rank", "officer_id", "score", "rank_pct", "division", "unit", "rank_move_7d",
-                    "rank_move_30d", "top_risk_factors", "last_review_date", "last_reviewer", "last_intervention"])
+                    "rank_move_30d", "top_risk_factors", "last_review_date", "last_reviewer", "last_intervention",
+                    "flagged", "alert_status", "alert_due", "overdue"])
+        word_rows(ctx["rows"], ctx["as_of"])
         for r in ctx["rows"]:
-            factors = "; ".join(f"{f['label']} ({f['direction']})" for f in r["factors"])
+            factors = "; ".join(f"{f['text']} ({f['direction']} the risk)" for f in r["worded"])
             w.writerow([csv_safe(x) for x in (ctx["as_of"].isoformat(), r["rank_abs"], r["officer_id"],
                                               f"{r['score']:.6f}", f"{r['rank_pct']:.4f}", r["division"], r["unit"],
                                               r["move_7"], r["move_30"], factors, r["review_date"], r["reviewer"],
-                                              r["intervention"])])
+                                              r["intervention"], "yes" if r["flagged"] else "no", r["alert_status"],
+                                              r["alert_due"], "yes" if r["overdue"] else "no")])
         store.audit(user.username, "export_csv", "risk_list",
                     {"as_of_date": ctx["as_of"].isoformat(), "division": ctx["division"], "unit": ctx["unit"],
                      "rows": len(ctx["rows"])}, client_of(request))
@@ -383,8 +453,10 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                         headers={"Content-Disposition": f'attachment; filename="{safe_name}"'})
 
     @app.get("/api/risk")
-    def api_risk(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None):
-        ctx = risk_context(request, date, division, unit)
+    def api_risk(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None,
+                 show: str | None = None, sort: str | None = None):
+        ctx = risk_context(request, date, division, unit, show, sort)
+        word_rows(ctx["rows"], ctx["as_of"], None)
         audit_list(request, "api_risk", ctx)  # the whole list as JSON: audited like the CSV export
         return JSONResponse(json.loads(json.dumps(
             {"as_of_date": ctx["as_of"], "division": ctx["division"], "unit": ctx["unit"], "officers": ctx["rows"]},
@@ -413,9 +485,28 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                                  f"you supervise {user.division}", "denied_officer", officer_id,
                                  {"as_of_date": as_of.isoformat(), "division": pred["division"],
                                   "current_division": current})
+            factors = q.risk_factors(conn, officer_id, as_of)
+            peers = q.division_peers(conn, as_of, {f["feature"] for f in factors},
+                                     {pred["division"]} if pred["division"] else set())
+            from eis_core.production.wording import factor_groups
+
+            worded = q.worded_factors(factors, pred["division"], peers)
+            peer_rows = []
+            for w in worded:
+                vals = peers.get((pred["division"], w["primary"]))
+                if vals and w["value"] is not None:
+                    n = len(vals)
+                    peer_rows.append({"text": w["text"], "value": w["value"], "median": vals[n // 2],
+                                      "p90": vals[min(n - 1, int(0.9 * n))], "peers": n,
+                                      "below": sum(1 for v in vals if v < w["value"]) / n})
             ctx = {"officer_id": officer_id, "as_of": as_of, "pred": pred,
                    "history": q.officer_history(conn, officer_id, scope=scope),
-                   "factors": q.risk_factors(conn, officer_id, as_of),
+                   "factors": factors, "worded": worded, "peer_rows": peer_rows,
+                   "factor_groups": [g.features for g in factor_groups(factors)],
+                   "flagged": pred["rank_pct"] <= alerts_mod.flag_share(),
+                   "alerts": alerts_mod.officer_alerts(conn, officer_id, scope),
+                   "timeline": q.officer_timeline(conn, officer_id, as_of + timedelta(days=1),
+                                                  scope),
                    "changes": q.rank_changes(conn, officer_id, as_of),
                    "reviews": q.reviews(conn, officer_id, scope=scope),
                    "events": q.events_summary(conn, officer_id, as_of)}
@@ -442,6 +533,8 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         ctx["errors"] = errors or []
         ctx["form"] = form or {}
         ctx["can_review"] = user_of(request).can_review()
+        with db.connect() as conn:
+            ctx["catalogue"] = alerts_mod.catalogue(conn)
         ctx["saved"] = request.query_params.get("saved")
         return render(request, "officer.html", ctx, status)
 
@@ -492,7 +585,10 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
         def work():
             ctx = officer_context(request, officer_id, as_of.isoformat(), audit_view=False)
-            values, errors = q.validate_review(fdict, [f["feature"] for f in ctx["factors"]], as_of)
+            with db.connect() as conn:
+                codes = [c["code"] for c in alerts_mod.catalogue(conn)]
+            values, errors = q.validate_review(fdict, [f["feature"] for f in ctx["factors"]], as_of, codes,
+                                               ctx["factor_groups"])
             if errors:
                 return ctx, errors, None
             from eis_core.production.reviews import ReviewError, add_review
@@ -514,6 +610,152 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         return RedirectResponse(f"/officers/{ctx['officer_id']}?" + urlencode({"date": as_of.isoformat(),
                                                                               "saved": rid}) + "#reviews",
                                 status_code=303)
+
+    # ------------------------------------------------------------------------------ alerts (intervention workflow)
+
+    def auditor(request: Request, user: store.User):
+        client = client_of(request)
+        return lambda conn, action, target, detail: store.audit(user.username, action, target, detail, client, conn)
+
+    def alert_in_scope(request: Request, conn, alert_id: str) -> tuple[store.User, dict]:
+        """The alert, if the user may see it: analysts and admins all; a supervisor only an alert raised
+        while the officer was in their division, of an officer who is in it now (docs/security.md)."""
+        user = user_of(request)
+        try:
+            aid = int(alert_id)
+        except ValueError:
+            raise HTTPException(404, "alert: not an alert number") from None
+        a = alerts_mod.get_alert(conn, aid)
+        if a is None:
+            raise HTTPException(404, f"alert: no alert {aid}")
+        if user.is_supervisor and (a["division"] != user.division
+                                   or q.current_division(conn, a["officer_id"]) != user.division):
+            raise Denied(f"alert {aid} is not in your division; you supervise {user.division}", "denied_alert",
+                         a["officer_id"], {"alert_id": aid, "division": a["division"]})
+        return user, a
+
+    @app.get("/alerts", response_class=HTMLResponse)
+    def alerts_page(request: Request, status: str | None = None, mine: str | None = None):
+        user = user_of(request)
+        status = clean(status) or "open"
+        if status not in ("open", "overdue", "all", *alerts_mod.STEPS):
+            raise HTTPException(400, "status: open, overdue, all or a step")
+        sweep_alerts(request)
+        with db.connect() as conn:
+            rows = alerts_mod.list_alerts(conn, user.division if user.is_supervisor else None,
+                                          None if status == "all" else status,
+                                          user.username if mine else None)
+            store.audit(user.username, "view_alerts", "alerts", {"status": status, "rows": len(rows)},
+                        client_of(request), conn)
+        return render(request, "alerts.html", {"rows": rows, "status": status, "mine": bool(mine),
+                                               "status_text": alerts_mod.STATUS_TEXT, "today": date.today()})
+
+    def alert_render(request: Request, alert_id: str, *, errors: list[str] | None = None, form: dict | None = None,
+                     status: int = 200, audit_view: bool = True) -> HTMLResponse:
+        with db.connect() as conn:
+            user, a = alert_in_scope(request, conn, alert_id)
+            review = alerts_mod.alert_review(conn, a["alert_id"])
+            factors = q.risk_factors(conn, a["officer_id"], a["as_of_date"])
+            peers = q.division_peers(conn, a["as_of_date"], {f["feature"] for f in factors},
+                                     {a["division"]} if a["division"] else set())
+            ctx = {"alert": a, "review": review, "events": alerts_mod.alert_events(conn, a["alert_id"]),
+                   "notifications": alerts_mod.alert_notifications(conn, a["alert_id"]),
+                   "catalogue": alerts_mod.catalogue(conn), "worded": q.worded_factors(factors, a["division"], peers),
+                   "status_text": alerts_mod.STATUS_TEXT, "today": date.today(), "errors": errors or [],
+                   "form": form or {}, "can_act": user.is_admin or user.is_supervisor,
+                   "assignees": [u for u in store.list_users() if not u["disabled"] and (
+                       u["role"] == "admin" or (u["role"] == "supervisor" and u["division"] == a["division"]))]
+                   if user.is_admin else []}
+            if audit_view:
+                store.audit(user.username, "view_alert", a["officer_id"], {"alert_id": a["alert_id"]},
+                            client_of(request), conn)
+        return render(request, "alert.html", ctx, status)
+
+    @app.get("/alerts/{alert_id}", response_class=HTMLResponse)
+    def alert_page(request: Request, alert_id: str):
+        return alert_render(request, alert_id)
+
+    @app.post("/alerts/{alert_id}/{step}")
+    async def alert_step(request: Request, alert_id: str, step: str):
+        """acknowledge, meeting, review (review + intervention + follow-up date; editable until closed),
+        follow_up, close, assign (admins)."""
+        form = await request.form()
+        check_csrf(request, form)
+        user = user_of(request)
+        if step not in ("acknowledge", "meeting", "review", "follow_up", "close", "assign"):
+            raise HTTPException(404, "step: acknowledge, meeting, review, follow_up, close or assign")
+        if not (user.is_admin or user.is_supervisor) or (step == "assign" and not user.is_admin):
+            raise HTTPException(403, f"your role ({user.role}) cannot work alerts")
+        fdict = {k: str(v) for k, v in form.items()}
+
+        def work():
+            with db.connect() as conn:
+                _, a = alert_in_scope(request, conn, alert_id)
+            aid, audit = a["alert_id"], auditor(request, user)
+            f = fdict
+            if step == "acknowledge":
+                alerts_mod.acknowledge(aid, user.username, audit)
+            elif step == "meeting":
+                alerts_mod.record_meeting(aid, user.username, f.get("meeting_date"), f.get("meeting_notes"), audit)
+            elif step == "review":
+                with db.connect() as conn:
+                    factors = q.risk_factors(conn, a["officer_id"], a["as_of_date"])
+                    codes = [c["code"] for c in alerts_mod.catalogue(conn, active_only=False)]
+                from eis_core.production.wording import factor_groups
+
+                values, errors = q.validate_review(f, [x["feature"] for x in factors], a["as_of_date"], codes,
+                                                   [g.features for g in factor_groups(factors)])
+                errors = [e for e in errors if not e.startswith("intervention_date")]  # checked below
+                if errors:
+                    raise alerts_mod.AlertError("; ".join(errors))
+                alerts_mod.save_review(aid, user.username, agrees=values["agrees"],
+                                       factor_agreement=values["factor_agreement"], intervention=values["intervention"],
+                                       intervention_date=f.get("intervention_date"),
+                                       follow_up_date=f.get("follow_up_date"),
+                                       dismissal_reason=values["dismissal_reason"], notes=values["notes"], audit=audit)
+            elif step == "follow_up":
+                alerts_mod.record_follow_up(aid, user.username, f.get("follow_up_notes"), audit)
+            elif step == "close":
+                alerts_mod.close(aid, user.username, f.get("close_notes"), audit)
+            else:
+                alerts_mod.reassign(aid, user.username, (f.get("assigned_to") or "").strip().lower(), audit)
+            return aid
+
+        try:
+            aid = await run_in_threadpool(work)
+        except alerts_mod.AlertError as e:
+            return alert_render(request, alert_id, errors=str(e).split("; "), form=fdict, status=400,
+                                audit_view=False)
+        return RedirectResponse(f"/alerts/{aid}?done={step}", status_code=303)
+
+    @app.get("/admin/interventions", response_class=HTMLResponse)
+    def interventions_page(request: Request):
+        require_role(request, "admin")
+        with db.connect() as conn:
+            items = alerts_mod.catalogue(conn, active_only=False)
+        return render(request, "interventions.html", {"items": items, "error": None})
+
+    @app.post("/admin/interventions")
+    async def interventions_save(request: Request):
+        form = await request.form()
+        check_csrf(request, form)
+        user = require_role(request, "admin")
+        try:
+            position = int(str(form.get("position") or 50))
+        except ValueError:
+            position = -1
+        try:
+            if not 0 <= position <= 1000:
+                raise alerts_mod.AlertError("position: a whole number from 0 to 1000")
+            await run_in_threadpool(alerts_mod.save_catalogue_item, str(form.get("code") or ""),
+                                    str(form.get("label") or ""), str(form.get("description") or ""),
+                                    form.get("active") == "yes", form.get("needs_follow_up") == "yes", position,
+                                    user.username, auditor(request, user))
+        except alerts_mod.AlertError as e:
+            with db.connect() as conn:
+                items = alerts_mod.catalogue(conn, active_only=False)
+            return render(request, "interventions.html", {"items": items, "error": str(e)}, 400)
+        return RedirectResponse("/admin/interventions", status_code=303)
 
     # ------------------------------------------------------------------------------ models
 
@@ -814,8 +1056,8 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         check_csrf(request, form)
         user = require_role(request, "admin")
         client = client_of(request)
-        if action not in ("disable", "enable", "unlock", "reset", "role"):
-            raise HTTPException(404, "action: one of disable, enable, unlock, reset, role")
+        if action not in ("disable", "enable", "unlock", "reset", "role", "contact"):
+            raise HTTPException(404, "action: one of disable, enable, unlock, reset, role, contact")
         if username == user.username and action in ("disable", "role"):
             raise HTTPException(400, f"username: you cannot {'disable' if action == 'disable' else 're-role'} "
                                      "your own account")
@@ -829,6 +1071,10 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
             elif action == "enable":
                 await run_in_threadpool(lambda: store.update_user(username, by=user.username, client=client,
                                                                   enabled=True))
+            elif action == "contact":
+                await run_in_threadpool(lambda: store.set_contact(
+                    username, by=user.username, client=client, email=str(form.get("email") or ""),
+                    reports_to=str(form.get("reports_to") or "")))
             elif action == "reset":
                 pw = await run_in_threadpool(lambda: store.update_user(username, by=user.username, client=client,
                                                                        reset_password=True))

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from eis_core.production.schema import INTERVENTIONS
 
 WINDOW_PREFERENCE = ("1y", "6m", "5y", "3m", "1m", "all")
 
@@ -63,17 +62,29 @@ SELECT p.officer_id, p.score, p.rank_abs, p.rank_pct, p.division, p.unit,
        p.rank_abs - rc7.previous_rank  AS move_7,
        p.rank_abs - rc30.previous_rank AS move_30,
        f.factors,
-       rv.reviewed_at, rv.reviewer, rv.review_date, rv.agrees_with_score, rv.intervention
+       rv.reviewed_at, rv.reviewer, rv.review_date, rv.agrees_with_score, rv.intervention,
+       (p.rank_pct <= %(flag_share)s) AS flagged,
+       al.alert_id, al.alert_status, al.alert_due, al.alert_assignee, coalesce(al.overdue, false) AS overdue,
+       coalesce(al.alert_reviewed, false) AS alert_reviewed
 FROM production.predictions p
 LEFT JOIN production.rank_changes rc7
        ON rc7.as_of_date = p.as_of_date AND rc7.officer_id = p.officer_id AND rc7.days_back = 7
 LEFT JOIN production.rank_changes rc30
        ON rc30.as_of_date = p.as_of_date AND rc30.officer_id = p.officer_id AND rc30.days_back = 30
 LEFT JOIN LATERAL (
-       SELECT json_agg(json_build_object('label', rf.label, 'direction', rf.direction, 'feature', rf.feature)
+       SELECT json_agg(json_build_object('label', rf.label, 'direction', rf.direction, 'feature', rf.feature,
+                                         'value', rf.value, 'contribution', rf.contribution)
                        ORDER BY rf.position) AS factors
        FROM production.risk_factors rf
-       WHERE rf.as_of_date = p.as_of_date AND rf.officer_id = p.officer_id AND rf.position <= 3) f ON true
+       WHERE rf.as_of_date = p.as_of_date AND rf.officer_id = p.officer_id) f ON true
+LEFT JOIN LATERAL (
+       SELECT a.alert_id, a.status AS alert_status, a.due_date AS alert_due, a.assigned_to AS alert_assignee,
+              (a.status <> 'closed' AND a.due_date < current_date) AS overdue,
+              EXISTS (SELECT 1 FROM production.reviews ar WHERE ar.alert_id = a.alert_id) AS alert_reviewed
+       FROM production.alerts a
+       WHERE a.officer_id = p.officer_id AND a.as_of_date <= p.as_of_date
+         AND (%(scope)s::text IS NULL OR a.division = %(scope)s)
+       ORDER BY a.status = 'closed', a.as_of_date DESC LIMIT 1) al ON true
 LEFT JOIN LATERAL (
        SELECT r.reviewed_at, r.reviewer, r.as_of_date AS review_date, r.agrees_with_score, r.intervention
        FROM production.reviews r
@@ -95,13 +106,73 @@ ORDER BY p.rank_abs, p.officer_id
 def risk_list(conn, as_of: date, division: str | None, unit: str | None, scope: str | None = None) -> list[dict]:
     """Ranked officers of *as_of* (move_N > 0: the officer moved *up* the list, towards rank 1, since N days).
     *scope*: a supervisor's division - only officers in it on *as_of* **and** now (their latest scored
-    date), and only reviews filed while they were in it (see :func:`current_division`)."""
-    out = rows(conn, RISK_LIST_SQL, {"as_of": as_of, "division": division, "unit": unit, "scope": scope})
+    date), and only reviews and alerts filed while they were in it (see :func:`current_division`).
+    ``flagged``: in the top ``EIS_FLAG_TOP_PERCENT`` % (:func:`eis_core.production.alerts.flag_share`);
+    ``reviewed``: a review for this date, or for the officer's current alert."""
+    from eis_core.production.alerts import flag_share
+
+    out = rows(conn, RISK_LIST_SQL, {"as_of": as_of, "division": division, "unit": unit, "scope": scope,
+                                     "flag_share": flag_share()})
     for r in out:
         r["move_7"] = -r["move_7"] if r["move_7"] is not None else None
         r["move_30"] = -r["move_30"] if r["move_30"] is not None else None
         r["factors"] = r["factors"] or []
+        r["reviewed"] = bool(r["review_date"] == as_of or r["alert_reviewed"])
     return out
+
+
+RISK_SORTS = {
+    "rank": lambda r: (r["rank_abs"],),
+    "score": lambda r: (-r["score"], r["rank_abs"]),
+    "move_7": lambda r: (r["move_7"] is None, -(r["move_7"] or 0), r["rank_abs"]),
+    "move_30": lambda r: (r["move_30"] is None, -(r["move_30"] or 0), r["rank_abs"]),
+    "officer": lambda r: (r["officer_id"],),
+    "unit": lambda r: (r["division"] or "", r["unit"] or "", r["rank_abs"]),
+    "due": lambda r: (r["alert_due"] is None or r["alert_status"] == "closed", r["alert_due"] or date.max,
+                      r["rank_abs"]),
+}
+RISK_SHOWS = {"all": lambda r: True, "flagged": lambda r: r["flagged"],
+              "not_reviewed": lambda r: r["flagged"] and not r["reviewed"],
+              "overdue": lambda r: r["overdue"]}
+
+
+def division_peers(conn, as_of: date, features: set[str], divisions: set[str]) -> dict[tuple[str, str], list[float]]:
+    """{(division, feature): sorted values of the division's officers scored on *as_of*}, from the
+    feature mart on its latest date <= *as_of* (empty when the mart lacks the date or the columns).
+    Feature names come from ``production.risk_factors`` and are checked against the mart's columns,
+    then quoted as identifiers."""
+    from psycopg import sql
+
+    if not features or not divisions or not table_exists(conn, "features.officer_features"):
+        return {}
+    cols = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                       "'features' AND table_name = 'officer_features'")}
+    feats = sorted(f for f in features if f in cols and f not in ("officer_id", "as_of_date"))
+    if not feats:
+        return {}
+    fdate = conn.execute("SELECT max(as_of_date) FROM features.officer_features WHERE as_of_date <= %s",
+                         (as_of,)).fetchone()[0]
+    if fdate is None:
+        return {}
+    query = sql.SQL("SELECT p.division, {} FROM production.predictions p JOIN features.officer_features f "
+                    "ON f.officer_id = p.officer_id AND f.as_of_date = %s WHERE p.as_of_date = %s "
+                    "AND p.division = ANY(%s)").format(sql.SQL(", ").join(sql.Identifier("f", c) for c in feats))
+    out: dict[tuple[str, str], list[float]] = {}
+    for row in conn.execute(query, (fdate, as_of, sorted(divisions))):
+        for c, v in zip(feats, row[1:]):
+            if v is not None:
+                out.setdefault((row[0], c), []).append(float(v))
+    for v in out.values():
+        v.sort()
+    return out
+
+
+def worded_factors(factors: list[dict], division: str | None, peers: dict, limit: int | None = None) -> list[dict]:
+    """The officer's factors as grouped sentences (eis_core.production.wording), compared with *division*."""
+    from eis_core.production.wording import sentences
+
+    mine = {f: v for (d, f), v in peers.items() if d == division}
+    return [s.as_dict() for s in sentences(factors, mine, limit)]
 
 
 def prediction(conn, officer_id: str, as_of: date) -> dict | None:
@@ -145,7 +216,7 @@ def rank_changes(conn, officer_id: str, as_of: date) -> list[dict]:
 def reviews(conn, officer_id: str, scope: str | None = None) -> list[dict]:
     """The officer's reviews; with *scope* (a supervisor's division) only those filed for a date on which
     the officer was in that division."""
-    return rows(conn, "SELECT r.review_id, r.as_of_date, r.reviewer, r.reviewed_at, r.agrees_with_score, "
+    return rows(conn, "SELECT r.review_id, r.alert_id, r.as_of_date, r.reviewer, r.reviewed_at, r.agrees_with_score, "
                       "r.factor_agreement, r.dismissal_reason, r.intervention, r.intervention_date, r.notes "
                       "FROM production.reviews r WHERE r.officer_id = %s AND (%s::text IS NULL OR EXISTS ("
                       "  SELECT 1 FROM production.predictions p WHERE p.officer_id = r.officer_id "
@@ -153,19 +224,26 @@ def reviews(conn, officer_id: str, scope: str | None = None) -> list[dict]:
                       "ORDER BY r.reviewed_at DESC, r.review_id DESC", (officer_id, scope, scope))
 
 
-def validate_review(form: dict, factors: list[str], as_of: date) -> tuple[dict, list[str]]:
-    """Check a submitted review form; returns (values, errors). Each error names its field."""
+def validate_review(form: dict, factors: list[str], as_of: date, codes: list[str] | None = None,
+                    groups: list[list[str]] | None = None) -> tuple[dict, list[str]]:
+    """Check a submitted review form; returns (values, errors). Each error names its field.
+    *codes*: the interventions of the catalogue; *groups*: factors shown as one sentence - one answer
+    (``factor:<first feature of the group>``) covers the whole group."""
+    from eis_core.production.schema import INTERVENTIONS
+
+    codes = list(codes or INTERVENTIONS)
     errors: list[str] = []
     agrees_raw = (form.get("agrees_with_score") or "").strip()
     if agrees_raw not in ("yes", "no"):
         errors.append("agrees_with_score: choose whether you agree with the score (yes or no)")
     agrees = agrees_raw == "yes"
     fa: dict[str, bool] = {}
-    for feat in factors:
-        v = (form.get(f"factor:{feat}") or "").strip()
-        if v not in ("agree", "disagree"):
-            errors.append(f"factor_agreement: say whether you agree with the risk factor {feat!r}")
-        else:
+    for group in (groups or [[f] for f in factors]):
+        for feat in group:
+            v = (form.get(f"factor:{feat}") or form.get(f"factor:{group[0]}") or "").strip()
+            if v not in ("agree", "disagree"):
+                errors.append(f"factor_agreement: say whether you agree with the risk factor {feat!r}")
+                break
             fa[feat] = v == "agree"
     if not factors:
         errors.append("factor_agreement: this officer has no risk factors on this date to review")
@@ -173,8 +251,8 @@ def validate_review(form: dict, factors: list[str], as_of: date) -> tuple[dict, 
     if agrees_raw == "no" and not reason:
         errors.append("dismissal_reason: required when you do not agree with the score")
     intervention = (form.get("intervention") or "").strip()
-    if intervention not in INTERVENTIONS:
-        errors.append(f"intervention: one of {', '.join(INTERVENTIONS)}")
+    if intervention not in codes:
+        errors.append(f"intervention: one of {', '.join(codes)}")
     idate_raw = (form.get("intervention_date") or "").strip()
     idate = None
     if idate_raw:
@@ -182,7 +260,7 @@ def validate_review(form: dict, factors: list[str], as_of: date) -> tuple[dict, 
             idate = date.fromisoformat(idate_raw)
         except ValueError:
             errors.append("intervention_date: not a date (YYYY-MM-DD)")
-    if intervention in INTERVENTIONS and intervention != "none" and idate is None and not idate_raw:
+    if intervention in codes and intervention != "none" and idate is None and not idate_raw:
         errors.append("intervention_date: required for an intervention")
     if intervention == "none" and idate_raw:
         errors.append("intervention_date: leave empty when the intervention is 'none'")
@@ -459,3 +537,93 @@ def explain_dir(conn, model_id: str):
         return None
     project = Path(row[0])
     return (project if project.is_absolute() else eis_home() / project) / "reports" / "explain" / model_id
+
+
+# ----------------------------------------------------------------------------------------- officer timeline
+
+EVENT_WORDS = {"CITIZEN_COMPLAINT": "Citizen complaint", "OFFICER_COMPLAINT": "Complaint by another officer",
+               "VEHICLE_ACCIDENT": "Vehicle accident", "INJURY": "Injury", "USE_OF_FORCE": "Use-of-force investigation",
+               "RAID_AND_SEARCH": "Raid or search", "PURSUIT": "Pursuit", "FIREARM_DISCHARGE": "Firearm discharge",
+               "TIRE_DEFLATION": "Tire deflation", "RULE_VIOLATION": "Rule violation", "SICK_LEAVE": "Sick leave"}
+#: (outcome text, is it a finding against the officer?)
+DISPOSITION_WORDS = {
+    "SUSTAINED": ("sustained", True), "NOT_SUSTAINED": ("not sustained — history, not a finding", False),
+    "EXONERATED": ("exonerated — history, not a finding", False),
+    "UNFOUNDED": ("unfounded — history, not a finding", False),
+    "NO_FINDING": ("closed with no finding — history, not a finding", False),
+    "PREVENTABLE": ("found preventable", True), "NOT_PREVENTABLE": ("found not preventable", False),
+    "JUSTIFIED": ("found justified", False), "UNJUSTIFIED": ("found unjustified", True),
+    "PENDING": ("open — no finding yet", False)}
+REVIEW_OUTCOME_WORDS = {"APPROVED": "approved by the reviewing supervisor", "NOT_APPROVED": "not approved on review",
+                        "REFERRED_TO_IA": "referred to Internal Affairs on review"}
+
+
+def officer_timeline(conn, officer_id: str, until: date, scope: str | None = None, limit: int = 300) -> list[dict]:
+    """What happened to the officer, newest first: Internal Affairs cases (complaints, accidents …),
+    use-of-force reports, the legacy EIS's flags (known before *until*), and this system's flags, alerts,
+    reviews and interventions (with *scope*, only those of dates on which the officer was in that
+    division).  Each item: date, kind, what, outcome, finding (True / False / None)."""
+    out: list[dict] = []
+    if table_exists(conn, "staging.stg_ia_cases"):
+        for r in rows(conn, "SELECT case_id, event_type, incident_date, reported_date, closed_date, disposition "
+                            "FROM staging.stg_ia_cases WHERE officer_id = %s AND reported_date < %s "
+                            "ORDER BY incident_date DESC LIMIT %s", (officer_id, until, limit)):
+            disp = r["disposition"] if (r["closed_date"] is not None and r["closed_date"] < until) else "PENDING"
+            words, finding = DISPOSITION_WORDS.get(disp, ((disp or "").lower().replace("_", " "), None))
+            out.append({"date": r["incident_date"], "kind": "case",
+                        "what": f"{EVENT_WORDS.get(r['event_type'], r['event_type'])} (case {r['case_id']}, "
+                                f"reported {r['reported_date']})",
+                        "outcome": words + (f" ({r['closed_date']})" if disp != "PENDING" and r["closed_date"] else ""),
+                        "finding": finding if disp != "PENDING" else None})
+    if table_exists(conn, "staging.stg_use_of_force"):
+        for r in rows(conn, "SELECT report_id, occurred_at, force_type, subject_injured, officer_injured, reviewed_on, "
+                            "review_outcome FROM staging.stg_use_of_force WHERE officer_id = %s AND occurred_at < %s "
+                            "ORDER BY occurred_at DESC LIMIT %s", (officer_id, until, limit)):
+            injured = [w for w, v in (("person injured", r["subject_injured"]), ("officer injured", r["officer_injured"]))
+                       if v]
+            known = r["reviewed_on"] is not None and r["reviewed_on"] < until
+            out.append({"date": r["occurred_at"].date(), "kind": "force",
+                        "what": f"Use-of-force report {r['report_id']}: "
+                                f"{(r['force_type'] or 'force').lower().replace('_', ' ')}"
+                                + (f" ({', '.join(injured)})" if injured else ""),
+                        "outcome": REVIEW_OUTCOME_WORDS.get(r["review_outcome"], "reviewed") + f" ({r['reviewed_on']})"
+                        if known and r["review_outcome"] else "not reviewed yet",
+                        "finding": None})
+    if table_exists(conn, "staging.stg_eis_flags"):
+        for r in rows(conn, "SELECT flagged_on, rule, intervention FROM staging.stg_eis_flags WHERE officer_id = %s "
+                            "AND flagged_on < %s ORDER BY flagged_on DESC LIMIT %s", (officer_id, until, limit)):
+            out.append({"date": r["flagged_on"], "kind": "legacy_flag",
+                        "what": f"Flagged by the previous warning system ({(r['rule'] or 'rule').lower()})",
+                        "outcome": f"intervention: {r['intervention'].lower()}" if r["intervention"] else "",
+                        "finding": None})
+    if table_exists(conn, "production.alerts"):
+        for r in rows(conn, "SELECT a.alert_id, a.as_of_date, a.rank_abs, a.status, a.acknowledged_at, a.meeting_date, "
+                            "c.label AS intervention_label, a.intervention_date, a.follow_up_date, a.followed_up_at, "
+                            "a.closed_at, a.close_notes FROM production.alerts a LEFT JOIN "
+                            "production.intervention_catalogue c ON c.code = a.intervention WHERE a.officer_id = %s "
+                            "AND (%s::text IS NULL OR a.division = %s) ORDER BY a.as_of_date DESC",
+                            (officer_id, scope, scope)):
+            out.append({"date": r["as_of_date"], "kind": "flag", "alert_id": r["alert_id"],
+                        "what": f"Flagged by this system (rank {r['rank_abs']}); alert {r['alert_id']}",
+                        "outcome": r["status"].replace("_", " "), "finding": None})
+            if r["meeting_date"]:
+                out.append({"date": r["meeting_date"], "kind": "meeting", "alert_id": r["alert_id"],
+                            "what": "Meeting with the supervisor", "outcome": "", "finding": None})
+            if r["intervention_label"]:
+                out.append({"date": r["intervention_date"] or r["as_of_date"], "kind": "intervention",
+                            "alert_id": r["alert_id"], "what": f"Intervention: {r['intervention_label']}",
+                            "outcome": f"follow-up {'done ' + r['followed_up_at'].date().isoformat() if r['followed_up_at'] else 'due ' + str(r['follow_up_date'] or '–')}",
+                            "finding": None})
+            if r["closed_at"]:
+                out.append({"date": r["closed_at"].date(), "kind": "closed", "alert_id": r["alert_id"],
+                            "what": "Alert closed", "outcome": r["close_notes"] or "", "finding": None})
+    for r in reviews(conn, officer_id, scope):
+        if r.get("alert_id"):
+            continue  # shown with its alert
+        out.append({"date": r["reviewed_at"].date(), "kind": "review",
+                    "what": f"Review by {r['reviewer']} of the {r['as_of_date']} score",
+                    "outcome": ("agrees with the score" if r["agrees_with_score"] else "disagrees with the score")
+                    + (f"; intervention: {r['intervention']}" if r["intervention"] != "none" else ""),
+                    "finding": None})
+    out.sort(key=lambda e: e["date"], reverse=True)
+    return out[:limit]

@@ -100,6 +100,9 @@ CREATE TABLE IF NOT EXISTS webapp.access_audit (
 );
 CREATE INDEX IF NOT EXISTS access_audit_at_idx ON webapp.access_audit (at);
 CREATE INDEX IF NOT EXISTS access_audit_target_idx ON webapp.access_audit (action, target);
+-- the intervention workflow: where a user's alert e-mails go, and who an overdue alert escalates to
+ALTER TABLE webapp.users ADD COLUMN IF NOT EXISTS email text CHECK (email IS NULL OR email ~ '^[^@\s]+@[^@\s]+$');
+ALTER TABLE webapp.users ADD COLUMN IF NOT EXISTS reports_to text;
 """
 
 
@@ -254,11 +257,46 @@ def update_user(username: str, *, by: str, client: str | None = None, role: str 
     return password
 
 
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,20}$")
+
+
+def set_contact(username: str, *, by: str, client: str | None = None, email: str | None = None,
+                reports_to: str | None = None) -> None:
+    """Set a user's e-mail address (alert notifications) and who their overdue alerts escalate to.
+    The next level must be an enabled admin, or a supervisor of the same division (someone who may
+    see the officers); a user cannot report to themselves."""
+    ensure_webapp_schema()
+    username = (username or "").strip().lower()
+    email = (email or "").strip() or None
+    reports_to = (reports_to or "").strip().lower() or None
+    if email and not EMAIL_RE.match(email):
+        raise UserError(f"email: not an e-mail address: {email[:60]!r}")
+    with db.connect() as conn:
+        row = conn.execute("SELECT role, division, email, reports_to FROM webapp.users WHERE username = %s",
+                           (username,)).fetchone()
+        if row is None:
+            raise UserError(f"username: no user {username!r}")
+        if reports_to:
+            if reports_to == username:
+                raise UserError("reports_to: a user cannot escalate to themselves")
+            up = conn.execute("SELECT role, division, disabled FROM webapp.users WHERE username = %s",
+                              (reports_to,)).fetchone()
+            if up is None or up[2]:
+                raise UserError(f"reports_to: no enabled user {reports_to!r}")
+            if not (up[0] == "admin" or (up[0] == "supervisor" and row[0] == "supervisor" and up[1] == row[1])):
+                raise UserError("reports_to: the next level must be an admin or a supervisor of the same division "
+                                "(someone who may see these officers)")
+        conn.execute("UPDATE webapp.users SET email = %s, reports_to = %s WHERE username = %s",
+                     (email, reports_to, username))
+        _audit(conn, by, "user_contact", username, {"email": email, "reports_to": reports_to,
+                                                   "previous": {"email": row[2], "reports_to": row[3]}}, client)
+
+
 def list_users() -> list[dict]:
     ensure_webapp_schema()
     with db.connect() as conn:
-        cur = conn.execute("SELECT username, role, division, disabled, created_at, created_by, last_login_at "
-                           "FROM webapp.users ORDER BY username")
+        cur = conn.execute("SELECT username, role, division, disabled, created_at, created_by, last_login_at, "
+                           "email, reports_to FROM webapp.users ORDER BY username")
         cols = [d.name for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
