@@ -194,12 +194,12 @@ class EvaluationConfig(BaseModel):
 class SelectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metric: str = "precision@10%"
-    rules: list[str] = ["best_average", "best_recent", "lowest_variance", "min_regret"]
+    rules: list[str] = ["best_average", "best_recent", "lowest_variance", "min_regret", "recency_weighted"]
     chosen_rule: str = "best_average"
 
     @model_validator(mode="after")
     def _rules(self) -> "SelectionConfig":
-        known = {"best_average", "best_recent", "lowest_variance", "min_regret"}
+        known = {"best_average", "best_recent", "lowest_variance", "min_regret", "recency_weighted"}
         bad = [r for r in self.rules + [self.chosen_rule] if r not in known]
         if bad:
             raise ValueError(f"unknown selection rule(s) {bad}; known: {sorted(known)}")

@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 from eis_core import db
 from eis_core.modeling.results import ensure_results_schema
 from eis_core.modeling.selection import (apply_rules, leaderboard_frame, leaderboard_text, select_cli,
-                                         select_model_group, table3_text)
+                                         select_model_group, table3_text, recency_weighted_mean)
 
 # split ids deliberately NOT in time order as strings: time order is b (2013) < a (2014) < c (2015)
 SPLITS = {"b": "2013-07-01", "a": "2014-07-01", "c": "2015-07-01"}
@@ -25,7 +25,18 @@ VALUES = {
     "C": [0.47, 0.47, 0.47],   # within 0.05 of the best mean, zero variance
     "D": [0.45, 0.45, 0.55],   # max regret 0.15 (A: 0.40, B: 0.40, C: 0.23)
 }
-EXPECTED = {"best_average": "A", "best_recent": "B", "lowest_variance": "C", "min_regret": "D"}
+# recency-weighted means (weights 0.5, 0.71, 1): A 0.464, B 0.459, C 0.470, D 0.495
+EXPECTED = {"best_average": "A", "best_recent": "B", "lowest_variance": "C", "min_regret": "D",
+            "recency_weighted": "D"}
+
+
+def test_recency_weighted_mean():
+    wide = pd.DataFrame({"s1": [0.2, 0.8], "s2": [0.4, 0.4], "s3": [0.6, float("nan")]}, index=["x", "y"])
+    w = recency_weighted_mean(wide, half_life=1.0)  # weights 0.25, 0.5, 1
+    assert w["x"] == pytest.approx((0.05 + 0.2 + 0.6) / 1.75)
+    assert w["y"] == pytest.approx((0.2 + 0.2) / 0.75)  # the missing split is left out
+    late = pd.DataFrame({"s1": [0.9, 0.1], "s2": [0.1, 0.9]}, index=["early", "late"])
+    assert recency_weighted_mean(late).idxmax() == "late"
 
 
 def test_rules_on_a_frame():

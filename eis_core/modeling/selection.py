@@ -10,7 +10,9 @@ of the test matrix, then split id):
 * ``best_recent``     — highest value on the latest split;
 * ``lowest_variance`` — lowest standard deviation over the splits among the groups whose mean is
   within 0.05 of the best mean (stable performers that give up little);
-* ``min_regret``      — smallest maximum regret, regret = best value on a split minus the group's value.
+* ``min_regret``      — smallest maximum regret, regret = best value on a split minus the group's value;
+* ``recency_weighted`` — highest weighted mean, the weight halving every ``RECENCY_HALF_LIFE`` splits back
+  from the latest (recent splits count most, one lucky split cannot decide alone).
 
 Ties are broken by the higher mean, then the model group id.  Only groups evaluated on every split
 compete (when at least one is).
@@ -29,8 +31,9 @@ import pandas as pd
 
 from eis_core.modeling.evaluate import default_tie_method, metric_label, parse_metric, relative_change
 
-RULES = ("best_average", "best_recent", "lowest_variance", "min_regret")
+RULES = ("best_average", "best_recent", "lowest_variance", "min_regret", "recency_weighted")
 VARIANCE_TOLERANCE = 0.05
+RECENCY_HALF_LIFE = 2.0  # splits
 
 
 # ----------------------------------------------------------------------------------------- pure part
@@ -57,12 +60,25 @@ def leaderboard_frame(values: pd.DataFrame, split_order: list | None = None,
         "recent": wide[splits[-1]],
         "max_regret": (best_per_split - g).max(axis=1),
         "n_splits": wide.notna().sum(axis=1),
+        "weighted": recency_weighted_mean(wide),
     })
     for s in splits:
         board[f"split:{s}"] = wide[s]
     board["_score"] = board["mean"] * sign
     board = board.reset_index().sort_values(["_score", "model_group_id"], ascending=[False, True])
     return board.reset_index(drop=True), splits
+
+
+def recency_weighted_mean(wide: pd.DataFrame, half_life: float = RECENCY_HALF_LIFE) -> pd.Series:
+    """Row-wise weighted mean over the columns (splits in time order): the latest has weight 1, each split
+    further back half_life-th root of 1/2 less.  Missing values are left out of both sums."""
+    n = wide.shape[1]
+    w = np.power(0.5, (n - 1 - np.arange(n)) / half_life)
+    vals = wide.to_numpy(dtype=float)
+    mask = ~np.isnan(vals)
+    num = np.where(mask, vals, 0.0) @ w
+    den = mask.astype(float) @ w
+    return pd.Series(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan), index=wide.index)
 
 
 def apply_rules(board: pd.DataFrame, greater_is_better: bool = True,
@@ -72,6 +88,8 @@ def apply_rules(board: pd.DataFrame, greater_is_better: bool = True,
         return {}
     sign = 1.0 if greater_is_better else -1.0
     b = board.assign(_mean=board["mean"] * sign, _recent=board["recent"] * sign)
+    if "weighted" in b.columns:
+        b = b.assign(_weighted=b["weighted"] * sign)
 
     def pick(df: pd.DataFrame, key: str, ascending: bool) -> str:
         return str(df.sort_values([key, "_mean", "model_group_id"], ascending=[ascending, False, True])
@@ -88,6 +106,8 @@ def apply_rules(board: pd.DataFrame, greater_is_better: bool = True,
             out[rule] = pick(near, "sd", True)
         elif rule == "min_regret":
             out[rule] = pick(b, "max_regret", True)
+        elif rule == "recency_weighted":
+            out[rule] = pick(b, "_weighted" if "_weighted" in b.columns else "_mean", False)
         else:
             raise ValueError(f"unknown selection rule {rule!r}")
     return out
@@ -162,7 +182,8 @@ def leaderboard(experiment_id: str, metric_name: str | None = None) -> dict:
                      "class_path": (info.get(gid) or {}).get("class_path"),
                      "is_baseline": bool((info.get(gid) or {}).get("is_baseline")),
                      "mean": _num(r["mean"]), "sd": _num(r["sd"]), "recent": _num(r["recent"]),
-                     "max_regret": _num(r["max_regret"]), "n_splits": int(r["n_splits"]),
+                     "max_regret": _num(r["max_regret"]), "weighted": _num(r.get("weighted")),
+                     "n_splits": int(r["n_splits"]),
                      "per_split": {str(s): _num(r[f"split:{s}"]) for s in splits}})
     return {"metric": metric_label(metric, parameter), "tie_method": tie, "splits": [str(s) for s in splits],
             "rows": rows, "winners": winners, "greater_is_better": gib}
@@ -474,8 +495,9 @@ def select_model_group(experiment_id: str, officer_cfg: Any = None, selected_by:
 
 def _board_from(lb: dict) -> pd.DataFrame:
     return pd.DataFrame([{"model_group_id": r["model_group_id"], "mean": r["mean"], "sd": r["sd"],
-                          "recent": r["recent"], "max_regret": r["max_regret"]} for r in lb["rows"]],
-                        columns=["model_group_id", "mean", "sd", "recent", "max_regret"])
+                          "recent": r["recent"], "max_regret": r["max_regret"], "weighted": r.get("weighted")}
+                         for r in lb["rows"]],
+                        columns=["model_group_id", "mean", "sd", "recent", "max_regret", "weighted"])
 
 
 def latest_experiment() -> str | None:
