@@ -337,22 +337,27 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         "nodes": nodes,
     }
 
-    def record(ok: bool, reason: str | None = None) -> None:
+    def record(ok: bool, reason: str | None = None) -> str:
+        """Record the build's outcome for the marts (features.state); on failure return the state line
+        ("marts are from load N, raw is load M: ...") to append to the error, so alerts carry it."""
         if not touches_marts:
-            return
+            return ""
         from eis_core.features import state as marts_state
 
         try:
             marts_state.record_build(built_dates, raw_id, ok, reason, full_refresh=full_refresh)
+            line = "" if ok else (marts_state.out_of_step_message() or "")
         except Exception as exc:  # noqa: BLE001 - never hide the build's own outcome; a success must not pass unrecorded
             if ok:
                 raise TransformError(f"dbt build succeeded but its load id could not be recorded: {exc}",
                                      summary=summary) from None
+            return ""
+        return f"\n{line}" if line else ""
 
     if res.exception is not None:
-        record(False, f"dbt could not run: {type(res.exception).__name__}")
-        raise TransformError(f"dbt build could not run: {type(res.exception).__name__}: {str(res.exception).strip()}",
-                             summary=summary)
+        state_line = record(False, f"dbt could not run: {type(res.exception).__name__}")
+        raise TransformError(f"dbt build could not run: {type(res.exception).__name__}: {str(res.exception).strip()}"
+                             + state_line, summary=summary)
     failures = [n for n in nodes if n["status"] in FAILED_STATUSES | ERROR_STATUSES]
     if touches_marts and failures and any(n["resource_type"] == "model" and n["name"] == "officer_features"
                                           and n["status"] == "success" for n in nodes):
@@ -361,12 +366,12 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         store_feature_shape(shape)
     if failures:
         shown = ", ".join(f"{f['resource_type']} {f['name']} {f['status']}" for f in failures[:2])
-        record(False, shown + (f" and {len(failures) - 2} more" if len(failures) > 2 else ""))
-        raise TransformError(_format_failures(failures), failures=failures, summary=summary)
+        state_line = record(False, shown + (f" and {len(failures) - 2} more" if len(failures) > 2 else ""))
+        raise TransformError(_format_failures(failures) + state_line, failures=failures, summary=summary)
     if not res.success:
-        record(False, "dbt reported failure without a failing node")
+        state_line = record(False, "dbt reported failure without a failing node")
         raise TransformError("dbt build reported failure without a failing node; see "
-                             f"{log_dir() / 'dbt.log'}", summary=summary)
+                             f"{log_dir() / 'dbt.log'}" + state_line, summary=summary)
     if touches_marts:
         store_feature_shape(shape)
     record(True)

@@ -173,12 +173,14 @@ def test_a_failed_transform_is_recorded_and_scoring_and_matrices_refuse(second_b
     # provoke a dbt test failure: a sex code the contract does not know, written behind the loader's back
     with db.connect() as conn:
         conn.execute("UPDATE raw.officers SET sex = 'Q' WHERE officer_id = 'o_0030'")
-    with pytest.raises(TransformError):
+    with pytest.raises(TransformError) as failed:
         dbt_build(dbt_vars=_vars(CONFIG_DATES), progress=None)
     msg = out_of_step_message()
+    assert str(failed.value).splitlines()[-1] == msg  # the transform's own error (and so its alert) says it
     assert msg is not None and "\n" not in msg
     assert f"marts are from load {good}, raw is load {new}" in msg and "eis transform" in msg and "failed" in msg, msg
 
+    print("\nrefusal:", msg)
     err = _score_error()
     assert f"marts are from load {good}, raw is load {new}" in err and "eis transform" in err, err
 
