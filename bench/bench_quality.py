@@ -98,6 +98,37 @@ def _per_split(conn, experiment_id: str, group_id: str) -> dict[str, dict]:
     return out
 
 
+def rule_study(conn, experiment_id: str, metric: str = "precision@10%", min_history: int = 2) -> dict:
+    """Out-of-sample check of each selection rule: on every split i (from the (min_history+1)-th on), pick a
+    group with the rule from the splits before i only, and score that pick on split i: the metric and
+    Table 3's TP against the legacy system.  {rule: {picks, metric_next, tp_next, legacy_tp_next}}."""
+    import pandas as pd
+
+    from eis_core.modeling.selection import RULES, _metric_values, apply_rules, leaderboard_frame
+
+    values, order, m, _, _ = _metric_values(conn, experiment_id, metric)
+    tp = pd.DataFrame(conn.execute(
+        "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r ON r.run_id = rm.run_id "
+        "            WHERE r.experiment_id = %s) "
+        "SELECT t.model_group_id, t.split_id, t.tp, t.legacy_tp FROM ms JOIN results.table3 t USING (model_id)",
+        (experiment_id,)).fetchall(), columns=["model_group_id", "split_id", "tp", "legacy_tp"])
+    out = {r: {"picks": 0, "metric_next": 0.0, "tp_next": 0, "legacy_tp_next": 0} for r in RULES}
+    for i in range(min_history, len(order)):
+        past = values[values["split_id"].isin(order[:i])]
+        board, _ = leaderboard_frame(past, order[:i], m != "brier")
+        for rule, gid in apply_rules(board, m != "brier", RULES).items():
+            now = values[(values["split_id"] == order[i]) & (values["model_group_id"] == gid)]["value"]
+            t3 = tp[(tp["split_id"] == order[i]) & (tp["model_group_id"] == gid)]
+            o = out[rule]
+            o["picks"] += 1
+            o["metric_next"] += float(now.mean()) if len(now) else 0.0
+            o["tp_next"] += int(t3["tp"].sum())
+            o["legacy_tp_next"] += int(t3["legacy_tp"].sum())
+    for o in out.values():
+        o["metric_next"] = o["metric_next"] / o["picks"] if o["picks"] else None
+    return out
+
+
 def run_one(dept: str) -> dict:
     """Everything for one department in this process (EIS_HOME already private)."""
     from eis_core import db
@@ -129,11 +160,12 @@ def collect(dept: str, exp: str, chosen: str, rule: str | None, seconds: float) 
         ref_rows = _per_split(conn, exp, ref) if ref else {}
         legacy_src = conn.execute("SELECT DISTINCT legacy_source FROM results.table3 WHERE model_group_id = %s",
                                   (chosen,)).fetchall()
+        rules = rule_study(conn, exp)
     splits = sorted(chosen_rows)
     return {"department": dept, "experiment_id": exp, "chosen": group_name(groups.get(chosen), chosen),
             "chosen_rule": rule, "reference": group_name(groups.get(ref), ref) if ref else None,
             "legacy_source": "+".join(sorted(r[0] for r in legacy_src if r[0])),
-            "seconds": round(seconds, 1),
+            "seconds": round(seconds, 1), "rule_study": rules,
             "splits": [{"split_id": s, "model": chosen_rows[s], "reference": ref_rows.get(s, {})} for s in splits]}
 
 
@@ -191,6 +223,14 @@ def write_docs(results: list[dict]) -> None:
                  f"{_f(s['ref_auc'])} | {_f(s['p10'])} | {_f(s['ref_p10'])} | {s['flags']} | {s['tp']} | {s['ref_tp']} | "
                  f"{s['legacy_tp']} | {_f(s['tp_change'], True)} | {s['won']}/{s['tied']}/{s['splits'] - s['won'] - s['tied']} | "
                  f"{s['flags_to_match'] if s['flags_to_match'] is not None else '–'} | {s['legacy_source']} |")
+    L += ["", "## Selection rules out of sample", "",
+          "On every split from the third on, each rule picks a group from the earlier splits only; the pick is "
+          "then scored on that split (precision@10 %, and true positives at the legacy system's flag count).", "",
+          "| department | rule | picks | precision@10% next | TP next | legacy TP |", "|---|---|---|---|---|---|"]
+    for d in results:
+        for rule, o in (d.get("rule_study") or {}).items():
+            L.append(f"| {d['department']} | {rule} | {o['picks']} | {_f(o['metric_next'])} | {o['tp_next']} | "
+                     f"{o['legacy_tp_next']} |")
     for d in results:
         L += ["", f"## {d['department']} — chosen: {d['chosen']} ({d['chosen_rule']}), {d['seconds']} s", "",
               "| split | base rate | ROC-AUC | p@1% | p@5% | p@10% | ref ROC-AUC | ref p@10% | flagged | TP | ref TP | legacy TP | flags to match |",
