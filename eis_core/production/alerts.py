@@ -289,7 +289,7 @@ def raise_alerts(as_of: date | None = None, by: str = "eis", audit: Audit = None
             _event(conn, aid, by, "created", {"as_of_date": as_of.isoformat(), "rank": f["rank_abs"],
                                               "assigned_to": who, "due_date": due.isoformat()}, audit, f["officer_id"])
             alert = get_alert(conn, aid)
-            box.add(aid, who, f"EIS alert: officer {f['officer_id']} flagged — due {due}",
+            box.add(aid, who, f"EIS alert: officer {f['officer_id']} flagged, due {due}",
                     _mail_body(alert, f"Officer {f['officer_id']} is in the top {flag_share():.0%} of the risk list "
                                       f"of {as_of} and has been assigned to you."))
             new.append(aid)
@@ -325,7 +325,7 @@ def escalate_overdue(by: str = "eis", audit: Audit = None, today: date | None = 
             else:
                 lead = (f"The alert on officer {a['officer_id']} is overdue (level {a['escalation_level']}); "
                         "there is no one above to escalate it to.")
-            box.add(aid, up or a["assigned_to"], f"EIS alert overdue: officer {a['officer_id']} — escalated",
+            box.add(aid, up or a["assigned_to"], f"EIS alert overdue: officer {a['officer_id']}, escalated",
                     _mail_body(a, lead))
             done.append(aid)
     if outbox is None:
