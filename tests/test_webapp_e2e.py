@@ -368,6 +368,7 @@ def test_supervisor_works_an_alert_from_flag_to_close(browser, server):
     s.page.goto(s.url(f"/officers/{oid}"))
     assert "Intervention: Mentoring" in s.page.inner_text("#timeline")
     assert s.page.locator("#peer-table tbody tr").count() >= 1
+    s.page.evaluate("document.getElementById('officer-alerts').scrollIntoView()")  # reasons, peers, timeline
     s.doc_shot("officer")
     s.close()
     # every step in the admin's audit viewer, filtered by the officer
