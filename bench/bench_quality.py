@@ -51,7 +51,7 @@ def _prepare_drop(dept: str, home: Path) -> Path:
     if dept == "chicago":
         from eis_core.importers.cpdp import run_import
 
-        run_import(CPDP, drop, progress=None)
+        run_import(CPDP, drop, progress=lambda m: None)
     else:
         from eis_core.synth.generator import generate
 
