@@ -328,9 +328,21 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
     # ------------------------------------------------------------------------------ risk list
 
-    def sweep_alerts(request: Request) -> None:
-        """Raise the newest date's alerts and escalate overdue ones (eis_core.production.alerts.sweep);
-        a failure here is logged and never breaks the page."""
+    swept = {"at": None, "as_of": None}  # this process's last sweep (time.monotonic(), newest scored date)
+
+    def sweep_alerts(request: Request, newest: date | None = None, force: bool = False) -> None:
+        """Raise the newest date's alerts and escalate overdue ones (eis_core.production.alerts.sweep).
+        The scoring raises a day's alerts itself and ``eis alerts sweep`` escalates on a schedule; a page
+        view is the fallback: the alerts page sweeps on every view, the risk list at most once every
+        ``settings.sweep_seconds`` (EIS_WEBAPP_SWEEP_SECONDS, default 60) and whenever a newer date has
+        been scored since.  A failure here is logged and never breaks the page."""
+        import time
+
+        now = time.monotonic()
+        if (not force and swept["at"] is not None and newest == swept["as_of"]
+                and now - swept["at"] < settings.sweep_seconds):
+            return
+        swept.update(at=now, as_of=newest)
         from eis_core.production.alerts import sweep
 
         client = client_of(request)
@@ -342,8 +354,10 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
             logging.getLogger("eis.webapp").warning("alert sweep failed: %s: %s", type(exc).__name__, exc)
 
-    def risk_context(request: Request, date_s: str | None, division: str | None, unit: str | None,
-                     show: str | None = None, sort: str | None = None) -> dict:
+    def risk_context(request: Request, conn, date_s: str | None, division: str | None, unit: str | None,
+                     show: str | None = None, sort: str | None = None, sweep: bool = False) -> dict:
+        """The whole (filtered, sorted) list of a date, one light row per officer, without risk factors
+        (:func:`word_rows` adds them to the rows shown); *sweep*: run the throttled alert sweep first."""
         user = user_of(request)
         division, unit = clean(division), clean(unit)
         show, sort = clean(show) or "all", clean(sort) or "rank"
@@ -356,41 +370,42 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                 raise Denied(f"division: you supervise {user.division}; other divisions are not shown",
                              "denied_division", division[:100])
             division = user.division
-        with db.connect() as conn:
-            dates = q.scored_dates(conn)
-            as_of = parse_date(date_s) or (dates[0] if dates else None)
-            if as_of is None:
-                return {"as_of": None, "dates": [], "rows": [], "division": division, "unit": unit, "units": [],
-                        "run": None, "show": show, "sort": sort, "all_rows": 0}
-            rows = q.risk_list(conn, as_of, division, unit, user.division if user.is_supervisor else None)
-            counts = {k: sum(1 for r in rows if f(r)) for k, f in q.RISK_SHOWS.items()}
-            rows = sorted((r for r in rows if q.RISK_SHOWS[show](r)), key=q.RISK_SORTS[sort])
-            return {"as_of": as_of, "dates": dates, "division": division, "unit": unit, "show": show, "sort": sort,
-                    "rows": rows, "counts": counts,
-                    "units": q.divisions_units(conn, as_of, user.division if user.is_supervisor else None),
-                    "run": q.scoring_run(conn, as_of)}
+        dates = q.scored_dates(conn)
+        if sweep:
+            sweep_alerts(request, dates[0] if dates else None)
+        as_of = parse_date(date_s) or (dates[0] if dates else None)
+        if as_of is None:
+            return {"as_of": None, "dates": [], "rows": [], "division": division, "unit": unit, "units": [],
+                    "run": None, "show": show, "sort": sort, "all_rows": 0, "counts": {k: 0 for k in q.RISK_SHOWS}}
+        rows = q.risk_list(conn, as_of, division, unit, user.division if user.is_supervisor else None)
+        counts = {k: sum(1 for r in rows if f(r)) for k, f in q.RISK_SHOWS.items()}
+        rows = sorted((r for r in rows if q.RISK_SHOWS[show](r)), key=q.RISK_SORTS[sort])
+        return {"as_of": as_of, "dates": dates, "division": division, "unit": unit, "show": show, "sort": sort,
+                "rows": rows, "counts": counts,
+                "units": q.divisions_units(conn, as_of, user.division if user.is_supervisor else None),
+                "run": q.scoring_run(conn, as_of)}
 
-    def word_rows(rows: list[dict], as_of, limit: int = 3) -> None:
-        """Each row's risk factors as grouped sentences next to its division (``r["worded"]``)."""
+    def word_rows(conn, rows: list[dict], as_of, limit: int | None = 3) -> None:
+        """Each row's risk factors (``r["factors"]``, read for these rows only) and, as grouped sentences
+        next to its division, ``r["worded"]``."""
         if not rows:
             return
-        with db.connect() as conn:
-            peers = q.division_peers(conn, as_of, {f["feature"] for r in rows for f in r["factors"]},
-                                     {r["division"] for r in rows if r["division"]})
+        q.attach_factors(conn, as_of, rows)
+        peers = q.division_peers(conn, as_of, {f["feature"] for r in rows for f in r["factors"]},
+                                 {r["division"] for r in rows if r["division"]})
         for r in rows:
             r["worded"] = q.worded_factors(r["factors"], r["division"], peers, limit)
 
-    def audit_list(request: Request, action: str, ctx: dict) -> None:
+    def audit_list(request: Request, action: str, ctx: dict, conn=None) -> None:
         store.audit(user_of(request).username, action, "risk_list",
                     {"as_of_date": ctx["as_of"].isoformat() if ctx["as_of"] else None, "division": ctx["division"],
-                     "unit": ctx["unit"], "show": ctx.get("show"), "rows": len(ctx["rows"])}, client_of(request))
+                     "unit": ctx["unit"], "show": ctx.get("show"), "rows": len(ctx["rows"])},
+                    client_of(request), conn)
 
     @app.get("/risk", response_class=HTMLResponse)
     def risk_page(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None,
                   show: str | None = None, sort: str | None = None, page: str | None = None, per: str | None = None):
         user_of(request)
-        sweep_alerts(request)
-        ctx = risk_context(request, date, division, unit, show, sort)
         try:
             page_n = max(1, int(page or 1))
             per_n = int(per or 50)
@@ -398,13 +413,15 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
             raise HTTPException(400, "page, per: whole numbers") from None
         if per_n not in PER_PAGE:
             raise HTTPException(400, f"per: one of {', '.join(map(str, PER_PAGE))}")
-        total = len(ctx["rows"])
-        pages = max(1, -(-total // per_n))
-        page_n = min(page_n, pages)
-        ctx["total"] = total
-        ctx["rows"] = ctx["rows"][(page_n - 1) * per_n: page_n * per_n]
-        word_rows(ctx["rows"], ctx["as_of"])
-        audit_list(request, "view_risk_list", ctx)
+        with db.connect() as conn:  # one connection for the page: the list, the shown rows' factors, the audit
+            ctx = risk_context(request, conn, date, division, unit, show, sort, sweep=True)
+            total = len(ctx["rows"])
+            pages = max(1, -(-total // per_n))
+            page_n = min(page_n, pages)
+            ctx["total"] = total
+            ctx["rows"] = ctx["rows"][(page_n - 1) * per_n: page_n * per_n]
+            word_rows(conn, ctx["rows"], ctx["as_of"])
+            audit_list(request, "view_risk_list", ctx, conn)
         divisions = sorted({u["division"] for u in ctx["units"] if u["division"]})
         ctx["divisions"] = divisions
         base = {k: v for k, v in (("date", ctx["as_of"]), ("division", ctx["division"]), ("unit", ctx["unit"]))
@@ -428,15 +445,16 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
     def risk_csv(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None,
                  show: str | None = None, sort: str | None = None):
         user = user_of(request)
-        ctx = risk_context(request, date, division, unit, show, sort)
-        if ctx["as_of"] is None:
-            raise HTTPException(404, "date: nothing has been scored yet")
+        with db.connect() as conn:
+            ctx = risk_context(request, conn, date, division, unit, show, sort)
+            if ctx["as_of"] is None:
+                raise HTTPException(404, "date: nothing has been scored yet")
+            word_rows(conn, ctx["rows"], ctx["as_of"])
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["as_of_date", "rank", "officer_id", "score", "rank_pct", "division", "unit", "rank_move_7d",
                     "rank_move_30d", "top_risk_factors", "last_review_date", "last_reviewer", "last_intervention",
                     "flagged", "alert_status", "alert_due", "overdue"])
-        word_rows(ctx["rows"], ctx["as_of"])
         for r in ctx["rows"]:
             factors = "; ".join(f"{f['text']} ({f['direction']} the risk)" for f in r["worded"])
             w.writerow([csv_safe(x) for x in (ctx["as_of"].isoformat(), r["rank_abs"], r["officer_id"],
@@ -455,9 +473,10 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
     @app.get("/api/risk")
     def api_risk(request: Request, date: str | None = None, division: str | None = None, unit: str | None = None,
                  show: str | None = None, sort: str | None = None):
-        ctx = risk_context(request, date, division, unit, show, sort)
-        word_rows(ctx["rows"], ctx["as_of"], None)
-        audit_list(request, "api_risk", ctx)  # the whole list as JSON: audited like the CSV export
+        with db.connect() as conn:
+            ctx = risk_context(request, conn, date, division, unit, show, sort)
+            word_rows(conn, ctx["rows"], ctx["as_of"], None)
+            audit_list(request, "api_risk", ctx, conn)  # the whole list as JSON: audited like the CSV export
         return JSONResponse(json.loads(json.dumps(
             {"as_of_date": ctx["as_of"], "division": ctx["division"], "unit": ctx["unit"], "officers": ctx["rows"]},
             default=str)))
@@ -640,7 +659,7 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         status = clean(status) or "open"
         if status not in ("open", "overdue", "all", *alerts_mod.STEPS):
             raise HTTPException(400, "status: open, overdue, all or a step")
-        sweep_alerts(request)
+        sweep_alerts(request, force=True)  # the workflow's own page: always current
         with db.connect() as conn:
             rows = alerts_mod.list_alerts(conn, user.division if user.is_supervisor else None,
                                           None if status == "all" else status,

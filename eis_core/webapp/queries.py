@@ -58,10 +58,31 @@ def divisions_units(conn, as_of: date, division: str | None = None) -> list[dict
 
 
 RISK_LIST_SQL = """
+WITH cur AS (   -- a supervisor's scope: the officer's division on their latest scored date
+       SELECT DISTINCT ON (officer_id) officer_id, division FROM production.predictions
+       WHERE %(scope)s::text IS NOT NULL AND officer_id IN (
+             SELECT officer_id FROM production.predictions WHERE as_of_date = %(as_of)s AND division = %(scope)s)
+       ORDER BY officer_id, as_of_date DESC),
+al AS (         -- each officer's current alert: an open one first, else the newest, raised by *as_of*
+       SELECT DISTINCT ON (a.officer_id) a.officer_id, a.alert_id, a.status AS alert_status,
+              a.due_date AS alert_due, a.assigned_to AS alert_assignee,
+              (a.status <> 'closed' AND a.due_date < current_date) AS overdue,
+              EXISTS (SELECT 1 FROM production.reviews ar WHERE ar.alert_id = a.alert_id) AS alert_reviewed
+       FROM production.alerts a
+       WHERE a.as_of_date <= %(as_of)s AND (%(scope)s::text IS NULL OR a.division = %(scope)s)
+       ORDER BY a.officer_id, a.status = 'closed', a.as_of_date DESC),
+rv AS (         -- each officer's latest review by *as_of* (a supervisor: of dates in their division)
+       SELECT DISTINCT ON (r.officer_id) r.officer_id, r.reviewed_at, r.reviewer, r.as_of_date AS review_date,
+              r.agrees_with_score, r.intervention
+       FROM production.reviews r
+       WHERE r.as_of_date <= %(as_of)s
+         AND (%(scope)s::text IS NULL OR EXISTS (
+              SELECT 1 FROM production.predictions pr
+              WHERE pr.officer_id = r.officer_id AND pr.as_of_date = r.as_of_date AND pr.division = %(scope)s))
+       ORDER BY r.officer_id, r.as_of_date DESC, r.reviewed_at DESC)
 SELECT p.officer_id, p.score, p.rank_abs, p.rank_pct, p.division, p.unit,
        p.rank_abs - rc7.previous_rank  AS move_7,
        p.rank_abs - rc30.previous_rank AS move_30,
-       f.factors,
        rv.reviewed_at, rv.reviewer, rv.review_date, rv.agrees_with_score, rv.intervention,
        (p.rank_pct <= %(flag_share)s) AS flagged,
        al.alert_id, al.alert_status, al.alert_due, al.alert_assignee, coalesce(al.overdue, false) AS overdue,
@@ -71,35 +92,23 @@ LEFT JOIN production.rank_changes rc7
        ON rc7.as_of_date = p.as_of_date AND rc7.officer_id = p.officer_id AND rc7.days_back = 7
 LEFT JOIN production.rank_changes rc30
        ON rc30.as_of_date = p.as_of_date AND rc30.officer_id = p.officer_id AND rc30.days_back = 30
-LEFT JOIN LATERAL (
-       SELECT json_agg(json_build_object('label', rf.label, 'direction', rf.direction, 'feature', rf.feature,
-                                         'value', rf.value, 'contribution', rf.contribution)
-                       ORDER BY rf.position) AS factors
-       FROM production.risk_factors rf
-       WHERE rf.as_of_date = p.as_of_date AND rf.officer_id = p.officer_id) f ON true
-LEFT JOIN LATERAL (
-       SELECT a.alert_id, a.status AS alert_status, a.due_date AS alert_due, a.assigned_to AS alert_assignee,
-              (a.status <> 'closed' AND a.due_date < current_date) AS overdue,
-              EXISTS (SELECT 1 FROM production.reviews ar WHERE ar.alert_id = a.alert_id) AS alert_reviewed
-       FROM production.alerts a
-       WHERE a.officer_id = p.officer_id AND a.as_of_date <= p.as_of_date
-         AND (%(scope)s::text IS NULL OR a.division = %(scope)s)
-       ORDER BY a.status = 'closed', a.as_of_date DESC LIMIT 1) al ON true
-LEFT JOIN LATERAL (
-       SELECT r.reviewed_at, r.reviewer, r.as_of_date AS review_date, r.agrees_with_score, r.intervention
-       FROM production.reviews r
-       WHERE r.officer_id = p.officer_id AND r.as_of_date <= p.as_of_date
-         AND (%(scope)s::text IS NULL OR EXISTS (
-              SELECT 1 FROM production.predictions pr
-              WHERE pr.officer_id = r.officer_id AND pr.as_of_date = r.as_of_date AND pr.division = %(scope)s))
-       ORDER BY r.as_of_date DESC, r.reviewed_at DESC LIMIT 1) rv ON true
+LEFT JOIN al ON al.officer_id = p.officer_id
+LEFT JOIN rv ON rv.officer_id = p.officer_id
+LEFT JOIN cur ON cur.officer_id = p.officer_id
 WHERE p.as_of_date = %(as_of)s
   AND (%(division)s::text IS NULL OR p.division = %(division)s)
   AND (%(unit)s::text IS NULL OR p.unit = %(unit)s)
-  AND (%(scope)s::text IS NULL OR (p.division = %(scope)s AND (
-       SELECT pc.division FROM production.predictions pc WHERE pc.officer_id = p.officer_id
-       ORDER BY pc.as_of_date DESC LIMIT 1) = %(scope)s))
+  AND (%(scope)s::text IS NULL OR (p.division = %(scope)s AND cur.division = %(scope)s))
 ORDER BY p.rank_abs, p.officer_id
+"""
+
+FACTORS_SQL = """
+SELECT rf.officer_id,
+       json_agg(json_build_object('label', rf.label, 'direction', rf.direction, 'feature', rf.feature,
+                                  'value', rf.value, 'contribution', rf.contribution) ORDER BY rf.position) AS factors
+FROM production.risk_factors rf
+WHERE rf.as_of_date = %s AND rf.officer_id = ANY(%s)
+GROUP BY rf.officer_id
 """
 
 
@@ -108,7 +117,9 @@ def risk_list(conn, as_of: date, division: str | None, unit: str | None, scope: 
     *scope*: a supervisor's division - only officers in it on *as_of* **and** now (their latest scored
     date), and only reviews and alerts filed while they were in it (see :func:`current_division`).
     ``flagged``: in the top ``EIS_FLAG_TOP_PERCENT`` % (:func:`eis_core.production.alerts.flag_share`);
-    ``reviewed``: a review for this date, or for the officer's current alert."""
+    ``reviewed``: a review for this date, or for the officer's current alert.  The risk factors are
+    not read here (one row per officer, for counting, filtering and sorting the whole list): call
+    :func:`attach_factors` on the rows a page shows."""
     from eis_core.production.alerts import flag_share
 
     out = rows(conn, RISK_LIST_SQL, {"as_of": as_of, "division": division, "unit": unit, "scope": scope,
@@ -116,9 +127,17 @@ def risk_list(conn, as_of: date, division: str | None, unit: str | None, scope: 
     for r in out:
         r["move_7"] = -r["move_7"] if r["move_7"] is not None else None
         r["move_30"] = -r["move_30"] if r["move_30"] is not None else None
-        r["factors"] = r["factors"] or []
         r["reviewed"] = bool(r["review_date"] == as_of or r["alert_reviewed"])
     return out
+
+
+def attach_factors(conn, as_of: date, rows_: list[dict]) -> None:
+    """``r["factors"]`` (the scoring's risk factors of *as_of*, in order) for each of *rows_*, in one query."""
+    if not rows_:
+        return
+    got = dict(conn.execute(FACTORS_SQL, (as_of, [r["officer_id"] for r in rows_])).fetchall())
+    for r in rows_:
+        r["factors"] = got.get(r["officer_id"]) or []
 
 
 RISK_SORTS = {

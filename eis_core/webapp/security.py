@@ -71,7 +71,8 @@ def secret_key() -> str:
 class Settings:
     def __init__(self, *, secret: str | None = None, session_hours: float | None = None,
                  secure_cookies: bool | None = None, trusted_proxies: str | None = None,
-                 idle_minutes: float | None = None, max_sessions: int | None = None) -> None:
+                 idle_minutes: float | None = None, max_sessions: int | None = None,
+                 sweep_seconds: float | None = None) -> None:
         self.secret = secret or secret_key()
         hours = session_hours if session_hours is not None else float(os.environ.get("EIS_WEBAPP_SESSION_HOURS", "8"))
         self.lifetime = timedelta(hours=hours)
@@ -81,6 +82,9 @@ class Settings:
                               else float(os.environ.get("EIS_WEBAPP_IDLE_MINUTES", "30")))
         self.max_sessions = (max_sessions if max_sessions is not None
                              else int(os.environ.get("EIS_WEBAPP_MAX_SESSIONS", "3")))
+        #: the risk list runs the alert sweep at most this often (the alerts page on every view)
+        self.sweep_seconds = (sweep_seconds if sweep_seconds is not None
+                              else float(os.environ.get("EIS_WEBAPP_SWEEP_SECONDS", "60")))
         self.trusted_proxies = parse_networks(trusted_proxies if trusted_proxies is not None
                                               else os.environ.get("EIS_WEBAPP_TRUSTED_PROXIES", ""))
         self.signer = TimestampSigner(self.secret, salt="eis-webapp-session")
