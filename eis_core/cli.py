@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("eis_core.forecast.cli:import_cli", "Convert real exports (San Diego calls and RIPA stops, Chicago CPDP) into drop folders."),
     "score": ("eis_core.production.cli:score_cli", "Score the active officers on a date: risk list, risk factors, bias audit."),
     "explain": ("eis_core.production.cli:explain_cli", "Explain a model group: permutation importance, risk-score curves, bias audit."),
+    "alerts": ("eis_core.production.alerts_cli:alerts_cli", "Supervisor alerts: raise the newest date's and escalate overdue ones (daily), list them."),
     "feedback": ("eis_core.production.cli:feedback_cli", "Supervisor reviews of flagged officers, and their outcomes."),
     "severity": ("eis_core.severity.cli:severity_cli", "Crime-report severity model: train, serve, retrain, promote/rollback, status, monitor."),
     "tokens": ("eis_core.severity.cli:tokens_cli", "API tokens for the severity service (add, list, disable; stored hashed)."),

@@ -333,6 +333,39 @@ def escalate_overdue(by: str = "eis", audit: Audit = None, today: date | None = 
     return done
 
 
+def webapp_audit(username: str = "eis", client: str | None = None) -> Audit:
+    """An *audit* callback writing to the web app's ``webapp.access_audit`` (as *username*) when that table
+    exists, so that alerts raised outside the web app (the scoring, ``eis alerts sweep``) show in its audit
+    viewer like the ones a page view raises; a no-op before the web app's schema exists."""
+
+    def write(conn, action: str, target: str, detail: dict) -> None:
+        if conn.execute("SELECT to_regclass('webapp.access_audit')").fetchone()[0]:
+            from eis_core.webapp import store
+
+            store.audit(username, action, target, detail, client, conn)
+    return write
+
+
+def after_scoring(as_of: date, progress: Callable[[str], Any] | None = None, by: str = "eis score") -> list[int]:
+    """The end of a successful ``score_day`` (eis_core.production.scoring): the flagged officers of the
+    newest scored date (which is *as_of* unless an older date was re-scored) become alerts at once, not when
+    somebody first opens the web app.  A failure here is reported and never undoes the scoring."""
+    try:
+        new = raise_alerts(by=by, audit=webapp_audit(by))
+    except Exception as exc:  # noqa: BLE001 - the day is scored; the next sweep raises the alerts
+        import logging
+
+        msg = (f"{as_of}: alerts not raised ({type(exc).__name__}: {str(exc)[:200]}); "
+               "`eis alerts sweep` raises them")
+        logging.getLogger("eis.alerts").warning(msg)
+        if progress:
+            progress(msg)
+        return []
+    if progress and new:
+        progress(f"{as_of}: {len(new)} new alert{'s' if len(new) != 1 else ''} raised for the flagged officers")
+    return new
+
+
 def sweep(by: str = "eis", audit: Audit = None, today: date | None = None) -> dict:
     """Raise the newest date's alerts and escalate the overdue ones (the web app runs this when the risk
     list or the alerts page is opened; a scheduler can call it too)."""

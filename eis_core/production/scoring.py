@@ -437,6 +437,11 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     if progress:
         progress(f"{d}: scored {len(frame):,} officers in {timings['total']:.1f} s "
                  f"(legacy EIS would flag {flag_count}); risk factors by {expl.method}")
+    # -- alerts (eis_core/production/alerts.py, issue 16): the flagged officers of the newest scored date
+    #    become alerts for their supervisors now, not at the next page view; never fails the scored day.
+    from eis_core.production.alerts import after_scoring
+
+    after_scoring(d, progress)
     return ScoreResult(d, model["model_id"], group_id, mode, len(frame), flag_count, expl.method, timings)
 
 
