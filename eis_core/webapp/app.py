@@ -6,6 +6,8 @@
 * ``/risk`` ranked officers of a scored date, filters, ``/risk.csv`` export (audited)
 * ``/officers/{id}`` score and rank history, risk factors, events by block, reviews, the review form
 * ``/models`` experiments, model groups, metrics over the splits, Table 3, curves, importances, bias
+* ``/outcomes`` adverse events after each intervention type next to matched flagged officers without one,
+  and the interventions-adjusted precision (eis_core.production.outcomes)
 * ``/units`` division/unit risk; ``/data-quality`` load log, quarantine, GE Data Docs (``/data-docs/``)
 * ``/forecasts``, ``/severity`` the side jobs; ``/admin/users`` user management (admin)
 * ``/api/...`` JSON for the same data (401 without a session)
@@ -46,6 +48,7 @@ NAV = [
     ("/risk", "Risk list", ("admin", "analyst", "supervisor")),
     ("/alerts", "Alerts", ("admin", "analyst", "supervisor")),
     ("/units", "Units", ("admin", "analyst", "supervisor")),
+    ("/outcomes", "Did it help?", ("admin", "analyst")),
     ("/models", "Models", ("admin", "analyst")),
     ("/data-quality", "Data quality", ("admin", "analyst")),
     ("/forecasts", "Forecasts", ("admin", "analyst")),
@@ -912,6 +915,30 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         return RedirectResponse("/models?" + urlencode({"experiment": experiment, "group": group}), status_code=303)
 
     # ------------------------------------------------------------------------------ units
+
+    @app.get("/outcomes", response_class=HTMLResponse)
+    def outcomes_page(request: Request, division: str | None = None, evaluation: str | None = None):
+        """Did it help?  Aggregates only (no officer is named); admins and analysts."""
+        from eis_core.production import outcomes
+
+        user = require_role(request, "admin", "analyst")
+        division = clean(division)
+        mode = clean(evaluation) or "standard"
+        if mode not in ("standard", "adjusted"):
+            raise HTTPException(400, "evaluation: standard or adjusted")
+        with db.connect() as conn:
+            divisions = ([r[0] for r in conn.execute("SELECT DISTINCT division FROM production.predictions "
+                                                      "WHERE division IS NOT NULL ORDER BY 1")]
+                         if q.table_exists(conn, "production.predictions") else [])
+            if division is not None and division not in divisions:
+                raise HTTPException(400, "division: not a division of the scored lists")
+            cmp = outcomes.compare(conn, division=division)
+            ev = outcomes.evaluation(conn, division=division)
+            store.audit(user.username, "view_outcomes", "outcomes",
+                        {"division": division, "evaluation": mode, "types": len(cmp["types"])},
+                        client_of(request), conn)
+        return render(request, "outcomes.html", {"cmp": cmp, "ev": ev, "mode": mode, "division": division,
+                                                 "divisions": divisions, "windows": outcomes.WINDOWS})
 
     @app.get("/units", response_class=HTMLResponse)
     def units_page(request: Request, date: str | None = None):
