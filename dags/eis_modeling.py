@@ -2,9 +2,14 @@
 and model selection.
 
 * ``prepare``: opens a run in ``results.runs``, builds the features the splits need, builds (or reuses)
-  every train/test matrix, and expands the grid into a list of tasks;
-* ``train_and_score``: dynamic task mapping over that list - one task instance per (temporal split ×
-  model configuration), each training one model and scoring its test matrix;
+  every train/test matrix, expands the grid into one task per (temporal split × model configuration)
+  and splits them into a few batches of similar estimated cost (``EIS_MODELING_INSTANCES``, default
+  twice ``EIS_MODELING_PARALLEL_TASKS``; a grid no larger than that keeps one model per batch);
+* ``train_and_score``: dynamic task mapping over the batches - each task instance trains its batch's
+  models one after another and scores their test matrices.  A task process costs seconds of start-up
+  and imports (Airflow's task runner, numpy, pandas, scikit-learn) while most models train in well
+  under a second, so one process per model made the grid several times slower than in one process
+  (docs/benchmarks/airflow_grid.md);
 * ``finish``: evaluates every model of the run and selects a model group (report under
   ``<project_path>/reports``); ``mark_failed`` closes the run as failed when a task failed.
 
@@ -55,10 +60,10 @@ _PARALLEL = int(os.environ.get("EIS_MODELING_PARALLEL_TASKS", "2"))
 )
 def eis_modeling():
     @task(retry_policy=NOT_IDEMPOTENT)
-    def prepare(**context) -> list[dict]:
-        """Returns the task list (what train_and_score maps over); pushes the run info as XCom ``run``
-        and the splits as XCom ``splits`` (Airflow maps only over a return value)."""
-        from eis_core.modeling.pipeline import prepare_run, run_info_of
+    def prepare(**context) -> list[list[dict]]:
+        """Returns the batches of tasks (what train_and_score maps over); pushes the run info as XCom
+        ``run`` and the splits as XCom ``splits`` (Airflow maps only over a return value)."""
+        from eis_core.modeling.pipeline import batch_label, batch_tasks, default_instances, prepare_run, run_info_of
 
         params = context["params"]
         prepared = prepare_run(params["config"], params["labels"])
@@ -68,20 +73,21 @@ def eis_modeling():
         ti = context["ti"]
         ti.xcom_push(key="run", value={**run_info_of(prepared), "prepare_seconds": prepared["prepare_seconds"]})
         ti.xcom_push(key="splits", value=prepared["splits"])
-        return prepared["tasks"]
+        batches = batch_tasks(prepared["tasks"], default_instances(len(prepared["tasks"]), _PARALLEL))
+        for i, b in enumerate(batches):
+            print(f"batch {i}: {batch_label(b)}")
+        return batches
 
     @task(max_active_tis_per_dagrun=_PARALLEL, map_index_template="{{ eis_task_label }}", retry_policy=NOT_IDEMPOTENT)
-    def train_and_score(run: dict, model_task: dict) -> dict:
+    def train_and_score(run: dict, model_batch: list[dict]) -> list[dict]:
         from airflow.sdk import get_current_context
 
-        from eis_core.modeling.pipeline import run_task
+        from eis_core.modeling.pipeline import batch_label, run_batch
 
         # names each mapped instance in the UI: "split_2015-01-01 RandomForestClassifier-3f2a9c1b0e"
-        get_current_context()["eis_task_label"] = (f"{model_task['split_id']} "
-                                                   f"{model_task['model_config'].get('model_group_key')}")
-        result = run_task(run, model_task)
-        print(result)
-        return result
+        # (one model) or "9 models: split_2014-01-01, split_2014-07-01"
+        get_current_context()["eis_task_label"] = batch_label(model_batch)
+        return run_batch(run, model_batch)
 
     @task(retry_policy=NOT_IDEMPOTENT)
     def finish(run: dict, results) -> dict:
@@ -97,9 +103,9 @@ def eis_modeling():
 
     model_tasks = prepare()
     run = model_tasks["run"]  # the XCom `run` that prepare pushes
-    # one mapped instance per (split x model configuration); the argument cannot be called `task`
-    # (a reserved task-context name in Airflow 3)
-    trained = train_and_score.partial(run=run).expand(model_task=model_tasks)
+    # one mapped instance per batch of (split x model configuration); the argument cannot be called
+    # `task` (a reserved task-context name in Airflow 3)
+    trained = train_and_score.partial(run=run).expand(model_batch=model_tasks)
     finish(run, trained)
     trained >> mark_failed(run)
 

@@ -5,7 +5,10 @@
    expand the model grid; returns a JSON-serialisable dict whose ``tasks`` list has one entry per
    (split × model configuration);
 2. :func:`run_task`: train one model configuration on one split's train matrix and score its test
-   matrix (``train.train_and_score``) - the unit the DAG maps over;
+   matrix (``train.train_and_score``); :func:`run_batch` runs a batch of them in one process - the unit
+   the DAG maps over (:func:`batch_tasks`: a few balanced batches instead of one task process per
+   model, because a task process costs seconds of start-up and imports while most models train in
+   well under a second);
 3. :func:`finish_run`: evaluate every model of the run and select a model group.
 
 Everything the steps pass to each other is plain JSON (ids and paths); the data itself travels through
@@ -126,6 +129,79 @@ def prepare_run(config_path: Path | str = DEFAULT_OFFICER_CONFIG, labels_path: P
     return _jsonable(info)
 
 
+#: rough relative training cost of a model class (only to balance the batches): per estimator or iteration
+#: for ensembles and boosting, per model for the rest; anything unknown costs 1
+_COST_PER_UNIT = {"RandomForestClassifier": 0.02, "ExtraTreesClassifier": 0.015, "AdaBoostClassifier": 0.02,
+                  "HistGradientBoostingClassifier": 0.01, "GradientBoostingClassifier": 0.03}
+_COST = {"CountGBReference": 2.0, "CalibratedLinearSVC": 1.0, "ScaledLogisticRegression": 0.5,
+         "LogisticRegression": 0.5, "DecisionTreeClassifier": 0.3}
+
+
+def task_cost(task: dict) -> float:
+    """A rough relative cost of one task (to balance batches; never a promise)."""
+    mc = task.get("model_config") or {}
+    name = str(mc.get("class_path", "")).rsplit(".", 1)[-1]
+    hp = mc.get("hyperparameters") or {}
+    if name in _COST_PER_UNIT:
+        units = hp.get("n_estimators") or hp.get("max_iter") or 100
+        cost = _COST_PER_UNIT[name] * float(units)
+    else:
+        cost = _COST.get(name, 0.1 if "Baseline" in name else 1.0)
+    jobs = hp.get("n_jobs")
+    if isinstance(jobs, int) and jobs > 1:
+        cost /= jobs
+    return max(cost, 0.05)
+
+
+def default_instances(n_tasks: int, parallel: int | None = None) -> int:
+    """How many task processes a grid of *n_tasks* gets: ``EIS_MODELING_INSTANCES`` when set, else twice
+    the tasks that run at once (``EIS_MODELING_PARALLEL_TASKS``, default 2), so that every process
+    trains several models and the start-up cost is paid a few times per run, not once per model."""
+    import os
+
+    env = os.environ.get("EIS_MODELING_INSTANCES")
+    if env:
+        n = int(env)
+    else:
+        parallel = parallel or int(os.environ.get("EIS_MODELING_PARALLEL_TASKS", "2"))
+        n = 2 * max(parallel, 1)
+    return max(1, min(n, n_tasks))
+
+
+def batch_tasks(tasks: list[dict], instances: int | None = None) -> list[list[dict]]:
+    """Split *tasks* into *instances* batches of similar estimated cost (longest first, each to the
+    least loaded batch, preferring one that already holds the same split: its matrices are then read
+    once); the order inside a batch follows the grid's order."""
+    if not tasks:
+        return []
+    n = default_instances(len(tasks)) if instances is None else max(1, min(int(instances), len(tasks)))
+    loads = [0.0] * n
+    members: list[list[int]] = [[] for _ in range(n)]
+    splits: list[set] = [set() for _ in range(n)]
+    order = sorted(range(len(tasks)), key=lambda i: (-task_cost(tasks[i]), i))
+    for i in order:
+        cost, split = task_cost(tasks[i]), tasks[i].get("split_id")
+        least = min(loads)
+        # among the batches within 10% of the least loaded, the one that already has this split
+        near = [b for b in range(n) if loads[b] <= least * 1.1 + 1e-9]
+        pick = next((b for b in near if split in splits[b]), near[0])
+        if not members[pick] and any(not m for m in members):
+            pick = next(b for b in range(n) if not members[b])
+        members[pick].append(i)
+        loads[pick] += cost
+        splits[pick].add(split)
+    return [[tasks[i] for i in sorted(m)] for m in members if m]
+
+
+def batch_label(batch: list[dict]) -> str:
+    """The name of a batch in the Airflow UI: its one model, or how many and which splits."""
+    if len(batch) == 1:
+        t = batch[0]
+        return f"{t['split_id']} {t['model_config'].get('model_group_key')}"
+    split_ids = sorted({str(t.get("split_id")) for t in batch})
+    return f"{len(batch)} models: {', '.join(split_ids)}"
+
+
 def run_info_of(prepared: dict) -> dict:
     """What every task needs of the prepared run (no task list: keeps the mapped XComs small)."""
     keys = ("experiment_id", "run_id", "config", "labels", "project_path", "random_seed")
@@ -137,13 +213,37 @@ def run_task(run_info: dict, task: dict) -> dict:
     from eis_core.modeling.results import heartbeat
     from eis_core.modeling.train import train_and_score
 
+    if task.get("random_seed") is None and run_info.get("random_seed") is not None:
+        task = {**task, "random_seed": run_info["random_seed"]}  # the run's seed: no look-up per task
     res = train_and_score(run_info["experiment_id"], int(run_info["run_id"]), task, run_info["project_path"])
     heartbeat(int(run_info["run_id"]))
     return _jsonable({**res, "split_id": task.get("split_id"),
                       "model_group_key": task["model_config"].get("model_group_key")})
 
 
-def finish_run(run_info: dict, task_results: list[dict] | None = None, progress: Progress = print) -> dict:
+def run_batch(run_info: dict, batch: list[dict], progress: Progress = print) -> list[dict]:
+    """:func:`run_task` for every task of *batch* in this process (one mapped task of the DAG); a failing
+    model fails the batch after recording itself as failed; a re-run reuses the models already done."""
+    out = []
+    for i, task in enumerate(batch, 1):
+        t0 = time.perf_counter()
+        res = run_task(run_info, task)
+        out.append(res)
+        if progress:
+            progress(f"[{i}/{len(batch)}] {task.get('split_id')} {task['model_config'].get('model_group_key')}: "
+                     f"{'reused' if res.get('reused') else res.get('status')} (train {float(res.get('train_seconds') or 0):.2f} s, "
+                     f"task {time.perf_counter() - t0:.2f} s)")
+    return out
+
+
+def _flat(results) -> list[dict]:
+    out = []
+    for r in results or []:
+        out.extend(r if isinstance(r, list) else [r])
+    return out
+
+
+def finish_run(run_info: dict, task_results: list | None = None, progress: Progress = print) -> dict:
     """Evaluate the run's models, select a model group, close the run; returns a JSON summary."""
     from eis_core.modeling.evaluate import evaluate_run
     from eis_core.modeling.results import finish_run as close_run
@@ -151,7 +251,7 @@ def finish_run(run_info: dict, task_results: list[dict] | None = None, progress:
 
     t0 = time.perf_counter()
     run_id = int(run_info["run_id"])
-    task_results = list(task_results or [])
+    task_results = _flat(task_results)  # per model, or per batch (the DAG's mapped results)
     try:
         evaluation = evaluate_run(run_id)
         officer_cfg = load_officer_config(run_info["config"]) if run_info.get("config") else None
@@ -206,4 +306,5 @@ def run_all(config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | str = DE
         return finish_run(info, results, progress)
 
 
-__all__ = ["build_all_matrices", "finish_run", "mark_failed", "prepare_run", "run_all", "run_info_of", "run_task"]
+__all__ = ["batch_label", "batch_tasks", "build_all_matrices", "default_instances", "finish_run", "mark_failed",
+           "prepare_run", "run_all", "run_batch", "run_info_of", "run_task", "task_cost"]

@@ -37,11 +37,31 @@ def resolve_project_path(project_path: str | Path) -> Path:
     return p if p.is_absolute() else eis_home() / p
 
 
-def _load_matrix(matrix_id: str, project_path: Path):
-    """(X, y, meta, index) of a matrix: the matrices module of the modeling package."""
-    from eis_core.modeling.matrices import load_matrix
+#: the last train and the last test matrix read in this process (a batch of tasks of one split reads
+#: them once); keyed by id, folder and the file's mtime/size, one per role so memory stays bounded
+_matrix_cache: dict[str, tuple[tuple, tuple]] = {}
 
-    return load_matrix(matrix_id, project_path)
+
+def _load_matrix(matrix_id: str, project_path: Path, role: str | None = None):
+    """(X, y, meta, index) of a matrix: the matrices module of the modeling package.  With *role*
+    (``train``/``test``) the last matrix of that role is kept for the next task of this process."""
+    from eis_core.modeling.matrices import load_matrix, matrix_paths
+
+    if role is None:
+        return load_matrix(matrix_id, project_path)
+    try:
+        st = matrix_paths(matrix_id, project_path)[0].stat()
+        key = (matrix_id, str(project_path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    cached = _matrix_cache.get(role)
+    if key is not None and cached is not None and cached[0] == key:
+        return cached[1]
+    _matrix_cache.pop(role, None)  # free the previous one before reading the next
+    value = load_matrix(matrix_id, project_path)
+    if key is not None:
+        _matrix_cache[role] = (key, value)
+    return value
 
 
 def _meta_features(matrix_id: str, project_path: Path) -> tuple[list[str] | None, str | None]:
@@ -114,7 +134,7 @@ def train_and_score(experiment_id: str, run_id: int, task: dict, project_path: s
     features, label_name = _meta_features(train_id, project)
     train = None
     if features is None:
-        train = _load_matrix(train_id, project)
+        train = _load_matrix(train_id, project, "train")
         features = [str(c) for c in train[0].columns]
         label_name = label_name or train[2].get("label_name")
     group_id = model_group_id(mc, features, label_name)
@@ -126,11 +146,11 @@ def train_and_score(experiment_id: str, run_id: int, task: dict, project_path: s
         return {**done, "reused": True}
 
     if train is None:
-        train = _load_matrix(train_id, project)
+        train = _load_matrix(train_id, project, "train")
     X, y, meta, index = train
     if [str(c) for c in X.columns] != list(features):
         raise ValueError(f"train matrix {train_id}: its columns differ from its metadata's feature list")
-    X_test, y_test, _, index_test = _load_matrix(test_id, project)
+    X_test, y_test, _, index_test = _load_matrix(test_id, project, "test")
     missing = [c for c in features if c not in X_test.columns]
     if missing:
         raise ValueError(f"test matrix {test_id} lacks {len(missing)} feature(s) of the train matrix, e.g. {missing[:5]}")

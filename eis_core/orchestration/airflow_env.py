@@ -7,7 +7,9 @@ processes LocalExecutor forks and ``airflow dags test``:
 * ``AIRFLOW_HOME`` is ``$EIS_HOME/airflow`` (logs, airflow.cfg, generated secrets, the admin password);
 * the metadata database is the database ``airflow`` on the warehouse server (the embedded
   PostgreSQL by default, ``EIS_DATABASE_URL``'s server otherwise) - never SQLite;
-* LocalExecutor with a small parallelism (this is a 2-core laptop setup, not a cluster);
+* LocalExecutor with a small parallelism (this is a 2-core laptop setup, not a cluster), as
+  ``eis_core.orchestration.executor.PreloadingLocalExecutor``: its workers import the modeling stack once,
+  so task processes forked from them start warm;
 * the simple auth manager with one ``admin`` user whose password is generated once and kept in
   ``$EIS_HOME/airflow/simple_auth_manager_passwords.json.generated`` (mode 0600);
 * a JWT secret, an API secret key and a Fernet key generated once into ``$EIS_HOME/airflow/secrets.json``;
@@ -138,7 +140,9 @@ def airflow_settings(port: int | None = None, dags_folder: str | os.PathLike | N
         "AIRFLOW_HOME": str(home),
         "PYTHONPATH": os.pathsep.join(dict.fromkeys(pythonpath)),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or dags_dir()),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # LocalExecutor whose workers import the modeling stack once (eis_core/orchestration/executor.py)
+        "AIRFLOW__CORE__EXECUTOR": os.environ.get("EIS_AIRFLOW_EXECUTOR",
+                                                  "eis_core.orchestration.executor.PreloadingLocalExecutor"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.sqlalchemy_url(db.AIRFLOW_DB),
         "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
