@@ -5,6 +5,8 @@ roles and divisions, the access audit; then the pages and the review form."""
 
 from __future__ import annotations
 
+import json
+
 import re
 from datetime import timedelta
 
@@ -351,6 +353,10 @@ def test_pages_render_with_data_and_empty_states(env, tmp_path):
     for text in ("RandomForest", "Against the legacy EIS", "Precision–recall", "ROC", "Feature importances",
                  "results.risk_curves", "results.bias_audit"):
         assert text in models, text
+    # the importance chart labels every bar (Chart.js would skip every second label when they do not fit)
+    imp = json.loads(re.search(r'<script type="application/json" id="importance-data">(.*?)</script>', models,
+                               re.S).group(1))
+    assert imp["options"]["scales"]["y"]["ticks"]["autoSkip"] is False and len(imp["data"]["labels"]) >= 2
     units = c.get("/units").text
     assert "Flag rates by group" in units and "CENTRAL" in units
     dq = c.get("/data-quality").text

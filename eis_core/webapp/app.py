@@ -857,6 +857,10 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                                                  [{"label": "importance", "data": [i["importance"] for i in imp]}],
                                                  kind="bar")
             ctx["chart_importance"]["options"]["indexAxis"] = "y"
+            # every bar its label (Chart.js skips every second one when they do not fit): no auto-skip, and
+            # the chart grows with the number of bars
+            ctx["chart_importance"]["options"]["scales"]["y"]["ticks"] = {"autoSkip": False, "font": {"size": 11}}
+            ctx["importance_height"] = next((h for h in (360, 480, 640, 800) if h >= 16 * len(imp) + 60), 800)
         rc = ctx.get("risk_curves") or []
         charts = []
         for feat in list(dict.fromkeys(r["feature"] for r in rc))[:6]:
