@@ -109,3 +109,34 @@ def test_two_instances_train_the_four_models_of_the_grid(batched_run):
     assert {m[0] for m in models} == {"split_2014-01-01", "split_2014-07-01"}
     assert status == "done" and chosen >= 1
     assert timings["models"] == 4  # finish received the batches' results, flattened per model
+
+
+PRELOAD_PROBE = r"""
+import json, sys
+from airflow.executors.executor_loader import ExecutorLoader
+executor = ExecutorLoader.get_default_executor()
+before = "sklearn.base" in sys.modules
+executor.start()
+after = {m: m in sys.modules for m in ("sklearn.base", "pandas", "eis_core.modeling.train")}
+executor.end()
+print("@@" + json.dumps({"class": type(executor).__name__, "before": before, "after": after}))
+"""
+
+
+@pytest.mark.parametrize("preload", [None, ""])
+def test_the_stack_executor_imports_the_modeling_stack_before_forking_workers(warehouse, preload):
+    """The executor Airflow loads from the stack's settings is PreloadingLocalExecutor; started, it has
+    imported the modeling stack (so the workers it forks, and their task processes, start warm);
+    EIS_AIRFLOW_PRELOAD="" turns that off."""
+    from eis_core.orchestration.airflow_env import airflow_env
+
+    env = airflow_env()
+    env.pop("EIS_AIRFLOW_PRELOAD", None)
+    if preload is not None:
+        env["EIS_AIRFLOW_PRELOAD"] = preload
+    env["AIRFLOW__CORE__PARALLELISM"] = "1"
+    proc = subprocess.run([sys.executable, "-c", PRELOAD_PROBE], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("@@"))[2:])
+    assert out["class"] == "PreloadingLocalExecutor" and out["before"] is False
+    assert all(out["after"].values()) is (preload is None), out
