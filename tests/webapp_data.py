@@ -148,14 +148,20 @@ def seed_production(conn, n_officers: int = 60, n_divisions: int = 3, seed: int 
             "SELECT as_of_date, division, unit, count(*), avg(score), max(score), count(*) FILTER (WHERE rank_pct < 0.05) "
             "FROM production.predictions WHERE as_of_date = %s GROUP BY as_of_date, division, unit", (d,))
         for attr, groups in PROTECTED.items():
+            # production's rule (scoring.flag_rate_audit): the ratio of each group's flag rate to the
+            # largest group's, out of range outside [0.8, 1.25] for groups of at least 10 officers
+            sizes = {g: rng.randint(5, 40) for g in groups}
+            flagged = {g: rng.randint(0, sizes[g] // 3) for g in groups}
+            ref = max(groups, key=lambda g: (sizes[g], g))
+            ref_rate = flagged[ref] / sizes[ref]
             for g in groups:
-                size = rng.randint(5, 40)
-                flagged = rng.randint(0, size // 3)
+                rate = flagged[g] / sizes[g]
+                ratio = rate / ref_rate if ref_rate > 0 else None
                 conn.execute("INSERT INTO production.bias_audit (as_of_date, model_id, threshold, attribute, group_value, "
                              "reference_group, group_size, flagged, flag_rate, flag_rate_ratio, out_of_range) "
-                             "VALUES (%s, 'wa_model_rf_3', 'top 10%%', %s, %s, %s, %s, %s, %s, %s, %s)",
-                             (d, attr, g, groups[0], size, flagged, flagged / size,
-                              (flagged / size) / 0.1, abs((flagged / size) / 0.1 - 1) > 0.25))
+                             "VALUES (%s, 'wa_model_rf_3', 'top10%%', %s, %s, %s, %s, %s, %s, %s, %s)",
+                             (d, attr, g, ref, sizes[g], flagged[g], rate, ratio,
+                              ratio is not None and not (0.8 <= ratio <= 1.25) and sizes[g] >= 10))
     return offs
 
 

@@ -62,6 +62,10 @@ PER_PAGE = (25, 50, 100, 250)
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
            "#bcbd22"]
 
+#: an interval's edges (forecast bands): neutral grey, the band lightly shaded
+BAND = "#8a94a6"
+BAND_FILL = "rgba(138, 148, 166, 0.18)"
+
 
 def data_docs_dir() -> Path:
     from eis_core.paths import gx_dir
@@ -102,6 +106,18 @@ def parse_date(value: str | None, field: str = "date") -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise HTTPException(400, f"{field}: not a date (YYYY-MM-DD): {value[:20]!r}") from None
+
+
+def int_param(value: str | None, field: str, lo: int, hi: int) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        v = int(value)
+    except ValueError:
+        raise HTTPException(400, f"{field}: not a whole number: {value[:20]!r}") from None
+    if not lo <= v <= hi:
+        raise HTTPException(400, f"{field}: between {lo} and {hi}")
+    return v
 
 
 def clean(value: str | None) -> str | None:
@@ -783,8 +799,14 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
 
     @app.get("/models", response_class=HTMLResponse)
     def models_page(request: Request, experiment: str | None = None, metric: str | None = None,
-                    group: str | None = None, model: str | None = None):
+                    group: str | None = None, model: str | None = None, k: str | None = None,
+                    label: str | None = None, page: str | None = None):
         user = require_role(request, "admin", "analyst")
+        top_k = int_param(k, "k", 1, 100000)
+        pred_page = int_param(page, "page", 1, 100000) or 1
+        if label not in (None, "", "0", "1"):
+            raise HTTPException(400, "label: 0, 1 or empty")
+        pred_label = int(label) if label in ("0", "1") else None
         from eis_core.modeling import selection as sel
 
         with db.connect() as conn:
@@ -827,6 +849,46 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                 folder = q.explain_dir(conn, model)
                 ctx["plots"] = [n for n in q.EXPLAIN_PLOTS if folder is not None and (folder / n).is_file()]
                 ctx["bias"] = q.results_bias(conn, model)
+                rule = q.bias_rule()
+                ctx["bias_rule"] = rule
+                if ctx["bias"]:
+                    q.explain_bias(ctx["bias"], rule, ("flag_rate_ratio", "tpr_ratio", "fpr_ratio"))
+                # the analyst's pages: score distribution by label, train vs test features, rank overlap,
+                # the predictions with their labels, comments
+                ctx["score_dist"] = q.score_distribution(conn, model)
+                current = next(m for m in mlist if m["model_id"] == model)
+                n_test = ctx["curves"]["n"] if ctx.get("curves") else 0
+                top_k = top_k or max(1, -(-n_test // 10))  # default: the top 10 % of the test rows
+                ctx["top_k"] = top_k
+                names = {r["model_group_id"]: r["name"] for r in lb["rows"]}
+                ctx["group_names"] = names
+                ctx["overlap_models"] = q.top_k_across_models(conn, experiment, current["split_id"], top_k)
+                ctx["overlap_time"] = q.top_k_over_time(conn, mlist, top_k)
+                per = 50
+                total, preds = q.model_predictions(conn, model, pred_label, (pred_page - 1) * per, per)
+                ctx["predictions"] = {"total": total, "rows": preds, "page": pred_page, "label": pred_label,
+                                      "pages": max(1, -(-total // per)), "per": per}
+                mats = q.model_matrices(conn, model)
+                ctx["comments"] = store.model_comments(conn, model)
+                ctx["model_qs"] = urlencode({"experiment": experiment, "metric": lb["metric"], "group": group,
+                                             "model": model, "k": top_k})
+                store.audit(user.username, "view_model", model,
+                            {"experiment_id": experiment, "group": group, "k": top_k, "label": pred_label,
+                             "page": pred_page}, client_of(request), conn)
+            else:
+                mats = None
+        if mats is not None:
+            feats = [i["feature"] for i in ctx.get("importances") or []]
+            if not feats:
+                from eis_core.modeling.matrices import MatrixError, read_meta
+
+                try:
+                    feats = list(read_meta(mats["train"], mats["project"])["feature_columns"])
+                except (MatrixError, OSError, KeyError, ValueError):
+                    feats = []
+            ctx["feature_dist"] = q.feature_distributions(mats, feats)
+        else:
+            ctx["feature_dist"] = None
         t3 = sel.table3(experiment, group) if group else []
         ctx["table3"] = t3
         if t3:
@@ -870,7 +932,49 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                                             [{"label": "mean score", "data": [p["mean_score"] for p in pts]}],
                                             y_title="mean score", x_title=feat)))
         ctx["risk_curve_charts"] = charts
+        sd = ctx.get("score_dist")
+        if sd:
+            ctx["chart_scores"] = line_chart(
+                sd["labels"], [{"label": f"no adverse incident (label 0, n = {sd['n'][0]})", "data": sd["share"][0],
+                                "borderColor": PALETTE[0], "backgroundColor": PALETTE[0]},
+                               {"label": f"adverse incident (label 1, n = {sd['n'][1]})", "data": sd["share"][1],
+                                "borderColor": PALETTE[3], "backgroundColor": PALETTE[3]}],
+                kind="bar", y_title="share of the label's officers", x_title="score")
+        fd = ctx.get("feature_dist") or {}
+        ctx["feature_charts"] = [
+            (f, line_chart(f["labels"], [{"label": "train", "data": f["train"]["share"], "borderColor": PALETTE[0],
+                                          "backgroundColor": PALETTE[0]},
+                                         {"label": "test", "data": f["test"]["share"], "borderColor": PALETTE[4],
+                                          "backgroundColor": PALETTE[4]}],
+                           kind="bar", y_title="share of rows", x_title=f["feature"]))
+            for f in fd.get("features") or []]
         return render(request, "models.html", ctx)
+
+    @app.post("/models/{model_id}/comments")
+    async def model_comment(request: Request, model_id: str):
+        """An analyst's or admin's note on one model (kept in webapp.model_comments, audited)."""
+        form = await request.form()
+        check_csrf(request, form)
+        user = require_role(request, "admin", "analyst")
+        body = str(form.get("body") or "")
+
+        def work():
+            with db.connect() as conn:
+                if not q.model_exists(conn, model_id):
+                    raise HTTPException(404, f"model: no model {model_id[:40]!r}")
+                try:
+                    cid = store.add_model_comment(conn, model_id, user.username, body)
+                except store.UserError as e:
+                    raise HTTPException(400, str(e)) from None
+                store.audit(user.username, "model_comment", model_id, {"comment_id": cid, "length": len(body.strip())},
+                            client_of(request), conn)
+                return q.model_context(conn, model_id)
+
+        where = await run_in_threadpool(work)
+        params = {"model": model_id}
+        if where:
+            params.update(experiment=where["experiment_id"], group=where["model_group_id"])
+        return RedirectResponse("/models?" + urlencode(params) + "#comments", status_code=303)
 
     @app.get("/models/plots/{model_id}/{name}")
     def model_plot(request: Request, model_id: str, name: str):
@@ -953,6 +1057,9 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
             as_of = parse_date(date) or (dates[0] if dates else None)
             units = q.unit_risk(conn, as_of, division) if as_of else []
             bias = q.production_bias(conn, as_of) if as_of and not user.is_supervisor else []
+        rule = q.bias_rule()
+        # production's flag-rate audit checks the flag-rate ratio only (scoring.flag_rate_audit)
+        q.explain_bias(bias, rule, ("flag_rate_ratio",))
         labels = [f"{u['division']} / {u['unit']}" for u in units]
         chart = line_chart(labels, [{"label": "mean score", "data": [round(u["mean_score"], 4) for u in units]},
                                     {"label": "officers in the top 5 %", "data": [u["top5_count"] for u in units],
@@ -961,6 +1068,7 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
                                             "title": {"display": True, "text": "officers in the top 5 %"}}
         chart["options"]["scales"]["y"]["title"] = {"display": True, "text": "mean score"}
         return render(request, "units.html", {"as_of": as_of, "dates": dates, "units": units, "bias": bias,
+                                              "bias_rule": rule,
                                               "chart_units": chart, "division": division})
 
     # ------------------------------------------------------------------------------ data quality
@@ -1002,9 +1110,16 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
         if data and data["stops"]:
             s = data["stops"]
             chart = line_chart([r["day"].isoformat() for r in s],
-                               [{"label": f"forecast ({s[0]['series']})", "data": [r["yhat"] for r in s]},
-                                {"label": "80 % low", "data": [r["lo_80"] for r in s], "borderDash": [3, 3]},
-                                {"label": "80 % high", "data": [r["hi_80"] for r in s], "borderDash": [3, 3]}],
+                               # the band's two edges are one thing (the 80 % interval): one neutral colour,
+                               # shaded between them, never a red/green pair that reads as bad/good
+                               [{"label": f"forecast ({s[0]['series']})", "data": [r["yhat"] for r in s],
+                                 "borderColor": PALETTE[0], "backgroundColor": PALETTE[0]},
+                                {"label": "80 % interval (lower edge)", "data": [r["lo_80"] for r in s],
+                                 "borderDash": [3, 3], "borderColor": BAND, "backgroundColor": BAND_FILL,
+                                 "pointRadius": 0},
+                                {"label": "80 % interval (upper edge)", "data": [r["hi_80"] for r in s],
+                                 "borderDash": [3, 3], "borderColor": BAND, "backgroundColor": BAND_FILL,
+                                 "pointRadius": 0, "fill": "-1"}],
                                y_title="stops per day")
         return render(request, "forecasts.html", {"data": data, "chart_stops": chart})
 
@@ -1019,7 +1134,7 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
             chart = line_chart([r["day"].isoformat() for r in m],
                                [{"label": "macro F1", "data": [r["macro_f1"] for r in m]},
                                 {"label": "accuracy", "data": [r["accuracy"] for r in m]}], y_min=0, y_max=1)
-        return render(request, "severity.html", {"data": data, "chart_monitoring": chart})
+        return render(request, "severity.html", {"data": data, "chart_monitoring": chart, "words": q.SEVERITY_WORDS})
 
     # ------------------------------------------------------------------------------ users (admin)
 

@@ -486,7 +486,31 @@ SEVERITY_TABLES = {
     "division_f1": "SELECT day, model_version, division, n, macro_f1 FROM severity.division_f1 "
                    "ORDER BY day DESC, division LIMIT 120",
     "alerts": "SELECT alert_id, raised_at, day, kind, message FROM severity.alerts ORDER BY raised_at DESC LIMIT 100",
-    "models": "SELECT * FROM severity.models ORDER BY 1 DESC LIMIT 50",
+    # readable columns only: no raw JSON, no file paths (the artifact is named by its checksum)
+    "models": "SELECT version, status, created_at, train_start, train_end, n_train, "
+              "(metrics -> 'model' ->> 'macro_f1')::double precision AS macro_f1, "
+              "(metrics -> 'offense_rule' ->> 'macro_f1')::double precision AS baseline_f1, "
+              "(metrics ->> 'n_test')::integer AS n_test, library_versions ->> 'scikit-learn' AS sklearn, "
+              "left(artifact_sha256, 12) AS checksum FROM severity.models "
+              "ORDER BY (status = 'champion') DESC, created_at DESC LIMIT 50",
+    "decisions": "SELECT decided_at, champion_version, challenger_version, champion_f1, challenger_f1, promoted, "
+                 "decided_by, reason FROM severity.decisions ORDER BY decided_at DESC LIMIT 30",
+    "predictions_log": "SELECT scored_at::date AS day, model_version, count(*) AS n FROM severity.predictions_log "
+                       "GROUP BY 1, 2 ORDER BY 1 DESC, 2 LIMIT 60",
+}
+
+#: what each severity table is, in words, and what fills it (the page's empty states)
+SEVERITY_WORDS = {
+    "alerts": ("Alerts", "No monitoring alert has been raised."),
+    "monitoring_daily": ("Daily macro F1 and accuracy",
+                         "No daily scores yet. They appear once reports the service has scored get their final "
+                         "severity and the daily monitoring (eis severity monitor) has run."),
+    "drift": ("Drift of the inputs (PSI)", "No drift measured yet: the daily monitoring compares recent reports "
+                                           "with the training window when it runs."),
+    "division_f1": ("Macro F1 by division", "No division scores yet (they come with the daily scores)."),
+    "models": ("Model versions", "No model has been trained yet (eis severity train)."),
+    "decisions": ("Champion / challenger decisions", "No promotion decision yet."),
+    "predictions_log": ("Predictions served per day", "The service has not scored any report yet."),
 }
 
 
@@ -652,3 +676,193 @@ def officer_timeline(conn, officer_id: str, until: date, scope: str | None = Non
                     "finding": None})
     out.sort(key=lambda e: e["date"], reverse=True)
     return out[:limit]
+
+
+# ----------------------------------------------------------------------------------------- the analyst's model pages
+
+def score_distribution(conn, model_id: str, bins: int = 20) -> dict | None:
+    """Histogram of the model's test scores by label: the share of each label's rows per score bin
+    (so that 12 % positives and 88 % negatives are comparable); None without labelled predictions."""
+    data = conn.execute("SELECT score, label FROM results.predictions WHERE model_id = %s AND label IS NOT NULL "
+                        "AND score IS NOT NULL", (model_id,)).fetchall()
+    if not data:
+        return None
+    arr = np.array(data, dtype=float)
+    lo, hi = float(arr[:, 0].min()), float(arr[:, 0].max())
+    if hi <= lo:
+        hi = lo + 1e-9
+    edges = np.linspace(lo, hi, bins + 1)
+    out = {"edges": [round(float(e), 4) for e in edges], "labels": [], "n": {}, "share": {}}
+    for lab in (0, 1):
+        s = arr[arr[:, 1] == lab, 0]
+        counts, _ = np.histogram(s, bins=edges)
+        out["n"][lab] = int(len(s))
+        out["share"][lab] = [round(float(c) / len(s), 4) if len(s) else 0.0 for c in counts]
+    out["labels"] = [f"{edges[i]:.3g}–{edges[i + 1]:.3g}" for i in range(bins)]
+    return out
+
+
+def model_predictions(conn, model_id: str, label: int | None, offset: int, limit: int) -> tuple[int, list[dict]]:
+    """One page of the model's test predictions, best rank first (officer, date, score, rank, label)."""
+    total = conn.execute("SELECT count(*) FROM results.predictions WHERE model_id = %s "
+                         "AND (%s::int IS NULL OR label = %s::int)", (model_id, label, label)).fetchone()[0]
+    page = rows(conn, "SELECT officer_id, as_of_date, score, label, rank_abs_no_ties, rank_pct_no_ties "
+                      "FROM results.predictions WHERE model_id = %s AND (%s::int IS NULL OR label = %s::int) "
+                      "ORDER BY as_of_date, rank_abs_no_ties, officer_id OFFSET %s LIMIT %s",
+                (model_id, label, label, offset, limit))
+    return int(total), page
+
+
+def _top_sets(conn, model_ids: list[str], k: int) -> dict[str, set]:
+    out: dict[str, set] = {m: set() for m in model_ids}
+    for mid, oid, d in conn.execute("SELECT model_id, officer_id, as_of_date FROM results.predictions "
+                                    "WHERE model_id = ANY(%s) AND rank_abs_no_ties <= %s", (model_ids, k)):
+        out[mid].add((oid, d))
+    return out
+
+
+def _overlap(a: set, b: set) -> dict:
+    inter = len(a & b)
+    union = len(a | b)
+    return {"common": inter, "jaccard": inter / union if union else None,
+            "share": inter / min(len(a), len(b)) if a and b else None}
+
+
+def top_k_across_models(conn, experiment_id: str, split_id: str | None, k: int) -> dict:
+    """The top *k* (by rank, per as-of date) of every model of the experiment on one split, and the
+    overlap of each pair: officers in both lists, Jaccard (both / either)."""
+    models = rows(conn, "SELECT DISTINCT m.model_id, m.model_group_id FROM results.models m "
+                        "JOIN results.run_models rm ON rm.model_id = m.model_id JOIN results.runs r ON r.run_id = rm.run_id "
+                        "WHERE r.experiment_id = %s AND m.split_id IS NOT DISTINCT FROM %s AND m.status = 'done' "
+                        "ORDER BY m.model_group_id LIMIT 12", (experiment_id, split_id))
+    ids = [m["model_id"] for m in models]
+    sets = _top_sets(conn, ids, k) if ids else {}
+    matrix = [[_overlap(sets[a], sets[b]) for b in ids] for a in ids]
+    return {"models": models, "matrix": matrix}
+
+
+def top_k_over_time(conn, models: list[dict], k: int) -> list[dict]:
+    """For a model group's models in split order: how many of one split's top *k* officers are in the
+    next split's top *k* (officers, whatever the date)."""
+    ids = [m["model_id"] for m in models]
+    sets = {m: {o for o, _ in s} for m, s in _top_sets(conn, ids, k).items()} if ids else {}
+    out = []
+    for a, b in zip(models, models[1:]):
+        out.append({"from": a, "to": b, **_overlap(sets[a["model_id"]], sets[b["model_id"]])})
+    return out
+
+
+def model_matrices(conn, model_id: str) -> dict | None:
+    """The model's train and test matrix ids and the project folder they live in (``<project>/matrices``):
+    from the matrices' recorded path, else the experiment's ``project_path`` (relative: under EIS_HOME)."""
+    from pathlib import Path
+
+    from eis_core.paths import eis_home
+
+    m = one(conn, "SELECT m.train_matrix_id, m.test_matrix_id, tr.path AS train_path, te.path AS test_path "
+                  "FROM results.models m LEFT JOIN results.matrices tr ON tr.matrix_id = m.train_matrix_id "
+                  "LEFT JOIN results.matrices te ON te.matrix_id = m.test_matrix_id WHERE m.model_id = %s", (model_id,))
+    if not m or not m["train_matrix_id"] or not m["test_matrix_id"]:
+        return None
+    path = m["train_path"] or m["test_path"]
+    if path:
+        project = Path(path).parent.parent
+    else:
+        row = conn.execute("SELECT e.config -> 'officer' ->> 'project_path' FROM results.run_models rm "
+                           "JOIN results.runs r ON r.run_id = rm.run_id "
+                           "JOIN results.experiments e ON e.experiment_id = r.experiment_id "
+                           "WHERE rm.model_id = %s ORDER BY r.run_id DESC LIMIT 1", (model_id,)).fetchone()
+        if not row or not row[0]:
+            return None
+        project = Path(row[0])
+        project = project if project.is_absolute() else eis_home() / project
+    return {"train": m["train_matrix_id"], "test": m["test_matrix_id"], "project": project}
+
+
+def feature_distributions(mats: dict, features: list[str], bins: int = 12) -> dict:
+    """Train vs test distributions of *features* from the model's Parquet matrices (read-only, only these
+    columns): per feature shared bins, the share of each matrix's rows per bin, mean and missing share.
+    ``{"error": text}`` when the files cannot be read."""
+    from eis_core.modeling.matrices import MatrixError, load_matrix, read_meta
+
+    try:
+        have = set(read_meta(mats["train"], mats["project"])["feature_columns"]) & \
+            set(read_meta(mats["test"], mats["project"])["feature_columns"])
+        feats = [f for f in features if f in have][:6]
+        if not feats:
+            return {"error": "none of the model's most important features is in both matrices", "features": []}
+        Xtr = load_matrix(mats["train"], mats["project"], columns=feats)[0]
+        Xte = load_matrix(mats["test"], mats["project"], columns=feats)[0]
+    except (MatrixError, OSError, KeyError, ValueError) as e:
+        return {"error": f"the model's matrices cannot be read ({type(e).__name__})", "features": []}
+    out = []
+    for f in feats:
+        a = Xtr[f].to_numpy(dtype=float)
+        b = Xte[f].to_numpy(dtype=float)
+        both = np.concatenate([a[~np.isnan(a)], b[~np.isnan(b)]])
+        if not len(both):
+            continue
+        lo, hi = float(both.min()), float(both.max())
+        edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+        row = {"feature": f, "labels": [f"{edges[i]:.3g}–{edges[i + 1]:.3g}" for i in range(bins)]}
+        for name, v in (("train", a), ("test", b)):
+            ok = v[~np.isnan(v)]
+            counts, _ = np.histogram(ok, bins=edges)
+            row[name] = {"share": [round(float(c) / len(v), 4) if len(v) else 0.0 for c in counts],
+                         "mean": float(ok.mean()) if len(ok) else None, "n": int(len(v)),
+                         "missing": float(np.isnan(v).mean()) if len(v) else None}
+        out.append(row)
+    return {"error": None, "features": out}
+
+
+def model_exists(conn, model_id: str) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM results.models WHERE model_id = %s)", (model_id,)).fetchone()[0]
+
+
+def model_context(conn, model_id: str) -> dict | None:
+    """The experiment and group a model is shown under (for links back to its page)."""
+    return one(conn, "SELECT r.experiment_id, m.model_group_id FROM results.models m "
+                     "JOIN results.run_models rm ON rm.model_id = m.model_id JOIN results.runs r ON r.run_id = rm.run_id "
+                     "WHERE m.model_id = %s ORDER BY r.run_id DESC LIMIT 1", (model_id,))
+
+
+# ----------------------------------------------------------------------------------------- the bias flag rule
+
+def bias_rule() -> dict:
+    """The production rule (``configs/officer_config.yaml`` ``production.audit_*``, used by
+    ``eis_core.production.scoring.flag_rate_audit`` and ``insights.group_metrics``)."""
+    from eis_core.config import load_officer_config
+
+    pc = load_officer_config().production
+    lo, hi = pc.audit_ratio_range
+    return {"lo": float(lo), "hi": float(hi), "min_size": int(pc.audit_min_group_size)}
+
+
+BIAS_RATIOS = (("flag_rate_ratio", "flag rate"), ("tpr_ratio", "true-positive rate"), ("fpr_ratio", "false-positive rate"))
+
+
+def explain_bias(rows_: list[dict], rule: dict, ratios: tuple[str, ...]) -> None:
+    """Add to each audit row ``why`` (plain words for its flag) and ``out_cells`` (the ratios outside the
+    range), by the same rule production applied: a ratio to the reference (largest) group outside
+    [lo, hi], for groups of at least min_size officers (*ratios*: which ratios the audit checks)."""
+    words = dict(BIAS_RATIOS)
+    for r in rows_:
+        out = [c for c in ratios if r.get(c) is not None and not (rule["lo"] <= r[c] <= rule["hi"])]
+        small = (r.get("group_size") or 0) < rule["min_size"]
+        r["out_cells"] = set() if small else set(out)
+        if r["group_value"] == r["reference_group"]:
+            why = "the reference group (the largest): the others are compared with it"
+        elif small:
+            why = (f"not flagged: only {r['group_size']} officers (fewer than {rule['min_size']}), too few to judge"
+                   + (f" — the {', '.join(words[c] for c in out)} ratio would be outside the range" if out else ""))
+        elif out:
+            why = "flagged: " + "; ".join(f"{words[c]} {r[c]:.3f} × the reference group's, outside "
+                                         f"{rule['lo']:g}–{rule['hi']:g}" for c in out)
+        elif all(r.get(c) is None for c in ratios):
+            why = "not flagged: no ratio (the reference group's rate is zero or unknown)"
+        else:
+            why = f"not flagged: within {rule['lo']:g}–{rule['hi']:g} of the reference group"
+        r["rule_flag"] = bool(out) and not small
+        if bool(r.get("out_of_range")) != r["rule_flag"]:
+            why += " (stored flag differs: the audit ran under another rule; re-run it)"
+        r["why"] = why

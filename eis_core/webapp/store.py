@@ -103,7 +103,20 @@ CREATE INDEX IF NOT EXISTS access_audit_target_idx ON webapp.access_audit (actio
 -- the intervention workflow: where a user's alert e-mails go, and who an overdue alert escalates to
 ALTER TABLE webapp.users ADD COLUMN IF NOT EXISTS email text CHECK (email IS NULL OR email ~ '^[^@\s]+@[^@\s]+$');
 ALTER TABLE webapp.users ADD COLUMN IF NOT EXISTS reports_to text;
+
+-- the analysts' notes on a model (results.models.model_id; no foreign key: results is another schema
+-- that the modeling code may rebuild)
+CREATE TABLE IF NOT EXISTS webapp.model_comments (
+    comment_id  bigserial PRIMARY KEY,
+    model_id    text NOT NULL,
+    username    text NOT NULL,
+    body        text NOT NULL CHECK (length(btrim(body)) BETWEEN 1 AND 2000),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS model_comments_model_idx ON webapp.model_comments (model_id, created_at);
 """
+
+MAX_COMMENT = 2000
 
 
 
@@ -570,3 +583,21 @@ def audit_actions() -> list[str]:
     ensure_webapp_schema()
     with db.connect() as conn:
         return [r[0] for r in conn.execute("SELECT DISTINCT action FROM webapp.access_audit ORDER BY 1")]
+
+
+# ----------------------------------------------------------------------------------------- model comments
+
+def model_comments(conn, model_id: str) -> list[dict]:
+    cur = conn.execute("SELECT comment_id, username, body, created_at FROM webapp.model_comments "
+                       "WHERE model_id = %s ORDER BY created_at, comment_id", (model_id,))
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def add_model_comment(conn, model_id: str, username: str, body: str) -> int:
+    """Store one comment (1 to MAX_COMMENT characters after trimming); returns its id."""
+    body = (body or "").strip()
+    if not body or len(body) > MAX_COMMENT:
+        raise UserError(f"comment: 1 to {MAX_COMMENT} characters")
+    return conn.execute("INSERT INTO webapp.model_comments (model_id, username, body) VALUES (%s, %s, %s) "
+                        "RETURNING comment_id", (model_id, username, body)).fetchone()[0]
