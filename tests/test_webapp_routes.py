@@ -362,7 +362,7 @@ def test_pages_render_with_data_and_empty_states(env, tmp_path):
     dq = c.get("/data-quality").text
     assert "ia_cases" in dq and "closed_date 2019-02-01 is before reported_date" in dq and "/data-docs/index.html" in dq
     assert "GE Data Docs index" in c.get("/data-docs/index.html").text
-    assert "schema severity" in c.get("/severity").text
+    assert "has not written anything" in c.get("/severity").text
     assert c.get("/forecasts").status_code == 200
     # the production explanations' and the severity service's tables appear when they exist
     from psycopg import sql
