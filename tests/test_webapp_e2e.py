@@ -259,7 +259,7 @@ def test_admin_pages_render_with_their_charts(browser, server):
     s = Session(browser, server)
     s.login("admin")
     for name, path, charts, text in (
-            ("models", "/models", 5, "Against the legacy EIS"),
+            ("models", "/models", 6, "Against the legacy EIS"),
             ("units", "/units", 1, "Flag rates by group"),
             ("data-quality", "/data-quality", 0, "closed_date 2019-02-01 is before reported_date"),
             ("users", "/admin/users", 0, "supnorth"),
