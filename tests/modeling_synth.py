@@ -52,9 +52,9 @@ def make_matrix(matrix_id: str, as_of: date, n: int, seed: int, kind: str = "tra
 
 
 class MatrixStore(dict):
-    """matrix_id -> (X, y, meta, index); ``loader`` mimics load_matrix(matrix_id, project_path)."""
+    """matrix_id -> (X, y, meta, index); ``loader`` mimics train._load_matrix(matrix_id, project_path, role)."""
 
-    def loader(self, matrix_id, project_path):
+    def loader(self, matrix_id, project_path, role=None):
         X, y, meta, index = self[matrix_id]
         return X.copy(), y.copy(), dict(meta), index.copy()
 
