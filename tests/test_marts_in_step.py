@@ -138,9 +138,13 @@ def test_a_roster_changing_drop_rebuilds_every_as_of_date_in_the_marts(second_bu
 
 
 def _score_error(d: str = "2016-01-01") -> str:
+    """Why scoring *d* fails.  Once in step it still fails here, for another reason that depends on what other
+    modules of this worker left in the shared warehouse (no chosen model group, or one trained on columns
+    this module's mini drop cannot feed): the point is only that it is not the out-of-step refusal."""
+    from eis_core.modeling.matrices import MatrixError
     from eis_core.production.scoring import ProductionError, score_day
 
-    with pytest.raises(ProductionError) as info:
+    with pytest.raises((ProductionError, MatrixError)) as info:
         score_day(d, progress=None, today=date(2016, 1, 2))
     return str(info.value)
 
