@@ -332,6 +332,55 @@ def seed_all(n_officers: int = 60, n_divisions: int = 3, seed: int = 7, dates: l
     return {"officers": offs, "load_id": load_id}
 
 
+#: a year of monthly lists old enough for the outcomes page (their 6 and 12 months have passed)
+HISTORY_DATES = [date(2022, m, 1) for m in range(1, 13)]
+#: the interventions :func:`seed_interventions` chooses among (the default catalogue's codes)
+INTERVENTIONS = ["mentoring", "counselling", "training"]
+
+
+def seed_interventions(dates: list[date] = HISTORY_DATES, helped_share: float = 0.5) -> dict:
+    """Work every alert of *dates* through the app's own alert workflow (eis_core.production.alerts:
+    raise, acknowledge, meeting, review with its intervention, follow-up, close), as a sergeant would.
+
+    An officer is one who gets help (*helped_share* of them, by a hash of the id) or one who never does;
+    the first are given one intervention a year (of a type fixed per officer, 10 days after the list),
+    the others are reviewed with "none" - the flagged comparison officers the outcomes page matches.
+    Returns {"alerts": n, "helped": {code: n}}."""
+    from eis_core import db
+    from eis_core.production import alerts
+
+    helped: dict[str, int] = {}
+    last: dict[str, date] = {}
+    n = 0
+    for d in dates:
+        for aid in alerts.raise_alerts(as_of=d, by="tests/webapp_data.py", today=d):
+            n += 1
+            with db.connect() as conn:
+                a = alerts.get_alert(conn, aid)
+                oid = a["officer_id"]
+                factors = [r[0] for r in conn.execute(
+                    "SELECT feature FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s",
+                    (oid, d))]
+            who = a["assigned_to"] or "tests"
+            alerts.acknowledge(aid, who)
+            alerts.record_meeting(aid, who, d + timedelta(days=3), "Talked through the flag and the last months.",
+                                  today=d + timedelta(days=3))
+            code, idate, fdate = "none", None, None
+            if (random.Random(f"help:{oid}").random() < helped_share
+                    and (oid not in last or (d - last[oid]).days > 365)):
+                code = INTERVENTIONS[random.Random(f"type:{oid}").randrange(len(INTERVENTIONS))]
+                idate, fdate = d + timedelta(days=10), d + timedelta(days=40)
+                last[oid] = d
+                helped[code] = helped.get(code, 0) + 1
+            alerts.save_review(aid, who, agrees=True, factor_agreement={f: True for f in factors}, intervention=code,
+                               intervention_date=idate, follow_up_date=fdate, dismissal_reason=None,
+                               notes=None if code == "none" else f"{code} arranged", today=d + timedelta(days=10))
+            if code != "none":
+                alerts.record_follow_up(aid, who, "Completed; no new complaints so far.", today=fdate)
+            alerts.close(aid, who, "Done.")
+    return {"alerts": n, "helped": helped}
+
+
 def isolated_database(name: str):
     """Point EIS_DATABASE_URL at database *name* on the session's server (created fresh); returns a
     function that drops it again.  The web-app tests thus never touch the tables other modules use."""
