@@ -82,15 +82,22 @@ def ensure_small_drop(seed: int) -> Path:
 
 
 def load_summary() -> str:
+    from psycopg import sql
+
+    from eis_core.load.loader import LOAD_ROW
+
     with db.connect() as conn:
         load_id = conn.execute("SELECT max(load_id) FROM raw.load_log").fetchone()[0]
         rows = conn.execute(
             "SELECT table_name, status, rows_in, rows_loaded, rows_quarantined, report_path FROM raw.load_log "
-            "WHERE load_id = %s ORDER BY started_at", (load_id,)).fetchall()
+            "WHERE load_id = %s AND table_name <> %s ORDER BY started_at", (load_id, LOAD_ROW)).fetchall()
         staged = conn.execute(
             "SELECT count(*) FROM information_schema.views WHERE table_schema = 'staging'").fetchone()[0]
-        totals = {r[0]: conn.execute(
-            f'SELECT count(*) FROM raw."{r[0]}"').fetchone()[0] for r in rows}  # names from our own log
+        totals = {}
+        for r in rows:
+            exists = conn.execute("SELECT to_regclass(%s)", (f"raw.{r[0]}",)).fetchone()[0]
+            totals[r[0]] = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
+                sql.Identifier("raw"), sql.Identifier(r[0]))).fetchone()[0] if exists else 0
     lines = [f"Load {load_id}:", f"  {'table':<22}{'status':<24}{'rows in raw':>12}{'quarantined':>13}"]
     for name, status, _rin, _loaded, quar, _ in rows:
         lines.append(f"  {name:<22}{status:<24}{totals[name]:>12,}{quar:>13,}")

@@ -131,6 +131,17 @@ def test_load_exits_0_and_names_the_tables_not_provided_once(department):
     assert "REJECTED" not in res.output and "unreadable" not in res.output
 
 
+def test_the_demo_load_summary_lists_tables_not_the_load_row(department):
+    """`eis demo`'s summary reads raw.load_log, whose load-level row '(load)' is not a table."""
+    from eis_core.demo import load_summary
+
+    text = load_summary()
+    assert "(load)" not in text
+    lines = {ln.split()[0]: ln.split() for ln in text.splitlines()[2:] if ln.startswith("  ") and len(ln.split()) == 4}
+    assert lines["officers"][1] == "loaded" and int(lines["officers"][2].replace(",", "")) > 0
+    assert lines["calls_for_service"][1] == "not_provided" and lines["calls_for_service"][2] == "0"
+
+
 def test_the_grid_trains_and_a_day_is_scored(department):
     assert department["summary"]["model_group_id"]
     assert department["n_pred"] == department["n_cohort"] > 50
