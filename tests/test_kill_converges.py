@@ -14,7 +14,7 @@ sums in heap order, which moves with free space and changes the last bits betwee
 Before each killed run the state is perturbed (the run's rows deleted or one mart row removed), so the
 killed run has real work to redo.  A control test checks that the checksum sees one altered value.
 
-Not converging today (xfail, strict): the alerts' e-mails (production.alert_notifications and the
+Not converging today (xfail, not strict because the kill races the send): the alerts' e-mails (production.alert_notifications and the
 events recorded with them) when `eis score` is killed between committing new alerts and sending them.
 
 The modeling run (a selected model group) is test_production's module fixture, reused.  The tests run
@@ -152,7 +152,8 @@ def test_score_killed_at_three_points_converges_on_rerun(run):
     converges(_score_cmd(run), ("production",), _clear_score_days, skip=MAIL_TABLES, warm=True)
 
 
-@pytest.mark.xfail(strict=True, reason="a kill -9 of `eis score` after raise_alerts committed the new alerts and "
+# Not strict: the kill lands after the first alert row commits, and once in a while the e-mails win the race.
+@pytest.mark.xfail(strict=False, reason="a kill -9 of `eis score` after raise_alerts committed the new alerts and "
                    "before their e-mails were sent loses those e-mails for good: the rerun finds the alerts open and "
                    "raises (and mails) nothing, so production.alert_notifications (and the notification events in "
                    "production.alert_events) hold fewer rows than after a clean run")
