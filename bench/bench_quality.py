@@ -36,6 +36,9 @@ CPDP = REPO.parent / "shared" / "data" / "cpdp"
 DEFAULT = "small:1,small:2,small:3,chicago"
 REFERENCE = "eis_core.modeling.baselines.CountGBReference"
 LEGACY = "eis_core.modeling.baselines.LegacyEISBaseline"
+#: the models of one experiment (parameter: experiment_id), for the queries below
+EXPERIMENT_MODELS = ("WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r "
+                     "ON r.run_id = rm.run_id WHERE r.experiment_id = %s) ")
 METRICS = (("roc_auc", "", "none"), ("precision@", "1_pct", "stochastic"), ("precision@", "5_pct", "stochastic"),
            ("precision@", "10_pct", "stochastic"))
 
@@ -72,9 +75,7 @@ def _per_split(conn, experiment_id: str, group_id: str) -> dict[str, dict]:
     """{split_id: {metric: value, base_rate, n, tp, legacy_tp, flag_count, flags_to_match}} of one model group."""
     out: dict[str, dict] = {}
     rows = conn.execute(
-        "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
-        "            WHERE r.experiment_id = %s) "
-        "SELECT m.split_id, e.metric, e.parameter, e.tie_method, e.value, e.n_examples "
+        EXPERIMENT_MODELS + "SELECT m.split_id, e.metric, e.parameter, e.tie_method, e.value, e.n_examples "
         "FROM ms JOIN results.models m USING (model_id) JOIN results.evaluations e USING (model_id) "
         "WHERE m.model_group_id = %s", (experiment_id, group_id)).fetchall()
     wanted = {(m, p, t) for m, p, t in METRICS}
@@ -83,15 +84,11 @@ def _per_split(conn, experiment_id: str, group_id: str) -> dict[str, dict]:
             out.setdefault(split, {})[f"{metric}{par}"] = value
             out[split]["n"] = n
     for split, k, tp, ltp, match in conn.execute(
-            "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
-            "            WHERE r.experiment_id = %s) "
-            "SELECT t.split_id, t.flag_count, t.tp, t.legacy_tp, t.flags_to_match FROM ms JOIN results.table3 t "
+            EXPERIMENT_MODELS + "SELECT t.split_id, t.flag_count, t.tp, t.legacy_tp, t.flags_to_match FROM ms JOIN results.table3 t "
             "USING (model_id) WHERE t.model_group_id = %s", (experiment_id, group_id)).fetchall():
         out.setdefault(split, {}).update(flag_count=k, tp=tp, legacy_tp=ltp, flags_to_match=match)
     for split, pos, n in conn.execute(
-            "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
-            "            WHERE r.experiment_id = %s) "
-            "SELECT m.split_id, mx.n_positive, mx.n_rows FROM ms JOIN results.models m USING (model_id) "
+            EXPERIMENT_MODELS + "SELECT m.split_id, mx.n_positive, mx.n_rows FROM ms JOIN results.models m USING (model_id) "
             "JOIN results.matrices mx ON mx.matrix_id = m.test_matrix_id WHERE m.model_group_id = %s",
             (experiment_id, group_id)).fetchall():
         out.setdefault(split, {})["base_rate"] = (pos / n) if n else None
@@ -108,9 +105,7 @@ def rule_study(conn, experiment_id: str, metric: str = "precision@10%", min_hist
 
     values, order, m, _, _ = _metric_values(conn, experiment_id, metric)
     tp = pd.DataFrame(conn.execute(
-        "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r ON r.run_id = rm.run_id "
-        "            WHERE r.experiment_id = %s) "
-        "SELECT t.model_group_id, t.split_id, t.tp, t.legacy_tp FROM ms JOIN results.table3 t USING (model_id)",
+        EXPERIMENT_MODELS + "SELECT t.model_group_id, t.split_id, t.tp, t.legacy_tp FROM ms JOIN results.table3 t USING (model_id)",
         (experiment_id,)).fetchall(), columns=["model_group_id", "split_id", "tp", "legacy_tp"])
     out = {r: {"picks": 0, "metric_next": 0.0, "tp_next": 0, "legacy_tp_next": 0} for r in RULES}
     for i in range(min_history, len(order)):

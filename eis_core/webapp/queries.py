@@ -573,11 +573,20 @@ def explain_dir(conn, model_id: str):
     directory); None when neither is known."""
     from pathlib import Path
 
-    from eis_core.paths import eis_home
-
     art = conn.execute("SELECT artifact_path FROM results.models WHERE model_id = %s", (model_id,)).fetchone()
     if art and art[0]:
         return Path(art[0]).parent.parent / "reports" / "explain" / model_id
+    project = experiment_project(conn, model_id)
+    return project / "reports" / "explain" / model_id if project else None
+
+
+def experiment_project(conn, model_id: str):
+    """The ``project_path`` of the latest experiment that ran *model_id* (relative: under EIS_HOME, as the
+    modeling code resolves it), or None."""
+    from pathlib import Path
+
+    from eis_core.paths import eis_home
+
     row = conn.execute("SELECT e.config -> 'officer' ->> 'project_path' FROM results.run_models rm "
                        "JOIN results.runs r ON r.run_id = rm.run_id "
                        "JOIN results.experiments e ON e.experiment_id = r.experiment_id "
@@ -585,7 +594,7 @@ def explain_dir(conn, model_id: str):
     if not row or not row[0]:
         return None
     project = Path(row[0])
-    return (project if project.is_absolute() else eis_home() / project) / "reports" / "explain" / model_id
+    return project if project.is_absolute() else eis_home() / project
 
 
 # ----------------------------------------------------------------------------------------- officer timeline
@@ -757,25 +766,15 @@ def model_matrices(conn, model_id: str) -> dict | None:
     from the matrices' recorded path, else the experiment's ``project_path`` (relative: under EIS_HOME)."""
     from pathlib import Path
 
-    from eis_core.paths import eis_home
-
     m = one(conn, "SELECT m.train_matrix_id, m.test_matrix_id, tr.path AS train_path, te.path AS test_path "
                   "FROM results.models m LEFT JOIN results.matrices tr ON tr.matrix_id = m.train_matrix_id "
                   "LEFT JOIN results.matrices te ON te.matrix_id = m.test_matrix_id WHERE m.model_id = %s", (model_id,))
     if not m or not m["train_matrix_id"] or not m["test_matrix_id"]:
         return None
     path = m["train_path"] or m["test_path"]
-    if path:
-        project = Path(path).parent.parent
-    else:
-        row = conn.execute("SELECT e.config -> 'officer' ->> 'project_path' FROM results.run_models rm "
-                           "JOIN results.runs r ON r.run_id = rm.run_id "
-                           "JOIN results.experiments e ON e.experiment_id = r.experiment_id "
-                           "WHERE rm.model_id = %s ORDER BY r.run_id DESC LIMIT 1", (model_id,)).fetchone()
-        if not row or not row[0]:
-            return None
-        project = Path(row[0])
-        project = project if project.is_absolute() else eis_home() / project
+    project = Path(path).parent.parent if path else experiment_project(conn, model_id)
+    if project is None:
+        return None
     return {"train": m["train_matrix_id"], "test": m["test_matrix_id"], "project": project}
 
 
