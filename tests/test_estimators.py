@@ -136,10 +136,29 @@ def test_simple_logistic_baseline_uses_the_protected_attributes_from_the_index()
     assert any(n.startswith("_protected_sex=") for n in est.feature_names_)
     names, imp, method = feature_importances(est, list(X.columns))
     assert method == "coefficient" and len(names) == len(imp) == len(est.feature_names_)
-    with pytest.raises(ValueError, match="index needs"):
-        est.predict_proba(TEST[0], index=TEST[3].drop(columns=["_protected_sex"]))
+    with pytest.raises(ValueError, match="'protected' needs column _protected_sex"):
+        est.predict_proba(TEST[0], protected=TEST[3].drop(columns=["_protected_sex"]))
     prior = fit_model(PriorBaseline(), X, y, index)
     assert np.all(predict_scores(prior, TEST[0]) == pytest.approx(y.mean()))
+
+
+def test_protected_attributes_reach_only_estimators_that_request_them():
+    """Metadata routing: the baseline requests ``protected`` by default; turning the request off (or an
+    estimator that never asks) means the attributes never reach it; routing is off again afterwards."""
+    import sklearn
+
+    X, y, _, index = TRAIN
+    with sklearn.config_context(enable_metadata_routing=True):  # requests are set with routing on, scoped
+        off = SimpleLogisticBaseline(random_state=0).set_fit_request(protected=False)
+    off = fit_model(off, X, y, index)
+    assert off.feature_names_ == ["chr_age_years", "chr_tenure_days", "ia_days_since_adverse"]
+    assert not sklearn.get_config()["enable_metadata_routing"]
+    s_on = predict_scores(fit_model(SimpleLogisticBaseline(random_state=0), X, y, index), TEST[0], TEST[3])
+    s_off = predict_scores(off, TEST[0], TEST[3])
+    assert not np.allclose(s_on, s_off)  # sex and race change the scores when they are routed
+    rf = fit_model(make_estimator({"class_path": "sklearn.tree.DecisionTreeClassifier",
+                                   "hyperparameters": {"max_depth": 3}}, 0), X, y, index)
+    assert rf.n_features_in_ == X.shape[1]
 
 
 def test_importance_methods():

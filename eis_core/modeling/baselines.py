@@ -1,7 +1,10 @@
 """Baselines: ordinary scikit-learn-style classifiers, trained, scored and evaluated exactly like models.
 
-* :class:`RandomBaseline` — uniform random scores (seeded).
-* :class:`PriorBaseline` — the training class prior for everyone (one big tie).
+* :class:`RandomBaseline` — uniform random scores (seeded).  Hand-written: scikit-learn's
+  ``DummyClassifier`` draws random *labels* (``stratified``/``uniform``), whose scores are 0/1 or a
+  constant, not a continuous random ranking.
+* :class:`PriorBaseline` — scikit-learn's ``DummyClassifier(strategy="prior")`` under the name the
+  config and the results use: the training class prior for everyone (one big tie).
 * :class:`LegacyEISBaseline` — the department's existing EIS as a classifier: score 1 when the
   department's own system flagged the officer in the year before the as-of date (the drop's
   ``eis_flags``), or, without such flags, when a configured legacy rule (``leg_<rule>_flag``, built by
@@ -13,8 +16,17 @@
   platform's chosen model is always measured against it in the same run (``make bench-quality``).
 * :class:`SimpleLogisticBaseline` — the paper's simple baseline: logistic regression on age, tenure,
   days since the last adverse event, sex and race.  Sex and race are not features (they live in the
-  matrix ``index`` as ``_protected_sex``/``_protected_race``), so it declares ``uses_index = True``
-  and :func:`eis_core.modeling.estimators.fit_model` passes the index to it.
+  matrix ``index`` as ``_protected_sex``/``_protected_race``); they reach it through scikit-learn's
+  metadata routing: it requests the metadata ``protected`` (a DataFrame of those index columns) for
+  ``fit``, ``predict_proba`` and ``score`` by default, and :func:`eis_core.modeling.estimators.fit_model`
+  / :func:`~eis_core.modeling.estimators.predict_scores` pass exactly what an estimator requests
+  (``set_fit_request(protected=False)`` turns it off).
+
+The legacy EIS here is the *evaluation's* definition (see docs/modeling.md, "The legacy EIS"): with
+``source="flags"`` it is the department's own system as recorded in the drop's ``eis_flags`` (for the
+synthetic department, the generator's rules in :mod:`eis_core.synth.legacy`); with ``"rules"`` it is
+the config's ``legacy_rules``, evaluated by the feature mart.  Table 3 records which one it used
+(``results.table3.legacy_source``).
 """
 
 from __future__ import annotations
@@ -24,8 +36,12 @@ import re
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from eis_core.modeling.estimators import check_binary_target
 
 LEGACY_FLAG = re.compile(r"^leg_(?P<rule>.+)_flag$")
 
@@ -40,16 +56,29 @@ def _two_columns(p1: np.ndarray) -> np.ndarray:
 
 
 class _Baseline(ClassifierMixin, BaseEstimator):
+    """Binary (0/1 label) baselines: ``classes_`` is always [0, 1]."""
+
     is_baseline = True
-    uses_index = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def _fit_classes(self, X, y) -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        check_binary_target(y)
         y = np.asarray(y).astype(int)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = np.asarray(X).shape[1] if np.asarray(X).ndim == 2 else 0
         return y
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "classes_")
+
     def predict(self, X, **kw):
+        check_is_fitted(self)
         return (self.predict_proba(X, **kw)[:, 1] >= 0.5).astype(int)
 
 
@@ -59,27 +88,40 @@ class RandomBaseline(_Baseline):
     def __init__(self, random_state=None):
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # it never reads a value
+        return tags
+
     def fit(self, X, y):
+        X, y = validate_data(self, X, y, ensure_all_finite=False)
         self._fit_classes(X, y)
         self.used_features_ = []
         return self
 
     def predict_proba(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite=False)
         rng = np.random.default_rng(self.random_state)
         return _two_columns(rng.random(_n_rows(X)))
 
 
-class PriorBaseline(_Baseline):
-    """The positive share of the training labels, for every officer (every row ties)."""
+class PriorBaseline(DummyClassifier):
+    """``DummyClassifier(strategy="prior")``: the positive share of the training labels, for every officer
+    (every row ties).  No hyperparameters: ``strategy`` is fixed (a class attribute, not a parameter)."""
 
-    def fit(self, X, y):
-        y = self._fit_classes(X, y)
-        self.prior_ = float(y.mean()) if y.size else 0.0
+    is_baseline = True
+    strategy = "prior"
+    constant = None
+    random_state = None
+
+    def __init__(self):
+        pass
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
         self.used_features_ = []
         return self
-
-    def predict_proba(self, X):
-        return _two_columns(np.full(_n_rows(X), self.prior_))
 
 
 class LegacyEISBaseline(_Baseline):
@@ -141,6 +183,7 @@ class LegacyEISBaseline(_Baseline):
         return self
 
     def predict_proba(self, X):
+        check_is_fitted(self)
         cols = self.used_features_
         missing = [c for c in cols if c not in X.columns]
         if missing:
@@ -179,9 +222,9 @@ class CountGBReference(_Baseline):
     def fit(self, X, y):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
+        y = self._fit_classes(X, y)
         if not isinstance(X, pd.DataFrame):
             raise TypeError("CountGBReference needs a DataFrame with the feature mart's column names")
-        y = self._fit_classes(X, y)
         self.used_features_ = count_reference_columns(X.columns)
         if not self.used_features_:
             raise ValueError("CountGBReference: the matrix has no plain count columns (ia_cases_<window>, ...)")
@@ -193,6 +236,7 @@ class CountGBReference(_Baseline):
         return self
 
     def predict_proba(self, X):
+        check_is_fitted(self)
         if self.gb_ is None:
             return _two_columns(np.full(_n_rows(X), self.prior_))
         return self.gb_.predict_proba(X[self.used_features_].to_numpy(dtype=float))
@@ -202,11 +246,16 @@ class SimpleLogisticBaseline(_Baseline):
     """Logistic regression on age, tenure, days since last adverse event, sex and race (paper's baseline).
 
     Numeric columns come from X (those of ``numeric_features`` that the matrix has); sex and race are
-    one-hot coded from ``index['_protected_sex']`` / ``index['_protected_race']`` (categories seen in
-    training; unseen ones code as all zeros).
+    one-hot coded from the metadata ``protected`` (``_protected_sex`` / ``_protected_race`` columns of the
+    matrix index; categories seen in training, unseen ones code as all zeros).  ``protected`` is
+    requested by default for fit, predict, predict_proba and score (scikit-learn metadata routing).
     """
 
-    uses_index = True
+    __metadata_request__fit = {"protected": True}
+    __metadata_request__predict = {"protected": True}
+    __metadata_request__predict_proba = {"protected": True}
+    __metadata_request__score = {"protected": True}
+
     NUMERIC = ("chr_age_years", "chr_tenure_days", "ia_days_since_adverse")
     PROTECTED = ("_protected_sex", "_protected_race")
 
@@ -215,15 +264,15 @@ class SimpleLogisticBaseline(_Baseline):
         self.C = C
         self.numeric_features = numeric_features
 
-    def _design(self, X: pd.DataFrame, index: pd.DataFrame | None, fitting: bool) -> np.ndarray:
+    def _design(self, X: pd.DataFrame, protected: pd.DataFrame | None, fitting: bool) -> np.ndarray:
         if not isinstance(X, pd.DataFrame):
             raise TypeError("SimpleLogisticBaseline needs a DataFrame with the feature mart's column names")
         if fitting:
             self.numeric_used_ = [c for c in self.numeric_features if c in X.columns]
             self.categories_ = {}
             for col in self.PROTECTED:
-                if index is not None and col in index.columns:
-                    self.categories_[col] = sorted(index[col].dropna().astype(str).unique().tolist())
+                if protected is not None and col in protected.columns:
+                    self.categories_[col] = sorted(protected[col].dropna().astype(str).unique().tolist())
             self.feature_names_ = list(self.numeric_used_) + [
                 f"{col}={v}" for col, vals in self.categories_.items() for v in vals]
             if not self.feature_names_:
@@ -231,15 +280,15 @@ class SimpleLogisticBaseline(_Baseline):
                                  f"({list(self.numeric_features)} or {list(self.PROTECTED)} in the index)")
         parts = [X[self.numeric_used_].to_numpy(dtype=float)] if self.numeric_used_ else []
         for col, vals in self.categories_.items():
-            if index is None or col not in index.columns:
-                raise ValueError(f"SimpleLogisticBaseline: the index needs column {col}")
-            v = index[col].astype(str).to_numpy()
+            if protected is None or col not in protected.columns:
+                raise ValueError(f"SimpleLogisticBaseline: the metadata 'protected' needs column {col}")
+            v = protected[col].astype(str).to_numpy()
             parts.append(np.column_stack([(v == c).astype(float) for c in vals]) if vals else np.zeros((len(X), 0)))
         return np.hstack(parts) if parts else np.zeros((len(X), 0))
 
-    def fit(self, X, y, index: pd.DataFrame | None = None):
+    def fit(self, X, y, protected: pd.DataFrame | None = None):
         y = self._fit_classes(X, y)
-        D = self._design(X, index, fitting=True)
+        D = self._design(X, protected, fitting=True)
         self.scaler_ = StandardScaler().fit(D)
         self.lr_ = LogisticRegression(C=self.C, solver="liblinear", random_state=self.random_state, max_iter=1000)
         if np.unique(y).size < 2:
@@ -256,8 +305,17 @@ class SimpleLogisticBaseline(_Baseline):
             return np.zeros((1, len(self.feature_names_)))
         return self.lr_.coef_
 
-    def predict_proba(self, X, index: pd.DataFrame | None = None):
-        D = self._design(X, index, fitting=False)
+    def predict_proba(self, X, protected: pd.DataFrame | None = None):
+        check_is_fitted(self)
+        D = self._design(X, protected, fitting=False)
         if self.lr_ is None:
             return _two_columns(np.full(len(X), self.prior_))
         return self.lr_.predict_proba(self.scaler_.transform(D))
+
+    def predict(self, X, protected: pd.DataFrame | None = None):
+        return (self.predict_proba(X, protected=protected)[:, 1] >= 0.5).astype(int)
+
+    def score(self, X, y, sample_weight=None, protected: pd.DataFrame | None = None):
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(y, self.predict(X, protected=protected), sample_weight=sample_weight)

@@ -3,8 +3,10 @@ training/scoring entry point every grid entry (models and baselines alike) goes 
 
 * :class:`ScaledLogisticRegression` — StandardScaler + LogisticRegression (liblinear; l1 or l2).
 * :class:`CalibratedLinearSVC` — StandardScaler + CalibratedClassifierCV(LinearSVC): calibrated scores.
-* :func:`fit_model` / :func:`predict_scores` — pass the matrix's ``index`` (officer_id, as_of_date and
-  the protected attributes) only to estimators that declare ``uses_index = True``.
+* :func:`fit_model` / :func:`predict_scores` — the one router of the matrix's metadata: the protected
+  attributes of the ``index`` (``_protected_*`` columns) reach an estimator as the metadata
+  ``protected`` through scikit-learn's metadata routing, only when the estimator requests it
+  (``set_fit_request(protected=True)`` or a class default, as :class:`~eis_core.modeling.baselines.SimpleLogisticBaseline`).
 * :func:`feature_importances` — impurity for trees, |coef| for linear models, 'none' otherwise.
 
 All are proper scikit-learn estimators: ``get_params``/``set_params``/``clone`` work, and the fitted
@@ -21,37 +23,60 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-def _as_array(X) -> np.ndarray:
-    return np.asarray(X, dtype=float)
+def check_binary_target(y) -> None:
+    """A ValueError unless *y* is a binary target (the platform's labels are 0/1)."""
+    check_classification_targets(y)
+    kind = type_of_target(y, input_name="y", raise_unknown=True)
+    if kind != "binary":
+        raise ValueError(f"Only binary classification is supported. The type of the target is {kind}.")
 
 
 class _PipelineClassifier(ClassifierMixin, BaseEstimator):
-    """Shared plumbing: ``pipeline_`` does the work; feature names are kept for importances."""
+    """Shared plumbing: ``pipeline_`` does the work; feature names are kept for importances.
 
-    uses_index = False
+    Binary classifiers (the label is 0/1): input is validated by scikit-learn's ``validate_data``
+    (float64, finite, dense; feature names of a DataFrame are kept in ``feature_names_in_``)."""
 
     def _build(self) -> Pipeline:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def fit(self, X, y):
-        y = np.asarray(y).astype(int)
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.pipeline_ = self._build().fit(_as_array(X), y)
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_binary_target(y)
+        if np.unique(y).size < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of 2 classes; the data has 1 class")
+        self.pipeline_ = self._build().fit(X, y)
         self.classes_ = self.pipeline_.classes_
-        self.n_features_in_ = _as_array(X).shape[1]
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "pipeline_")
+
+    def _X(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
     def predict_proba(self, X):
-        return self.pipeline_.predict_proba(_as_array(X))
+        X = self._X(X)
+        return self.pipeline_.predict_proba(X)
 
     def predict(self, X):
-        return self.pipeline_.predict(_as_array(X))
+        X = self._X(X)
+        return self.pipeline_.predict(X)
 
     def decision_function(self, X):
-        return self.predict_proba(X)[:, 1]
+        """Log-odds of the positive class (> 0 exactly where ``predict`` says the positive class)."""
+        p = np.clip(self.predict_proba(X)[:, 1], 1e-15, 1 - 1e-15)
+        return np.log(p / (1 - p))
 
 
 class ScaledLogisticRegression(_PipelineClassifier):
@@ -82,6 +107,10 @@ class ScaledLogisticRegression(_PipelineClassifier):
     def intercept_(self) -> np.ndarray:
         return self.pipeline_.named_steps["lr"].intercept_
 
+    @property
+    def n_iter_(self) -> np.ndarray:
+        return self.pipeline_.named_steps["lr"].n_iter_
+
 
 class CalibratedLinearSVC(_PipelineClassifier):
     """Standardised features + a linear SVM whose margins are calibrated (sigmoid, 3-fold) into scores."""
@@ -101,6 +130,11 @@ class CalibratedLinearSVC(_PipelineClassifier):
     def coef_(self) -> np.ndarray:
         cal = self.pipeline_.named_steps["svc"]
         return np.mean([c.estimator.coef_ for c in cal.calibrated_classifiers_], axis=0)
+
+    @property
+    def n_iter_(self) -> int:
+        cal = self.pipeline_.named_steps["svc"]
+        return int(max(c.estimator.n_iter_ for c in cal.calibrated_classifiers_))
 
 
 # ----------------------------------------------------------------------------------------- entry points
@@ -135,31 +169,65 @@ def cap_jobs(estimator, limit: int) -> None:
                 estimator.set_params(**{name: limit})
 
 
+#: metadata name under which the protected attributes (``_protected_*`` index columns) are routed
+PROTECTED_METADATA = "protected"
+
+
+def protected_frame(index: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The ``_protected_*`` columns of a matrix index (None without an index)."""
+    if index is None:
+        return None
+    from eis_core.modeling.matrices import PROTECTED_PREFIX
+
+    return index[[c for c in index.columns if str(c).startswith(PROTECTED_PREFIX)]]
+
+
+def routed_params(estimator, method: str, index: pd.DataFrame | None) -> dict:
+    """The metadata *estimator* requests for *method*, by scikit-learn's metadata routing (scoped on).
+
+    The caller (training, scoring, explanations) is the router: it offers ``protected`` and routes it
+    to the estimator's ``method`` exactly when the estimator's request says so; an estimator that takes
+    ``protected`` but left its request unset is an error (scikit-learn's own message)."""
+    from sklearn import config_context
+    from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
+
+    protected = protected_frame(index)
+    if protected is None:
+        return {}
+    with config_context(enable_metadata_routing=True):
+        router = MetadataRouter(owner="eis_core.modeling.estimators").add(
+            estimator=estimator, method_mapping=MethodMapping().add(caller=method, callee=method))
+        return dict(router.route_params(caller=method, params={PROTECTED_METADATA: protected}).estimator[method])
+
+
 def fit_model(estimator, X: pd.DataFrame, y, index: pd.DataFrame | None = None):
-    """Fit *estimator*; ``index`` goes only to estimators with ``uses_index = True``."""
+    """Fit *estimator*; the protected attributes of ``index`` are routed to it only if it requests them."""
     from threadpoolctl import threadpool_limits
 
     y = np.asarray(y).astype(int)
     cap_jobs(estimator, fit_threads())
     with threadpool_limits(limits=fit_threads()):
-        if getattr(estimator, "uses_index", False):
-            return estimator.fit(X, y, index=index)
-        return estimator.fit(X, y)
+        return estimator.fit(X, y, **routed_params(estimator, "fit", index))
 
 
 def predict_scores(estimator, X: pd.DataFrame, index: pd.DataFrame | None = None) -> np.ndarray:
     """Risk scores (probability of the positive class), one float per row of X."""
-    if getattr(estimator, "uses_index", False):
-        proba = estimator.predict_proba(X, index=index)
-    else:
-        proba = estimator.predict_proba(X)
-    proba = np.asarray(proba, dtype=float)
+    proba = np.asarray(estimator.predict_proba(X, **routed_params(estimator, "predict_proba", index)), dtype=float)
     classes = list(getattr(estimator, "classes_", [0, 1]))
     if proba.ndim == 1:
         return proba
     if 1 in classes:
         return proba[:, classes.index(1)]
     return np.zeros(proba.shape[0])  # trained on negatives only: no row can be positive
+
+
+def requests_metadata(estimator, method: str = "predict_proba") -> bool:
+    """Whether *estimator* asks for the protected attributes (metadata ``protected``) in *method*."""
+    from sklearn import config_context
+    from sklearn.utils.metadata_routing import get_routing_for_object
+
+    with config_context(enable_metadata_routing=True):
+        return bool(get_routing_for_object(estimator).consumes(method, [PROTECTED_METADATA]))
 
 
 def feature_importances(estimator, feature_names) -> tuple[list[str], np.ndarray | None, str]:

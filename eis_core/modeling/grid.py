@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import itertools
 from typing import Any
+
+from sklearn.model_selection import ParameterGrid
 
 from eis_core.modeling.results import stable_hash
 
@@ -48,12 +49,13 @@ def _section(grid: dict, is_baseline: bool) -> list[dict]:
         cls = import_class(class_path)
         accepted = _accepted_params(cls)
         names = sorted(params)
+        if not all(len(params[n]) for n in names):
+            raise ValueError(f"{class_path}: every hyperparameter needs at least one value ({params})")
         if accepted is not None:
             bad = [n for n in names if n not in accepted]
             if bad:
                 raise ValueError(f"{class_path}: unknown hyperparameter(s) {bad}; it takes {sorted(accepted)}")
-        for combo in itertools.product(*(params[n] for n in names)):
-            hp = dict(zip(names, combo))
+        for hp in ParameterGrid({n: list(params[n]) for n in names}):  # sorted names, last varies fastest
             out.append({"class_path": class_path, "hyperparameters": hp, "is_baseline": is_baseline,
                         "model_group_key": model_group_key(class_path, hp)})
     return out
