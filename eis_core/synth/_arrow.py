@@ -180,3 +180,26 @@ class DropWriter:
         for w in self._writers.values():
             w.close()
         self._writers.clear()
+
+
+def pa_ids(ids: list[str]):
+    import pyarrow as pa
+    return pa.array(ids, type=pa.string())
+
+
+def pa_take(ids: list[str], idx: np.ndarray):
+    """officer ids by index; index -1 gives NULL."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    idx = np.asarray(idx, np.int64)
+    mask = idx < 0
+    return pc.take(pa.array(ids, type=pa.string()),
+                   pa.array(np.where(mask, 0, idx), mask=mask if mask.any() else None))
+
+
+def pa_take_str(values: list[str]):
+    import pyarrow as pa
+    return pa.array(values, type=pa.string())
+
+
+#: tables added by contract v2, not part of the simulated v1 drop
