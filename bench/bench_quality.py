@@ -101,9 +101,9 @@ def rule_study(conn, experiment_id: str, metric: str = "precision@10%", min_hist
     Table 3's TP against the legacy system.  {rule: {picks, metric_next, tp_next, legacy_tp_next}}."""
     import pandas as pd
 
-    from eis_core.modeling.selection import RULES, _metric_values, apply_rules, leaderboard_frame
+    from eis_core.modeling.selection import RULES, apply_rules, leaderboard_frame, metric_values
 
-    values, order, m, _, _ = _metric_values(conn, experiment_id, metric)
+    values, order, m, _, _ = metric_values(conn, experiment_id, metric)
     tp = pd.DataFrame(conn.execute(
         EXPERIMENT_MODELS + "SELECT t.model_group_id, t.split_id, t.tp, t.legacy_tp FROM ms JOIN results.table3 t USING (model_id)",
         (experiment_id,)).fetchall(), columns=["model_group_id", "split_id", "tp", "legacy_tp"])
@@ -146,11 +146,11 @@ def run_one(dept: str) -> dict:
 def collect(dept: str, exp: str, chosen: str, rule: str | None, seconds: float) -> dict:
     """The per-split figures of the chosen group and the reference of experiment *exp*."""
     from eis_core import db
-    from eis_core.modeling.selection import _groups, group_name
+    from eis_core.modeling.selection import group_info, group_name
 
     with db.connect() as conn:
         ref = _group_of(conn, exp, REFERENCE)
-        groups = _groups(conn, [g for g in (chosen, ref) if g])
+        groups = group_info(conn, [g for g in (chosen, ref) if g])
         chosen_rows = _per_split(conn, exp, chosen)
         ref_rows = _per_split(conn, exp, ref) if ref else {}
         legacy_src = conn.execute("SELECT DISTINCT legacy_source FROM results.table3 WHERE model_group_id = %s",
