@@ -177,7 +177,7 @@
             {%- endfor -%}
             {%- do eis__ratio(ctx, s, 'dsp_officer_initiated_share_' ~ w.name, 'officer_initiated', 'calls', w, 'share of calls with source OFFICER_INITIATED') -%}
             {%- do eis__ratio(ctx, s, 'dsp_night_share_' ~ w.name, 'night', 'calls', w, 'share of calls dispatched 22:00-06:00') -%}
-            {%- do eis__count(ctx, s, 'dsp_stress_calls_' ~ w.name, 'stress', w, 'stress calls (call type SUICIDE or DOMESTIC)') -%}
+            {%- do eis__count(ctx, s, 'dsp_stress_calls_' ~ w.name, 'stress', w, 'stress calls (suicide, domestic violence, a child involved: contract stress_call_types)') -%}
             {%- do eis__count(ctx, s, 'dsp_hours_on_calls_' ~ w.name, 'hours', w, 'hours on calls, cleared_at - coalesce(arrived_at, dispatched_at), by clearing day') -%}
             {%- set tm = eis__b(ctx, 'dsp', 'travel_min', w.interval) -%}
             {%- set ar = eis__b(ctx, 'dsp', 'arrived', w.interval) -%}

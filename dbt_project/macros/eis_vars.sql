@@ -61,30 +61,7 @@
 {% endmacro %}
 
 
-{#
-    Code sets of the department contract (eis_core/contract/contract.yaml `codes`) used to generate
-    one-hot / by-type columns.  tests/test_features_marts.py checks they match the contract.
-#}
-{% macro eis_codes() %}
-    {{ return({
-        'sex': ['M', 'F', 'X'],
-        'race': ['WHITE', 'BLACK', 'HISPANIC', 'ASIAN', 'OTHER', 'UNKNOWN'],
-        'education': ['HS', 'SOME_COLLEGE', 'ASSOCIATE', 'BACHELOR', 'GRADUATE', 'UNKNOWN'],
-        'rank': ['OFFICER', 'SERGEANT', 'LIEUTENANT', 'CAPTAIN'],
-        'shift': ['DAY', 'EVENING', 'NIGHT', 'UNKNOWN'],
-        'event_type': ['CITIZEN_COMPLAINT', 'OFFICER_COMPLAINT', 'VEHICLE_ACCIDENT', 'INJURY', 'USE_OF_FORCE',
-                       'RAID_AND_SEARCH', 'PURSUIT', 'FIREARM_DISCHARGE', 'TIRE_DEFLATION', 'RULE_VIOLATION',
-                       'SICK_LEAVE'],
-        'disposition_final': ['SUSTAINED', 'NOT_SUSTAINED', 'EXONERATED', 'UNFOUNDED', 'PREVENTABLE',
-                              'NOT_PREVENTABLE', 'JUSTIFIED', 'UNJUSTIFIED', 'NO_FINDING'],
-        'force_type': ['PHYSICAL', 'TAKEDOWN', 'TASER', 'CHEMICAL', 'IMPACT_WEAPON', 'FIREARM', 'OTHER'],
-        'review_outcome': ['APPROVED', 'NOT_APPROVED', 'REFERRED_TO_IA'],
-        'charge_category': ['VIOLENT', 'PROPERTY', 'DRUG', 'PUBLIC_ORDER', 'TRAFFIC', 'WARRANT', 'OTHER'],
-        'fi_type': ['STOP_AND_FRISK', 'KNOCK_AND_TALK', 'RAID_AND_SEARCH', 'TRAFFIC_RELATED', 'OTHER'],
-        'citation_type': ['MOVING', 'PARKING', 'EQUIPMENT', 'CRIMINAL', 'OTHER'],
-        'training_topic': ['LESS_LETHAL', 'BIAS', 'FITNESS', 'DE_ESCALATION', 'FIREARMS', 'LEGAL', 'OTHER'],
-    }) }}
-{% endmacro %}
+{# eis_codes() and eis_stress_call_types() are generated from the contract: macros/eis_contract.sql. #}
 
 
 {#
@@ -124,12 +101,6 @@
     {%- if prefixes | length == 0 -%}false{%- else -%}
     ({% for p in prefixes %}upper(allegation) like {{ eis_sql_literal(p | upper | replace('%', '') ~ '%') }}{{ ' or ' if not loop.last }}{% endfor %})
     {%- endif -%}
-{% endmacro %}
-
-
-{# Call types counted as stress calls. #}
-{% macro eis_stress_call_types() %}
-    {{ return(['SUICIDE', 'DOMESTIC']) }}
 {% endmacro %}
 
 

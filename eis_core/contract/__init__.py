@@ -1,8 +1,9 @@
 """The department export contract as data.
 
 ``contract.yaml`` beside this module is the one source of truth for tables, columns, types, codes,
-keys, date-ordering rules and the default adverse-event definition.  The loader reads it directly;
-the Great Expectations suites and dbt's ``_sources.yml`` are generated from it (``eis contract sync``)
+keys, date-ordering rules, the default adverse-event definition and which call types are stress calls.
+The loader reads it directly; the Great Expectations suites, dbt's ``_sources.yml`` and staging models
+and dbt's ``eis_codes()`` / ``eis_stress_call_types()`` macros are generated from it (``eis contract sync``)
 and ``tests/test_contract_sync.py`` fails when a committed copy drifts.
 """
 
@@ -81,6 +82,8 @@ class Contract(BaseModel):
     codes: dict[str, list[str]]
     tables: dict[str, Table]
     adverse_definition: dict[str, list[str]]
+    stress_call_types: list[str]
+    open_disposition: str
 
     @model_validator(mode="after")
     def _check(self) -> "Contract":
@@ -102,7 +105,17 @@ class Contract(BaseModel):
             bad = set(dispositions) - set(self.codes["disposition"])
             if bad:
                 raise ValueError(f"adverse_definition[{ev}]: unknown dispositions {sorted(bad)}")
+        if self.open_disposition not in self.codes["disposition"]:
+            raise ValueError(f"open_disposition: unknown disposition {self.open_disposition}")
+        if not self.stress_call_types or any(not t.strip() or t != t.strip().upper() for t in self.stress_call_types):
+            raise ValueError(f"stress_call_types: a non-empty list of upper-case call type codes, not "
+                             f"{self.stress_call_types}")
         return self
+
+    @property
+    def final_dispositions(self) -> list[str]:
+        """The dispositions of a closed case: every disposition but the open one."""
+        return [d for d in self.codes["disposition"] if d != self.open_disposition]
 
     def codes_for(self, column: Column) -> list[str] | None:
         return self.codes[column.codes] if column.codes else None

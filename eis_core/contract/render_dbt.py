@@ -6,6 +6,8 @@ and committed so that dbt, code review and ``dbt docs`` see them like hand-writt
 * ``dbt_project/models/staging/_sources.yml``     -- source ``raw``: every contract table and column
 * ``dbt_project/models/staging/_stg_models.yml``  -- docs and data tests of the staging models
 * ``dbt_project/models/staging/stg_<table>.sql``  -- one view per contract table (select, type, rename)
+* ``dbt_project/macros/eis_contract.sql``         -- macros ``eis_codes()`` (the code sets, plus
+  ``disposition_final``: the dispositions of a closed case) and ``eis_stress_call_types()``
 
 ``eis contract sync`` calls :func:`write_dbt_files`; ``tests/test_contract_dbt_sync.py`` fails when a
 committed file differs from :func:`render_dbt_files`.  Rendering is pure and deterministic: the same
@@ -24,6 +26,7 @@ from eis_core.contract import Column, Contract, Table
 STAGING_DIR = Path("models") / "staging"
 SOURCES_FILE = STAGING_DIR / "_sources.yml"
 MODELS_FILE = STAGING_DIR / "_stg_models.yml"
+MACROS_FILE = Path("macros") / "eis_contract.sql"
 
 SOURCE_NAME = "raw"
 OFFICERS_TABLE = "officers"
@@ -197,12 +200,34 @@ def render_staging_sql(contract: Contract, table: Table) -> str:
     )
 
 
+# --------------------------------------------------------------------------------------- macros
+def _jinja_list(values: list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "\\'") + "'" for v in values) + "]"
+
+
+def render_contract_macros(contract: Contract) -> str:
+    """``macros/eis_contract.sql``: the contract's code sets and stress call types as dbt macros."""
+    codes = dict(contract.codes)
+    codes["disposition_final"] = contract.final_dispositions
+    width = max(len(k) for k in codes)
+    rows = ",\n".join(f"        '{k}':{' ' * (width - len(k))} {_jinja_list(v)}" for k, v in codes.items())
+    return (f"{{# {GENERATED_NOTE} #}}\n\n"
+            "{# Code sets of the department contract (`codes`), used to generate one-hot / by-type columns;\n"
+            "   disposition_final = every disposition but the open one (`open_disposition`). #}\n"
+            "{% macro eis_codes() %}\n    {{ return({\n" + rows + "\n    }) }}\n{% endmacro %}\n\n\n"
+            "{# Call types counted as stress calls (`stress_call_types`): officer features and the dispatch dataset. #}\n"
+            "{% macro eis_stress_call_types() %}\n"
+            f"    {{{{ return({_jinja_list(contract.stress_call_types)}) }}}}\n"
+            "{% endmacro %}\n")
+
+
 # --------------------------------------------------------------------------------------- whole set
 def render_dbt_files(contract: Contract) -> dict[Path, str]:
     """Every generated file, as {path relative to the dbt project: text}, in a stable order."""
     files: dict[Path, str] = {
         SOURCES_FILE: render_sources_yml(contract),
         MODELS_FILE: render_staging_models_yml(contract),
+        MACROS_FILE: render_contract_macros(contract),
     }
     for table in contract.ordered_tables():
         files[STAGING_DIR / f"{_model_name(table)}.sql"] = render_staging_sql(contract, table)
@@ -253,7 +278,7 @@ def write_dbt_files(contract: Contract, project_dir: Path) -> list[Path]:
 
 
 __all__ = [
-    "MODELS_FILE", "SOURCES_FILE", "STAGING_DIR", "check_dbt_files", "column_description", "render_dbt_files",
-    "render_sources_yml", "render_staging_models_yml", "render_staging_sql", "stale_dbt_files",
+    "MACROS_FILE", "MODELS_FILE", "SOURCES_FILE", "STAGING_DIR", "check_dbt_files", "column_description",
+    "render_contract_macros", "render_dbt_files", "render_sources_yml", "render_staging_models_yml", "render_staging_sql", "stale_dbt_files",
     "write_dbt_files",
 ]

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Callable
 
 from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG
+from eis_core.contract import load_contract
 
 SELECTOR = "+path:models/dispatch stg_assignments"  # the suggestions read the assignments too
 #: a gap longer than this between two dispatches of an officer starts a new duty session
 DEFAULT_SESSION_GAP_HOURS = 8.0
-#: call types counted as stress calls (suicide, domestic violence, child involved)
-DEFAULT_STRESS_CALL_TYPES = ("SUICIDE", "DOMESTIC", "CHILD-ABUSE", "MISSING-CHILD")
+#: call types counted as stress calls (suicide, domestic violence, child involved): the contract's
+#: ``stress_call_types``, the same list the officer features count (dbt macro eis_stress_call_types())
+DEFAULT_STRESS_CALL_TYPES = tuple(load_contract().stress_call_types)
 
 
 def dispatch_vars(session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,

@@ -18,7 +18,7 @@
 {{ config(materialized='table', tags=['dispatch'], post_hook='analyze {{ this }}') }}
 {%- set dcfg = var('dispatch', {}) or {} %}
 {%- set gap_hours = dcfg.get('session_gap_hours', 8) | float %}
-{%- set stress_types = dcfg.get('stress_call_types', ['SUICIDE', 'DOMESTIC', 'CHILD-ABUSE', 'MISSING-CHILD']) %}
+{%- set stress_types = dcfg.get('stress_call_types', eis_stress_call_types()) %}
 
 with base as (
     select
