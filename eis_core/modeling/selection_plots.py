@@ -8,6 +8,9 @@ import numpy as np
 
 from eis_core.modeling.selection_rules import table3_total
 
+#: the legacy bar's legend: which legacy EIS Table 3 compared with (results.table3.legacy_source)
+LEGACY_LABEL = {"flags": "legacy EIS (department's eis_flags)", "rules": "legacy EIS (config legacy_rules)"}
+
 
 def write_plots(report_dir: Path, experiment_id: str, lb: dict, chosen: str, t3: list[dict]) -> dict[str, str]:
     import matplotlib
@@ -75,7 +78,7 @@ def write_plots(report_dir: Path, experiment_id: str, lb: dict, chosen: str, t3:
         keys = ["tp", "fp", "tn", "fn"]
         x = np.arange(len(keys))
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.bar(x - 0.2, [tot["legacy_" + k] for k in keys], 0.4, label="legacy threshold EIS", color="#999999")
+        ax.bar(x - 0.2, [tot["legacy_" + k] for k in keys], 0.4, label=LEGACY_LABEL.get(tot.get("legacy_source"), "legacy EIS"), color="#999999")
         ax.bar(x + 0.2, [tot[k] for k in keys], 0.4, label="chosen model (same number flagged)", color="#1f77b4")
         ax.set_xticks(x, [k.upper() for k in keys])
         ax.set_ylabel("officers (all test splits)")
