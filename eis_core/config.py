@@ -9,6 +9,7 @@ names the file and the key.
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -148,6 +149,10 @@ class LegacyRule(BaseModel):
         return self
 
 
+#: temporal_config keys renamed for one vocabulary: old name -> name (the old one is still read, with a warning)
+RENAMED_TEMPORAL_KEYS = {"label_timespan": "label_window"}
+
+
 class TemporalConfig(BaseModel):
     """Temporal cross-validation in the triage/timechop vocabulary (see docs/modeling.md)."""
 
@@ -160,12 +165,26 @@ class TemporalConfig(BaseModel):
     training_as_of_frequency: Duration
     test_duration: Duration
     test_as_of_frequency: Duration
-    label_timespan: Duration
+    label_window: Duration
     #: earliest split date (optional): training may reach further back than the dates to test on
     test_start_time: date | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        """Configs written before the rename still load: ``label_timespan`` is read as ``label_window``."""
+        if isinstance(data, dict):
+            for old, new in RENAMED_TEMPORAL_KEYS.items():
+                if old in data:
+                    if new in data:
+                        raise ValueError(f"temporal_config: give {new} only ({old} is its old name)")
+                    warnings.warn(f"temporal_config.{old} is deprecated: call it {new} (read as {new} for now)",
+                                  FutureWarning, stacklevel=2)
+                    data = {**{k: v for k, v in data.items() if k != old}, new: data[old]}
+        return data
+
     @field_validator("model_update_frequency", "max_training_history", "training_as_of_frequency",
-                     "test_duration", "test_as_of_frequency", "label_timespan", mode="before")
+                     "test_duration", "test_as_of_frequency", "label_window", mode="before")
     @classmethod
     def _dur(cls, v: Any) -> Duration:
         s = str(v).strip()
@@ -178,7 +197,7 @@ class TemporalConfig(BaseModel):
         if not (self.feature_start_time <= self.label_start_time <= self.label_end_time):
             raise ValueError("need feature_start_time <= label_start_time <= label_end_time")
         for name in ("model_update_frequency", "training_as_of_frequency", "test_as_of_frequency",
-                     "label_timespan", "max_training_history"):
+                     "label_window", "max_training_history"):
             if getattr(self, name).is_all:
                 raise ValueError(f"{name} cannot be 'all'")
         return self

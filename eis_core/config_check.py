@@ -71,10 +71,10 @@ def check_dates(officer, labels, data: DataRange) -> list[Finding]:
     if tc is None:
         out.append(Finding("warning", "no temporal_config: no splits, no model can be trained or compared"))
         return out
-    label_end = tc.label_end_time + tc.label_timespan.delta()  # exclusive: the window is [D, D + timespan)
+    label_end = tc.label_end_time + tc.label_window.delta()  # exclusive: the window is [D, D + label window)
     if end and label_end > end + timedelta(days=1):
-        out.append(Finding("warning", f"temporal_config.label_end_time {_fmt(tc.label_end_time)} + label_timespan "
-                                      f"{tc.label_timespan} = {_fmt(label_end)} is after the data end ({_fmt(end)}): "
+        out.append(Finding("warning", f"temporal_config.label_end_time {_fmt(tc.label_end_time)} + label_window "
+                                      f"{tc.label_window} = {_fmt(label_end)} is after the data end ({_fmt(end)}): "
                                       "the last labels are not fully observed; move label_end_time back"))
     if data.first_record and tc.feature_start_time < data.first_record:
         out.append(Finding("note", f"temporal_config.feature_start_time {_fmt(tc.feature_start_time)} is before the first "

@@ -112,3 +112,19 @@ def test_run_entry_point_rejects_bad_config(tmp_path):
     p = _write(tmp_path, DEFAULT_OFFICER_CONFIG, cohort={"sworn": True})
     assert main(["--config", str(p), "--buildfeatures"]) == 2
     assert main(["--config", str(p), "--generatematrices"]) == 2  # a bad config is refused before any work
+
+
+def test_old_label_timespan_key_still_loads_with_a_deprecation_message(tmp_path):
+    """temporal_config.label_timespan is label_window's old name: a config that uses it loads, says so."""
+    from eis_core.config import load_officer_config
+
+    data = yaml.safe_load(DEFAULT_OFFICER_CONFIG.read_text())
+    tc = data["temporal_config"]
+    tc["label_timespan"] = tc.pop("label_window")
+    p = _write(tmp_path, DEFAULT_OFFICER_CONFIG, temporal_config=tc)
+    with pytest.warns(FutureWarning, match="label_timespan is deprecated: call it label_window"):
+        cfg = load_officer_config(p)
+    assert cfg.temporal_config.label_window == load_officer_config().temporal_config.label_window
+    tc["label_window"] = "1 year"  # both names: refused, naming them
+    with pytest.raises(ConfigError, match="give label_window only"):
+        load_officer_config(_write(tmp_path, DEFAULT_OFFICER_CONFIG, temporal_config=tc))

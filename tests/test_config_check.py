@@ -33,7 +33,7 @@ def test_a_grid_outside_the_data_is_named():
     early = DataRange(date(2005, 1, 1), date(2014, 12, 1), date(2014, 12, 31), FITS.rows, FITS.event_types)
     warnings = texts(check(OFFICER, LABELS, early))
     assert any("after the data end (2014-12-31)" in w for w in warnings)
-    assert any("label_end_time 2015-01-01 + label_timespan 1 year = 2016-01-01" in w for w in warnings)
+    assert any("label_end_time 2015-01-01 + label_window 1 year = 2016-01-01" in w for w in warnings)
 
 
 def test_the_legacy_system_is_the_drops_flags_else_the_rules():

@@ -91,8 +91,8 @@ def test_cohort_and_labels(synth):
             expected.add((o, ts))
             labels[(o, ts)] = int(o in hit)
     assert set(synth["mart"].index) == expected
-    got = _frame("SELECT officer_id, as_of_date, outcome FROM labels.officer_labels WHERE label_name = 'adverse_1y'")
-    got = {(r.officer_id, pd.Timestamp(r.as_of_date)): r.outcome for r in got.itertuples()}
+    got = _frame("SELECT officer_id, as_of_date, label FROM labels.officer_labels WHERE label_name = 'adverse_1y'")
+    got = {(r.officer_id, pd.Timestamp(r.as_of_date)): r.label for r in got.itertuples()}
     assert got == labels
     assert 0 < sum(labels.values()) < len(labels)
 

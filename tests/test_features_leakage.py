@@ -98,7 +98,7 @@ def snapshot(warehouse) -> tuple[pd.DataFrame, pd.DataFrame]:
     with warehouse.connect() as conn:
         cur = conn.execute("SELECT * FROM features.officer_features WHERE as_of_date = %s ORDER BY officer_id", (D,))
         feats = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-        cur = conn.execute("SELECT officer_id, label_name, outcome FROM labels.officer_labels WHERE as_of_date = %s "
+        cur = conn.execute("SELECT officer_id, label_name, label FROM labels.officer_labels WHERE as_of_date = %s "
                            "ORDER BY officer_id, label_name", (D,))
         labels = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
     return feats.reset_index(drop=True), labels.reset_index(drop=True)
@@ -184,4 +184,4 @@ def test_control_changes_before_d_do_change_features(warehouse, marts):
     _, labels = mutate_and_rebuild(warehouse, ["UPDATE raw.ia_cases SET disposition = 'SUSTAINED', "
                                                "event_type = 'CITIZEN_COMPLAINT', closed_date = coalesce(closed_date, reported_date) "
                                                "WHERE incident_date >= %(d)s AND incident_date < %(d)s::date + 365"], 0)
-    assert labels["outcome"].sum() > base_labels["outcome"].sum()
+    assert labels["label"].sum() > base_labels["label"].sum()

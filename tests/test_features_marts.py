@@ -154,7 +154,7 @@ def test_cohort_rules(built):
 
 
 def _label(officer: str, as_of: str) -> int | None:
-    rows = _q("SELECT outcome FROM labels.officer_labels WHERE officer_id = %s AND as_of_date = %s "
+    rows = _q("SELECT label FROM labels.officer_labels WHERE officer_id = %s AND as_of_date = %s "
               "AND label_name = 'adverse_1y'", (officer, as_of))
     return rows[0][0] if rows else None
 

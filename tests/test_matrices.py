@@ -64,7 +64,7 @@ def test_rows_labels_features_and_protected_match_the_marts(setup, built):
                 cohort = conn.execute("SELECT count(*) FROM features.officer_cohort WHERE as_of_date = ANY(%s)",
                                       (dates,)).fetchone()[0]
                 labels = pd.DataFrame(conn.execute(
-                    "SELECT officer_id, as_of_date, outcome FROM labels.officer_labels WHERE label_name = 'adverse_1y' "
+                    "SELECT officer_id, as_of_date, label AS outcome FROM labels.officer_labels WHERE label_name = 'adverse_1y' "
                     "AND as_of_date = ANY(%s)", (dates,)).fetchall(), columns=["officer_id", "as_of_date", "outcome"])
                 prot = pd.DataFrame(conn.execute(
                     "SELECT officer_id, as_of_date, race, sex FROM features.officer_protected WHERE as_of_date = ANY(%s)",
@@ -116,17 +116,17 @@ def test_no_training_label_window_reaches_into_the_test_dates(setup, built):
 def test_matrix_id_is_stable_and_follows_the_definition(setup, built):
     oc, lc = _cfgs(setup)
     split = make_splits(oc.temporal_config)[-1]
-    a = M.make_spec(split.train_as_of_dates, oc, lc, split.label_timespan)
-    b = M.make_spec(list(reversed(split.train_as_of_dates)), oc, lc, split.label_timespan)
+    a = M.make_spec(split.train_as_of_dates, oc, lc, split.label_window)
+    b = M.make_spec(list(reversed(split.train_as_of_dates)), oc, lc, split.label_window)
     assert M.matrix_id(a) == M.matrix_id(b) == built["built"][-1]["train"]["matrix_id"]
     assert len(M.matrix_id(a)) == 16
     variants = [
-        M.make_spec(split.train_as_of_dates[:-1], oc, lc, split.label_timespan),
-        M.make_spec(split.train_as_of_dates, oc, lc, split.label_timespan, list(a.feature_columns[:-1])),
+        M.make_spec(split.train_as_of_dates[:-1], oc, lc, split.label_window),
+        M.make_spec(split.train_as_of_dates, oc, lc, split.label_window, list(a.feature_columns[:-1])),
         M.make_spec(split.train_as_of_dates, oc.model_copy(update={"cohort": oc.cohort.model_copy(
-            update={"require_active_assignment": False})}), lc, split.label_timespan),
+            update={"require_active_assignment": False})}), lc, split.label_window),
         M.make_spec(split.train_as_of_dates, oc, lc.model_copy(update={"adverse_events": {"USE_OF_FORCE": ["UNJUSTIFIED"]}}),
-                    split.label_timespan),
+                    split.label_window),
     ]
     ids = {M.matrix_id(v) for v in variants}
     assert len(ids) == len(variants) and M.matrix_id(a) not in ids

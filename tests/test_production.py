@@ -32,7 +32,7 @@ def run(small_drop, tmp_path_factory):
         "feature_start_time": "2012-01-01", "label_start_time": "2013-01-01", "label_end_time": "2014-07-01",
         "model_update_frequency": "6 months", "max_training_history": "2 years",
         "training_as_of_frequency": "6 months", "test_duration": "0 days", "test_as_of_frequency": "6 months",
-        "label_timespan": "1 year"})
+        "label_window": "1 year"})
     summary = run_all(cfg, data["labels"], progress=None)
     assert summary["model_group_id"], summary
     return {**data, "config": cfg, "group": summary["model_group_id"], "experiment": summary["experiment_id"]}

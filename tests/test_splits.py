@@ -19,7 +19,7 @@ def tc(**kw) -> TemporalConfig:
     base = dict(feature_start_time="2012-01-01", label_start_time="2013-01-01", label_end_time="2015-01-01",
                 model_update_frequency="6 months", max_training_history="5 years",
                 training_as_of_frequency="6 months", test_duration="0 days", test_as_of_frequency="6 months",
-                label_timespan="1 year")
+                label_window="1 year")
     return TemporalConfig(**{**base, **kw})
 
 
@@ -36,7 +36,7 @@ def test_default_config_splits():
     assert last.train_as_of_dates == tuple(d(f"{2012 + (m + 6) // 12}-{(m + 6) % 12 + 1:02d}-01") for m in range(19))
     assert last.test_as_of_dates == (d("2015-01-01"),)
     assert last.train_label_end == d("2015-01-01")
-    assert last.label_timespan == "1 year"
+    assert last.label_window == "1 year"
     assert splits[0].train_as_of_dates == (d("2012-07-01"),)
 
 
@@ -78,7 +78,7 @@ def test_zero_test_duration_is_the_split_date_alone():
 def test_end_of_month_steps_are_counted_from_the_anchor():
     with pytest.warns(UserWarning, match="split 2013-04-30: no training as-of date"):
         s = make_splits(tc(label_start_time="2013-01-31", label_end_time="2014-05-31", model_update_frequency="1 month",
-                           training_as_of_frequency="1 month", label_timespan="3 months",
+                           training_as_of_frequency="1 month", label_window="3 months",
                            max_training_history="3 months"))
     split_dates = [x.test_as_of_dates[0] for x in s]
     # 2014-05-31 - k months, never drifting to the 28th after February
@@ -96,7 +96,7 @@ def test_jan_31_plus_one_month_and_a_dropped_split():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         s = make_splits(tc(label_start_time="2015-01-31", label_end_time="2015-03-31", model_update_frequency="1 month",
-                           training_as_of_frequency="1 month", label_timespan="1 month"))
+                           training_as_of_frequency="1 month", label_window="1 month"))
     # split dates >= Jan 31 + 1 month = Feb 28: Mar 31 and Feb 28.  Split Mar 31: anchor Feb 28 (Feb 28 + 1 month
     # = Mar 28 <= Mar 31); the next step back is Jan 28 < label_start_time.  Split Feb 28: anchor Jan 28 <
     # label_start_time: no training date -> dropped with a warning.
@@ -107,7 +107,7 @@ def test_jan_31_plus_one_month_and_a_dropped_split():
 
 def test_leap_day():
     s = make_splits(tc(label_start_time="2015-02-28", label_end_time="2016-02-29", model_update_frequency="1 year",
-                       training_as_of_frequency="1 year", label_timespan="1 year"))
+                       training_as_of_frequency="1 year", label_window="1 year"))
     assert [x.split_id for x in s] == ["split_2016-02-29"]
     # 2016-02-29 - 1 year = 2015-02-28, whose label window ends 2016-02-28 <= 2016-02-29
     assert s[0].train_as_of_dates == (d("2015-02-28"),)
@@ -116,7 +116,7 @@ def test_leap_day():
 
 def test_label_window_longer_than_history_is_a_clear_error():
     with pytest.raises(SplitError, match="label window is longer than the labelled history"):
-        make_splits(tc(label_start_time="2014-06-01", label_end_time="2015-01-01", label_timespan="1 year"))
+        make_splits(tc(label_start_time="2014-06-01", label_end_time="2015-01-01", label_window="1 year"))
 
 
 def test_no_split_with_training_dates_is_an_error():
@@ -128,7 +128,7 @@ def test_no_split_with_training_dates_is_an_error():
 
 
 def _check_invariants(cfg: TemporalConfig, splits: list[Split]) -> None:
-    span = cfg.label_timespan.delta()
+    span = cfg.label_window.delta()
     ids = [s.split_id for s in splits]
     assert len(ids) == len(set(ids)) and ids == sorted(ids)
     for s in splits:
@@ -167,7 +167,7 @@ def temporal_configs(draw):
         training_as_of_frequency=draw(durations(1, 12, st.sampled_from(["month", "week"]))),
         test_duration=draw(st.sampled_from(["0 days", "1 month", "3 months", "1 year", "45 days"])),
         test_as_of_frequency=draw(durations(1, 6, st.sampled_from(["month", "week"]))),
-        label_timespan=draw(durations(1, 24, st.sampled_from(["month", "year", "day", "week"]))))
+        label_window=draw(durations(1, 24, st.sampled_from(["month", "year", "day", "week"]))))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -28,7 +28,7 @@ def _fail(exc: Exception, code: int) -> None:
 def splits_cli(config: str, plot: str | None, as_json: bool) -> None:
     """Show the temporal splits of the config (timechop semantics; see docs/modeling.md).
 
-    Every training as-of date t of a split has t + label_timespan <= the split's first test date.
+    Every training as-of date t of a split has t + label_window <= the split's first test date.
     """
     from eis_core.config import load_officer_config
     from eis_core.modeling.splits import SplitError, describe, make_splits, plot_splits

@@ -18,7 +18,7 @@ rows, positives, columns, dtypes, timings).  Columns, in order:
   2**24 (16,777,216), in which case ``float64`` (integers below 2**24 are exact in float32, any other
   value is rounded with a relative error below 6e-8; scikit-learn's tree ensembles work in float32
   anyway);
-* ``label`` (int8, 0/1: ``labels.officer_labels.outcome`` of the spec's label);
+* ``label`` (int8, 0/1: ``labels.officer_labels.label`` of the spec's label);
 * ``_protected_race``, ``_protected_sex`` (strings from ``features.officer_protected``): NOT features;
   :func:`load_matrix` returns them in ``index`` (bias audits, the simple logistic baseline).
 
@@ -72,7 +72,7 @@ class MatrixSpec:
 
     as_of_dates: tuple[str, ...]
     label_name: str
-    label_timespan: str
+    label_window: str
     feature_columns: tuple[str, ...]
     cohort: dict = field(default_factory=dict)
     protected_columns: tuple[str, ...] = PROTECTED_COLUMNS
@@ -90,7 +90,7 @@ class MatrixSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "MatrixSpec":
         return cls(as_of_dates=tuple(d["as_of_dates"]), label_name=d["label_name"],
-                   label_timespan=d["label_timespan"], feature_columns=tuple(d["feature_columns"]),
+                   label_window=d.get("label_window", d.get("label_timespan")), feature_columns=tuple(d["feature_columns"]),
                    cohort=dict(d.get("cohort") or {}), protected_columns=tuple(d.get("protected_columns") or ()),
                    data_version=dict(d.get("data_version") or {}),
                    label_definition=dict(d.get("label_definition") or {}),
@@ -110,9 +110,9 @@ def matrix_id(spec: MatrixSpec) -> str:
     return hashlib.sha256(canonical_json(spec.to_dict()).encode()).hexdigest()[:16]
 
 
-def label_name_for(label_timespan: Duration | str) -> str:
+def label_name_for(label_window: Duration | str) -> str:
     """``labels.officer_labels.label_name`` of a label window: ``adverse_<short name>`` (adverse_1y)."""
-    return f"adverse_{Duration.parse(label_timespan).name}"
+    return f"adverse_{Duration.parse(label_window).name}"
 
 
 # ----------------------------------------------------------------------------------------- warehouse reads
@@ -240,23 +240,23 @@ def _upstream_current(conn, key: str) -> bool:
 
 
 def make_spec(as_of_dates: Iterable[date], officer_cfg: OfficerConfig, labels_cfg: LabelsConfig,
-              label_timespan: Duration | str | None = None, feature_columns: list[str] | None = None,
+              label_window: Duration | str | None = None, feature_columns: list[str] | None = None,
               conn=None) -> MatrixSpec:
     """The spec of a matrix on *as_of_dates* for these configs and the warehouse's current data."""
     from eis_core import db
 
     tc = officer_cfg.temporal_config
-    span = Duration.parse(label_timespan if label_timespan is not None else
-                          (tc.label_timespan if tc else labels_cfg.label_windows[0]))
+    span = Duration.parse(label_window if label_window is not None else
+                          (tc.label_window if tc else labels_cfg.label_windows[0]))
     if span.name not in {w.name for w in labels_cfg.label_windows}:
-        raise MatrixError(f"label_timespan {span} is not one of the labels config's label_windows "
+        raise MatrixError(f"label_window {span} is not one of the labels config's label_windows "
                           f"{[str(w) for w in labels_cfg.label_windows]}")
     with db.connection(conn) as c:
         cols = list(feature_columns) if feature_columns is not None else default_feature_columns(c, officer_cfg)
         version = data_version(c)
     return MatrixSpec(
         as_of_dates=tuple(sorted({d.isoformat() for d in as_of_dates})),
-        label_name=label_name_for(span), label_timespan=span.text, feature_columns=tuple(cols),
+        label_name=label_name_for(span), label_window=span.text, feature_columns=tuple(cols),
         cohort=officer_cfg.cohort.model_dump(mode="json"), protected_columns=PROTECTED_COLUMNS,
         data_version=version,
         label_definition={"adverse_events": {k: sorted(v) for k, v in sorted(labels_cfg.adverse_events.items())}},
@@ -285,7 +285,7 @@ def _ident(name: str) -> str:
 def _select_sql(spec: MatrixSpec) -> str:
     feats = ", ".join(f"f.{_ident(c)}" for c in spec.feature_columns)
     prot = ", ".join(f"p.{_ident(c)} AS {_ident(PROTECTED_PREFIX + c)}" for c in spec.protected_columns)
-    return (f"SELECT f.officer_id, f.as_of_date{', ' + feats if feats else ''}, l.outcome AS label"
+    return (f"SELECT f.officer_id, f.as_of_date{', ' + feats if feats else ''}, l.label"
             f"{', ' + prot if prot else ''} "
             "FROM features.officer_features f "
             "JOIN labels.officer_labels l ON l.officer_id = f.officer_id AND l.as_of_date = f.as_of_date "
@@ -297,7 +297,7 @@ def _select_sql(spec: MatrixSpec) -> str:
 def _profile(conn, spec: MatrixSpec) -> dict:
     """One aggregate pass: rows and positives per as-of date, max |x| per feature column."""
     per_date = conn.execute(
-        "SELECT f.as_of_date, count(*), count(l.outcome), coalesce(sum(l.outcome), 0) "
+        "SELECT f.as_of_date, count(*), count(l.label), coalesce(sum(l.label), 0) "
         "FROM features.officer_features f LEFT JOIN labels.officer_labels l ON l.officer_id = f.officer_id "
         "AND l.as_of_date = f.as_of_date AND l.label_name = %(label)s "
         "WHERE f.as_of_date = ANY(%(dates)s::date[]) GROUP BY 1 ORDER BY 1",
@@ -481,7 +481,7 @@ def build_matrix(spec: MatrixSpec, project_path: str | Path, progress: Progress 
         "spec": json.loads(canonical_json(spec.to_dict())),
         "as_of_dates": list(spec.as_of_dates),
         "label_name": spec.label_name,
-        "label_timespan": spec.label_timespan,
+        "label_window": spec.label_window,
         "n_rows": total,
         "n_positive": sum(prof["positives_per_date"].values()),
         "n_features": len(spec.feature_columns),
@@ -554,8 +554,8 @@ def build_split_matrices(split, officer_cfg: OfficerConfig, labels_cfg: LabelsCo
                         progress)
     with db.connect() as conn:
         cols = feature_columns if feature_columns is not None else default_feature_columns(conn, officer_cfg)
-        train_spec = make_spec(split.train_as_of_dates, officer_cfg, labels_cfg, split.label_timespan, cols, conn)
-        test_spec = make_spec(split.test_as_of_dates, officer_cfg, labels_cfg, split.label_timespan, cols, conn)
+        train_spec = make_spec(split.train_as_of_dates, officer_cfg, labels_cfg, split.label_window, cols, conn)
+        test_spec = make_spec(split.test_as_of_dates, officer_cfg, labels_cfg, split.label_window, cols, conn)
     if progress:
         progress(f"{split.split_id}: train {len(split.train_as_of_dates)} as-of date(s), "
                  f"test {len(split.test_as_of_dates)}")

@@ -3,17 +3,17 @@
 Given a :class:`~eis_core.config.TemporalConfig`:
 
 * **split dates** step back from ``label_end_time`` by ``model_update_frequency`` while
-  ``split_date >= label_start_time + label_timespan`` and, when set, ``>= test_start_time`` (each step is
+  ``split_date >= label_start_time + label_window`` and, when set, ``>= test_start_time`` (each step is
   counted from ``label_end_time``, so month ends stay month ends: 2015-03-31 − 1 month = 2015-02-28,
   − 2 months = 2015-01-31);
 * **test as-of dates** run from the split date every ``test_as_of_frequency`` through
   ``split_date + test_duration`` (``0 days`` = the split date alone), never past ``label_end_time``;
-* **training as-of dates** step back from ``split_date − label_timespan`` by
-  ``training_as_of_frequency`` while ``>= max(label_start_time, split_date − label_timespan −
+* **training as-of dates** step back from ``split_date − label_window`` by
+  ``training_as_of_frequency`` while ``>= max(label_start_time, split_date − label_window −
   max_training_history)``.
 
 The invariant, asserted for every split: a training as-of date ``t`` has
-``t + label_timespan <= min(test as-of dates)``: no training label looks at anything that happens on
+``t + label_window <= min(test as-of dates)``: no training label looks at anything that happens on
 or after the first test as-of date.  Splits left without a training date are dropped with a warning;
 when no split is left at all :func:`make_splits` raises :class:`SplitError` saying why.
 """
@@ -37,7 +37,7 @@ class Split:
     split_id: str
     train_as_of_dates: tuple[date, ...]
     test_as_of_dates: tuple[date, ...]
-    label_timespan: str
+    label_window: str
     train_label_end: date
 
     @property
@@ -56,7 +56,7 @@ class Split:
         return cls(split_id=d["split_id"],
                    train_as_of_dates=tuple(date.fromisoformat(x) for x in d["train_as_of_dates"]),
                    test_as_of_dates=tuple(date.fromisoformat(x) for x in d["test_as_of_dates"]),
-                   label_timespan=str(d["label_timespan"]),
+                   label_window=str(d.get("label_window", d.get("label_timespan"))),
                    train_label_end=date.fromisoformat(d["train_label_end"]))
 
 
@@ -70,7 +70,7 @@ def _fwd(anchor: date, d: Duration, k: int) -> date:
 
 def split_dates(tc: TemporalConfig) -> list[date]:
     """The split dates, oldest first."""
-    first_allowed = tc.label_start_time + tc.label_timespan.delta()
+    first_allowed = tc.label_start_time + tc.label_window.delta()
     if tc.test_start_time is not None:
         first_allowed = max(first_allowed, tc.test_start_time)
     out, k = [], 0
@@ -96,7 +96,7 @@ def test_dates(tc: TemporalConfig, split_date: date) -> list[date]:
 
 def train_dates(tc: TemporalConfig, split_date: date) -> list[date]:
     """Training as-of dates of the split on *split_date*, oldest first."""
-    anchor = split_date - tc.label_timespan.delta()
+    anchor = split_date - tc.label_window.delta()
     floor = max(tc.label_start_time, anchor - tc.max_training_history.delta())
     out, k = [], 0
     while True:
@@ -112,28 +112,28 @@ def make_splits(tc: TemporalConfig) -> list[Split]:
     dates = split_dates(tc)
     if not dates:
         raise SplitError(
-            f"no temporal split: the first split date must be >= label_start_time + label_timespan = "
-            f"{tc.label_start_time} + {tc.label_timespan} = {tc.label_start_time + tc.label_timespan.delta()}, "
+            f"no temporal split: the first split date must be >= label_start_time + label_window = "
+            f"{tc.label_start_time} + {tc.label_window} = {tc.label_start_time + tc.label_window.delta()}, "
             f"but label_end_time is {tc.label_end_time}; the label window is longer than the labelled "
-            "history - move label_start_time earlier, label_end_time later or shorten label_timespan")
+            "history - move label_start_time earlier, label_end_time later or shorten label_window")
     splits = []
     for s in dates:
         test = test_dates(tc, s)
         train = train_dates(tc, s)
         if not train:
             warnings.warn(f"split {s}: no training as-of date between label_start_time {tc.label_start_time} "
-                          f"and {s} - {tc.label_timespan}; split dropped", stacklevel=2)
+                          f"and {s} - {tc.label_window}; split dropped", stacklevel=2)
             continue
         first_test = min(test)
         for t in train:
-            assert t + tc.label_timespan.delta() <= first_test, (
-                f"leak: training as-of date {t} + {tc.label_timespan} reaches past the first test date {first_test}")
+            assert t + tc.label_window.delta() <= first_test, (
+                f"leak: training as-of date {t} + {tc.label_window} reaches past the first test date {first_test}")
         splits.append(Split(split_id=f"split_{s.isoformat()}", train_as_of_dates=tuple(train),
-                            test_as_of_dates=tuple(test), label_timespan=tc.label_timespan.text,
-                            train_label_end=max(t + tc.label_timespan.delta() for t in train)))
+                            test_as_of_dates=tuple(test), label_window=tc.label_window.text,
+                            train_label_end=max(t + tc.label_window.delta() for t in train)))
     if not splits:
-        raise SplitError("no temporal split has a training as-of date: every split date minus label_timespan "
-                         f"({tc.label_timespan}) is before label_start_time {tc.label_start_time}")
+        raise SplitError("no temporal split has a training as-of date: every split date minus label_window "
+                         f"({tc.label_window}) is before label_start_time {tc.label_start_time}")
     return splits
 
 
@@ -143,7 +143,7 @@ def describe(splits: list[Split]) -> str:
     for sp in splits:
         lines.append(f"{sp.split_id}: train {len(sp.train_as_of_dates)} as-of date(s) "
                      f"{sp.train_as_of_dates[0]} … {sp.train_as_of_dates[-1]} (labels end {sp.train_label_end}); "
-                     f"test {', '.join(d.isoformat() for d in sp.test_as_of_dates)}; label {sp.label_timespan}")
+                     f"test {', '.join(d.isoformat() for d in sp.test_as_of_dates)}; label {sp.label_window}")
     return "\n".join(lines)
 
 
@@ -160,7 +160,7 @@ def plot_splits(splits: list[Split], path: Path | str, title: str | None = None)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not splits:
         raise SplitError("nothing to plot: no splits")
-    span = Duration.parse(splits[0].label_timespan).delta()
+    span = Duration.parse(splits[0].label_window).delta()
     fig_h = 1.0 + 0.28 * sum(len(sp.train_as_of_dates) + len(sp.test_as_of_dates) + 1 for sp in splits)
     fig, ax = plt.subplots(figsize=(10, max(3.0, min(fig_h, 30))))
     y, yticks, ylabels = 0.0, [], []
@@ -191,7 +191,7 @@ def plot_splits(splits: list[Split], path: Path | str, title: str | None = None)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Line2D([], [], marker="o", ls="", color="tab:blue", label="train as-of date"),
-                       Patch(color="tab:blue", alpha=0.45, label=f"its label window ({splits[0].label_timespan})"),
+                       Patch(color="tab:blue", alpha=0.45, label=f"its label window ({splits[0].label_window})"),
                        Line2D([], [], marker="D", ls="", color="tab:orange", label="test as-of date"),
                        Patch(color="tab:orange", alpha=0.3, label="its label window")],
               loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=4, fontsize=8, frameon=False)

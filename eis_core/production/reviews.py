@@ -105,7 +105,7 @@ def review_outcomes(label_name: str = "1y", label_interval: str = "1 year") -> l
             "      WHERE NOT EXISTS (SELECT 1 FROM flagged f WHERE f.as_of_date = rv.as_of_date "
             "                        AND f.officer_id = rv.officer_id)), "
             "obs AS (SELECT max(reported_date) AS until FROM staging.stg_ia_cases) "
-            "SELECT u.intervention, count(*), count(l.outcome), avg(l.outcome::float) "
+            "SELECT u.intervention, count(*), count(l.label), avg(l.label::float) "
             "FROM u CROSS JOIN obs LEFT JOIN labels.officer_labels l ON l.officer_id = u.officer_id "
             "AND l.as_of_date = u.as_of_date AND l.label_name = %s "
             "AND u.as_of_date + %s::interval <= obs.until GROUP BY 1 ORDER BY 1",

@@ -1,4 +1,4 @@
-{#- One row per cohort member, as-of date D and label window W: outcome 1 when the officer has an
+{#- One row per cohort member, as-of date D and label window W: label 1 when the officer has an
     adverse case (event type x disposition in var('eis')['adverse_events']) with incident_date in
     [D, D + W), else 0.  PENDING cases are not adverse (see pending_cases_by_as_of). -#}
 {{ config(materialized='incremental', incremental_strategy='replace_as_of_dates', unique_key='as_of_date',
@@ -35,7 +35,7 @@ select
     c.as_of_date,
     w.label_name,
     w.label_window,
-    max(case when a.officer_id is not null then 1 else 0 end) as outcome
+    max(case when a.officer_id is not null then 1 else 0 end) as label
 from cohort c
 cross join label_windows w
 left join adverse a
