@@ -251,3 +251,15 @@ def feature_importances(estimator, feature_names) -> tuple[list[str], np.ndarray
         c = np.abs(c).reshape(-1, len(names)).max(axis=0) if c.size >= len(names) and len(names) else np.abs(c).ravel()
         return names, c, "coefficient"
     return names, None, "none"
+
+
+def importance_rows(model_id: str, estimator, features: list[str]):
+    """Rows of results.feature_importances: (model_id, feature, importance, method, rank); rank 1 = largest."""
+    names, values, method = feature_importances(estimator, features)
+    if values is None:
+        return [(model_id, n, None, "none", None) for n in names]
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(-values, kind="stable")
+    rank = np.empty(len(values), dtype=int)
+    rank[order] = np.arange(1, len(values) + 1)
+    return [(model_id, n, float(v), method, int(r)) for n, v, r in zip(names, values, rank)]

@@ -13,14 +13,13 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from psycopg.types.json import Jsonb
 
 from eis_core import db
-from eis_core.modeling.estimators import feature_importances, fit_model, predict_scores
+from eis_core.modeling.estimators import fit_model, importance_rows, predict_scores
 from eis_core.modeling.evaluate import rank_scores
 from eis_core.modeling.grid import make_estimator
 from eis_core.modeling.results import (copy_rows, delete_model_rows, ensure_results_schema, link_run_model, matrix_row,
@@ -179,7 +178,7 @@ def train_and_score(experiment_id: str, run_id: int, task: dict, project_path: s
     os.replace(tmp, artifact)
 
     pred_rows = _prediction_rows(model_id, index_test, scores, y_test, seed)
-    imp_rows = _importance_rows(model_id, estimator, features)
+    imp_rows = importance_rows(model_id, estimator, features)
     with db.connect() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (model_id,))
         st = conn.execute("SELECT status FROM results.models WHERE model_id = %s", (model_id,)).fetchone()
@@ -220,14 +219,3 @@ def _prediction_rows(model_id: str, index: pd.DataFrame, scores: np.ndarray, lab
     for i in range(len(scores)):
         yield (model_id, officers[i], dates[i], float(scores[i]), lab[i], int(abs_nt[i]), float(pct_nt[i]),
                int(abs_wt[i]), float(pct_wt[i]))
-
-
-def _importance_rows(model_id: str, estimator: Any, features: list[str]):
-    names, values, method = feature_importances(estimator, features)
-    if values is None:
-        return [(model_id, n, None, "none", None) for n in names]
-    values = np.asarray(values, dtype=float)
-    order = np.argsort(-values, kind="stable")
-    rank = np.empty(len(values), dtype=int)
-    rank[order] = np.arange(1, len(values) + 1)
-    return [(model_id, n, float(v), method, int(r)) for n, v, r in zip(names, values, rank)]

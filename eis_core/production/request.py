@@ -112,10 +112,11 @@ def retrain(group_id: str, info: dict, d: date, officer_cfg: OfficerConfig, labe
 
     from eis_core.modeling.estimators import fit_model
     from eis_core.modeling.grid import make_estimator
-    from eis_core.modeling.matrices import _record, build_matrix, ensure_features, load_matrix, make_spec
-    from eis_core.modeling.results import copy_rows, ensure_results_schema
+    from eis_core.modeling.matrices import build_matrix, ensure_features, load_matrix, make_spec
+    from eis_core.modeling.estimators import importance_rows
+    from eis_core.modeling.results import copy_rows, ensure_results_schema, record_matrix
     from eis_core.modeling.splits import train_dates
-    from eis_core.modeling.train import _importance_rows, model_id_for
+    from eis_core.modeling.train import model_id_for
 
     tc = officer_cfg.temporal_config
     if tc is None:
@@ -128,7 +129,7 @@ def retrain(group_id: str, info: dict, d: date, officer_cfg: OfficerConfig, labe
     ensure_features(dates, officer_cfg, labels_cfg, progress=quiet(progress))
     spec = make_spec(dates, officer_cfg, labels_cfg, feature_columns=info["feature_names"])
     meta = build_matrix(spec, project, progress=quiet(progress))
-    _record(meta, "train", "production")
+    record_matrix({**{k: v for k, v in meta.items() if k != "reused"}, "kind": "train", "split_id": "production"})
     seed = officer_cfg.random_seed
     model_id = model_id_for(group_id, meta["matrix_id"], seed)
     ensure_results_schema()
@@ -157,7 +158,7 @@ def retrain(group_id: str, info: dict, d: date, officer_cfg: OfficerConfig, labe
             (model_id, group_id, meta["matrix_id"], str(artifact), seconds, seed,
              f"retrained for production scoring of {d}"))
         copy_rows(conn, "feature_importances", ("model_id", "feature", "importance", "method", "rank"),
-                  _importance_rows(model_id, estimator, info["feature_names"]))
+                  importance_rows(model_id, estimator, info["feature_names"]))
     return {"model_id": model_id, "artifact_path": str(artifact), "train_matrix_id": meta["matrix_id"],
             "last_train_as_of": max(dates), "reused": False}
 
