@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from eis_core import db
 from eis_core.production.alert_base import STATUS_TEXT
+from eis_core.production.schema import ensure_production_schema
 
 
 def mail_settings(recipient: str):
@@ -31,25 +32,48 @@ def smtp_configured() -> bool:
 
 @dataclass
 class Outbox:
-    """E-mails of one step, sent after its transaction commits (a slow SMTP server never holds a lock)."""
+    """E-mails of one step.  ``add`` writes each one as a *pending* row of ``production.alert_notifications``
+    in the step's own transaction, so an alert is never committed without its e-mail; ``send`` delivers,
+    after the commit (a slow SMTP server never holds the step's locks), every pending row in the warehouse,
+    this step's and any a killed process left behind.  Delivery is at least once: a process killed while
+    talking to the SMTP server leaves its row pending, and the next sender tries it again."""
 
-    items: list[tuple[int, str | None, str, str]] = field(default_factory=list)  # alert, user, subject, body
+    ids: list[int] = field(default_factory=list)
 
-    def add(self, alert_id: int, username: str | None, subject: str, body: str) -> None:
-        self.items.append((alert_id, username, subject, body))
+    def add(self, conn, alert_id: int, username: str | None, subject: str, body: str) -> None:
+        self.ids.append(conn.execute(
+            "INSERT INTO production.alert_notifications (alert_id, recipient, subject, body, status) "
+            "VALUES (%s, %s, %s, %s, 'pending') RETURNING notification_id",
+            (alert_id, username, subject[:300], body)).fetchone()[0])
 
     def send(self) -> list[dict]:
-        from eis_core.orchestration.notify import send_email
+        self.ids.clear()
+        return deliver_pending()
 
-        out = []
-        for alert_id, username, subject, body in self.items:
-            address = None
-            if username:
-                with db.connect() as conn:
-                    if conn.execute("SELECT to_regclass('webapp.users')").fetchone()[0]:
-                        r = conn.execute("SELECT email FROM webapp.users WHERE username = %s AND NOT disabled",
-                                         (username,)).fetchone()
-                        address = r[0] if r else None
+
+def _address(conn, username: str | None) -> str | None:
+    if not username or not conn.execute("SELECT to_regclass('webapp.users')").fetchone()[0]:
+        return None
+    r = conn.execute("SELECT email FROM webapp.users WHERE username = %s AND NOT disabled", (username,)).fetchone()
+    return r[0] if r else None
+
+
+def deliver_pending() -> list[dict]:
+    """Deliver every pending notification, oldest first, one row (and one row lock) at a time; concurrent
+    senders skip each other's rows.  Returns what happened to each."""
+    from eis_core.orchestration.notify import send_email
+
+    ensure_production_schema()
+    out = []
+    while True:
+        with db.connect() as conn:
+            row = conn.execute("SELECT notification_id, alert_id, recipient, subject, body "
+                               "FROM production.alert_notifications WHERE status = 'pending' "
+                               "ORDER BY notification_id LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+            if row is None:
+                return out
+            nid, alert_id, username, subject, body = row
+            address = _address(conn, username)
             if not username:
                 status = "not sent: nobody is assigned"
             elif not address:
@@ -58,16 +82,13 @@ class Outbox:
                 status = "not sent: no SMTP server configured (EIS_WEBAPP_SMTP_HOST)"
             else:
                 try:
-                    send_email(subject, body, mail_settings(address))
+                    send_email(subject, body or "", mail_settings(address))
                     status = "sent"
                 except Exception as exc:  # noqa: BLE001 - a failed e-mail never undoes the step
                     status = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
-            with db.connect() as conn:
-                conn.execute("INSERT INTO production.alert_notifications (alert_id, recipient, address, subject, "
-                             "status) VALUES (%s, %s, %s, %s, %s)", (alert_id, username, address, subject[:300], status))
-            out.append({"alert_id": alert_id, "recipient": username, "address": address, "status": status})
-        self.items.clear()
-        return out
+            conn.execute("UPDATE production.alert_notifications SET address = %s, status = %s, at = now() "
+                         "WHERE notification_id = %s", (address, status, nid))
+        out.append({"alert_id": alert_id, "recipient": username, "address": address, "status": status})
 
 
 def alert_link(alert_id: int) -> str:

@@ -20,7 +20,9 @@ Steps (``production.alerts.status``)::
 * E-mail goes to the assignee's address (``webapp.users.email``) through the SMTP server configured by
   ``EIS_WEBAPP_SMTP_HOST`` / ``_PORT`` / ``_USER`` / ``_PASSWORD`` / ``_STARTTLS`` / ``_SSL`` and
   ``EIS_WEBAPP_EMAIL_FROM`` (falling back to the ``EIS_ALERT_SMTP_*`` settings of the pipeline alerts),
-  sent after the step is committed, with the outcome of each delivery in ``production.alert_notifications``.
+  written as a pending row of ``production.alert_notifications`` in the step's transaction and sent
+  after it commits (a process killed in between leaves it pending; the next score, sweep or web-app
+  step sends it), with the outcome of each delivery in the same row.
   The e-mail names the officer id and the due date and links to the alert; it carries no score and no
   risk factor.
 
@@ -38,7 +40,8 @@ from eis_core import db
 from eis_core.production.alert_base import (  # noqa: F401 (re-exported)
     STATUS_TEXT, STEPS, AlertError, Audit, alert_events, alert_notifications, alert_review, catalogue, due_days,
     env_int, escalation_days, flag_share, get_alert, list_alerts, officer_alerts, record_event, rows_of, users_table)
-from eis_core.production.alert_mail import Outbox, alert_link, mail_body, mail_settings, smtp_configured  # noqa: F401
+from eis_core.production.alert_mail import (Outbox, alert_link, deliver_pending, mail_body, mail_settings,  # noqa: F401
+                                            smtp_configured)
 from eis_core.production.alert_steps import (  # noqa: F401 (re-exported)
     acknowledge, close, reassign, record_follow_up, record_meeting, save_catalogue_item, save_review)
 from eis_core.production.schema import ensure_production_schema
@@ -105,7 +108,7 @@ def raise_alerts(as_of: date | None = None, by: str = "eis", audit: Audit = None
             record_event(conn, aid, by, "created", {"as_of_date": as_of.isoformat(), "rank": f["rank_abs"],
                                               "assigned_to": who, "due_date": due.isoformat()}, audit, f["officer_id"])
             alert = get_alert(conn, aid)
-            box.add(aid, who, f"EIS alert: officer {f['officer_id']} flagged, due {due}",
+            box.add(conn, aid, who, f"EIS alert: officer {f['officer_id']} flagged, due {due}",
                     mail_body(alert, f"Officer {f['officer_id']} is in the top {flag_share():.0%} of the risk list "
                                       f"of {as_of} and has been assigned to you."))
             new.append(aid)
@@ -141,7 +144,7 @@ def escalate_overdue(by: str = "eis", audit: Audit = None, today: date | None = 
             else:
                 lead = (f"The alert on officer {a['officer_id']} is overdue (level {a['escalation_level']}); "
                         "there is no one above to escalate it to.")
-            box.add(aid, up or a["assigned_to"], f"EIS alert overdue: officer {a['officer_id']}, escalated",
+            box.add(conn, aid, up or a["assigned_to"], f"EIS alert overdue: officer {a['officer_id']}, escalated",
                     mail_body(a, lead))
             done.append(aid)
     if outbox is None:
