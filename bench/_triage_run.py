@@ -27,9 +27,10 @@ def main(spec_path: str, out_path: str) -> int:
     import sqlalchemy
     import triage
     from triage.component.architect.feature_generators import FeatureGenerator
+    from triage.util.db import create_engine  # triage's SerializableDbEngine (its reflection helpers need it)
 
     logging.basicConfig(level=logging.WARNING)
-    engine = sqlalchemy.create_engine(spec["db_url"])
+    engine = create_engine(spec["db_url"])
     t0, c0 = time.perf_counter(), _cpu()
     gen = FeatureGenerator(db_engine=engine, features_schema_name=spec["schema"],
                            feature_start_time=spec.get("feature_start_time"))

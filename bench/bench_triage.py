@@ -352,6 +352,10 @@ def write(f: dict) -> None:
                   f"{t['rows']:,} | {t['median_cpu_s']} | {t['median_wall_s']} | {t['values_per_cpu_s']:,} |")
         md += ["", f"CPU ratio triage / platform: **{f['cpu_ratio_triage_over_ours']}** (above 1: the platform "
                "needs less CPU for its superset of triage's features).", ""]
+        startup = statistics.median(r.get("client_cpu_with_startup_s", 0) - r["client_cpu_s"] for r in t["runs"])
+        md += [f"Both sides are counted warm: ours from after dbt's import and parse in the benchmark process (the "
+               f"staging build before the clock), triage's client from after its imports; its subprocess start-up "
+               f"(Python, triage, pandas, torch imports) took another {startup:.1f} CPU-s per run, not counted.", ""]
         a = f.get("agreement", {})
         md.append(f"Agreement on the {a.get('features_compared')} features both compute: "
                   f"{a.get('values_differing')} of {a.get('values_compared'):,} values differ.")
