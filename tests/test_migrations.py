@@ -116,6 +116,28 @@ def test_concurrent_upgrades_run_one_after_the_other(fresh):
         assert [r[0] for r in c.execute("SELECT version_num FROM public.eis_alembic_version")] == [migrations.head()]
 
 
+def test_an_upgrade_blocked_by_a_busy_table_gives_up_and_says_so(fresh, monkeypatch):
+    """A job mid-transaction on a table the upgrade must alter: the upgrade waits LOCK_TIMEOUT, rolls
+    back whole and names the fix, instead of hanging (or deadlocking its own process)."""
+    import psycopg
+
+    from eis_core import db, migrations
+
+    sql_0001 = Path(migrations.HERE, "versions", "0001_loader_bookkeeping.py").read_text()
+    with db.connect() as c:  # an old warehouse: 0001's tables, no version table
+        c.execute(sql_0001.split('SQL = r"""', 1)[1].split('"""', 1)[0])
+    monkeypatch.setattr(migrations, "LOCK_TIMEOUT", "1s")
+    busy = psycopg.connect(db.database_url())
+    try:
+        busy.execute("SELECT count(*) FROM raw.load_log")  # holds its lock until the transaction ends
+        with pytest.raises(migrations.SchemaBehind, match=r"waited 1s .* rolled back: .*run `eis db upgrade`"):
+            migrations.upgrade()
+        assert migrations.current() is None and "results.runs" not in migrations.legacy_tables()  # nothing kept
+    finally:
+        busy.close()
+    assert migrations.upgrade()["to"] == migrations.head()
+
+
 def test_the_web_app_refuses_a_warehouse_that_is_behind(fresh):
     from click.testing import CliRunner
 

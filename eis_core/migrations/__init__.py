@@ -31,6 +31,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 #: the advisory-lock name that serialises upgrades across processes (env.py)
 LOCK_NAME = "eis_migrations"
+#: how long an upgrade waits for a table another session holds before it gives up (and rolls back)
+LOCK_TIMEOUT = "120s"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock timeout
 #: alembic's version table in schema public of the warehouse (not alembic's default name, which Airflow
 #: uses for its own metadata database)
 VERSION_TABLE = "eis_alembic_version"
@@ -120,6 +123,11 @@ def upgrade(revision: str = "head") -> dict:
         # across processes the advisory lock in env.py serialises them
         with _lock, engine.begin() as connection:
             command.upgrade(_config(connection), revision)
+    except Exception as exc:  # psycopg's LockNotAvailable, bare (execute_sql) or wrapped by SQLAlchemy
+        if LOCK_NOT_AVAILABLE not in (getattr(exc, "sqlstate", None), getattr(getattr(exc, "orig", None), "sqlstate", None)):
+            raise
+        raise SchemaBehind(f"the schema upgrade waited {LOCK_TIMEOUT} for tables another session holds and was "
+                           f"rolled back: stop the running jobs and {FIX}") from None
     finally:
         engine.dispose()
     _done.discard(db.database_url())
