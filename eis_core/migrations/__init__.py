@@ -134,6 +134,22 @@ def upgrade(revision: str = "head") -> dict:
     return {"from": before, "to": current(), "adopted": adopted}
 
 
+def downgrade(revision: str) -> None:
+    """Downgrade the warehouse to *revision* (not below the baseline 0005: its revisions have no
+    downgrade).  For tests and a deliberate rollback of a release; not on the command line."""
+    from alembic import command
+
+    from eis_core import db
+
+    engine = _engine()
+    try:
+        with _lock, engine.begin() as connection:
+            command.downgrade(_config(connection), revision)
+    finally:
+        engine.dispose()
+    _done.discard(db.database_url())
+
+
 def ensure_schema() -> None:
     """The warehouse at the head, checked (and upgraded when behind) once per process and database."""
     from eis_core import db
@@ -171,5 +187,5 @@ def forget() -> None:
     _done.clear()
 
 
-__all__ = ["FIX", "SchemaBehind", "current", "ensure_schema", "execute_sql", "forget", "head", "history",
+__all__ = ["FIX", "SchemaBehind", "current", "downgrade", "ensure_schema", "execute_sql", "forget", "head", "history",
            "legacy_tables", "require_current", "upgrade"]

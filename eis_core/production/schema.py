@@ -20,13 +20,12 @@ so re-running or backfilling a date never duplicates anything.  ``reviews`` are 
 
 from __future__ import annotations
 
-
 INTERVENTIONS = ("training", "counselling", "reassignment", "none")
 RANK_CHANGE_DAYS = (1, 7, 30, 90, 365)
 
 
 def ensure_production_schema() -> None:
-    """The warehouse schema at the migrations' head (schema ``production`` is revision 0003)."""
+    """The warehouse schema at the migrations' head (schema ``production`` is revision 0003, the alert outbox 0006)."""
     from eis_core.migrations import ensure_schema
 
     ensure_schema()
