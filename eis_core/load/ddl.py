@@ -30,3 +30,35 @@ def add_column(schema: str, name: str, column: str, pg_type: str) -> sql.Compose
     """A column the contract gained since the table was created (``pg_type`` is the contract's)."""
     return sql.SQL("ALTER TABLE {}.{} ADD COLUMN {} {}").format(sql.Identifier(schema), sql.Identifier(name),
                                                               sql.Identifier(column), sql.SQL(pg_type))
+
+
+# -- a load's side tables in schema raw_incoming (one set per load and table, dropped when the table is done) --------
+#: per table and load: ``<side>__text`` (the file's values verbatim, every column text), ``<side>`` (typed, what
+#: Great Expectations and the row rules see) and ``<side>__why`` (one row per broken rule of a row)
+TEXT_SUFFIX, WHY_SUFFIX = "__text", "__why"
+#: a side table lives for one load: no autovacuum (the loader runs ANALYZE itself once the table is typed)
+SIDE_OPTIONS = "WITH (autovacuum_enabled = false)"
+
+
+def create_side_text_table(schema: str, name: str, columns: list[str]) -> sql.Composed:
+    """The file's columns as text, in file order, then ``_row_number`` (the source line). UNLOGGED: a side
+    table is rebuilt from the file by any later load, so it need not survive a crash (no WAL is written)."""
+    cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in columns]
+    cols.append(sql.SQL("{} bigint").format(sql.Identifier(META_COLUMNS[1][0])))
+    return sql.SQL("CREATE UNLOGGED TABLE {}.{} ({}) " + SIDE_OPTIONS).format(
+        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols))
+
+
+def create_side_typed_table(schema: str, name: str, table: Table, extra_columns: list[str]) -> sql.Composed:
+    """The contract's columns typed (as in ``raw.<table>``), extras as text, ``_row_number``; UNLOGGED."""
+    cols = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in table.column_list]
+    cols += [sql.SQL("{} text").format(sql.Identifier(e)) for e in extra_columns]
+    cols.append(sql.SQL("{} bigint").format(sql.Identifier(META_COLUMNS[1][0])))
+    return sql.SQL("CREATE UNLOGGED TABLE {}.{} ({}) " + SIDE_OPTIONS).format(
+        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols))
+
+
+def create_why_table(schema: str, name: str) -> sql.Composed:
+    """Every (row, rule) a row breaks: ``seq`` orders a row's rules as the suite lists them."""
+    return sql.SQL("CREATE UNLOGGED TABLE {}.{} (row_number bigint NOT NULL, seq int NOT NULL, rule text NOT NULL, "
+                   "reason text NOT NULL) " + SIDE_OPTIONS).format(sql.Identifier(schema), sql.Identifier(name))

@@ -48,14 +48,10 @@ def _context():
         ctx.variables.save()
     # the secret stays in this process's environment; the file context only names the variable
     os.environ[URL_VARIABLE] = db.sqlalchemy_url()
-    try:
+    if _stored_connection_string(ctx) == URL_REFERENCE:
         ds = ctx.data_sources.get(DATASOURCE)
-        # a home written by an older version holds the URL itself: replaced by the reference
-        if _stored_connection_string(ctx) != URL_REFERENCE:
-            ctx.data_sources.delete(DATASOURCE)
-            raise KeyError
-    except Exception:  # noqa: BLE001 - GE raises several types for "not found"
-        ds = ctx.data_sources.add_sql(name=DATASOURCE, connection_string=URL_REFERENCE)
+    else:  # a new home, or one written by an older version that held the URL itself
+        ds = ctx.data_sources.add_or_update_sql(name=DATASOURCE, connection_string=URL_REFERENCE)
     return ctx, ds
 
 
@@ -80,27 +76,18 @@ class SuiteRunner:
 
     def __init__(self) -> None:
         self.ctx, self.ds = _context()
-        for a in list(self.ds.assets):  # assets of side tables of earlier (finished or killed) loads
-            if a.name.startswith("incoming_"):
-                try:
-                    self.ds.delete_asset(a.name)
-                except Exception:  # noqa: BLE001
-                    pass
+        for name in sorted(self.ds.get_asset_names()):  # assets of side tables of earlier (finished or killed) loads
+            if name.startswith("incoming_"):
+                self.ds.delete_asset(name)
+        self._made: list = []  # (delete, name) of what the current validation added, newest last
 
     def validate(self, table: str, side_table: str, extracted_at: str) -> tuple[list[Failure], bool]:
         try:
             return self._validate(table, side_table, extracted_at)
         finally:  # this load's checkpoint, validation definition and asset go with its side table
-            for store, name in ((self.ctx.checkpoints, f"load_{side_table}"),
-                                (self.ctx.validation_definitions, f"validate_{side_table}")):
-                try:
-                    store.delete(name)
-                except Exception:  # noqa: BLE001
-                    pass
-            try:
-                self.ds.delete_asset(f"incoming_{side_table}")
-            except Exception:  # noqa: BLE001
-                pass
+            while self._made:
+                delete, name = self._made.pop()
+                delete(name)
 
     def _validate(self, table: str, side_table: str, extracted_at: str) -> tuple[list[Failure], bool]:
         import great_expectations as gx
@@ -109,36 +96,23 @@ class SuiteRunner:
 
         ctx, ds = self.ctx, self.ds
         asset_name = f"incoming_{side_table}"
-        try:
+        if asset_name in ds.get_asset_names():  # a table asset has no add_or_update: replace it
             ds.delete_asset(asset_name)
-        except Exception:  # noqa: BLE001
-            pass
         asset = ds.add_table_asset(name=asset_name, table_name=side_table, schema_name=INCOMING_SCHEMA)
-        try:
-            batch_def = asset.get_batch_definition("whole_table")
-        except Exception:  # noqa: BLE001
-            batch_def = asset.add_batch_definition_whole_table("whole_table")
-        suite_dict = read_suite(table)
-        for name in (f"raw_{table}",):
-            try:
-                ctx.suites.delete(name)
-            except Exception:  # noqa: BLE001
-                pass
-        suite = ctx.suites.add(ExpectationSuite(**suite_dict))
-        vd_name, cp_name = f"validate_{side_table}", f"load_{side_table}"
-        for store, name in ((ctx.checkpoints, cp_name), (ctx.validation_definitions, vd_name)):
-            try:
-                store.delete(name)
-            except Exception:  # noqa: BLE001
-                pass
-        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=vd_name, data=batch_def, suite=suite))
-        cp = ctx.checkpoints.add(gx.Checkpoint(
-            name=cp_name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="update_data_docs")],
+        self._made.append((ds.delete_asset, asset_name))
+        batch_def = asset.add_batch_definition_whole_table("whole_table")
+        suite = ctx.suites.add_or_update(ExpectationSuite(**read_suite(table)))
+        vd = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"validate_{side_table}", data=batch_def, suite=suite))
+        self._made.append((ctx.validation_definitions.delete, vd.name))
+        cp = ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"load_{side_table}", validation_definitions=[vd],
+            actions=[UpdateDataDocsAction(name="update_data_docs")],
             # counts and a few examples; the failing rows themselves come from the database (rowrules)
             result_format={"result_format": "SUMMARY"},
         ))
-        result = cp.run(expectation_parameters={"extracted_at": extracted_at},
-                        run_id=None)
+        self._made.append((ctx.checkpoints.delete, cp.name))
+        result = cp.run(expectation_parameters={"extracted_at": extracted_at}, run_id=None)
         vres = list(result.run_results.values())[0]
         failures: list[Failure] = []
         for r in vres.results:

@@ -3,8 +3,9 @@
 Great Expectations' SQL engine reports at most 20 failing row numbers per expectation (its
 ``unexpected_index_list`` is a sample, whatever the result format), so the loader does not take that
 list as the set of bad rows.  Each row-level expectation of a committed suite is translated here into
-one ``WHERE`` clause with the same meaning and run in PostgreSQL against the load's side table: the
-result is every failing ``_row_number``, however many.  Great Expectations still validates the side
+one ``WHERE`` clause with the same meaning and run in PostgreSQL against the load's side table: every
+failing ``_row_number``, however many, is written to the load's ``__why`` table (never fetched into the
+client).  Great Expectations still validates the side
 table (Data Docs, table-level rules); the loader compares its ``unexpected_count`` with the count from
 the database and rejects the table if the two disagree.
 
@@ -29,17 +30,19 @@ class UnsupportedRule(ValueError):
     """A row-level expectation type the database translation does not know (a table-level failure)."""
 
 
+#: ``__why.seq`` of the i-th row rule of a suite (after the type failures, before table-level rules)
+ROW_RULE_SEQ = 1000
+
+
 @dataclass
 class RowRuleResult:
     rule: str
     column: str | None
     etype: str
+    count: int = 0
+    #: the first few failing lines and their values (every failing row is in the ``__why`` table)
     row_numbers: list[int] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.row_numbers)
 
 
 def _where(exp: dict, spec: Table, batch: sql.Composable, officers: sql.Composable,
@@ -101,19 +104,26 @@ def row_rules(suite: dict) -> list[dict]:
 
 
 def failing_rows(conn, suite: dict, spec: Table, schema: str, side_table: str, extracted_at: str,
-                 officers: sql.Composable | None = None) -> list[RowRuleResult]:
-    """Every row-level rule of *suite* run as SQL against *schema.side_table*: all failing rows."""
+                 officers: sql.Composable | None = None, why_table: str | None = None) -> list[RowRuleResult]:
+    """Every row-level rule of *suite* run as SQL against *schema.side_table*.  Each failing row, however
+    many, is written to *schema.why_table* (row, rule, reason); the result holds counts and a few examples."""
     batch = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(side_table))
+    why = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(why_table or side_table + "__why"))
     officers = officers if officers is not None else sql.SQL(OFFICERS_SUBQUERY)
     out = []
-    for exp in row_rules(suite):
+    for i, exp in enumerate(row_rules(suite)):
         meta = exp.get("meta") or {}
         where, params = _where(exp, spec, batch, officers, extracted_at)
         col = meta.get("column")
-        shown = sql.Identifier(col) if col and col in spec.columns else sql.SQL("NULL")
-        q = sql.SQL("SELECT {}, {}::text FROM {} WHERE {} ORDER BY {}").format(
-            sql.Identifier(ROW_COL), shown, batch, where, sql.Identifier(ROW_COL))
-        rows = conn.execute(q, params).fetchall()
-        out.append(RowRuleResult(meta.get("rule", exp["type"]), col, exp["type"],
-                                 [int(r[0]) for r in rows], [str(r[1]) for r in rows[:5]]))
+        rule = meta.get("rule", exp["type"])
+        reason = f"{rule} ({col})" if col else rule
+        n = conn.execute(sql.SQL("INSERT INTO {} (row_number, seq, rule, reason) SELECT {}, %s, %s, %s FROM {} WHERE {}").format(
+            why, sql.Identifier(ROW_COL), batch, where), [ROW_RULE_SEQ + i, rule, reason] + params).rowcount
+        res = RowRuleResult(rule, col, exp["type"], n)
+        if n:
+            shown = sql.Identifier(col) if col and col in spec.columns else sql.SQL("NULL")
+            rows = conn.execute(sql.SQL("SELECT {}, {}::text FROM {} WHERE {} ORDER BY {} LIMIT 5").format(
+                sql.Identifier(ROW_COL), shown, batch, where, sql.Identifier(ROW_COL)), params).fetchall()
+            res.row_numbers, res.examples = [int(r[0]) for r in rows], [str(r[1]) for r in rows]
+        out.append(res)
     return out
