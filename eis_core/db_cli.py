@@ -50,4 +50,3 @@ def status() -> None:
 def url(database: str, driver: str | None) -> None:
     """Print the connection URL (starts the embedded server if needed)."""
     click.echo(db.database_url(database, driver=driver))
-

@@ -21,8 +21,9 @@ from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, Confi
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m eis_core.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m eis_core.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", default=str(DEFAULT_OFFICER_CONFIG), help="officer config YAML")
     p.add_argument("--labels", default=str(DEFAULT_LABELS_CONFIG), help="labels config YAML")
     stage = p.add_mutually_exclusive_group()
@@ -31,9 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     stage.add_argument("--production", action="store_true", help="score officers on --date with --modelgroup")
     p.add_argument("--modelgroup", help="model group id (with --production)")
     p.add_argument("--date", help="as-of date YYYY-MM-DD (with --production)")
-    p.add_argument("--mode", choices=("stored", "retrain"),
-                   help="with --production: newest stored model, or retrain on the window ending at --date "
-                        "(default: production.mode of the config)")
+    p.add_argument(
+        "--mode",
+        choices=("stored", "retrain"),
+        help="with --production: newest stored model, or retrain on the window ending at --date "
+        "(default: production.mode of the config)",
+    )
     return p.parse_args(argv)
 
 
@@ -73,8 +77,14 @@ def _production(args: argparse.Namespace) -> int:
         print("--production needs --date YYYY-MM-DD", file=sys.stderr)
         return 2
     try:
-        result = score_day(args.date, args.modelgroup, args.mode, args.config, args.labels,
-                           scored_by="python -m eis_core.run --production")
+        result = score_day(
+            args.date,
+            args.modelgroup,
+            args.mode,
+            args.config,
+            args.labels,
+            scored_by="python -m eis_core.run --production",
+        )
     except (ProductionError, ConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -99,14 +109,18 @@ def _modeling(args: argparse.Namespace) -> int:
 
             built = build_all_matrices(args.config, args.labels)
             for b in built:
-                print(f"{b['split']['split_id']}: train {b['train']['matrix_id']} ({b['train']['n_rows']} rows), "
-                      f"test {b['test']['matrix_id']} ({b['test']['n_rows']} rows)")
+                print(
+                    f"{b['split']['split_id']}: train {b['train']['matrix_id']} ({b['train']['n_rows']} rows), "
+                    f"test {b['test']['matrix_id']} ({b['test']['n_rows']} rows)"
+                )
             return 0
         from eis_core.modeling.pipeline import run_all
 
         summary = run_all(args.config, args.labels)
-        print(f"experiment {summary['experiment_id']} run {summary['run_id']}: chosen model group "
-              f"{summary['model_group_id']}; report {summary['report_path']}")
+        print(
+            f"experiment {summary['experiment_id']} run {summary['run_id']}: chosen model group "
+            f"{summary['model_group_id']}; report {summary['report_path']}"
+        )
         return 0
     except (ConfigError, SplitError) as exc:
         print(exc, file=sys.stderr)

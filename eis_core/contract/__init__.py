@@ -21,8 +21,12 @@ ColumnType = Literal["text", "date", "timestamp", "int", "float", "bool"]
 
 #: PostgreSQL type of each contract type, used for the typed raw tables.
 PG_TYPES: dict[str, str] = {
-    "text": "text", "date": "date", "timestamp": "timestamp", "int": "bigint",
-    "float": "double precision", "bool": "boolean",
+    "text": "text",
+    "date": "date",
+    "timestamp": "timestamp",
+    "int": "bigint",
+    "float": "double precision",
+    "bool": "boolean",
 }
 
 
@@ -53,7 +57,7 @@ class Table(BaseModel):
     null_iff: list[tuple[str, str, str]] = []  # (col, other, value): col IS NULL  <=>  other = value
 
     @model_validator(mode="after")
-    def _check(self) -> "Table":
+    def _check(self) -> Table:
         for n, c in self.columns.items():
             c.name = n
         names = set(self.columns)
@@ -83,7 +87,7 @@ class Contract(BaseModel):
     adverse_definition: dict[str, list[str]]
 
     @model_validator(mode="after")
-    def _check(self) -> "Contract":
+    def _check(self) -> Contract:
         for n, t in self.tables.items():
             t.name = n
             t.optional = n not in self.required_tables

@@ -32,10 +32,13 @@ OFFICER_KEY = "officer_id"
 #: The loader's bookkeeping columns and their names in staging.
 META_RENAMES: list[tuple[str, str, str, str]] = [
     # raw name, staging name, PostgreSQL type, description
-    ("_load_id", "load_id", "bigint",
-     "Id of the load that wrote this row (raw.load_log.load_id)."),
-    ("_row_number", "source_row", "bigint",
-     "Line of the department's source file this row came from (header = line 1, first data row = 2)."),
+    ("_load_id", "load_id", "bigint", "Id of the load that wrote this row (raw.load_log.load_id)."),
+    (
+        "_row_number",
+        "source_row",
+        "bigint",
+        "Line of the department's source file this row came from (header = line 1, first data row = 2).",
+    ),
 ]
 
 GENERATED_NOTE = "Generated from eis_core/contract/contract.yaml by `eis contract sync`; do not edit by hand."
@@ -58,8 +61,7 @@ _Dumper.add_representer(
 
 
 def _dump(doc: dict) -> str:
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096,
-                     allow_unicode=True)
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
     return f"# {GENERATED_NOTE}\n{body}"
 
 
@@ -112,16 +114,18 @@ def render_sources_yml(contract: Contract) -> str:
         tables.append({"name": table.name, "description": description, "columns": columns})
     doc = {
         "version": 2,
-        "sources": [{
-            "name": SOURCE_NAME,
-            "schema": SOURCE_NAME,
-            "description": (
-                f"Department exports as loaded by `eis load` (contract v{contract.version}): one table per "
-                "contract table, contract columns typed, then any extra columns a department sent (text), "
-                "then the loader's bookkeeping columns. A load replaces a table's rows in one transaction."
-            ),
-            "tables": tables,
-        }],
+        "sources": [
+            {
+                "name": SOURCE_NAME,
+                "schema": SOURCE_NAME,
+                "description": (
+                    f"Department exports as loaded by `eis load` (contract v{contract.version}): one table per "
+                    "contract table, contract columns typed, then any extra columns a department sent (text), "
+                    "then the loader's bookkeeping columns. A load replaces a table's rows in one transaction."
+                ),
+                "tables": tables,
+            }
+        ],
     }
     return _dump(doc)
 
@@ -137,8 +141,13 @@ def _column_tests(contract: Contract, table: Table, column: Column) -> list:
     if codes:
         tests.append({"accepted_values": {"arguments": {"values": _FlowList(codes)}}})
     if column.name in table.officer_fk:
-        tests.append({"relationships": {"arguments": {
-            "to": f"ref('{_model_name(contract.tables[OFFICERS_TABLE])}')", "field": OFFICER_KEY}}})
+        tests.append(
+            {
+                "relationships": {
+                    "arguments": {"to": f"ref('{_model_name(contract.tables[OFFICERS_TABLE])}')", "field": OFFICER_KEY}
+                }
+            }
+        )
     return tests
 
 
@@ -157,8 +166,11 @@ def render_staging_models_yml(contract: Contract) -> str:
             model["data_tests"] = [{"unique_combination": {"arguments": {"columns": _FlowList(table.primary_key)}}}]
         columns = []
         for c in table.column_list:
-            entry: dict = {"name": c.name, "data_type": c.pg_type,
-                           "description": column_description(contract, table, c)}
+            entry: dict = {
+                "name": c.name,
+                "data_type": c.pg_type,
+                "description": column_description(contract, table, c),
+            }
             tests = _column_tests(contract, table, c)
             if tests:
                 entry["data_tests"] = tests
@@ -253,7 +265,15 @@ def write_dbt_files(contract: Contract, project_dir: Path) -> list[Path]:
 
 
 __all__ = [
-    "MODELS_FILE", "SOURCES_FILE", "STAGING_DIR", "check_dbt_files", "column_description", "render_dbt_files",
-    "render_sources_yml", "render_staging_models_yml", "render_staging_sql", "stale_dbt_files",
+    "MODELS_FILE",
+    "SOURCES_FILE",
+    "STAGING_DIR",
+    "check_dbt_files",
+    "column_description",
+    "render_dbt_files",
+    "render_sources_yml",
+    "render_staging_models_yml",
+    "render_staging_sql",
+    "stale_dbt_files",
     "write_dbt_files",
 ]

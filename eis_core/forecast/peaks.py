@@ -30,7 +30,7 @@ def observed_peaks(obs: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     f["ts"] = pd.to_datetime(f["ts"])
     f["weekday"] = f["ts"].dt.dayofweek
     f["hour"] = f["ts"].dt.hour
-    g = (f.groupby(["weekday", "hour"])["yhat"].agg(yhat="mean", lo="min", hi="max", days="size").reset_index())
+    g = f.groupby(["weekday", "hour"])["yhat"].agg(yhat="mean", lo="min", hi="max", days="size").reset_index()
     g = g.sort_values(["weekday", "yhat"], ascending=[True, False]).groupby("weekday").head(top)
     g["rank"] = g.groupby("weekday").cumcount() + 1
     g["weekday"] = g["weekday"].map(dict(enumerate(WEEKDAYS)))

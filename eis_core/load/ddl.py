@@ -58,4 +58,6 @@ def create_raw_table(schema: str, name: str, table: Table, extra_columns: list[s
     cols = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in table.column_list]
     cols += [sql.SQL("{} text").format(sql.Identifier(e)) for e in extra_columns]
     cols += [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in META_COLUMNS]
-    return sql.SQL("CREATE TABLE {}.{} ({})").format(sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols))
+    return sql.SQL("CREATE TABLE {}.{} ({})").format(
+        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols)
+    )

@@ -91,8 +91,10 @@ class SuiteRunner:
         try:
             return self._validate(table, side_table, extracted_at)
         finally:  # this load's checkpoint, validation definition and asset go with its side table
-            for store, name in ((self.ctx.checkpoints, f"load_{side_table}"),
-                                (self.ctx.validation_definitions, f"validate_{side_table}")):
+            for store, name in (
+                (self.ctx.checkpoints, f"load_{side_table}"),
+                (self.ctx.validation_definitions, f"validate_{side_table}"),
+            ):
                 try:
                     store.delete(name)
                 except Exception:  # noqa: BLE001
@@ -132,27 +134,44 @@ class SuiteRunner:
             except Exception:  # noqa: BLE001
                 pass
         vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=vd_name, data=batch_def, suite=suite))
-        cp = ctx.checkpoints.add(gx.Checkpoint(
-            name=cp_name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="update_data_docs")],
-            # counts and a few examples; the failing rows themselves come from the database (rowrules)
-            result_format={"result_format": "SUMMARY"},
-        ))
-        result = cp.run(expectation_parameters={"extracted_at": extracted_at},
-                        run_id=None)
+        cp = ctx.checkpoints.add(
+            gx.Checkpoint(
+                name=cp_name,
+                validation_definitions=[vd],
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                # counts and a few examples; the failing rows themselves come from the database (rowrules)
+                result_format={"result_format": "SUMMARY"},
+            )
+        )
+        result = cp.run(expectation_parameters={"extracted_at": extracted_at}, run_id=None)
         vres = list(result.run_results.values())[0]
         failures: list[Failure] = []
         for r in vres.results:
             if r.success:
                 continue
             meta = r.expectation_config.meta or {}
-            level, rule, column = meta.get("level", "table"), meta.get("rule", r.expectation_config.type), meta.get("column")
+            level, rule, column = (
+                meta.get("level", "table"),
+                meta.get("rule", r.expectation_config.type),
+                meta.get("column"),
+            )
             res = r.result or {}
             if r.exception_info and r.exception_info.get("raised_exception"):
-                failures.append(Failure("table", rule, r.expectation_config.type, column, 0,
-                                        message=f"expectation could not run: {r.exception_info.get('exception_message')}"))
+                failures.append(
+                    Failure(
+                        "table",
+                        rule,
+                        r.expectation_config.type,
+                        column,
+                        0,
+                        message=f"expectation could not run: {r.exception_info.get('exception_message')}",
+                    )
+                )
                 continue
             if r.expectation_config.type == "unexpected_rows_expectation":
-                failures.append(Failure(level, rule, r.expectation_config.type, column, int(res.get("observed_value") or 0)))
+                failures.append(
+                    Failure(level, rule, r.expectation_config.type, column, int(res.get("observed_value") or 0))
+                )
                 continue
             idx = res.get("unexpected_index_list") or []
             rows = [int(i[ROW_COL]) for i in idx if isinstance(i, dict) and ROW_COL in i]

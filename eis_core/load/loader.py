@@ -28,10 +28,10 @@ import os
 import shutil
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -267,7 +267,7 @@ class _TableLoad:
     swapped in ``commit``.  Every outcome ends in exactly one committed transaction per table.
     """
 
-    def __init__(self, loader: "DropLoader", spec: Table) -> None:
+    def __init__(self, loader: DropLoader, spec: Table) -> None:
         self.loader, self.spec = loader, spec
         self.started = datetime.now().astimezone()
         self.t0 = time.perf_counter()
@@ -665,7 +665,7 @@ class DropLoader:
                     self._guarded(tl, tl.validate)
                     if not tl.pending:
                         del pending[name]
-        for name, tl in pending.items():
+        for tl in pending.values():
             self._guarded(tl, tl.commit)
         self._set_officers_good(None)
         results = []

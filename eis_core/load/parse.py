@@ -44,7 +44,7 @@ class Problem:
 class ParsedFile:
     path: Path
     sha256: str
-    text: pa.Table | None = None   # every column as text, plus _row_number
+    text: pa.Table | None = None  # every column as text, plus _row_number
     typed: pa.Table | None = None  # contract columns typed, extras as text, plus _row_number
     extra_columns: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # table-level problems
@@ -86,8 +86,10 @@ def path_problem(drop_dir: Path, path: Path) -> Problem | None:
     except (OSError, RuntimeError):
         return Problem("regular file in the drop", f"{path.name} is a broken or looping symbolic link")
     if root != real and root not in real.parents:
-        return Problem("file inside the drop folder",
-                       f"{path.name} resolves outside the drop folder (a symbolic link); it was not read")
+        return Problem(
+            "file inside the drop folder",
+            f"{path.name} resolves outside the drop folder (a symbolic link); it was not read",
+        )
     if not real.is_file():
         return Problem("regular file in the drop", f"{path.name} is not a regular file (a folder?)")
     return None
@@ -109,7 +111,7 @@ def _line_numbers(path: Path, nrows: int) -> pa.Array:
         return pa.array(np.arange(2, nrows + 2, dtype=np.int64))
     quotes = np.flatnonzero(data == 34)
     term = nl[(np.searchsorted(quotes, nl) & 1) == 0]  # newlines outside quoted values end a record
-    term_idx = np.searchsorted(nl, term)                # which newline (0-based) each terminator is
+    term_idx = np.searchsorted(nl, term)  # which newline (0-based) each terminator is
     starts = np.concatenate([[0], term + 1])
     ends = np.concatenate([term, [len(data)]])
     line_of = np.concatenate([[1], term_idx + 2])
@@ -128,14 +130,21 @@ RESERVED = ("_row_number", "_load_id")
 def _header_problem(path: Path, header: list[str]) -> Problem | None:
     empty = [i + 1 for i, h in enumerate(header) if not h]
     if empty:
-        return Problem("column names not empty",
-                       f"{path.name}: header column(s) {empty} have no name (a trailing comma or ', ' in the header?)",
-                       examples=[str(i) for i in empty], count=len(empty))
+        return Problem(
+            "column names not empty",
+            f"{path.name}: header column(s) {empty} have no name (a trailing comma or ', ' in the header?)",
+            examples=[str(i) for i in empty],
+            count=len(empty),
+        )
     reserved = [h for h in header if h in RESERVED]
     if reserved:
-        return Problem("reserved column names",
-                       f"{path.name}: column(s) {reserved} are reserved for the loader's bookkeeping",
-                       column=reserved[0], examples=reserved, count=len(reserved))
+        return Problem(
+            "reserved column names",
+            f"{path.name}: column(s) {reserved} are reserved for the loader's bookkeeping",
+            column=reserved[0],
+            examples=reserved,
+            count=len(reserved),
+        )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         return Problem("unique column names", f"{path.name}: duplicate column names {dupes}", examples=dupes)
@@ -161,10 +170,14 @@ def _read_csv(path: Path, pf: ParsedFile) -> pa.Table | None:
     try:
         header_line = head.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        pf.problems.append(Problem("UTF-8 encoding", f"{path.name}: header is not UTF-8 ({exc.reason} at byte {exc.start})"))
+        pf.problems.append(
+            Problem("UTF-8 encoding", f"{path.name}: header is not UTF-8 ({exc.reason} at byte {exc.start})")
+        )
         return None
     if _has_nul(path):
-        pf.problems.append(Problem("no NUL bytes", f"{path.name} contains a NUL byte (\\x00), which no text value may hold"))
+        pf.problems.append(
+            Problem("no NUL bytes", f"{path.name} contains a NUL byte (\\x00), which no text value may hold")
+        )
         return None
     # names around which the export put blanks are matched without them; values are never touched
     header = [h.strip() for h in next(csv.reader([header_line]))]
@@ -176,12 +189,17 @@ def _read_csv(path: Path, pf: ParsedFile) -> pa.Table | None:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf8", use_threads=True, block_size=1 << 24,
-                                           column_names=positional, skip_rows=1),
+            read_options=pacsv.ReadOptions(
+                encoding="utf8", use_threads=True, block_size=1 << 24, column_names=positional, skip_rows=1
+            ),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in positional}, strings_can_be_null=True,
-                null_values=[""], quoted_strings_can_be_null=True, check_utf8=True),
+                column_types={h: pa.string() for h in positional},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+                check_utf8=True,
+            ),
         )
     except pa.ArrowInvalid as exc:
         msg = str(exc)
@@ -197,7 +215,9 @@ def _read_parquet(path: Path, pf: ParsedFile, spec: Table) -> pa.Table | None:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable parquet is a file problem
-        pf.problems.append(Problem("Parquet format", f"{path.name}: cannot be read as Parquet: {str(exc).splitlines()[0]}"))
+        pf.problems.append(
+            Problem("Parquet format", f"{path.name}: cannot be read as Parquet: {str(exc).splitlines()[0]}")
+        )
         return None
     hp = _header_problem(path, list(table.column_names))
     if hp:
@@ -224,12 +244,14 @@ def _read_parquet(path: Path, pf: ParsedFile, spec: Table) -> pa.Table | None:
             cols.append(col.cast(pa.string()))
     for name, col in zip(table.column_names, cols):
         if pc.any(pc.match_substring(col, "\x00")).as_py():
-            pf.problems.append(Problem("no NUL bytes", f"{path.name}: column {name} holds a NUL byte (\\x00)", column=name))
+            pf.problems.append(
+                Problem("no NUL bytes", f"{path.name}: column {name} holds a NUL byte (\\x00)", column=name)
+            )
             return None
     return pa.table(cols, names=table.column_names)
 
 
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def read_table_file(path: Path, spec: Table, sha256: str | None = None) -> ParsedFile:
@@ -252,9 +274,15 @@ def read_table_file(path: Path, spec: Table, sha256: str | None = None) -> Parse
     present = set(table.column_names)
     missing = [c.name for c in spec.column_list if c.name not in present]
     if missing:
-        pf.problems.append(Problem("required columns present",
-                                   f"missing column(s) {missing}; the file has {sorted(present - {ROW_COL})}",
-                                   column=missing[0], examples=missing, count=len(missing)))
+        pf.problems.append(
+            Problem(
+                "required columns present",
+                f"missing column(s) {missing}; the file has {sorted(present - {ROW_COL})}",
+                column=missing[0],
+                examples=missing,
+                count=len(missing),
+            )
+        )
     pf.extra_columns = [c for c in table.column_names if c not in spec.columns and c != ROW_COL]
     if pf.extra_columns:
         pf.warnings.append(f"extra column(s) {pf.extra_columns} kept in raw as text, ignored by the models")
@@ -287,8 +315,13 @@ def read_table_file(path: Path, spec: Table, sha256: str | None = None) -> Parse
                 fmt = "%Y-%m-%d" if c.type == "date" else "%Y-%m-%dT%H:%M:%S"
                 parsed = pc.strptime(candidate, format=fmt, unit="s", error_is_null=True)
                 same = pc.equal(pc.strftime(parsed, format=fmt), arr)
-                ok = pc.and_kleene(ok, pc.or_kleene(pc.is_null(arr), pc.and_kleene(pc.fill_null(same, False),
-                                                                  pc.invert(pc.starts_with(arr, "0000")))))
+                ok = pc.and_kleene(
+                    ok,
+                    pc.or_kleene(
+                        pc.is_null(arr),
+                        pc.and_kleene(pc.fill_null(same, False), pc.invert(pc.starts_with(arr, "0000"))),
+                    ),
+                )
                 typed = pc.if_else(ok, parsed, pa.scalar(None, parsed.type))
                 if c.type == "date":
                     typed = typed.cast(pa.date32())
@@ -301,10 +334,16 @@ def read_table_file(path: Path, spec: Table, sha256: str | None = None) -> Parse
                 reason = f"column type ({c.name} must be {c.type}, {label})"
                 for rn in rows:
                     pf.row_reasons.setdefault(rn, []).append(("column type", reason))
-                pf.problems.append(Problem(
-                    "column type", f"column {c.name} must be {c.type} ({label}); {nbad} value(s) are not, e.g. "
-                    + ", ".join(f"{v!r} (line {r})" for v, r in zip(vals, rows)),
-                    column=c.name, examples=[str(v) for v in vals], count=nbad))
+                pf.problems.append(
+                    Problem(
+                        "column type",
+                        f"column {c.name} must be {c.type} ({label}); {nbad} value(s) are not, e.g. "
+                        + ", ".join(f"{v!r} (line {r})" for v, r in zip(vals, rows)),
+                        column=c.name,
+                        examples=[str(v) for v in vals],
+                        count=nbad,
+                    )
+                )
             typed_cols.append(typed)
         names.append(c.name)
     if pf.problems:

@@ -42,15 +42,17 @@ class RowRuleResult:
         return len(self.row_numbers)
 
 
-def _where(exp: dict, spec: Table, batch: sql.Composable, officers: sql.Composable,
-           extracted_at: str) -> tuple[sql.Composable, list]:
+def _where(
+    exp: dict, spec: Table, batch: sql.Composable, officers: sql.Composable, extracted_at: str
+) -> tuple[sql.Composable, list]:
     etype, kw = exp["type"], exp["kwargs"]
     if etype == "expect_column_values_to_not_be_null":
         return sql.SQL("{} IS NULL").format(sql.Identifier(kw["column"])), []
     if etype == "expect_column_values_to_be_in_set":
         col = sql.Identifier(kw["column"])
-        return sql.SQL("{} IS NOT NULL AND NOT ({}::text = ANY(%s::text[]))").format(col, col), \
-            [[str(v) for v in kw["value_set"]]]
+        return sql.SQL("{} IS NOT NULL AND NOT ({}::text = ANY(%s::text[]))").format(col, col), [
+            [str(v) for v in kw["value_set"]]
+        ]
     if etype == "expect_column_values_to_be_between":
         name = kw["column"]
         col = sql.Identifier(name)
@@ -81,7 +83,7 @@ def _where(exp: dict, spec: Table, batch: sql.Composable, officers: sql.Composab
         if not query.startswith(prefix):
             raise UnsupportedRule(f"unexpected_rows_query not of the form {prefix!r}...")
         pieces: list[sql.Composable] = []
-        rest = query[len(prefix):]
+        rest = query[len(prefix) :]
         # substitute {batch} and {officers} as composed SQL; everything else is the committed suite's text
         import re
 
@@ -100,8 +102,15 @@ def row_rules(suite: dict) -> list[dict]:
     return [e for e in suite["expectations"] if (e.get("meta") or {}).get("level") == "row"]
 
 
-def failing_rows(conn, suite: dict, spec: Table, schema: str, side_table: str, extracted_at: str,
-                 officers: sql.Composable | None = None) -> list[RowRuleResult]:
+def failing_rows(
+    conn,
+    suite: dict,
+    spec: Table,
+    schema: str,
+    side_table: str,
+    extracted_at: str,
+    officers: sql.Composable | None = None,
+) -> list[RowRuleResult]:
     """Every row-level rule of *suite* run as SQL against *schema.side_table*: all failing rows."""
     batch = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(side_table))
     officers = officers if officers is not None else sql.SQL(OFFICERS_SUBQUERY)
@@ -112,8 +121,16 @@ def failing_rows(conn, suite: dict, spec: Table, schema: str, side_table: str, e
         col = meta.get("column")
         shown = sql.Identifier(col) if col and col in spec.columns else sql.SQL("NULL")
         q = sql.SQL("SELECT {}, {}::text FROM {} WHERE {} ORDER BY {}").format(
-            sql.Identifier(ROW_COL), shown, batch, where, sql.Identifier(ROW_COL))
+            sql.Identifier(ROW_COL), shown, batch, where, sql.Identifier(ROW_COL)
+        )
         rows = conn.execute(q, params).fetchall()
-        out.append(RowRuleResult(meta.get("rule", exp["type"]), col, exp["type"],
-                                 [int(r[0]) for r in rows], [str(r[1]) for r in rows[:5]]))
+        out.append(
+            RowRuleResult(
+                meta.get("rule", exp["type"]),
+                col,
+                exp["type"],
+                [int(r[0]) for r in rows],
+                [str(r[1]) for r in rows[:5]],
+            )
+        )
     return out

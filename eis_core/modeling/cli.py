@@ -9,10 +9,22 @@ import click
 
 from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, ConfigError
 
-_config_opt = click.option("--config", "config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True,
-                           type=click.Path(dir_okay=False), help="Officer config (temporal_config).")
-_labels_opt = click.option("--labels", "labels", default=str(DEFAULT_LABELS_CONFIG), show_default=True,
-                           type=click.Path(dir_okay=False), help="Labels config (label windows).")
+_config_opt = click.option(
+    "--config",
+    "config",
+    default=str(DEFAULT_OFFICER_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Officer config (temporal_config).",
+)
+_labels_opt = click.option(
+    "--labels",
+    "labels",
+    default=str(DEFAULT_LABELS_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Labels config (label windows).",
+)
 
 
 def _fail(exc: Exception, code: int) -> None:
@@ -22,8 +34,13 @@ def _fail(exc: Exception, code: int) -> None:
 
 @click.command("splits")
 @_config_opt
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Also draw the splits as a timeline PNG at this path.")
+@click.option(
+    "--plot",
+    "plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw the splits as a timeline PNG at this path.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def splits_cli(config: str, plot: str | None, as_json: bool) -> None:
     """Show the temporal splits of the config (timechop semantics; see docs/modeling.md).
@@ -82,15 +99,23 @@ def build_cmd(config: str, labels: str, split_ids: tuple[str, ...]) -> None:
     click.echo(f"{'split':<18} {'train matrix':<17} {'rows':>7} {'pos':>5}  {'test matrix':<17} {'rows':>7} {'pos':>5}")
     for b in built:
         tr, te = b["train"], b["test"]
-        click.echo(f"{b['split']['split_id']:<18} {tr['matrix_id']:<17} {tr['n_rows']:>7,} {tr['n_positive']:>5,}  "
-                   f"{te['matrix_id']:<17} {te['n_rows']:>7,} {te['n_positive']:>5,}")
+        click.echo(
+            f"{b['split']['split_id']:<18} {tr['matrix_id']:<17} {tr['n_rows']:>7,} {tr['n_positive']:>5,}  "
+            f"{te['matrix_id']:<17} {te['n_rows']:>7,} {te['n_positive']:>5,}"
+        )
     reused = sum(int(b[k].get("reused", False)) for b in built for k in ("train", "test"))
     click.echo(f"{2 * len(built)} matrices ({reused} reused) in {time.perf_counter() - t0:.1f} s")
 
 
 @matrices_cli.command("list")
-@click.option("--config", "config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True,
-              type=click.Path(dir_okay=False), help="Officer config (its project_path).")
+@click.option(
+    "--config",
+    "config",
+    default=str(DEFAULT_OFFICER_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Officer config (its project_path).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(config: str, as_json: bool) -> None:
     """List the matrices under the config's project_path (newest first)."""
@@ -103,17 +128,31 @@ def list_cmd(config: str, as_json: bool) -> None:
         _fail(exc, 2)
     metas = list_matrices(project_dir(cfg))
     if as_json:
-        keys = ("matrix_id", "as_of_dates", "label_name", "n_rows", "n_positive", "n_features", "bytes",
-                "created_at", "build_seconds", "path")
+        keys = (
+            "matrix_id",
+            "as_of_dates",
+            "label_name",
+            "n_rows",
+            "n_positive",
+            "n_features",
+            "bytes",
+            "created_at",
+            "build_seconds",
+            "path",
+        )
         click.echo(json.dumps([{k: m.get(k) for k in keys} for m in metas], indent=2))
         return
     if not metas:
         click.echo(f"no matrices under {project_dir(cfg) / 'matrices'} (`eis matrices build`)")
         return
-    click.echo(f"{'matrix':<17} {'as-of dates':<25} {'label':<11} {'rows':>8} {'pos':>6} {'feat':>5} {'MB':>6}  created")
+    click.echo(
+        f"{'matrix':<17} {'as-of dates':<25} {'label':<11} {'rows':>8} {'pos':>6} {'feat':>5} {'MB':>6}  created"
+    )
     for m in metas:
         dates = m.get("as_of_dates") or []
         span = dates[0] if len(dates) == 1 else f"{dates[0]}…{dates[-1]} ({len(dates)})" if dates else "-"
-        click.echo(f"{m['matrix_id']:<17} {span:<25} {m.get('label_name', ''):<11} {m.get('n_rows', 0):>8,} "
-                   f"{m.get('n_positive', 0):>6,} {m.get('n_features', 0):>5} {m.get('bytes', 0) / 2**20:>6.1f}  "
-                   f"{m.get('created_at', '')}")
+        click.echo(
+            f"{m['matrix_id']:<17} {span:<25} {m.get('label_name', ''):<11} {m.get('n_rows', 0):>8,} "
+            f"{m.get('n_positive', 0):>6,} {m.get('n_features', 0):>5} {m.get('bytes', 0) / 2**20:>6.1f}  "
+            f"{m.get('created_at', '')}"
+        )

@@ -19,8 +19,9 @@ import hashlib
 import importlib.metadata
 import json
 import subprocess
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -283,7 +284,7 @@ class RunLease:
         self.run_id = int(run_id)
         self._conn = None
 
-    def __enter__(self) -> "RunLease":
+    def __enter__(self) -> RunLease:
         import psycopg
 
         ensure_results_schema()

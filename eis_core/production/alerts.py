@@ -28,9 +28,10 @@ Steps (``production.alerts.status``)::
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from psycopg.types.json import Jsonb
 

@@ -18,8 +18,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -110,8 +110,14 @@ def group_metrics(flagged: np.ndarray, labels: np.ndarray, groups: pd.Series,
                   ratio_range: tuple[float, float] = (0.8, 1.25), min_size: int = 1) -> list[dict]:
     """fairlearn MetricFrame per group: size, flagged, flag rate, precision, TPR, FPR, FNR and ratios to the
     largest group (flag rate, TPR, FPR); ``out_of_range`` when any ratio leaves *ratio_range*."""
-    from fairlearn.metrics import (MetricFrame, count, false_negative_rate, false_positive_rate, selection_rate,
-                                   true_positive_rate)
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        false_negative_rate,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
     from sklearn.metrics import precision_score
 
     y_true = np.asarray(labels, dtype=int)

@@ -217,6 +217,7 @@ ALTER TABLE production.reviews ADD COLUMN IF NOT EXISTS updated_by text;
 CREATE UNIQUE INDEX IF NOT EXISTS reviews_one_per_alert ON production.reviews (alert_id) WHERE alert_id IS NOT NULL;
 """
 
+
 def ensure_production_schema() -> None:
     """Create schema ``production`` and its tables when missing (safe to call concurrently)."""
     db.ensure_ddl("eis_production_schema", DDL)

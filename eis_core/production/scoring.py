@@ -20,10 +20,10 @@ Re-running D, or backfilling a range, therefore gives identical rows and never d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,8 +31,14 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from eis_core import db
-from eis_core.config import (DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, LabelsConfig, OfficerConfig,
-                             load_labels_config, load_officer_config)
+from eis_core.config import (
+    DEFAULT_LABELS_CONFIG,
+    DEFAULT_OFFICER_CONFIG,
+    LabelsConfig,
+    OfficerConfig,
+    load_labels_config,
+    load_officer_config,
+)
 from eis_core.production.schema import RANK_CHANGE_DAYS, ensure_production_schema
 
 Progress = Callable[[str], object] | None

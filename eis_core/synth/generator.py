@@ -31,9 +31,9 @@ import datetime as dt
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -185,7 +185,7 @@ def legacy_flags(cases: pd.DataFrame, rules: tuple[ThresholdRule, ...] = LEGACY_
                 lo = t - rule.window_days
                 if last_flag is not None:
                     lo = max(lo, last_flag)
-                n = int(np.count_nonzero((days[: k + 1] > lo)))
+                n = int(np.count_nonzero(days[: k + 1] > lo))
                 if n >= rule.count:
                     out_off.append(o[a]); out_day.append(t); out_rule.append(rule.label)
                     last_flag = t
@@ -605,7 +605,6 @@ class _Sim:
 
     # ---------------------------------------------------------------- one year
     def year(self, year: int):
-        cfg = self.cfg
         rng = _rng(self.seed, 100, year)
         ys, ye = max(_d(dt.date(year, 1, 1)), self.d0), min(_d(dt.date(year, 12, 31)), self.d1)
         nd, n = ye - ys + 1, self.n
@@ -699,7 +698,7 @@ class _Sim:
         course = np.empty(m, np.int64)
         for t in range(len(TOPICS)):
             sel = topic == t
-            cidx = np.flatnonzero(COURSE_TOPIC == t)
+            cidx = np.flatnonzero(t == COURSE_TOPIC)
             course[sel] = cidx[rng.integers(0, cidx.size, sel.sum())]
         hours = COURSE_HOURS[course]
         rel = RELEVANT_TOPICS[topic]

@@ -38,8 +38,16 @@ from eis_core import db
 from eis_core.production import alerts as alerts_mod
 from eis_core.webapp import queries as q
 from eis_core.webapp import store
-from eis_core.webapp.security import (DOCS_COOKIE, DOCS_PREFIX, LOGIN_CSRF_COOKIE, SESSION_COOKIE, AuthGate,
-                                      Settings, client_of, safe_next)
+from eis_core.webapp.security import (
+    DOCS_COOKIE,
+    DOCS_PREFIX,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    AuthGate,
+    Settings,
+    client_of,
+    safe_next,
+)
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -39,7 +39,7 @@ FAILURE_WINDOW = timedelta(hours=24)
 BASE_LOCK = timedelta(minutes=1)
 MAX_LOCK = timedelta(hours=1)
 
-DDL = """
+DDL = r"""
 CREATE SCHEMA IF NOT EXISTS webapp;
 
 CREATE TABLE IF NOT EXISTS webapp.users (
@@ -360,7 +360,7 @@ def current_locks() -> list[dict]:
         pairs = conn.execute(
             "SELECT DISTINCT username, client FROM webapp.login_attempts WHERE NOT success AND NOT refused "
             "AND at > now() - %s::interval", (FAILURE_WINDOW,)).fetchall()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         out = []
         for username, client in pairs:
             n, until = lock_state(conn, username, client)
@@ -399,7 +399,7 @@ def authenticate(username: str, password: str, client: str | None) -> User | Non
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_login:' || %s || '|' || coalesce(%s, '')))",
                      (username, client))  # concurrent guesses for one pair are counted one after the other
         failures, until = lock_state(conn, username, client)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if until is not None and until > now:
             conn.execute("INSERT INTO webapp.login_attempts (username, client, success, refused) "
                          "VALUES (%s, %s, false, true)", (username, client))
@@ -459,7 +459,7 @@ def create_session(username: str, lifetime: timedelta, client: str | None,
         conn.execute("DELETE FROM webapp.sessions WHERE expires_at < now()")
         conn.execute("INSERT INTO webapp.sessions (session_id, username, csrf_token, expires_at, client) "
                      "VALUES (%s, %s, %s, %s, %s)",
-                     (sid, username, csrf, datetime.now(timezone.utc) + lifetime, client))
+                     (sid, username, csrf, datetime.now(UTC) + lifetime, client))
         ended = conn.execute(
             "DELETE FROM webapp.sessions WHERE session_id IN (SELECT session_id FROM webapp.sessions "
             "WHERE username = %s ORDER BY last_seen_at DESC, created_at DESC OFFSET %s) RETURNING client",
