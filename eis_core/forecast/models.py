@@ -175,10 +175,10 @@ def calendar_features(idx: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
     f = pd.DataFrame(index=idx)
     if freq == "h":
         f["hour"] = idx.hour
-        f["how"] = idx.dayofweek * 24 + idx.hour
-    f["weekday"] = idx.dayofweek
+        f["how"] = idx.day_of_week * 24 + idx.hour
+    f["weekday"] = idx.day_of_week
     f["holiday"] = np.isin(day, hol).astype(int)
-    doy = idx.dayofyear.to_numpy()
+    doy = idx.day_of_year.to_numpy()
     f["doy_sin"] = np.sin(2 * np.pi * doy / 365.25)
     f["doy_cos"] = np.cos(2 * np.pi * doy / 365.25)
     return f

@@ -81,7 +81,7 @@ def features(calls: pd.DataFrame) -> pd.DataFrame:
         prev[ix] = np.searchsorted(tt, tt, "left") - np.searchsorted(tt, tt - 3600, "left")
     df["prev_hour_division_calls"] = prev
     df["hour"] = df["received_at"].dt.hour
-    df["weekday"] = df["received_at"].dt.dayofweek
+    df["weekday"] = df["received_at"].dt.day_of_week
     df["weekend"] = (df["weekday"] >= 5).astype(int)
     from eis_core.forecast.data import us_holidays
 
@@ -224,7 +224,7 @@ def day_type(received_at: pd.Series) -> np.ndarray:
 
     ts = pd.to_datetime(received_at)
     hol = np.isin(ts.to_numpy("datetime64[D]"), us_holidays(ts.min(), ts.max()))
-    return np.where(hol, "holiday", np.where(ts.dt.dayofweek >= 5, "weekend", "weekday"))
+    return np.where(hol, "holiday", np.where(ts.dt.day_of_week >= 5, "weekend", "weekday"))
 
 
 def cliffs_delta(a_counts, b_counts) -> float:

@@ -251,7 +251,7 @@ class ServiceState:
             with self._lock:
                 row["beat_reports_30d"] = self.history.count(report.beat, at)
         row["hour"] = at.hour
-        row["weekday"] = at.dayofweek
+        row["weekday"] = at.day_of_week
         for f in FLAGS:
             row[f] = int(row[f])
         label, proba = model.predict_one(row)

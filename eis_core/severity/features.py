@@ -179,7 +179,7 @@ def add_features(reports: pd.DataFrame, history: BeatHistory | None = None) -> p
         history = BeatHistory(df["beat"].to_numpy(object), df["reported_at"])
     df["beat_reports_30d"] = history.counts(df["beat"].to_numpy(object), df["reported_at"])
     df["hour"] = df["reported_at"].dt.hour.astype(np.int64)
-    df["weekday"] = df["reported_at"].dt.dayofweek.astype(np.int64)
+    df["weekday"] = df["reported_at"].dt.day_of_week.astype(np.int64)
     for c in FLAGS:
         df[c] = df[c].astype(bool).astype(np.int64)
     df["victim_count"] = df["victim_count"].astype(np.int64)
