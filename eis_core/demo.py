@@ -218,7 +218,10 @@ def demo(seed: int, real: str | None, src: Path | None) -> None:
     total = 9
     t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()
-    click.echo(f"      {st.mode}: {st.url}")
+    from eis_core import migrations
+
+    migrations.ensure_schema()  # = `eis db upgrade`
+    click.echo(f"      {st.mode}: {st.url} (schema {migrations.current()})")
     _done(t0)
     t0 = _step(2, total, "Generating the small synthetic department")
     drop = ensure_small_drop(seed)

@@ -9,7 +9,7 @@ feature importances, selections and the paper's Table 3.
 * A **model group** is an estimator class + hyperparameters + feature list + label; a **model** is a
   model group trained on one train matrix with one seed (one per temporal split).
 
-Every table is created idempotently by :func:`ensure_results_schema`; bulk rows are written with
+Every table is created by the migrations (eis_core.migrations, revision 0002); bulk rows are written with
 ``COPY`` (psycopg ``cursor.copy`` with ``sql.Identifier``), never with string-formatted SQL.
 """
 
@@ -31,148 +31,19 @@ from eis_core.paths import REPO_ROOT
 
 SCHEMA = "results"
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS results;
-
-CREATE TABLE IF NOT EXISTS results.experiments (
-    experiment_id text PRIMARY KEY,
-    config        jsonb NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE IF NOT EXISTS results.runs (
-    run_id           bigserial PRIMARY KEY,
-    experiment_id    text NOT NULL REFERENCES results.experiments (experiment_id),
-    config_hash      text NOT NULL,
-    git_commit       text,
-    package_versions jsonb,
-    random_seed      integer,
-    started_at       timestamptz NOT NULL DEFAULT now(),
-    finished_at      timestamptz,
-    status           text NOT NULL DEFAULT 'running',
-    timings          jsonb
-);
-
-CREATE TABLE IF NOT EXISTS results.matrices (
-    matrix_id   text PRIMARY KEY,
-    kind        text,
-    split_id    text,
-    as_of_dates date[],
-    label_name  text,
-    n_rows      integer,
-    n_positive  integer,
-    n_features  integer,
-    path        text,
-    metadata    jsonb,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE IF NOT EXISTS results.model_groups (
-    model_group_id    text PRIMARY KEY,
-    class_path        text NOT NULL,
-    hyperparameters   jsonb NOT NULL,
-    feature_list_hash text NOT NULL,
-    label_name        text,
-    is_baseline       boolean NOT NULL DEFAULT false,
-    feature_names     jsonb,
-    created_at        timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE IF NOT EXISTS results.models (
-    model_id        text PRIMARY KEY,
-    model_group_id  text NOT NULL REFERENCES results.model_groups (model_group_id),
-    run_id          bigint REFERENCES results.runs (run_id),
-    split_id        text,
-    train_matrix_id text,
-    test_matrix_id  text,
-    artifact_path   text,
-    train_seconds   double precision,
-    status          text NOT NULL,
-    random_seed     integer,
-    message         text,
-    created_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS models_run_idx ON results.models (run_id);
-CREATE INDEX IF NOT EXISTS models_group_idx ON results.models (model_group_id);
-
--- which runs used which models (a model trained by one run is reused, not retrained, by later runs
--- and by other experiments with the same model group, train matrix and seed)
-CREATE TABLE IF NOT EXISTS results.run_models (
-    run_id   bigint NOT NULL REFERENCES results.runs (run_id),
-    model_id text NOT NULL REFERENCES results.models (model_id) ON DELETE CASCADE,
-    PRIMARY KEY (run_id, model_id)
-);
-
-CREATE TABLE IF NOT EXISTS results.predictions (
-    model_id           text NOT NULL,
-    officer_id         text NOT NULL,
-    as_of_date         date NOT NULL,
-    score              double precision NOT NULL,
-    label              smallint,
-    rank_abs_no_ties   integer NOT NULL,
-    rank_pct_no_ties   double precision NOT NULL,
-    rank_abs_with_ties integer NOT NULL,
-    rank_pct_with_ties double precision NOT NULL,
-    PRIMARY KEY (model_id, officer_id, as_of_date)
-);
-
-CREATE TABLE IF NOT EXISTS results.evaluations (
-    model_id   text NOT NULL,
-    split_id   text,
-    metric     text NOT NULL,
-    parameter  text NOT NULL DEFAULT '',
-    tie_method text NOT NULL CHECK (tie_method IN ('worst', 'best', 'stochastic', 'none')),
-    value      double precision,
-    value_sd   double precision,
-    n_examples integer,
-    PRIMARY KEY (model_id, metric, parameter, tie_method)
-);
-
-CREATE TABLE IF NOT EXISTS results.feature_importances (
-    model_id   text NOT NULL,
-    feature    text NOT NULL,
-    importance double precision,
-    method     text NOT NULL CHECK (method IN ('impurity', 'coefficient', 'none')),
-    rank       integer,
-    PRIMARY KEY (model_id, feature)
-);
-
-CREATE TABLE IF NOT EXISTS results.selections (
-    selection_id   bigserial PRIMARY KEY,
-    experiment_id  text NOT NULL,
-    rule           text NOT NULL,
-    metric         text NOT NULL,
-    model_group_id text,
-    chosen         boolean NOT NULL DEFAULT false,
-    report_path    text,
-    selected_at    timestamptz NOT NULL DEFAULT now(),
-    selected_by    text
-);
-
-CREATE TABLE IF NOT EXISTS results.table3 (
-    model_id       text PRIMARY KEY,
-    split_id       text,
-    model_group_id text,
-    flag_count     integer NOT NULL,
-    tp integer NOT NULL, fp integer NOT NULL, tn integer NOT NULL, fn integer NOT NULL,
-    legacy_tp integer NOT NULL, legacy_fp integer NOT NULL, legacy_tn integer NOT NULL, legacy_fn integer NOT NULL,
-    flags_to_match integer,   -- officers the model must flag to reach legacy_tp (NULL: never reaches it)
-    legacy_source  text       -- 'flags' (the department's eis_flags) or 'rules' (the configured legacy_rules)
-);
-ALTER TABLE results.table3 ADD COLUMN IF NOT EXISTS flags_to_match integer;
-ALTER TABLE results.table3 ADD COLUMN IF NOT EXISTS legacy_source text;
-ALTER TABLE results.runs ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz;
-ALTER TABLE results.runs ADD COLUMN IF NOT EXISTS owner text;
-"""
 
 PACKAGES = ("scikit-learn", "pandas", "numpy", "dbt-core", "apache-airflow", "great-expectations")
 
+
 def ensure_results_schema() -> None:
-    """Create schema ``results`` and its tables when missing (safe to call concurrently)."""
-    db.ensure_ddl("eis_results_schema", DDL)
+    """The warehouse schema at the migrations' head (schema ``results`` is revision 0002)."""
+    from eis_core.migrations import ensure_schema
+
+    ensure_schema()
 
 
 # ----------------------------------------------------------------------------------------- hashing
+
 
 def _json_default(o: Any) -> Any:
     if isinstance(o, (date, datetime)):
@@ -210,6 +81,7 @@ def config_hash(officer_cfg: Any, labels_cfg: Any = None) -> str:
 
 # ----------------------------------------------------------------------------------------- runs
 
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
@@ -239,12 +111,16 @@ def start_run(officer_cfg: Any, labels_cfg: Any = None) -> tuple[str, int]:
     if seed is None and isinstance(officer_cfg, dict):
         seed = officer_cfg.get("random_seed")
     with db.connect() as conn:
-        conn.execute("INSERT INTO results.experiments (experiment_id, config) VALUES (%s, %s) "
-                     "ON CONFLICT (experiment_id) DO NOTHING", (experiment_id, Jsonb(cfg)))
+        conn.execute(
+            "INSERT INTO results.experiments (experiment_id, config) VALUES (%s, %s) "
+            "ON CONFLICT (experiment_id) DO NOTHING",
+            (experiment_id, Jsonb(cfg)),
+        )
         run_id = conn.execute(
             "INSERT INTO results.runs (experiment_id, config_hash, git_commit, package_versions, random_seed, heartbeat_at) "
             "VALUES (%s, %s, %s, %s, %s, now()) RETURNING run_id",
-            (experiment_id, experiment_id, git_commit(), Jsonb(package_versions()), seed)).fetchone()[0]
+            (experiment_id, experiment_id, git_commit(), Jsonb(package_versions()), seed),
+        ).fetchone()[0]
     return experiment_id, int(run_id)
 
 
@@ -290,8 +166,9 @@ class RunLease:
         ensure_results_schema()
         self._conn = psycopg.connect(db.database_url(), autocommit=True)
         self._conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK_NS, self.run_id))
-        self._conn.execute("UPDATE results.runs SET owner = %s, heartbeat_at = now() WHERE run_id = %s",
-                           (SESSION_OWNER, self.run_id))
+        self._conn.execute(
+            "UPDATE results.runs SET owner = %s, heartbeat_at = now() WHERE run_id = %s", (SESSION_OWNER, self.run_id)
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -308,8 +185,11 @@ def reap_interrupted_runs(stale_hours: float | None = None) -> list[int]:
     ensure_results_schema()
     dead: list[int] = []
     with db.connect(autocommit=True) as conn:
-        rows = conn.execute("SELECT run_id, owner, coalesce(heartbeat_at, started_at) < now() - make_interval(secs => %s) "
-                            "FROM results.runs WHERE status = 'running' ORDER BY run_id", (hours * 3600,)).fetchall()
+        rows = conn.execute(
+            "SELECT run_id, owner, coalesce(heartbeat_at, started_at) < now() - make_interval(secs => %s) "
+            "FROM results.runs WHERE status = 'running' ORDER BY run_id",
+            (hours * 3600,),
+        ).fetchall()
         for run_id, owner, stale in rows:
             if owner == SESSION_OWNER:
                 if not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_NS, int(run_id))).fetchone()[0]:
@@ -317,9 +197,12 @@ def reap_interrupted_runs(stale_hours: float | None = None) -> list[int]:
                 conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK_NS, int(run_id)))
             elif not stale:
                 continue
-            n = conn.execute("UPDATE results.runs SET status = 'failed', finished_at = now(), timings = "
-                             "coalesce(timings, '{}'::jsonb) || jsonb_build_object('failed_in', 'interrupted') "
-                             "WHERE run_id = %s AND status = 'running'", (run_id,)).rowcount
+            n = conn.execute(
+                "UPDATE results.runs SET status = 'failed', finished_at = now(), timings = "
+                "coalesce(timings, '{}'::jsonb) || jsonb_build_object('failed_in', 'interrupted') "
+                "WHERE run_id = %s AND status = 'running'",
+                (run_id,),
+            ).rowcount
             if n:
                 dead.append(int(run_id))
     return dead
@@ -328,20 +211,24 @@ def reap_interrupted_runs(stale_hours: float | None = None) -> list[int]:
 def finish_run(run_id: int, status: str, timings: dict | None = None) -> None:
     ensure_results_schema()
     with db.connect() as conn:
-        conn.execute("UPDATE results.runs SET status = %s, timings = %s, finished_at = now() WHERE run_id = %s",
-                     (status, Jsonb(json.loads(canonical_json(timings or {}))), run_id))
+        conn.execute(
+            "UPDATE results.runs SET status = %s, timings = %s, finished_at = now() WHERE run_id = %s",
+            (status, Jsonb(json.loads(canonical_json(timings or {}))), run_id),
+        )
 
 
 def run_info(run_id: int) -> dict:
     with db.connect() as conn:
-        row = conn.execute("SELECT experiment_id, random_seed, status FROM results.runs WHERE run_id = %s",
-                           (run_id,)).fetchone()
+        row = conn.execute(
+            "SELECT experiment_id, random_seed, status FROM results.runs WHERE run_id = %s", (run_id,)
+        ).fetchone()
     if row is None:
         raise KeyError(f"results.runs has no run {run_id}")
     return {"experiment_id": row[0], "random_seed": row[1], "status": row[2]}
 
 
 # ----------------------------------------------------------------------------------------- matrices
+
 
 def record_matrix(meta: dict) -> None:
     """Upsert one row of results.matrices from a matrix's metadata dict (the whole dict goes to ``metadata``)."""
@@ -356,16 +243,27 @@ def record_matrix(meta: dict) -> None:
             "as_of_dates = EXCLUDED.as_of_dates, label_name = EXCLUDED.label_name, n_rows = EXCLUDED.n_rows, "
             "n_positive = EXCLUDED.n_positive, n_features = EXCLUDED.n_features, path = EXCLUDED.path, "
             "metadata = EXCLUDED.metadata",
-            (m["matrix_id"], m.get("kind"), None if m.get("split_id") is None else str(m.get("split_id")),
-             [str(d) for d in dates], m.get("label_name"), m.get("n_rows"), m.get("n_positive"),
-             m.get("n_features"), None if m.get("path") is None else str(m.get("path")), Jsonb(m)))
+            (
+                m["matrix_id"],
+                m.get("kind"),
+                None if m.get("split_id") is None else str(m.get("split_id")),
+                [str(d) for d in dates],
+                m.get("label_name"),
+                m.get("n_rows"),
+                m.get("n_positive"),
+                m.get("n_features"),
+                None if m.get("path") is None else str(m.get("path")),
+                Jsonb(m),
+            ),
+        )
 
 
 def matrix_row(matrix_id: str) -> dict | None:
     ensure_results_schema()
     with db.connect() as conn:
-        row = conn.execute("SELECT path, metadata, label_name, split_id FROM results.matrices WHERE matrix_id = %s",
-                           (matrix_id,)).fetchone()
+        row = conn.execute(
+            "SELECT path, metadata, label_name, split_id FROM results.matrices WHERE matrix_id = %s", (matrix_id,)
+        ).fetchone()
     if row is None:
         return None
     return {"path": row[0], "metadata": row[1] or {}, "label_name": row[2], "split_id": row[3]}
@@ -373,10 +271,12 @@ def matrix_row(matrix_id: str) -> dict | None:
 
 # ----------------------------------------------------------------------------------------- COPY
 
+
 def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """COPY *rows* into results.<table> (columns named with sql.Identifier); returns the row count."""
     stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
-        sql.Identifier(SCHEMA), sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        sql.Identifier(SCHEMA), sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
     n = 0
     with conn.cursor().copy(stmt) as cp:
         for r in rows:
@@ -386,11 +286,14 @@ def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[
 
 
 def link_run_model(conn, run_id: int, model_id: str) -> None:
-    conn.execute("INSERT INTO results.run_models (run_id, model_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                 (run_id, model_id))
+    conn.execute(
+        "INSERT INTO results.run_models (run_id, model_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (run_id, model_id)
+    )
 
 
 def delete_model_rows(conn, model_ids: Sequence[str], tables: Sequence[str]) -> None:
     for t in tables:
-        conn.execute(sql.SQL("DELETE FROM {}.{} WHERE model_id = ANY(%s)").format(
-            sql.Identifier(SCHEMA), sql.Identifier(t)), (list(model_ids),))
+        conn.execute(
+            sql.SQL("DELETE FROM {}.{} WHERE model_id = ANY(%s)").format(sql.Identifier(SCHEMA), sql.Identifier(t)),
+            (list(model_ids),),
+        )
