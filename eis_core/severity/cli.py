@@ -14,12 +14,9 @@ def _say(msg: str) -> None:
 
 
 def _source_option(fn):
-    return click.option(
-        "--source",
-        default=None,
-        metavar="SCHEMA.TABLE",
-        help="Read crime reports from this relation (default staging.stg_crime_reports, else raw.crime_reports).",
-    )(fn)
+    return click.option("--source", default=None, metavar="SCHEMA.TABLE",
+                        help="Read crime reports from this relation (default staging.stg_crime_reports, "
+                             "else raw.crime_reports).")(fn)
 
 
 def _source(value):
@@ -54,26 +51,13 @@ def severity_cli() -> None:
 
 @severity_cli.command("train")
 @click.option("--as-of", default=None, help="Use what was known at this time (default: the latest data).")
-@click.option(
-    "--test-days",
-    default=60,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Score on the outcomes known in the last N days; train on those known before.",
-)
-@click.option(
-    "--window-days", default=None, type=click.IntRange(1), help="Rolling training window (default: all history)."
-)
-@click.option(
-    "--assessment-lag-days",
-    default=45,
-    show_default=True,
-    type=click.IntRange(0),
-    help="A severity counts as known at clearance or, at the latest, this many days after filing.",
-)
-@click.option(
-    "--promote/--no-promote", default=None, help="Make it the champion (default: only when there is no champion yet)."
-)
+@click.option("--test-days", default=60, show_default=True, type=click.IntRange(1),
+              help="Score on the outcomes known in the last N days; train on those known before.")
+@click.option("--window-days", default=None, type=click.IntRange(1), help="Rolling training window (default: all history).")
+@click.option("--assessment-lag-days", default=45, show_default=True, type=click.IntRange(0),
+              help="A severity counts as known at clearance or, at the latest, this many days after filing.")
+@click.option("--promote/--no-promote", default=None,
+              help="Make it the champion (default: only when there is no champion yet).")
 @_source_option
 def train_cmd(as_of, test_days, window_days, assessment_lag_days, promote, source) -> None:
     """Train a model, compare it with the majority and offense-rule baselines, register it."""
@@ -84,24 +68,13 @@ def train_cmd(as_of, test_days, window_days, assessment_lag_days, promote, sourc
 
     try:
         ensure_severity_schema()
-        res = train_model(
-            as_of=as_of,
-            test_days=test_days,
-            window_days=window_days,
-            assessment_lag_days=assessment_lag_days,
-            source=_source(source),
-            progress=_say,
-        )
+        res = train_model(as_of=as_of, test_days=test_days, window_days=window_days,
+                          assessment_lag_days=assessment_lag_days, source=_source(source), progress=_say)
         with db.connect() as conn:
             champ = champion_version(conn)
             if (promote is None and champ is None) or (promote and champ != res["version"]):
-                set_champion(
-                    res["version"],
-                    conn,
-                    _person(),
-                    "first model" if champ is None else "trained with --promote",
-                    kind="train",
-                )
+                set_champion(res["version"], conn, _person(), "first model" if champ is None else "trained with --promote",
+                             kind="train")
                 champ = res["version"]
     except (LookupError, ValueError) as e:
         _fail(e)
@@ -112,27 +85,12 @@ def train_cmd(as_of, test_days, window_days, assessment_lag_days, promote, sourc
 @severity_cli.command("retrain")
 @click.option("--as-of", default=None, help="Run as of this time (default: the latest data).")
 @click.option("--window-days", default=365, show_default=True, type=click.IntRange(1), help="Rolling training window.")
-@click.option(
-    "--holdout-days",
-    default=30,
-    show_default=True,
-    type=click.IntRange(1),
-    help="The newest outcomes held out to compare champion and challenger.",
-)
-@click.option(
-    "--margin",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(-1, 1),
-    help="Promote when challenger macro-F1 >= champion macro-F1 - margin.",
-)
-@click.option(
-    "--min-holdout",
-    default=30,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Keep the champion when fewer held-out outcomes exist.",
-)
+@click.option("--holdout-days", default=30, show_default=True, type=click.IntRange(1),
+              help="The newest outcomes held out to compare champion and challenger.")
+@click.option("--margin", default=0.0, show_default=True, type=click.FloatRange(-1, 1),
+              help="Promote when challenger macro-F1 >= champion macro-F1 - margin.")
+@click.option("--min-holdout", default=30, show_default=True, type=click.IntRange(1),
+              help="Keep the champion when fewer held-out outcomes exist.")
 @click.option("--force", is_flag=True, help="Retrain even when no new outcomes arrived.")
 @_source_option
 def retrain_cmd(as_of, window_days, holdout_days, margin, min_holdout, force, source) -> None:
@@ -140,17 +98,9 @@ def retrain_cmd(as_of, window_days, holdout_days, margin, min_holdout, force, so
     from eis_core.severity.retrain import run_retrain
 
     try:
-        res = run_retrain(
-            as_of,
-            window_days=window_days,
-            holdout_days=holdout_days,
-            margin=margin,
-            min_holdout=min_holdout,
-            source=_source(source),
-            decided_by=_person(),
-            force=force,
-            progress=_say,
-        )
+        res = run_retrain(as_of, window_days=window_days, holdout_days=holdout_days, margin=margin,
+                          min_holdout=min_holdout, source=_source(source), decided_by=_person(), force=force,
+                          progress=_say)
     except (LookupError, ValueError) as e:
         _fail(e)
     click.echo(f"{'promoted' if res['promoted'] else 'not promoted'}: {res['reason']} (decision {res['decision_id']})")
@@ -168,10 +118,8 @@ def _change(version, by, reason, kind) -> None:
             did = set_champion(version, conn, by or _person(), reason, kind=kind)
     except Exception as e:  # noqa: BLE001 - LookupError, ValueError, IncompatibleModelError: all user-facing
         _fail(e)
-    click.echo(
-        f"{version} is now the champion ({kind}, decision {did}); a running service switches within "
-        "its refresh interval"
-    )
+    click.echo(f"{version} is now the champion ({kind}, decision {did}); a running service switches within "
+               "its refresh interval")
 
 
 @severity_cli.command("promote")
@@ -194,9 +142,8 @@ def rollback_cmd(version, by, reason) -> None:
 
     ensure_severity_schema()
     with db.connect() as conn:
-        was = conn.execute(
-            "SELECT 1 FROM severity.decisions WHERE promoted AND challenger_version = %s LIMIT 1", (version,)
-        ).fetchone()
+        was = conn.execute("SELECT 1 FROM severity.decisions WHERE promoted AND challenger_version = %s LIMIT 1",
+                           (version,)).fetchone()
     if not was:
         _fail(LookupError(f"{version} was never the champion; use `eis severity promote {version}` for a new model"))
     _change(version, by, reason, "rollback")
@@ -213,34 +160,24 @@ def status_cmd(decisions) -> None:
     ensure_severity_schema()
     with db.connect() as conn:
         models = list_models(conn)
-        dec = conn.execute(
-            "SELECT decision_id, decided_at, challenger_version, promoted, decided_by, reason "
-            "FROM severity.decisions ORDER BY decision_id DESC LIMIT %s",
-            (decisions,),
-        ).fetchall()
-        mon = conn.execute(
-            "SELECT day, model_version, n_resolved, macro_f1, accuracy FROM severity.monitoring_daily "
-            "ORDER BY day DESC, model_version LIMIT 5"
-        ).fetchall()
-        alerts = conn.execute(
-            "SELECT raised_at, day, kind, message FROM severity.alerts ORDER BY alert_id DESC LIMIT 5"
-        ).fetchall()
+        dec = conn.execute("SELECT decision_id, decided_at, challenger_version, promoted, decided_by, reason "
+                           "FROM severity.decisions ORDER BY decision_id DESC LIMIT %s", (decisions,)).fetchall()
+        mon = conn.execute("SELECT day, model_version, n_resolved, macro_f1, accuracy FROM severity.monitoring_daily "
+                           "ORDER BY day DESC, model_version LIMIT 5").fetchall()
+        alerts = conn.execute("SELECT raised_at, day, kind, message FROM severity.alerts ORDER BY alert_id DESC "
+                              "LIMIT 5").fetchall()
     if not models:
         click.echo("no severity models yet: `eis severity train`")
         return
-    click.echo(f"{'version':24}{'status':12}{'train window':25}{'n_train':>9}{'macro-F1':>10}")
-    for m in models:
-        f1 = f"{float(m['macro_f1']):.3f}" if m["macro_f1"] else "-"
-        click.echo(
-            f"{m['version']:24}{m['status']:12}{str(m['train_start']) + ' .. ' + str(m['train_end']):25}"
-            f"{m['n_train'] or 0:9,}{f1:>10}"
-        )
+    from eis_core.cli_tables import echo_table
+
+    echo_table(["version", "status", "train window", ("n_train", "right"), ("macro-F1", "right")],
+               [(m["version"], m["status"], f"{m['train_start']} .. {m['train_end']}", f"{m['n_train'] or 0:,}",
+                 f"{float(m['macro_f1']):.3f}" if m["macro_f1"] else "-") for m in models])
     if dec:
         click.echo("\ndecisions:")
         for d in dec:
-            click.echo(
-                f"  #{d[0]} {d[1]:%Y-%m-%d %H:%M} {d[2] or '-'} {'PROMOTED' if d[3] else 'kept'} by {d[4]}: {d[5]}"
-            )
+            click.echo(f"  #{d[0]} {d[1]:%Y-%m-%d %H:%M} {d[2] or '-'} {'PROMOTED' if d[3] else 'kept'} by {d[4]}: {d[5]}")
     if mon:
         click.echo("\nmonitoring (latest days):")
         for r in mon:
@@ -255,31 +192,14 @@ def status_cmd(decisions) -> None:
 
 @severity_cli.command("monitor")
 @click.option("--day", default=None, help="Day to monitor (default: the latest day in the data).")
-@click.option(
-    "--days", default=1, show_default=True, type=click.IntRange(1, 366), help="Monitor this many days up to --day."
-)
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366), help="Monitor this many days up to --day.")
 @click.option("--model", "model_version", default=None, help="Model version (default: the champion).")
-@click.option(
-    "--psi-threshold",
-    default=0.2,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Drift alert above this PSI (beat_reports_30d: 2.5, see docs/severity.md).",
-)
-@click.option(
-    "--f1-drop",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Alert when the day's macro-F1 is this far below the model's test macro-F1.",
-)
-@click.option(
-    "--drift-days",
-    default=30,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Drift compares the reports filed in this many days up to the day.",
-)
+@click.option("--psi-threshold", default=0.2, show_default=True, type=click.FloatRange(0),
+              help="Drift alert above this PSI (beat_reports_30d: 2.5, see docs/severity.md).")
+@click.option("--f1-drop", default=0.05, show_default=True, type=click.FloatRange(0),
+              help="Alert when the day's macro-F1 is this far below the model's test macro-F1.")
+@click.option("--drift-days", default=30, show_default=True, type=click.IntRange(1),
+              help="Drift compares the reports filed in this many days up to the day.")
 @_source_option
 def monitor_cmd(day, days, model_version, psi_threshold, f1_drop, drift_days, source) -> None:
     """Daily macro-F1/accuracy on resolved reports, feature drift (PSI), per-division F1, alerts."""
@@ -295,15 +215,8 @@ def monitor_cmd(day, days, model_version, psi_threshold, f1_drop, drift_days, so
         frame = load_frame(_source(source))
         last = pd.Timestamp(day).date() if day else data_end(frame).date()
         for i in range(days - 1, -1, -1):
-            res = run_monitoring(
-                last - dt.timedelta(days=i),
-                frame=frame,
-                model_version=model_version,
-                psi_threshold=psi_threshold,
-                f1_drop=f1_drop,
-                drift_days=drift_days,
-                progress=click.echo,
-            )
+            res = run_monitoring(last - dt.timedelta(days=i), frame=frame, model_version=model_version,
+                                 psi_threshold=psi_threshold, f1_drop=f1_drop, drift_days=drift_days, progress=click.echo)
             for kind, msg in res["alerts"]:
                 click.secho(f"  ALERT [{kind}] {msg}", fg="yellow")
     except Exception as e:  # noqa: BLE001 - LookupError / IncompatibleModelError / ValueError: user-facing
@@ -313,19 +226,10 @@ def monitor_cmd(day, days, model_version, psi_threshold, f1_drop, drift_days, so
 @severity_cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--model",
-    "model_version",
-    default=None,
-    help="Serve this version (default: the champion, followed across promotions).",
-)
-@click.option(
-    "--refresh-seconds",
-    default=10.0,
-    show_default=True,
-    type=click.FloatRange(0.5),
-    help="How often tokens, beat history and the champion are re-read.",
-)
+@click.option("--model", "model_version", default=None,
+              help="Serve this version (default: the champion, followed across promotions).")
+@click.option("--refresh-seconds", default=10.0, show_default=True, type=click.FloatRange(0.5),
+              help="How often tokens, beat history and the champion are re-read.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 @_source_option
 def serve_cmd(host, port, model_version, refresh_seconds, access_log, source) -> None:
@@ -333,14 +237,8 @@ def serve_cmd(host, port, model_version, refresh_seconds, access_log, source) ->
     from eis_core.severity.api import serve
 
     click.echo(f"severity API on http://{host}:{port} (docs at /docs); token: `eis tokens add NAME`", err=True)
-    serve(
-        host=host,
-        port=port,
-        model_version=model_version,
-        refresh_seconds=refresh_seconds,
-        access_log=access_log,
-        source=_source(source),
-    )
+    serve(host=host, port=port, model_version=model_version, refresh_seconds=refresh_seconds, access_log=access_log,
+          source=_source(source))
 
 
 @click.group("tokens")
@@ -374,11 +272,12 @@ def tokens_list() -> None:
         rows = list_tokens(conn)
     if not rows:
         click.echo("no tokens: `eis tokens add NAME`")
-    for r in rows:
-        click.echo(
-            f"{r['token_id']:>4}  {r['name']:30} {r['created_at']:%Y-%m-%d %H:%M}  "
-            f"{'DISABLED' if r['disabled'] else 'active'}"
-        )
+        return
+    from eis_core.cli_tables import echo_table
+
+    echo_table([("id", "right"), "name", "created", "status"],
+               [(r["token_id"], r["name"], f"{r['created_at']:%Y-%m-%d %H:%M}",
+                 "DISABLED" if r["disabled"] else "active") for r in rows])
 
 
 @tokens_cli.command("disable")

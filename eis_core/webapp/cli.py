@@ -107,13 +107,21 @@ def users_list() -> None:
     if not users:
         click.echo("no users yet: `eis users add NAME --role admin`")
         return
-    click.echo(f"{'user':<20} {'role':<11} {'division':<14} {'status':<9} last login")
-    for u in users:
-        last = u["last_login_at"].strftime("%Y-%m-%d %H:%M") if u["last_login_at"] else "-"
-        click.echo(
-            f"{u['username']:<20} {u['role']:<11} {(u['division'] or '-'):<14} "
-            f"{'disabled' if u['disabled'] else 'active':<9} {last}"
-        )
+    from eis_core.cli_tables import echo_table
+
+    echo_table(
+        ["user", "role", "division", "status", "last login"],
+        [
+            (
+                u["username"],
+                u["role"],
+                u["division"] or "-",
+                "disabled" if u["disabled"] else "active",
+                u["last_login_at"].strftime("%Y-%m-%d %H:%M") if u["last_login_at"] else "-",
+            )
+            for u in users
+        ],
+    )
 
 
 @users_cli.command("disable")
