@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # has its own EIS_HOME, embedded PostgreSQL and Airflow home (tests/conftest.py). TEST_WORKERS=0: serial.
 TEST_WORKERS ?= 2
 
-.PHONY: help venv demo demo-chicago test bench bench-quality airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
+.PHONY: help venv lock lint format demo demo-chicago test bench bench-quality airflow airflow-stop db-start db-stop clean lint-contract webapp severity-api
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -17,11 +17,32 @@ help:  ## list the targets
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing pinned dependencies into $(VENV) (first run takes a few minutes) ..."
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip check
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-venv: $(STAMP)  ## create or refresh .venv from requirements.lock
+venv: $(STAMP)  ## create or refresh .venv from requirements.lock (every extra, hashes checked)
+
+# The lock: every dependency of pyproject.toml and of all its extras, pinned with hashes. Versions already in
+# requirements.lock are kept; LOCK_ARGS="--upgrade-package NAME" moves one (docs/development.md).
+LOCK_ARGS ?=
+lock: $(STAMP)  ## regenerate requirements.lock (with hashes) from pyproject.toml, keeping the current pins
+	$(BIN)/uv pip compile pyproject.toml --all-extras --generate-hashes --python-version 3.11 \
+	  --custom-compile-command "make lock" $(LOCK_ARGS) -o requirements.lock
+
+# Lint: ruff (lint + format check) and mypy on the Python, sqlfluff on the dbt models and macros.
+PY_SRC := eis_core dags
+lint: $(STAMP)  ## ruff check, ruff format --check, mypy, sqlfluff (docs/development.md, "Lint")
+	$(BIN)/ruff check $(PY_SRC)
+	$(BIN)/ruff format --check $(PY_SRC)
+	$(BIN)/mypy | $(BIN)/mypy-baseline filter
+	$(BIN)/sqlfluff lint --processes 2 dbt_project/models dbt_project/macros
+	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
+
+format: $(STAMP)  ## apply ruff's fixes and formatting (then check `make lint`)
+	$(BIN)/ruff check --fix $(PY_SRC)
+	$(BIN)/ruff format $(PY_SRC)
 
 demo: $(STAMP)  ## run the pipeline end to end on the small synthetic department, through Airflow
 	$(BIN)/eis demo

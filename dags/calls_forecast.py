@@ -44,8 +44,12 @@ def calls_forecast():
         from eis_core.forecast.run import format_table, run_calls_forecast
 
         p = context["params"]
-        res = run_calls_forecast(horizon_days=p["horizon_days"], history_days=p["history_days"],
-                                 n_origins=p["n_origins"], gbm_train_weeks=p["gbm_train_weeks"])
+        res = run_calls_forecast(
+            horizon_days=p["horizon_days"],
+            history_days=p["history_days"],
+            n_origins=p["n_origins"],
+            gbm_train_weeks=p["gbm_train_weeks"],
+        )
         print(format_table(res["table"]))
         return {"run_id": res["run_id"], "chosen": res["chosen"], "seconds": round(res["seconds"], 1)}
 

@@ -33,8 +33,13 @@ _DEFAULT_LABELS = os.environ.get("EIS_MODELING_LABELS", str(REPO_ROOT / "configs
     default_args=default_args(),
     tags=["eis", "dispatch"],
     params={
-        "labels": Param(_DEFAULT_LABELS, type="string", minLength=1, title="Labels config",
-                        description="labels_config.yaml: the adverse-event definition."),
+        "labels": Param(
+            _DEFAULT_LABELS,
+            type="string",
+            minLength=1,
+            title="Labels config",
+            description="labels_config.yaml: the adverse-event definition.",
+        ),
         "negative_ratio": Param(9.0, type="number", exclusiveMinimum=0, title="Negatives per positive"),
         "split_date": Param(None, type=["null", "string"], title="Split date (YYYY-MM-DD; default automatic)"),
         "seed": Param(42, type="integer"),
@@ -60,10 +65,20 @@ def eis_dispatch():
 
         p = context["params"]
         split = date.fromisoformat(p["split_date"]) if p.get("split_date") else None
-        res = train_models(labels=p["labels"], negative_ratio=float(p["negative_ratio"]), split_date=split,
-                           seed=int(p["seed"]), n_estimators=int(p["trees"]))
-        return {"run_id": res["run_id"], "experiment_id": res["experiment_id"], "split_date": res["split_date"],
-                "report": res["report"], "dataset_rows": built["rows"]}
+        res = train_models(
+            labels=p["labels"],
+            negative_ratio=float(p["negative_ratio"]),
+            split_date=split,
+            seed=int(p["seed"]),
+            n_estimators=int(p["trees"]),
+        )
+        return {
+            "run_id": res["run_id"],
+            "experiment_id": res["experiment_id"],
+            "split_date": res["split_date"],
+            "report": res["report"],
+            "dataset_rows": built["rows"],
+        }
 
     train(build())
 

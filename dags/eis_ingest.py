@@ -31,12 +31,21 @@ _default_drop = os.environ.get("EIS_DEFAULT_DROP")
     tags=["eis", "ingest"],
     params={
         "drop_dir": (
-            Param(_default_drop, type="string", minLength=1, title="Drop folder",
-                  description="Folder of the department drop (CSV files + manifest) to validate and load.")
+            Param(
+                _default_drop,
+                type="string",
+                minLength=1,
+                title="Drop folder",
+                description="Folder of the department drop (CSV files + manifest) to validate and load.",
+            )
             if _default_drop
-            else Param(type="string", minLength=1, title="Drop folder",
-                       description="Folder of the department drop (CSV files + manifest) to validate and load.")
-        ),
+            else Param(
+                type="string",
+                minLength=1,
+                title="Drop folder",
+                description="Folder of the department drop (CSV files + manifest) to validate and load.",
+            )
+        )
     },
     doc_md=__doc__,
 )

@@ -51,10 +51,20 @@ _PARALLEL = int(os.environ.get("EIS_MODELING_PARALLEL_TASKS", "2"))
     default_args=default_args(),
     tags=["eis", "modeling"],
     params={
-        "config": Param(_DEFAULT_CONFIG, type="string", minLength=1, title="Officer config",
-                        description="officer_config.yaml: temporal_config, model_grid, baselines, selection."),
-        "labels": Param(_DEFAULT_LABELS, type="string", minLength=1, title="Labels config",
-                        description="labels_config.yaml: adverse-event definition and label windows."),
+        "config": Param(
+            _DEFAULT_CONFIG,
+            type="string",
+            minLength=1,
+            title="Officer config",
+            description="officer_config.yaml: temporal_config, model_grid, baselines, selection.",
+        ),
+        "labels": Param(
+            _DEFAULT_LABELS,
+            type="string",
+            minLength=1,
+            title="Labels config",
+            description="labels_config.yaml: adverse-event definition and label windows.",
+        ),
     },
     doc_md=__doc__,
 )
@@ -68,8 +78,10 @@ def eis_modeling():
         params = context["params"]
         prepared = prepare_run(params["config"], params["labels"])
         for s in prepared["splits"]:
-            print(f"{s['split_id']}: train {s['train_matrix_id']} ({s['train_rows']} rows), "
-                  f"test {s['test_matrix_id']} ({s['test_rows']} rows)")
+            print(
+                f"{s['split_id']}: train {s['train_matrix_id']} ({s['train_rows']} rows), "
+                f"test {s['test_matrix_id']} ({s['test_rows']} rows)"
+            )
         ti = context["ti"]
         ti.xcom_push(key="run", value={**run_info_of(prepared), "prepare_seconds": prepared["prepare_seconds"]})
         ti.xcom_push(key="splits", value=prepared["splits"])

@@ -52,17 +52,40 @@ _DEFAULT_LABELS = os.environ.get("EIS_MODELING_LABELS", str(REPO_ROOT / "configs
     params={
         "config": Param(_DEFAULT_CONFIG, type="string", minLength=1, title="Officer config"),
         "labels": Param(_DEFAULT_LABELS, type="string", minLength=1, title="Labels config"),
-        "model_group": Param(None, type=["null", "string"], title="Model group",
-                             description="empty: the newest model group chosen by `eis select` or the web app"),
-        "mode": Param(None, type=["null", "string"], enum=[None, "stored", "retrain"], title="Mode",
-                      description="stored / retrain; empty: production.mode of the config"),
-        "as_of": Param(None, type=["null", "string"], title="Date to score (YYYY-MM-DD)",
-                       description="empty: the logical date, or the data's newest date for Asset-triggered runs"),
-        "max_stale_days": Param(None, type=["null", "integer"], minimum=0, title="Staleness threshold (days)",
-                                description="refuse dates this many days after the data's extraction date; "
-                                            "empty: $EIS_STALE_AFTER_DAYS or 30"),
-        "missed_days": Param(None, type=["null", "string"], enum=[None, "alert", "catch_up"],
-                             title="Missed days", description="alert (default, or $EIS_MISSED_DAYS) or catch_up"),
+        "model_group": Param(
+            None,
+            type=["null", "string"],
+            title="Model group",
+            description="empty: the newest model group chosen by `eis select` or the web app",
+        ),
+        "mode": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "stored", "retrain"],
+            title="Mode",
+            description="stored / retrain; empty: production.mode of the config",
+        ),
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            title="Date to score (YYYY-MM-DD)",
+            description="empty: the logical date, or the data's newest date for Asset-triggered runs",
+        ),
+        "max_stale_days": Param(
+            None,
+            type=["null", "integer"],
+            minimum=0,
+            title="Staleness threshold (days)",
+            description="refuse dates this many days after the data's extraction date; "
+            "empty: $EIS_STALE_AFTER_DAYS or 30",
+        ),
+        "missed_days": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "alert", "catch_up"],
+            title="Missed days",
+            description="alert (default, or $EIS_MISSED_DAYS) or catch_up",
+        ),
     },
     doc_md=__doc__,
 )
@@ -77,15 +100,23 @@ def eis_production():
         params, dag_run = context["params"], context["dag_run"]
         run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
         if run_type == "asset_triggered" and not params.get("model_group") and not has_selection():
-            raise AirflowSkipException("a new drop was transformed, but no model group has been selected yet: "
-                                       "nothing to score with (run eis_modeling and `eis select`)")
+            raise AirflowSkipException(
+                "a new drop was transformed, but no model group has been selected yet: "
+                "nothing to score with (run eis_modeling and `eis select`)"
+            )
         day, why = scoring_day(params, context.get("logical_date"), dag_run)
         print(f"scoring {day} ({why})")
 
         def score(d):
-            score_day(d, params.get("model_group") or None, params.get("mode") or None, params["config"],
-                      params["labels"], scored_by="airflow:eis_production (catch-up)",
-                      max_stale_days=params.get("max_stale_days"))
+            score_day(
+                d,
+                params.get("model_group") or None,
+                params.get("mode") or None,
+                params["config"],
+                params["labels"],
+                scored_by="airflow:eis_production (catch-up)",
+                max_stale_days=params.get("max_stale_days"),
+            )
 
         return handle_missed_days(day, run_type, params.get("missed_days"), score)
 
@@ -94,9 +125,15 @@ def eis_production():
         from eis_core.production.scoring import risk_list_text, score_day
 
         params = context["params"]
-        result = score_day(plan["day"], params.get("model_group") or None, params.get("mode") or None,
-                           params["config"], params["labels"], scored_by="airflow:eis_production",
-                           max_stale_days=params.get("max_stale_days"))
+        result = score_day(
+            plan["day"],
+            params.get("model_group") or None,
+            params.get("mode") or None,
+            params["config"],
+            params["labels"],
+            scored_by="airflow:eis_production",
+            max_stale_days=params.get("max_stale_days"),
+        )
         print(risk_list_text(result.as_of_date, top=10))
         return result.to_dict()
 

@@ -29,7 +29,8 @@ from eis_core.orchestration.dag_defaults import default_args
 def eis_transform():
     @task(outlets=[STAGING])
     def dbt_build() -> dict:
-        from eis_core.transform import dbt_build as run_dbt_build, format_summary
+        from eis_core.transform import dbt_build as run_dbt_build
+        from eis_core.transform import format_summary
 
         summary = run_dbt_build()
         print(format_summary(summary))

@@ -33,7 +33,9 @@ from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
         "as_of": Param(None, type=["null", "string"], title="As-of time (empty: the latest data)"),
         "window_days": Param(365, type="integer", minimum=1, title="Rolling training window (days)"),
         "holdout_days": Param(30, type="integer", minimum=1, title="Newest outcomes held out (days)"),
-        "margin": Param(0.0, type="number", minimum=-1, maximum=1, title="Promote if challenger F1 >= champion F1 - margin"),
+        "margin": Param(
+            0.0, type="number", minimum=-1, maximum=1, title="Promote if challenger F1 >= champion F1 - margin"
+        ),
         "min_holdout": Param(30, type="integer", minimum=1, title="Minimum held-out outcomes to decide"),
         "psi_threshold": Param(0.2, type="number", minimum=0, title="Drift alert above this PSI"),
         "f1_drop": Param(0.05, type="number", minimum=0, title="Alert when daily macro-F1 drops by more than this"),
@@ -49,12 +51,25 @@ def severity_retrain():
         from eis_core.severity.retrain import run_retrain
 
         p = context["params"]
-        res = run_retrain(p["as_of"], window_days=p["window_days"], holdout_days=p["holdout_days"],
-                          margin=p["margin"], min_holdout=p["min_holdout"], source=parse_source(p["source"]),
-                          decided_by="dag:severity_retrain", progress=print)
-        return {"as_of": str(res["as_of"]), "promoted": res["promoted"], "reason": res["reason"],
-                "challenger": res["challenger"], "champion_before": res["champion"],
-                "decision_id": res["decision_id"], "n_new_outcomes": res["n_new_outcomes"]}
+        res = run_retrain(
+            p["as_of"],
+            window_days=p["window_days"],
+            holdout_days=p["holdout_days"],
+            margin=p["margin"],
+            min_holdout=p["min_holdout"],
+            source=parse_source(p["source"]),
+            decided_by="dag:severity_retrain",
+            progress=print,
+        )
+        return {
+            "as_of": str(res["as_of"]),
+            "promoted": res["promoted"],
+            "reason": res["reason"],
+            "challenger": res["challenger"],
+            "champion_before": res["champion"],
+            "decision_id": res["decision_id"],
+            "n_new_outcomes": res["n_new_outcomes"],
+        }
 
     @task
     def monitor(decision: dict, **context) -> dict:
@@ -71,10 +86,21 @@ def severity_retrain():
         last = pd.Timestamp(decision["as_of"]).date()
         days = []
         for i in range(p["monitor_days"] - 1, -1, -1):
-            res = run_monitoring(last - dt.timedelta(days=i), frame=frame, psi_threshold=p["psi_threshold"],
-                                 f1_drop=p["f1_drop"], progress=print)
-            days.append({"day": str(res["day"]), "n_resolved": res["n_resolved"], "macro_f1": res["macro_f1"],
-                         "alerts": len(res["alerts"])})
+            res = run_monitoring(
+                last - dt.timedelta(days=i),
+                frame=frame,
+                psi_threshold=p["psi_threshold"],
+                f1_drop=p["f1_drop"],
+                progress=print,
+            )
+            days.append(
+                {
+                    "day": str(res["day"]),
+                    "n_resolved": res["n_resolved"],
+                    "macro_f1": res["macro_f1"],
+                    "alerts": len(res["alerts"]),
+                }
+            )
         return {"model_version": res["model_version"], "days": days}
 
     monitor(retrain())

@@ -13,28 +13,76 @@ import click
 # name -> ("module:attribute", one-line help shown by `eis --help`)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "db": ("eis_core.db_cli:db_group", "Start, stop and inspect the warehouse PostgreSQL (embedded by default)."),
-    "config": ("eis_core.config_check:config_cli", "Check the department's configs against its data (dates, legacy system, blocks)."),
+    "config": (
+        "eis_core.config_check:config_cli",
+        "Check the department's configs against its data (dates, legacy system, blocks).",
+    ),
     "synth": ("eis_core.synth.cli:synth", "Generate a synthetic department drop (deterministic for a seed)."),
     "load": ("eis_core.load.cli:load", "Validate a drop with Great Expectations and load it into schema raw."),
-    "contract": ("eis_core.contract.cli:contract", "Show the data contract; regenerate or check the GE suites and dbt sources."),
-    "transform": ("eis_core.transform:transform_cli", "Run dbt build (staging, marts and their tests) on the warehouse."),
-    "features": ("eis_core.features.cli:features_cli", "Build the officer feature and label marts (dbt) from the configs."),
+    "contract": (
+        "eis_core.contract.cli:contract",
+        "Show the data contract; regenerate or check the GE suites and dbt sources.",
+    ),
+    "transform": (
+        "eis_core.transform:transform_cli",
+        "Run dbt build (staging, marts and their tests) on the warehouse.",
+    ),
+    "features": (
+        "eis_core.features.cli:features_cli",
+        "Build the officer feature and label marts (dbt) from the configs.",
+    ),
     "splits": ("eis_core.modeling.cli:splits_cli", "Show (and plot) the temporal train/test splits of the config."),
-    "matrices": ("eis_core.modeling.cli:matrices_cli", "Build and list the train/test matrices of the temporal splits."),
+    "matrices": (
+        "eis_core.modeling.cli:matrices_cli",
+        "Build and list the train/test matrices of the temporal splits.",
+    ),
     "airflow": ("eis_core.orchestration.cli:airflow_cli", "Run the real Airflow 3 stack and its DAGs locally."),
-    "select": ("eis_core.modeling.selection:select_cli", "Choose a model group (selection rules), print the leaderboard and Table 3."),
-    "forecast": ("eis_core.forecast.cli:forecast_cli", "Forecast calls (hourly) and stops (daily), peak hours, call-priority model."),
-    "import": ("eis_core.forecast.cli:import_cli", "Convert real exports (San Diego calls and RIPA stops, Chicago CPDP) into drop folders."),
-    "score": ("eis_core.production.cli:score_cli", "Score the active officers on a date: risk list, risk factors, bias audit."),
-    "explain": ("eis_core.production.cli:explain_cli", "Explain a model group: permutation importance, risk-score curves, bias audit."),
-    "alerts": ("eis_core.production.alerts_cli:alerts_cli", "Supervisor alerts: raise the newest date's and escalate overdue ones (daily), list them."),
+    "select": (
+        "eis_core.modeling.selection:select_cli",
+        "Choose a model group (selection rules), print the leaderboard and Table 3.",
+    ),
+    "forecast": (
+        "eis_core.forecast.cli:forecast_cli",
+        "Forecast calls (hourly) and stops (daily), peak hours, call-priority model.",
+    ),
+    "import": (
+        "eis_core.forecast.cli:import_cli",
+        "Convert real exports (San Diego calls and RIPA stops, Chicago CPDP) into drop folders.",
+    ),
+    "score": (
+        "eis_core.production.cli:score_cli",
+        "Score the active officers on a date: risk list, risk factors, bias audit.",
+    ),
+    "explain": (
+        "eis_core.production.cli:explain_cli",
+        "Explain a model group: permutation importance, risk-score curves, bias audit.",
+    ),
+    "alerts": (
+        "eis_core.production.alerts_cli:alerts_cli",
+        "Supervisor alerts: raise the newest date's and escalate overdue ones (daily), list them.",
+    ),
     "feedback": ("eis_core.production.cli:feedback_cli", "Supervisor reviews of flagged officers, and their outcomes."),
-    "severity": ("eis_core.severity.cli:severity_cli", "Crime-report severity model: train, serve, retrain, promote/rollback, status, monitor."),
-    "tokens": ("eis_core.severity.cli:tokens_cli", "API tokens for the severity service (add, list, disable; stored hashed)."),
-    "dispatch": ("eis_core.dispatch.cli:dispatch_cli", "Dispatch-level risk: build the dataset, train, suggest officers for a call."),
+    "severity": (
+        "eis_core.severity.cli:severity_cli",
+        "Crime-report severity model: train, serve, retrain, promote/rollback, status, monitor.",
+    ),
+    "tokens": (
+        "eis_core.severity.cli:tokens_cli",
+        "API tokens for the severity service (add, list, disable; stored hashed).",
+    ),
+    "dispatch": (
+        "eis_core.dispatch.cli:dispatch_cli",
+        "Dispatch-level risk: build the dataset, train, suggest officers for a call.",
+    ),
     "demo": ("eis_core.demo:demo", "Run the whole pipeline on the small synthetic department and summarise it."),
-    "webapp": ("eis_core.webapp.cli:webapp_cli", "Serve the EIS web app (risk list, officers, reviews, models) behind a login."),
-    "users": ("eis_core.webapp.cli:users_cli", "Manage the web app's users: add, list, disable (argon2-hashed passwords)."),
+    "webapp": (
+        "eis_core.webapp.cli:webapp_cli",
+        "Serve the EIS web app (risk list, officers, reviews, models) behind a login.",
+    ),
+    "users": (
+        "eis_core.webapp.cli:users_cli",
+        "Manage the web app's users: add, list, disable (argon2-hashed passwords).",
+    ),
 }
 
 

@@ -33,8 +33,15 @@ def is_terminal(err: bool = False) -> bool:
 def table(columns: Sequence[Column], rows: Iterable[Sequence[object]], title: str | None = None) -> Table:
     """A rich Table: *columns* headers (``("rows", "right")`` right-aligns), one row per item of *rows*
     (cells are turned into text with ``str``; ``None`` shows as ``-``)."""
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-              header_style="bold", safe_box=True)
+    t = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        header_style="bold",
+        safe_box=True,
+    )
     for c in columns:
         header, justify = (c, "left") if isinstance(c, str) else c
         t.add_column(header, justify=justify, overflow="fold")
@@ -56,14 +63,26 @@ def render(renderable, indent: int = 0, err: bool = False) -> str:
     """*renderable* as text for stdout (or stderr): styled on a terminal, plain otherwise."""
     tty = is_terminal(err)
     width = shutil.get_terminal_size((100, 24)).columns if tty else 10_000
-    console = Console(file=io.StringIO(), force_terminal=tty, color_system="auto" if tty else None,
-                      width=max(20, width - indent), highlight=False, emoji=False, soft_wrap=False)
+    console = Console(
+        file=io.StringIO(),
+        force_terminal=tty,
+        color_system="auto" if tty else None,
+        width=max(20, width - indent),
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+    )
     console.print(renderable)
     pad = " " * indent
     return "\n".join(pad + ln.rstrip() if ln.strip() else "" for ln in console.file.getvalue().rstrip("\n").split("\n"))
 
 
-def echo_table(columns: Sequence[Column], rows: Iterable[Sequence[object]], title: str | None = None,
-               indent: int = 0, err: bool = False) -> None:
+def echo_table(
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[object]],
+    title: str | None = None,
+    indent: int = 0,
+    err: bool = False,
+) -> None:
     """Print a table (see :func:`table`) with ``click.echo``."""
     click.echo(render(table(columns, rows, title), indent=indent, err=err), err=err)

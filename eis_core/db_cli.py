@@ -52,7 +52,6 @@ def url(database: str, driver: str | None) -> None:
     click.echo(db.database_url(database, driver=driver))
 
 
-
 @db_group.command()
 def upgrade() -> None:
     """Create or upgrade the warehouse's fixed schemas to the newest migration (alembic; idempotent).

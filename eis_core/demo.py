@@ -13,8 +13,12 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from datetime import date
 
 from eis_core import db
 from eis_core.paths import eis_home
@@ -42,10 +46,10 @@ class _GridProgress:
     _MODEL = re.compile(r"^\[(\d+)/(\d+)\] (\S+) (\S+): (\w+) \(train ([\d.]+) s, task ([\d.]+) s\)$")
 
     def __init__(self) -> None:
-        self.total = 0        # models in the grid
-        self.done = 0         # models finished so far
-        self.mapped = 0       # mapped tasks announced by prepare
-        self.finished = 0     # mapped tasks finished
+        self.total = 0  # models in the grid
+        self.done = 0  # models finished so far
+        self.mapped = 0  # mapped tasks announced by prepare
+        self.finished = 0  # mapped tasks finished
         self.models: list[tuple[str, str, str, float, float]] = []  # of the running mapped task
         self.bar = None
         self._task = None
@@ -88,11 +92,13 @@ class _GridProgress:
         slow = max(self.models, key=lambda r: r[3])
         of = f"/{self.mapped}" if self.mapped else ""
         done = f"{self.done}/{self.total}" if self.total else f"{self.done}"
-        return (f"mapped task {self.finished}{of}: {len(self.models)} model(s) on {len(splits)} split(s) "
-                f"({splits[0]}{' … ' + splits[-1] if len(splits) > 1 else ''}), "
-                f"{len(self.models) - reused} trained, {reused} reused; train {sum(r[3] for r in self.models):.1f} s, "
-                f"wall {sum(r[4] for r in self.models):.1f} s; slowest {slow[1].split('-')[0]} on {slow[0]} "
-                f"({slow[3]:.1f} s) [{done} models]")
+        return (
+            f"mapped task {self.finished}{of}: {len(self.models)} model(s) on {len(splits)} split(s) "
+            f"({splits[0]}{' … ' + splits[-1] if len(splits) > 1 else ''}), "
+            f"{len(self.models) - reused} trained, {reused} reused; train {sum(r[3] for r in self.models):.1f} s, "
+            f"wall {sum(r[4] for r in self.models):.1f} s; slowest {slow[1].split('-')[0]} on {slow[0]} "
+            f"({slow[3]:.1f} s) [{done} models]"
+        )
 
     def _start_bar(self) -> None:
         from eis_core.cli_tables import is_terminal
@@ -101,9 +107,16 @@ class _GridProgress:
             return  # piped (a log file, CI): the summary lines only
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("      model grid"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("{task.description}"), transient=True,
-                            redirect_stdout=False, redirect_stderr=False)
+        self.bar = Progress(
+            TextColumn("      model grid"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self._task = self.bar.add_task("", total=self.total)
         self.bar.start()
 
@@ -125,10 +138,8 @@ class _AirflowOutput:
         self.grid = _GridProgress()
 
     def __call__(self, line: str) -> None:
-        keep = ("ERROR" in line or "Traceback" in line or "DagRun Finished" in line or "state=failed" in line)
-        if self._TS.match(line) and not keep:
-            self.hidden += 1
-        elif self._NODE.match(line):
+        keep = "ERROR" in line or "Traceback" in line or "DagRun Finished" in line or "state=failed" in line
+        if self._TS.match(line) and not keep or self._NODE.match(line):
             self.hidden += 1
         elif not self.grid.feed(line):
             self.grid.echo(f"      {line}")
@@ -136,8 +147,10 @@ class _AirflowOutput:
     def close(self) -> None:
         self.grid.close()
         if self.hidden:
-            click.echo(f"      ({self.hidden:,} lines of Airflow and dbt logging not shown; see $EIS_HOME/airflow/logs "
-                       f"and $EIS_HOME/dbt/logs)")
+            click.echo(
+                f"      ({self.hidden:,} lines of Airflow and dbt logging not shown; see $EIS_HOME/airflow/logs "
+                f"and $EIS_HOME/dbt/logs)"
+            )
 
 
 def _run_dag(dag_id: str, conf: dict | None, logical_date: str | None = None) -> int:
@@ -162,6 +175,7 @@ def ensure_small_drop(seed: int) -> Path:
         if m.get("scale") == "small" and m.get("seed") == seed and m.get("generator_version") == GENERATOR_VERSION:
             click.echo(f"      reusing {out}")
             return out
+
     def progress(label, done, total, rows, elapsed):  # the generator's progress signature
         click.echo(f"      {label:<28} {done}/{total}  {sum(rows.values()):>10,} rows  {elapsed:5.1f} s")
 
@@ -178,19 +192,34 @@ def load_summary() -> str:
         load_id = conn.execute("SELECT max(load_id) FROM raw.load_log").fetchone()[0]
         rows = conn.execute(
             "SELECT table_name, status, rows_in, rows_loaded, rows_quarantined, report_path FROM raw.load_log "
-            "WHERE load_id = %s AND table_name <> %s ORDER BY started_at", (load_id, LOAD_ROW)).fetchall()
+            "WHERE load_id = %s AND table_name <> %s ORDER BY started_at",
+            (load_id, LOAD_ROW),
+        ).fetchall()
         staged = conn.execute(
-            "SELECT count(*) FROM information_schema.views WHERE table_schema = 'staging'").fetchone()[0]
+            "SELECT count(*) FROM information_schema.views WHERE table_schema = 'staging'"
+        ).fetchone()[0]
         totals = {}
         for r in rows:
             exists = conn.execute("SELECT to_regclass(%s)", (f"raw.{r[0]}",)).fetchone()[0]
-            totals[r[0]] = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
-                sql.Identifier("raw"), sql.Identifier(r[0]))).fetchone()[0] if exists else 0
+            totals[r[0]] = (
+                conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier("raw"), sql.Identifier(r[0]))
+                ).fetchone()[0]
+                if exists
+                else 0
+            )
     from eis_core.cli_tables import render, table
 
-    lines = [f"Load {load_id}:", render(table(["table", "status", ("rows in raw", "right"), ("quarantined", "right")],
-                                              [(name, status, f"{totals[name]:,}", f"{quar:,}")
-                                               for name, status, _rin, _loaded, quar, _ in rows]), indent=2)]
+    lines = [
+        f"Load {load_id}:",
+        render(
+            table(
+                ["table", "status", ("rows in raw", "right"), ("quarantined", "right")],
+                [(name, status, f"{totals[name]:,}", f"{quar:,}") for name, status, _rin, _loaded, quar, _ in rows],
+            ),
+            indent=2,
+        ),
+    ]
     docs = next((r[5] for r in rows if r[5] and r[5].endswith("index.html")), None)
     if docs is None:  # nothing re-validated this time (unchanged files): the site from earlier loads
         site = eis_home() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -206,16 +235,18 @@ def modeling_summary() -> str:
     from eis_core.modeling.selection import leaderboard_text, table3_text
 
     with db.connect() as conn:
-        row = conn.execute("SELECT experiment_id, report_path FROM results.selections WHERE chosen "
-                           "ORDER BY selection_id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT experiment_id, report_path FROM results.selections WHERE chosen ORDER BY selection_id DESC LIMIT 1"
+        ).fetchone()
     if row is None:
         return "no model group selected yet"
     experiment_id, report = row
-    return "\n".join([leaderboard_text(experiment_id, top=10), "", table3_text(experiment_id), "",
-                      f"selection report: {report}"])
+    return "\n".join(
+        [leaderboard_text(experiment_id, top=10), "", table3_text(experiment_id), "", f"selection report: {report}"]
+    )
 
 
-def scoring_date() -> "date":
+def scoring_date() -> date:
     """'Today' for the synthetic department: the day after its last recorded call."""
     from datetime import timedelta
 
@@ -247,8 +278,10 @@ def forecast_step() -> None:
 
     quiet = lambda m: None  # noqa: E731
     calls = run_calls_forecast(history_days=270, gbm_train_weeks=16, n_origins=4, progress=quiet)
-    click.echo(f"      Hourly calls, city-wide, backtest over 4 weekly origins (run {calls['run_id']}; "
-               f"chosen: {', '.join(f'{k}={v}' for k, v in calls['chosen'].items())}):")
+    click.echo(
+        f"      Hourly calls, city-wide, backtest over 4 weekly origins (run {calls['run_id']}; "
+        f"chosen: {', '.join(f'{k}={v}' for k, v in calls['chosen'].items())}):"
+    )
     click.echo("\n".join("        " + ln for ln in format_table(calls["table"]).splitlines()))
     stops = run_stops_forecast(history_days=400, n_origins=4, progress=quiet)
     click.echo(f"      Daily stops, city-wide, 28 days ahead (run {stops['run_id']}), chosen {stops['chosen']['ALL']}")
@@ -263,12 +296,21 @@ def forecast_step() -> None:
 
 @click.command("demo")
 @click.option("--seed", default=42, show_default=True, help="Seed of the synthetic department.")
-@click.option("--real", "real", type=click.Choice(["chicago"]), default=None,
-              help="Instead of the synthetic department, run the officer EIS on a real department's data: "
-                   "chicago = the Invisible Institute's CPDP sample (import, load, marts, grid, selection, "
-                   "Table 3, one scoring day; in its own warehouse under $EIS_HOME/departments/chicago).")
-@click.option("--src", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="With --real: the data folder (default ../shared/data/cpdp beside the repository).")
+@click.option(
+    "--real",
+    "real",
+    type=click.Choice(["chicago"]),
+    default=None,
+    help="Instead of the synthetic department, run the officer EIS on a real department's data: "
+    "chicago = the Invisible Institute's CPDP sample (import, load, marts, grid, selection, "
+    "Table 3, one scoring day; in its own warehouse under $EIS_HOME/departments/chicago).",
+)
+@click.option(
+    "--src",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --real: the data folder (default ../shared/data/cpdp beside the repository).",
+)
 def demo(seed: int, real: str | None, src: Path | None) -> None:
     """Run the pipeline end to end on the small synthetic department, through Airflow.
 
@@ -309,7 +351,9 @@ def demo(seed: int, real: str | None, src: Path | None) -> None:
         click.secho("eis_production failed; see the output above", fg="red", err=True)
         sys.exit(code)
     _done(t0)
-    t0 = _step(7, total, "Explanations of the chosen model group: risk-score curves, permutation importance, bias audit")
+    t0 = _step(
+        7, total, "Explanations of the chosen model group: risk-score curves, permutation importance, bias audit"
+    )
     explain_step()
     _done(t0)
     t0 = _step(8, total, "Forecasts: hourly calls (backtest, 7 days ahead), daily stops, peak hours, call priority")

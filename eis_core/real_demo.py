@@ -32,10 +32,13 @@ class RealDepartment:
 
 REAL = {
     "chicago": RealDepartment(
-        "chicago", REPO_ROOT / "configs" / "chicago" / "officer_config.yaml",
+        "chicago",
+        REPO_ROOT / "configs" / "chicago" / "officer_config.yaml",
         REPO_ROOT / "configs" / "chicago" / "labels_config.yaml",
-        REPO_ROOT.parent / "shared" / "data" / "cpdp", date(2016, 1, 1),
-        "Chicago Police (CPDP sample: officers who ever worked in districts 13, 20, 25)"),
+        REPO_ROOT.parent / "shared" / "data" / "cpdp",
+        date(2016, 1, 1),
+        "Chicago Police (CPDP sample: officers who ever worked in districts 13, 20, 25)",
+    )
 }
 
 
@@ -112,8 +115,14 @@ def run_real_demo(name: str, src: Path | None = None) -> None:
 
     t0 = _step(7, total, f"Scoring day {dept.scoring_day}: the risk list with its reasons")
     try:
-        score_day(dept.scoring_day, res["model_group_id"], config=dept.config, labels=dept.labels, progress=None,
-                  scored_by="eis demo --real")
+        score_day(
+            dept.scoring_day,
+            res["model_group_id"],
+            config=dept.config,
+            labels=dept.labels,
+            progress=None,
+            scored_by="eis demo --real",
+        )
     except ProductionError as e:
         raise DemoFailed(str(e)) from None
     click.echo(risk_list_text(dept.scoring_day, top=10))

@@ -22,8 +22,9 @@ from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, Confi
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m eis_core.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m eis_core.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", default=str(DEFAULT_OFFICER_CONFIG), help="officer config YAML")
     p.add_argument("--labels", default=str(DEFAULT_LABELS_CONFIG), help="labels config YAML")
     stage = p.add_mutually_exclusive_group()
@@ -32,9 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     stage.add_argument("--production", action="store_true", help="score officers on --date with --modelgroup")
     p.add_argument("--modelgroup", help="model group id (with --production)")
     p.add_argument("--date", help="as-of date YYYY-MM-DD (with --production)")
-    p.add_argument("--mode", choices=("stored", "retrain"),
-                   help="with --production: newest stored model, or retrain on the window ending at --date "
-                        "(default: production.mode of the config)")
+    p.add_argument(
+        "--mode",
+        choices=("stored", "retrain"),
+        help="with --production: newest stored model, or retrain on the window ending at --date "
+        "(default: production.mode of the config)",
+    )
     return p.parse_args(argv)
 
 
@@ -74,8 +78,14 @@ def _production(args: argparse.Namespace) -> int:
         print("--production needs --date YYYY-MM-DD", file=sys.stderr)
         return 2
     try:
-        result = score_day(args.date, args.modelgroup, args.mode, args.config, args.labels,
-                           scored_by="python -m eis_core.run --production")
+        result = score_day(
+            args.date,
+            args.modelgroup,
+            args.mode,
+            args.config,
+            args.labels,
+            scored_by="python -m eis_core.run --production",
+        )
     except (ProductionError, ConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -107,8 +117,10 @@ def _modeling(args: argparse.Namespace) -> int:
         from eis_core.modeling.pipeline import run_all
 
         summary = run_all(args.config, args.labels)
-        print(f"experiment {summary['experiment_id']} run {summary['run_id']}: chosen model group "
-              f"{summary['model_group_id']}; report {summary['report_path']}")
+        print(
+            f"experiment {summary['experiment_id']} run {summary['run_id']}: chosen model group "
+            f"{summary['model_group_id']}; report {summary['report_path']}"
+        )
         return 0
     except (ConfigError, SplitError) as exc:
         print(exc, file=sys.stderr)

@@ -19,8 +19,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
@@ -252,7 +252,8 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     from dbt.cli.main import dbtRunner
 
     if dbt_vars is None:
-        from eis_core.config import dbt_vars as config_vars, load_labels_config, load_officer_config
+        from eis_core.config import dbt_vars as config_vars
+        from eis_core.config import load_labels_config, load_officer_config
 
         dbt_vars = config_vars(load_officer_config(), load_labels_config())
 

@@ -22,8 +22,12 @@ ColumnType = Literal["text", "date", "timestamp", "int", "float", "bool"]
 
 #: PostgreSQL type of each contract type, used for the typed raw tables.
 PG_TYPES: dict[str, str] = {
-    "text": "text", "date": "date", "timestamp": "timestamp", "int": "bigint",
-    "float": "double precision", "bool": "boolean",
+    "text": "text",
+    "date": "date",
+    "timestamp": "timestamp",
+    "int": "bigint",
+    "float": "double precision",
+    "bool": "boolean",
 }
 
 
@@ -54,7 +58,7 @@ class Table(BaseModel):
     null_iff: list[tuple[str, str, str]] = []  # (col, other, value): col IS NULL  <=>  other = value
 
     @model_validator(mode="after")
-    def _check(self) -> "Table":
+    def _check(self) -> Table:
         for n, c in self.columns.items():
             c.name = n
         names = set(self.columns)
@@ -86,7 +90,7 @@ class Contract(BaseModel):
     open_disposition: str
 
     @model_validator(mode="after")
-    def _check(self) -> "Contract":
+    def _check(self) -> Contract:
         for n, t in self.tables.items():
             t.name = n
             t.optional = n not in self.required_tables
@@ -108,8 +112,9 @@ class Contract(BaseModel):
         if self.open_disposition not in self.codes["disposition"]:
             raise ValueError(f"open_disposition: unknown disposition {self.open_disposition}")
         if not self.stress_call_types or any(not t.strip() or t != t.strip().upper() for t in self.stress_call_types):
-            raise ValueError(f"stress_call_types: a non-empty list of upper-case call type codes, not "
-                             f"{self.stress_call_types}")
+            raise ValueError(
+                f"stress_call_types: a non-empty list of upper-case call type codes, not {self.stress_call_types}"
+            )
         return self
 
     @property

@@ -35,9 +35,11 @@ def show() -> None:
     c = load_contract()
     for t in c.ordered_tables():
         click.echo(f"{t.name}{' (optional)' if t.optional else ''}  key={'+'.join(t.primary_key)}")
-        echo_table(["column", "type", "codes"],
-                   [(col.name, f"{col.type}{'?' if col.nullable else ''}", col.codes or "")
-                    for col in t.column_list], indent=4)
+        echo_table(
+            ["column", "type", "codes"],
+            [(col.name, f"{col.type}{'?' if col.nullable else ''}", col.codes or "") for col in t.column_list],
+            indent=4,
+        )
 
 
 @contract.command()

@@ -35,10 +35,13 @@ OFFICER_KEY = "officer_id"
 #: The loader's bookkeeping columns and their names in staging.
 META_RENAMES: list[tuple[str, str, str, str]] = [
     # raw name, staging name, PostgreSQL type, description
-    ("_load_id", "load_id", "bigint",
-     "Id of the load that wrote this row (raw.load_log.load_id)."),
-    ("_row_number", "source_row", "bigint",
-     "Line of the department's source file this row came from (header = line 1, first data row = 2)."),
+    ("_load_id", "load_id", "bigint", "Id of the load that wrote this row (raw.load_log.load_id)."),
+    (
+        "_row_number",
+        "source_row",
+        "bigint",
+        "Line of the department's source file this row came from (header = line 1, first data row = 2).",
+    ),
 ]
 
 GENERATED_NOTE = "Generated from eis_core/contract/contract.yaml by `eis contract sync`; do not edit by hand."
@@ -61,8 +64,7 @@ _Dumper.add_representer(
 
 
 def _dump(doc: dict) -> str:
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096,
-                     allow_unicode=True)
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
     return f"# {GENERATED_NOTE}\n{body}"
 
 
@@ -115,16 +117,18 @@ def render_sources_yml(contract: Contract) -> str:
         tables.append({"name": table.name, "description": description, "columns": columns})
     doc = {
         "version": 2,
-        "sources": [{
-            "name": SOURCE_NAME,
-            "schema": SOURCE_NAME,
-            "description": (
-                f"Department exports as loaded by `eis load` (contract v{contract.version}): one table per "
-                "contract table, contract columns typed, then any extra columns a department sent (text), "
-                "then the loader's bookkeeping columns. A load replaces a table's rows in one transaction."
-            ),
-            "tables": tables,
-        }],
+        "sources": [
+            {
+                "name": SOURCE_NAME,
+                "schema": SOURCE_NAME,
+                "description": (
+                    f"Department exports as loaded by `eis load` (contract v{contract.version}): one table per "
+                    "contract table, contract columns typed, then any extra columns a department sent (text), "
+                    "then the loader's bookkeeping columns. A load replaces a table's rows in one transaction."
+                ),
+                "tables": tables,
+            }
+        ],
     }
     return _dump(doc)
 
@@ -140,8 +144,13 @@ def _column_tests(contract: Contract, table: Table, column: Column) -> list:
     if codes:
         tests.append({"accepted_values": {"arguments": {"values": _FlowList(codes)}}})
     if column.name in table.officer_fk:
-        tests.append({"relationships": {"arguments": {
-            "to": f"ref('{_model_name(contract.tables[OFFICERS_TABLE])}')", "field": OFFICER_KEY}}})
+        tests.append(
+            {
+                "relationships": {
+                    "arguments": {"to": f"ref('{_model_name(contract.tables[OFFICERS_TABLE])}')", "field": OFFICER_KEY}
+                }
+            }
+        )
     return tests
 
 
@@ -160,8 +169,11 @@ def render_staging_models_yml(contract: Contract) -> str:
             model["data_tests"] = [{"unique_combination": {"arguments": {"columns": _FlowList(table.primary_key)}}}]
         columns = []
         for c in table.column_list:
-            entry: dict = {"name": c.name, "data_type": c.pg_type,
-                           "description": column_description(contract, table, c)}
+            entry: dict = {
+                "name": c.name,
+                "data_type": c.pg_type,
+                "description": column_description(contract, table, c),
+            }
             tests = _column_tests(contract, table, c)
             if tests:
                 entry["data_tests"] = tests
@@ -211,14 +223,16 @@ def render_contract_macros(contract: Contract) -> str:
     codes["disposition_final"] = contract.final_dispositions
     width = max(len(k) for k in codes)
     rows = ",\n".join(f"        '{k}':{' ' * (width - len(k))} {_jinja_list(v)}" for k, v in codes.items())
-    return (f"{{# {GENERATED_NOTE} #}}\n\n"
-            "{# Code sets of the department contract (`codes`), used to generate one-hot / by-type columns;\n"
-            "   disposition_final = every disposition but the open one (`open_disposition`). #}\n"
-            "{% macro eis_codes() %}\n    {{ return({\n" + rows + "\n    }) }}\n{% endmacro %}\n\n\n"
-            "{# Call types counted as stress calls (`stress_call_types`): officer features and the dispatch dataset. #}\n"
-            "{% macro eis_stress_call_types() %}\n"
-            f"    {{{{ return({_jinja_list(contract.stress_call_types)}) }}}}\n"
-            "{% endmacro %}\n")
+    return (
+        f"{{# {GENERATED_NOTE} #}}\n\n"
+        "{# Code sets of the department contract (`codes`), used to generate one-hot / by-type columns;\n"
+        "   disposition_final = every disposition but the open one (`open_disposition`). #}\n"
+        "{% macro eis_codes() %}\n    {{ return({\n" + rows + "\n    }) }}\n{% endmacro %}\n\n\n"
+        "{# Call types counted as stress calls (`stress_call_types`): officer features and the dispatch dataset. #}\n"
+        "{% macro eis_stress_call_types() %}\n"
+        f"    {{{{ return({_jinja_list(contract.stress_call_types)}) }}}}\n"
+        "{% endmacro %}\n"
+    )
 
 
 # --------------------------------------------------------------------------------------- whole set
@@ -278,7 +292,17 @@ def write_dbt_files(contract: Contract, project_dir: Path) -> list[Path]:
 
 
 __all__ = [
-    "MACROS_FILE", "MODELS_FILE", "SOURCES_FILE", "STAGING_DIR", "check_dbt_files", "column_description",
-    "render_contract_macros", "render_dbt_files", "render_sources_yml", "render_staging_models_yml", "render_staging_sql", "stale_dbt_files",
+    "MACROS_FILE",
+    "MODELS_FILE",
+    "SOURCES_FILE",
+    "STAGING_DIR",
+    "check_dbt_files",
+    "column_description",
+    "render_contract_macros",
+    "render_dbt_files",
+    "render_sources_yml",
+    "render_staging_models_yml",
+    "render_staging_sql",
+    "stale_dbt_files",
     "write_dbt_files",
 ]

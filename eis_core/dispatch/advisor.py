@@ -46,8 +46,11 @@ class SuggestError(LookupError):
 
 
 def _call(conn, call_id: str) -> dict:
-    cur = conn.execute("SELECT call_id, received_at, call_type, priority, source, division, beat "
-                       "FROM staging.stg_calls_for_service WHERE call_id = %s", (call_id,))
+    cur = conn.execute(
+        "SELECT call_id, received_at, call_type, priority, source, division, beat "
+        "FROM staging.stg_calls_for_service WHERE call_id = %s",
+        (call_id,),
+    )
     row = cur.fetchone()
     if row is None:
         raise SuggestError(f"call_id {call_id!r} is not in calls_for_service")
@@ -68,14 +71,24 @@ def _stress(times: list[datetime], stress: list[int], t: datetime, gap: timedelt
     while d in days:
         run += 1
         d -= timedelta(days=1)
-    return {"st_hours_on_duty": (t - start).total_seconds() / 3600.0, "st_calls_in_shift": float(len(in_session)),
-            "st_stress_calls_shift": float(sum(stress[k] for k in in_session)),
-            "st_stress_calls_7d": float(sum(stress[k] for k in week)), "st_consecutive_days": float(run)}
+    return {
+        "st_hours_on_duty": (t - start).total_seconds() / 3600.0,
+        "st_calls_in_shift": float(len(in_session)),
+        "st_stress_calls_shift": float(sum(stress[k] for k in in_session)),
+        "st_stress_calls_7d": float(sum(stress[k] for k in week)),
+        "st_consecutive_days": float(run),
+    }
 
 
-def officer_features(conn, officer_ids: list[str], t: datetime, beat: str | None,
-                     session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
-                     stress_call_types=DEFAULT_STRESS_CALL_TYPES, lookback_days: int = 400) -> pd.DataFrame:
+def officer_features(
+    conn,
+    officer_ids: list[str],
+    t: datetime,
+    beat: str | None,
+    session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
+    stress_call_types=DEFAULT_STRESS_CALL_TYPES,
+    lookback_days: int = 400,
+) -> pd.DataFrame:
     """Stress (st_*), history (hist_*) and neighbourhood (nbh_*) features of a dispatch of each officer at
     *t* to a call in *beat*, computed like dispatch.dispatch_dataset.  One row per officer, indexed by id."""
     gap = timedelta(hours=float(session_gap_hours))
@@ -83,42 +96,58 @@ def officer_features(conn, officer_ids: list[str], t: datetime, beat: str | None
     rows = {o: {} for o in ids}
     disp: dict[str, tuple[list, list]] = {o: ([], []) for o in ids}
     for o, at, ctype in conn.execute(
-            "SELECT d.officer_id, d.dispatched_at, c.call_type FROM staging.stg_dispatches d "
-            "LEFT JOIN staging.stg_calls_for_service c ON c.call_id = d.call_id "
-            "WHERE d.officer_id = ANY(%s) AND d.dispatched_at < %s AND d.dispatched_at >= %s "
-            "ORDER BY d.officer_id, d.dispatched_at", (ids, t, t - timedelta(days=lookback_days))):
+        "SELECT d.officer_id, d.dispatched_at, c.call_type FROM staging.stg_dispatches d "
+        "LEFT JOIN staging.stg_calls_for_service c ON c.call_id = d.call_id "
+        "WHERE d.officer_id = ANY(%s) AND d.dispatched_at < %s AND d.dispatched_at >= %s "
+        "ORDER BY d.officer_id, d.dispatched_at",
+        (ids, t, t - timedelta(days=lookback_days)),
+    ):
         disp[o][0].append(at)
         disp[o][1].append(1 if ctype in stress_call_types else 0)
     for o in ids:
         rows[o].update(_stress(disp[o][0], disp[o][1], t, gap))
     d = t.date()
     hist = {r[0]: r[1:] for r in conn.execute(HISTORY_SQL, {"d": d, "ids": ids})}
-    hires = dict(conn.execute("SELECT officer_id, hire_date FROM staging.stg_officers WHERE officer_id = ANY(%s)",
-                              (ids,)).fetchall())
+    hires = dict(
+        conn.execute(
+            "SELECT officer_id, hire_date FROM staging.stg_officers WHERE officer_id = ANY(%s)", (ids,)
+        ).fetchall()
+    )
     for o in ids:
         h = hist.get(o) or (None,) * 12
         calls, calls1, arr, arr1, disc, disc1, ia, ia1, comp1, adv = (
-            float(h[k] or 0.0) for k in (0, 1, 2, 3, 4, 5, 7, 8, 9, 10))
+            float(h[k] or 0.0) for k in (0, 1, 2, 3, 4, 5, 7, 8, 9, 10)
+        )
         last_disc, last_adv = h[6], h[11]
         hire = hires.get(o)
-        rows[o].update({
-            "hist_tenure_years": (d - hire).days / 365.25 if hire else None,
-            "hist_dispatches_all": calls, "hist_dispatches_1y": calls1, "hist_arrests_all": arr,
-            "hist_arrests_1y": arr1, "hist_disc_arrests_all": disc, "hist_disc_arrests_1y": disc1,
-            "hist_arrest_rate_all": arr / calls if calls > 0 else 0.0,
-            "hist_disc_arrest_rate_all": disc / calls if calls > 0 else 0.0,
-            "hist_arrest_rate_1y": arr1 / calls1 if calls1 > 0 else 0.0,
-            "hist_disc_arrest_rate_1y": disc1 / calls1 if calls1 > 0 else 0.0,
-            "hist_disc_share_all": disc / arr if arr > 0 else 0.0,
-            "hist_days_since_disc_arrest": float((d - last_disc).days) if last_disc else None,
-            "hist_ia_cases_all": ia, "hist_ia_cases_1y": ia1, "hist_ia_complaints_1y": comp1,
-            "hist_ia_adverse_all": adv,
-            "hist_days_since_adverse": float((d - last_adv).days) if last_adv else None,
-        })
+        rows[o].update(
+            {
+                "hist_tenure_years": (d - hire).days / 365.25 if hire else None,
+                "hist_dispatches_all": calls,
+                "hist_dispatches_1y": calls1,
+                "hist_arrests_all": arr,
+                "hist_arrests_1y": arr1,
+                "hist_disc_arrests_all": disc,
+                "hist_disc_arrests_1y": disc1,
+                "hist_arrest_rate_all": arr / calls if calls > 0 else 0.0,
+                "hist_disc_arrest_rate_all": disc / calls if calls > 0 else 0.0,
+                "hist_arrest_rate_1y": arr1 / calls1 if calls1 > 0 else 0.0,
+                "hist_disc_arrest_rate_1y": disc1 / calls1 if calls1 > 0 else 0.0,
+                "hist_disc_share_all": disc / arr if arr > 0 else 0.0,
+                "hist_days_since_disc_arrest": float((d - last_disc).days) if last_disc else None,
+                "hist_ia_cases_all": ia,
+                "hist_ia_cases_1y": ia1,
+                "hist_ia_complaints_1y": comp1,
+                "hist_ia_adverse_all": adv,
+                "hist_days_since_adverse": float((d - last_adv).days) if last_adv else None,
+            }
+        )
     nbh = conn.execute(
         "SELECT population, calls_311_per_1k, vacant_land_pct, median_income, violent_crime_per_1k, "
         "nuisance_violations_per_1k FROM staging.stg_neighborhoods WHERE beat = %s AND year < %s "
-        "ORDER BY year DESC LIMIT 1", (beat, d.year)).fetchone()
+        "ORDER BY year DESC LIMIT 1",
+        (beat, d.year),
+    ).fetchone()
     for o in ids:
         for k, c in enumerate(NUMERIC_BLOCKS["neighborhood"]):
             rows[o][c] = None if nbh is None or nbh[k] is None else float(nbh[k])
@@ -136,7 +165,8 @@ def candidates(conn, call: dict, t: datetime, session_gap_hours: float) -> list[
         "            AND d.dispatched_at < %(t)s AND d.dispatched_at >= %(t)s - interval '2 days' "
         "            AND coalesce(d.cleared_at, d.dispatched_at + interval '1 hour') > %(t)s) "
         "ORDER BY a.officer_id",
-        {"div": call["division"], "d": t.date(), "t": t, "gap": float(session_gap_hours) * 3600}).fetchall()
+        {"div": call["division"], "d": t.date(), "t": t, "gap": float(session_gap_hours) * 3600},
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -146,8 +176,10 @@ def latest_model() -> dict:
     with db.connect() as conn:
         if not conn.execute("SELECT to_regclass('dispatch.subset_comparison')").fetchone()[0]:
             raise SuggestError("no dispatch suggestion model: run `eis dispatch train` first")
-        row = conn.execute("SELECT artifact_path, model_id, run_id FROM dispatch.subset_comparison "
-                           "WHERE model_kind = 'suggestion' AND subset = 'all' ORDER BY run_id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT artifact_path, model_id, run_id FROM dispatch.subset_comparison "
+            "WHERE model_kind = 'suggestion' AND subset = 'all' ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
     if row is None:
         raise SuggestError("no dispatch suggestion model: run `eis dispatch train` first")
     art = joblib.load(row[0])
@@ -160,16 +192,29 @@ def call_features(call: dict, t: datetime) -> dict:
     """The call block for a dispatch at t (nobody dispatched yet: not a backup, no queue beyond t)."""
     src = call.get("source")
     queue = max((t - call["received_at"]).total_seconds() / 60.0, 0.0) if call.get("received_at") else 0.0
-    return {"call_type": call.get("call_type"), "division": call.get("division"),
-            "call_priority": call.get("priority"), "call_officer_initiated": float(src == "OFFICER_INITIATED"),
-            "call_source_911": float(src == "CITIZEN_911"), "call_source_alarm": float(src == "ALARM"),
-            "call_hour": float(t.hour), "call_weekday": float(t.isoweekday()),
-            "call_night": float(t.hour >= 22 or t.hour < 6), "call_queue_min": queue, "call_backup": 0.0,
-            "call_stress_type": float(call.get("call_type") in DEFAULT_STRESS_CALL_TYPES)}
+    return {
+        "call_type": call.get("call_type"),
+        "division": call.get("division"),
+        "call_priority": call.get("priority"),
+        "call_officer_initiated": float(src == "OFFICER_INITIATED"),
+        "call_source_911": float(src == "CITIZEN_911"),
+        "call_source_alarm": float(src == "ALARM"),
+        "call_hour": float(t.hour),
+        "call_weekday": float(t.isoweekday()),
+        "call_night": float(t.hour >= 22 or t.hour < 6),
+        "call_queue_min": queue,
+        "call_backup": 0.0,
+        "call_stress_type": float(call.get("call_type") in DEFAULT_STRESS_CALL_TYPES),
+    }
 
 
-def suggest(call_id: str, at: datetime | None = None, session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
-            n_reasons: int = 3, model: dict | None = None) -> list[dict]:
+def suggest(
+    call_id: str,
+    at: datetime | None = None,
+    session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
+    n_reasons: int = 3,
+    model: dict | None = None,
+) -> list[dict]:
     """[{officer_id, score, rank, reasons}] for the on-duty available officers of the call's division,
     rank 1 = lowest predicted risk.  Empty when nobody qualifies.  See the module doc."""
     model = model or latest_model()
@@ -199,14 +244,17 @@ def suggest(call_id: str, at: datetime | None = None, session_gap_hours: float =
             if med is None:
                 med = float(np.median(base[:, j]))
                 typical[j] = med
-            stacked[c::len(officer_cols), j] = med
+            stacked[c :: len(officer_cols), j] = med
         alt = est.predict_proba(stacked)[:, 1].reshape(len(ids), len(officer_cols))
         deltas = scores[:, None] - alt
     order = np.argsort(scores, kind="stable")
     out = []
     for rank, i in enumerate(order, start=1):
         top = [c for c in np.argsort(-deltas[i], kind="stable")[:n_reasons] if deltas[i, c] > 0]
-        reasons = [f"{feats[officer_cols[c]]} = {base[i, officer_cols[c]]:.3g} (typical {typical[officer_cols[c]]:.3g}) "
-                   f"raises the risk by {deltas[i, c]:.3f}" for c in top]
+        reasons = [
+            f"{feats[officer_cols[c]]} = {base[i, officer_cols[c]]:.3g} (typical {typical[officer_cols[c]]:.3g}) "
+            f"raises the risk by {deltas[i, c]:.3f}"
+            for c in top
+        ]
         out.append({"officer_id": ids[i], "score": float(scores[i]), "rank": rank, "reasons": reasons})
     return out

@@ -8,8 +8,8 @@ and their own data tests (the staging views' tests belong to ``eis transform``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG
 from eis_core.contract import load_contract
@@ -22,8 +22,10 @@ DEFAULT_SESSION_GAP_HOURS = 8.0
 DEFAULT_STRESS_CALL_TYPES = tuple(load_contract().stress_call_types)
 
 
-def dispatch_vars(session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
-                  stress_call_types: tuple[str, ...] | list[str] = DEFAULT_STRESS_CALL_TYPES) -> dict:
+def dispatch_vars(
+    session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
+    stress_call_types: tuple[str, ...] | list[str] = DEFAULT_STRESS_CALL_TYPES,
+) -> dict:
     if not (0 < float(session_gap_hours) <= 48):
         raise ValueError(f"session_gap_hours must be in (0, 48], got {session_gap_hours!r}")
     types = [str(t).strip().upper() for t in stress_call_types]
@@ -33,10 +35,14 @@ def dispatch_vars(session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
     return {"session_gap_hours": float(session_gap_hours), "stress_call_types": types}
 
 
-def build_dataset(labels: Path | str = DEFAULT_LABELS_CONFIG, config: Path | str = DEFAULT_OFFICER_CONFIG,
-                  session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
-                  stress_call_types=DEFAULT_STRESS_CALL_TYPES, select: str = SELECTOR,
-                  progress: Callable[[str], object] | None = print) -> dict:
+def build_dataset(
+    labels: Path | str = DEFAULT_LABELS_CONFIG,
+    config: Path | str = DEFAULT_OFFICER_CONFIG,
+    session_gap_hours: float = DEFAULT_SESSION_GAP_HOURS,
+    stress_call_types=DEFAULT_STRESS_CALL_TYPES,
+    select: str = SELECTOR,
+    progress: Callable[[str], object] | None = print,
+) -> dict:
     """Run dbt for the dispatch models; returns the dbt summary plus ``rows``, ``positives``,
     ``wall_seconds``.  The adverse-event definition comes from the labels config."""
     from eis_core import db
@@ -49,12 +55,19 @@ def build_dataset(labels: Path | str = DEFAULT_LABELS_CONFIG, config: Path | str
         progress(f"building the dispatch dataset (dbt {select}; session gap {v['dispatch']['session_gap_hours']} h)")
     t0 = time.perf_counter()
     # the staging views' own tests belong to eis_transform (the load validated the data): not rerun here
-    summary = dbt_build(select=select, exclude="path:models/staging,resource_type:test", dbt_vars=v,
-                        progress=progress, indirect_selection="cautious")
+    summary = dbt_build(
+        select=select,
+        exclude="path:models/staging,resource_type:test",
+        dbt_vars=v,
+        progress=progress,
+        indirect_selection="cautious",
+    )
     with db.connect() as conn:
         rows, pos = conn.execute("SELECT count(*), coalesce(sum(label), 0) FROM dispatch.dispatch_dataset").fetchone()
     summary.update(rows=int(rows), positives=int(pos), wall_seconds=round(time.perf_counter() - t0, 2))
     if progress:
-        progress(f"dispatch.dispatch_dataset: {rows:,} dispatches, {pos:,} linked to an adverse IA case "
-                 f"({summary['wall_seconds']:.1f} s)")
+        progress(
+            f"dispatch.dispatch_dataset: {rows:,} dispatches, {pos:,} linked to an adverse IA case "
+            f"({summary['wall_seconds']:.1f} s)"
+        )
     return summary

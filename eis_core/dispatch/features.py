@@ -24,29 +24,73 @@ import numpy as np
 import pandas as pd
 
 NUMERIC_BLOCKS: dict[str, list[str]] = {
-    "dispatch": ["call_priority", "call_officer_initiated", "call_source_911", "call_source_alarm", "call_hour",
-                 "call_weekday", "call_night", "call_queue_min", "call_backup", "call_stress_type"],
+    "dispatch": [
+        "call_priority",
+        "call_officer_initiated",
+        "call_source_911",
+        "call_source_alarm",
+        "call_hour",
+        "call_weekday",
+        "call_night",
+        "call_queue_min",
+        "call_backup",
+        "call_stress_type",
+    ],
     "arrival": ["arr_travel_min", "arr_arrived"],
-    "stress": ["st_hours_on_duty", "st_calls_in_shift", "st_stress_calls_shift", "st_stress_calls_7d",
-               "st_consecutive_days"],
-    "officer": ["hist_tenure_years", "hist_dispatches_all", "hist_dispatches_1y", "hist_arrests_all",
-                "hist_arrests_1y", "hist_disc_arrests_all", "hist_disc_arrests_1y", "hist_arrest_rate_all",
-                "hist_disc_arrest_rate_all", "hist_arrest_rate_1y", "hist_disc_arrest_rate_1y",
-                "hist_disc_share_all", "hist_days_since_disc_arrest", "hist_ia_cases_all", "hist_ia_cases_1y",
-                "hist_ia_complaints_1y", "hist_ia_adverse_all", "hist_days_since_adverse"],
-    "neighborhood": ["nbh_population", "nbh_calls_311_per_1k", "nbh_vacant_land_pct", "nbh_median_income",
-                     "nbh_violent_crime_per_1k", "nbh_nuisance_violations_per_1k"],
+    "stress": [
+        "st_hours_on_duty",
+        "st_calls_in_shift",
+        "st_stress_calls_shift",
+        "st_stress_calls_7d",
+        "st_consecutive_days",
+    ],
+    "officer": [
+        "hist_tenure_years",
+        "hist_dispatches_all",
+        "hist_dispatches_1y",
+        "hist_arrests_all",
+        "hist_arrests_1y",
+        "hist_disc_arrests_all",
+        "hist_disc_arrests_1y",
+        "hist_arrest_rate_all",
+        "hist_disc_arrest_rate_all",
+        "hist_arrest_rate_1y",
+        "hist_disc_arrest_rate_1y",
+        "hist_disc_share_all",
+        "hist_days_since_disc_arrest",
+        "hist_ia_cases_all",
+        "hist_ia_cases_1y",
+        "hist_ia_complaints_1y",
+        "hist_ia_adverse_all",
+        "hist_days_since_adverse",
+    ],
+    "neighborhood": [
+        "nbh_population",
+        "nbh_calls_311_per_1k",
+        "nbh_vacant_land_pct",
+        "nbh_median_income",
+        "nbh_violent_crime_per_1k",
+        "nbh_nuisance_violations_per_1k",
+    ],
 }
 #: categorical columns (one-hot, levels from the training sample) and their block
 CATEGORICAL: dict[str, str] = {"call_type": "dispatch", "division": "dispatch"}
 #: columns that may be NULL: imputed with the training median, plus a ``<col>_missing`` indicator
-NULLABLE = ("call_priority", "arr_travel_min", "hist_tenure_years", "hist_days_since_disc_arrest",
-            "hist_days_since_adverse", *NUMERIC_BLOCKS["neighborhood"])
+NULLABLE = (
+    "call_priority",
+    "arr_travel_min",
+    "hist_tenure_years",
+    "hist_days_since_disc_arrest",
+    "hist_days_since_adverse",
+    *NUMERIC_BLOCKS["neighborhood"],
+)
 #: columns the dataset holds besides the features
 KEY_COLUMNS = ("call_id", "officer_id", "dispatched_at", "dispatch_date", "beat", "label")
 #: the two models: the exploratory one may use what is known on arrival, the suggestion one may not
-KIND_BLOCKS = {"exploratory": ("dispatch", "arrival", "stress", "officer", "neighborhood"),
-               "suggestion": ("dispatch", "stress", "officer", "neighborhood")}
+KIND_BLOCKS = {
+    "exploratory": ("dispatch", "arrival", "stress", "officer", "neighborhood"),
+    "suggestion": ("dispatch", "stress", "officer", "neighborhood"),
+}
 #: feature subsets compared (paper figure 6): name -> blocks ('dispatch' brings 'arrival' along when allowed)
 SUBSETS: dict[str, tuple[str, ...]] = {
     "dispatch": ("dispatch", "arrival"),
@@ -77,18 +121,18 @@ class Spec:
 
     levels: dict[str, list[str]] = field(default_factory=dict)
     medians: dict[str, float] = field(default_factory=dict)  # training medians of every numeric column
-    columns: list[str] = field(default_factory=list)   # every matrix column, in order
+    columns: list[str] = field(default_factory=list)  # every matrix column, in order
     block_of: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def fit(cls, df: pd.DataFrame) -> "Spec":
+    def fit(cls, df: pd.DataFrame) -> Spec:
         spec = cls()
-        for col, block in CATEGORICAL.items():
+        for col in CATEGORICAL:
             counts = df[col].fillna("").astype(str).value_counts()
-            levels = sorted(counts.index[:MAX_CALL_TYPES if col == "call_type" else 50])
+            levels = sorted(counts.index[: MAX_CALL_TYPES if col == "call_type" else 50])
             spec.levels[col] = [lv for lv in levels if lv]
         for block, cols in NUMERIC_BLOCKS.items():
             for c in cols:
@@ -114,10 +158,13 @@ class Spec:
         """The numeric matrix (float32, every column of the spec) of dataset rows *df*."""
         out: dict[str, np.ndarray] = {}
         n = len(df)
-        for block, cols in NUMERIC_BLOCKS.items():
+        for _block, cols in NUMERIC_BLOCKS.items():
             for c in cols:
-                v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) \
-                    if c in df else np.full(n, np.nan)
+                v = (
+                    pd.to_numeric(df[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                    if c in df
+                    else np.full(n, np.nan)
+                )
                 if c in NULLABLE:
                     miss = np.isnan(v)
                     out[c] = np.where(miss, self.medians.get(c, 0.0), v)

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from eis_core import db
 from eis_core.paths import eis_home
 
-CAVEAT = ("The F1 figures are measured on a *sampled* test set (all positives, negatives to the sample ratio), "
-          "as in the CMPD paper. In real use about one dispatch in thousands turns adverse, so they do not "
-          "hold there: the unsampled figures below (every dispatch of the test period) are what a dispatcher "
-          "would see.")
+CAVEAT = (
+    "The F1 figures are measured on a *sampled* test set (all positives, negatives to the sample ratio), "
+    "as in the CMPD paper. In real use about one dispatch in thousands turns adverse, so they do not "
+    "hold there: the unsampled figures below (every dispatch of the test period) are what a dispatcher "
+    "would see."
+)
 
 
 def latest_run_id() -> int:
@@ -27,12 +29,16 @@ def latest_run_id() -> int:
 
 def load_run(run_id: int) -> tuple[list[dict], list[dict]]:
     with db.connect() as conn:
-        cur = conn.execute("SELECT * FROM dispatch.subset_comparison WHERE run_id = %s ORDER BY model_kind, subset",
-                           (run_id,))
+        cur = conn.execute(
+            "SELECT * FROM dispatch.subset_comparison WHERE run_id = %s ORDER BY model_kind, subset", (run_id,)
+        )
         names = [c.name for c in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
-        cur = conn.execute("SELECT model_kind, subset, feature, block, importance, signed_effect "
-                           "FROM dispatch.feature_effects WHERE run_id = %s", (run_id,))
+        cur = conn.execute(
+            "SELECT model_kind, subset, feature, block, importance, signed_effect "
+            "FROM dispatch.feature_effects WHERE run_id = %s",
+            (run_id,),
+        )
         names = [c.name for c in cur.description]
         effects = [dict(zip(names, r)) for r in cur.fetchall()]
     if not rows:
@@ -44,8 +50,9 @@ def _fmt(v, nd=3) -> str:
     return "–" if v is None else f"{v:.{nd}f}"
 
 
-def write_report(run_id: int | None = None, out_dir: Path | None = None,
-                 progress: Callable[[str], object] | None = print) -> Path:
+def write_report(
+    run_id: int | None = None, out_dir: Path | None = None, progress: Callable[[str], object] | None = print
+) -> Path:
     """Write fig6_subsets.png, fig7_importance.png, fig8_signed.png and report.md; returns report.md."""
     import matplotlib
 
@@ -58,8 +65,10 @@ def write_report(run_id: int | None = None, out_dir: Path | None = None,
     folder = base / f"run_{run_id}"
     folder.mkdir(parents=True, exist_ok=True)
     order = ["dispatch", "stress", "officer", "neighborhood", "all_but_dispatch", "all"]
-    expl = sorted([r for r in rows if r["model_kind"] == "exploratory"],
-                  key=lambda r: order.index(r["subset"]) if r["subset"] in order else 99)
+    expl = sorted(
+        [r for r in rows if r["model_kind"] == "exploratory"],
+        key=lambda r: order.index(r["subset"]) if r["subset"] in order else 99,
+    )
     sugg = [r for r in rows if r["model_kind"] == "suggestion"]
     rnd = rows[0]["random_f1"]
 
@@ -89,8 +98,11 @@ def write_report(run_id: int | None = None, out_dir: Path | None = None,
 
     signed = sorted([e for e in allx if e["signed_effect"] is not None], key=lambda e: -abs(e["signed_effect"]))[:20]
     fig, ax = plt.subplots(figsize=(7, 5))
-    ax.barh([e["feature"] for e in signed][::-1], [e["signed_effect"] for e in signed][::-1],
-            color=["#c44e52" if e["signed_effect"] > 0 else "#55a868" for e in signed][::-1])
+    ax.barh(
+        [e["feature"] for e in signed][::-1],
+        [e["signed_effect"] for e in signed][::-1],
+        color=["#c44e52" if e["signed_effect"] > 0 else "#55a868" for e in signed][::-1],
+    )
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("mean score change, 10th -> 90th percentile of the feature")
     ax.set_title("Signed feature effects, exploratory 'all' model (cf. paper fig. 8)")
@@ -100,30 +112,57 @@ def write_report(run_id: int | None = None, out_dir: Path | None = None,
     plt.close(fig)
 
     r0 = rows[0]
-    md = [f"# Dispatch-level risk — run {run_id}", "",
-          f"Split at {r0['split_date']}: train {r0['n_train']:,} sampled dispatches ({r0['n_train_pos']} adverse), "
-          f"test {r0['n_test']:,} ({r0['n_test_pos']} adverse).  Random guessing: F1 {rnd:.3f}.", "",
-          "## Feature subsets (sampled test set)", "",
-          "| model | subset | features | F1 | precision | recall | ROC-AUC | threshold |",
-          "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    md = [
+        f"# Dispatch-level risk — run {run_id}",
+        "",
+        f"Split at {r0['split_date']}: train {r0['n_train']:,} sampled dispatches ({r0['n_train_pos']} adverse), "
+        f"test {r0['n_test']:,} ({r0['n_test_pos']} adverse).  Random guessing: F1 {rnd:.3f}.",
+        "",
+        "## Feature subsets (sampled test set)",
+        "",
+        "| model | subset | features | F1 | precision | recall | ROC-AUC | threshold |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in expl + sugg:
-        md.append(f"| {r['model_kind']} | {r['subset']} | {r['n_features']} | {_fmt(r['f1'])} | {_fmt(r['precision'])} "
-                  f"| {_fmt(r['recall'])} | {_fmt(r['roc_auc'])} | {_fmt(r['threshold'])} |")
-    md += ["", "![subsets](fig6_subsets.png)", "", "## Unsampled test period", "", CAVEAT, "",
-           "| model | dispatches | adverse | precision@10 | precision@100 | precision@1000 | precision@1% | "
-           "recall@1% | ROC-AUC | avg. precision |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        md.append(
+            f"| {r['model_kind']} | {r['subset']} | {r['n_features']} | {_fmt(r['f1'])} | {_fmt(r['precision'])} "
+            f"| {_fmt(r['recall'])} | {_fmt(r['roc_auc'])} | {_fmt(r['threshold'])} |"
+        )
+    md += [
+        "",
+        "![subsets](fig6_subsets.png)",
+        "",
+        "## Unsampled test period",
+        "",
+        CAVEAT,
+        "",
+        "| model | dispatches | adverse | precision@10 | precision@100 | precision@1000 | precision@1% | "
+        "recall@1% | ROC-AUC | avg. precision |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in expl + sugg:
         u = r["unsampled"]
         if not u:
             continue
-        md.append(f"| {r['model_kind']} | {u['n']:,} | {u['positives']} | {_fmt(u.get('precision@10_abs'))} | "
-                  f"{_fmt(u.get('precision@100_abs'))} | {_fmt(u.get('precision@1000_abs'))} | "
-                  f"{_fmt(u.get('precision@1_pct'))} | {_fmt(u.get('recall@1_pct'))} | {_fmt(u.get('roc_auc'))} | "
-                  f"{_fmt(u.get('average_precision'), 4)} |")
-    md += ["", "(top-k with ties broken worst-case.)", "", "## What drives the exploratory model", "",
-           "![importance](fig7_importance.png)", "", "![signed](fig8_signed.png)", "",
-           "| feature | block | importance | signed effect |", "| --- | --- | ---: | ---: |"]
+        md.append(
+            f"| {r['model_kind']} | {u['n']:,} | {u['positives']} | {_fmt(u.get('precision@10_abs'))} | "
+            f"{_fmt(u.get('precision@100_abs'))} | {_fmt(u.get('precision@1000_abs'))} | "
+            f"{_fmt(u.get('precision@1_pct'))} | {_fmt(u.get('recall@1_pct'))} | {_fmt(u.get('roc_auc'))} | "
+            f"{_fmt(u.get('average_precision'), 4)} |"
+        )
+    md += [
+        "",
+        "(top-k with ties broken worst-case.)",
+        "",
+        "## What drives the exploratory model",
+        "",
+        "![importance](fig7_importance.png)",
+        "",
+        "![signed](fig8_signed.png)",
+        "",
+        "| feature | block | importance | signed effect |",
+        "| --- | --- | ---: | ---: |",
+    ]
     for e in top[:15]:
         md.append(f"| {e['feature']} | {e['block']} | {_fmt(e['importance'], 4)} | {_fmt(e['signed_effect'], 4)} |")
     text = "\n".join(md) + "\n"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
-from eis_core.config import (DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, dbt_vars, load_labels_config,
-                             load_officer_config)
+from eis_core.config import (
+    DEFAULT_LABELS_CONFIG,
+    DEFAULT_OFFICER_CONFIG,
+    dbt_vars,
+    load_labels_config,
+    load_officer_config,
+)
 
 #: dbt selector of everything the feature and label marts need (staging included).
 #: the marts with everything upstream, and every staging view: a config that switches a block off
@@ -17,9 +22,13 @@ from eis_core.config import (DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, dbt_
 MARTS_SELECTOR = "path:models/staging +path:models/marts"
 
 
-def build_features(config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | str = DEFAULT_LABELS_CONFIG,
-                   as_of_dates: list[date] | None = None, full_refresh: bool = False,
-                   progress: Callable[[str], object] | None = print) -> dict:
+def build_features(
+    config: Path | str = DEFAULT_OFFICER_CONFIG,
+    labels: Path | str = DEFAULT_LABELS_CONFIG,
+    as_of_dates: list[date] | None = None,
+    full_refresh: bool = False,
+    progress: Callable[[str], object] | None = print,
+) -> dict:
     """Build cohort, features, labels and the feature dictionary for the configured as-of dates.
 
     With *as_of_dates* only those dates are computed and replaced (the incremental, daily case).
@@ -30,11 +39,19 @@ def build_features(config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | s
 
     dates = as_of_dates if as_of_dates is not None else officer_cfg.as_of_dates.dates()
     if progress:
-        progress(f"building features and labels for {len(dates)} as-of date(s) "
-                 f"{dates[0].isoformat()} … {dates[-1].isoformat()}" if dates else "no as-of dates")
+        progress(
+            f"building features and labels for {len(dates)} as-of date(s) "
+            f"{dates[0].isoformat()} … {dates[-1].isoformat()}"
+            if dates
+            else "no as-of dates"
+        )
     t0 = time.perf_counter()
-    summary = dbt_build(select=MARTS_SELECTOR, full_refresh=full_refresh, progress=progress,
-                        dbt_vars=dbt_vars(officer_cfg, labels_cfg, dates))
+    summary = dbt_build(
+        select=MARTS_SELECTOR,
+        full_refresh=full_refresh,
+        progress=progress,
+        dbt_vars=dbt_vars(officer_cfg, labels_cfg, dates),
+    )
     summary["as_of_dates"] = [d.isoformat() for d in dates]
     summary["wall_seconds"] = round(time.perf_counter() - t0, 2)
     return summary

@@ -15,12 +15,29 @@ def features_cli() -> None:
 
 
 @features_cli.command("build")
-@click.option("--config", "config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True,
-              type=click.Path(dir_okay=False), help="Officer config (as-of grid, windows, blocks, cohort).")
-@click.option("--labels", "labels", default=str(DEFAULT_LABELS_CONFIG), show_default=True,
-              type=click.Path(dir_okay=False), help="Labels config (adverse events, label windows).")
-@click.option("--as-of-date", "as_of", multiple=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="Only this as-of date (repeatable): computes and replaces just these dates.")
+@click.option(
+    "--config",
+    "config",
+    default=str(DEFAULT_OFFICER_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Officer config (as-of grid, windows, blocks, cohort).",
+)
+@click.option(
+    "--labels",
+    "labels",
+    default=str(DEFAULT_LABELS_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Labels config (adverse events, label windows).",
+)
+@click.option(
+    "--as-of-date",
+    "as_of",
+    multiple=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Only this as-of date (repeatable): computes and replaces just these dates.",
+)
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental marts from scratch.")
 def build(config: str, labels: str, as_of: tuple, full_refresh: bool) -> None:
     """Build cohort, features, labels and the feature dictionary with dbt."""
@@ -41,8 +58,9 @@ def build(config: str, labels: str, as_of: tuple, full_refresh: bool) -> None:
 
 
 @features_cli.command("dates")
-@click.option("--config", "config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True,
-              type=click.Path(dir_okay=False))
+@click.option(
+    "--config", "config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True, type=click.Path(dir_okay=False)
+)
 def dates_cmd(config: str) -> None:
     """Print the as-of dates of the config's grid."""
     from eis_core.config import load_officer_config
@@ -64,9 +82,13 @@ def dictionary(block: str | None) -> None:
 
     with db.connect() as conn:
         rows = conn.execute(
-            "SELECT feature, block, \"window\", description, imputation FROM features.feature_dictionary "
-            "WHERE %s::text IS NULL OR block = %s ORDER BY block, feature", (block, block)).fetchall()
+            'SELECT feature, block, "window", description, imputation FROM features.feature_dictionary '
+            "WHERE %s::text IS NULL OR block = %s ORDER BY block, feature",
+            (block, block),
+        ).fetchall()
     from eis_core.cli_tables import echo_table
 
-    echo_table(["feature", "block", "window", "description", "imputation"],
-               [(f, b, w or "", d, imp or "") for f, b, w, d, imp in rows])
+    echo_table(
+        ["feature", "block", "window", "description", "imputation"],
+        [(f, b, w or "", d, imp or "") for f, b, w, d, imp in rows],
+    )

@@ -26,8 +26,13 @@ from datetime import date
 DATA_CHANGING = ("loaded", "loaded_with_quarantine")
 
 #: the incremental marts: one row set per as-of date
-MART_TABLES = (("features", "officer_cohort"), ("features", "officer_features"), ("features", "officer_protected"),
-               ("labels", "officer_labels"), ("labels", "pending_cases_by_as_of"))
+MART_TABLES = (
+    ("features", "officer_cohort"),
+    ("features", "officer_features"),
+    ("features", "officer_protected"),
+    ("labels", "officer_labels"),
+    ("labels", "pending_cases_by_as_of"),
+)
 
 FIX_COMMAND = "eis transform"
 
@@ -47,8 +52,9 @@ def raw_load_id(conn=None) -> int | None:
     with _connect(conn) as c:
         if not _exists(c, "raw.load_log"):
             return None
-        (lid,) = c.execute("SELECT max(load_id) FROM raw.load_log WHERE status = ANY(%s)",
-                           (list(DATA_CHANGING),)).fetchone()
+        (lid,) = c.execute(
+            "SELECT max(load_id) FROM raw.load_log WHERE status = ANY(%s)", (list(DATA_CHANGING),)
+        ).fetchone()
     return None if lid is None else int(lid)
 
 
@@ -82,8 +88,9 @@ def stale_dates(raw_id: int | None, conn=None) -> set[date]:
         return {d for d in present_dates(c) if d not in recorded or recorded[d] is None or recorded[d] != raw_id}
 
 
-def record_build(dates, raw_id: int | None, ok: bool, message: str | None = None, full_refresh: bool = False,
-                 conn=None) -> None:
+def record_build(
+    dates, raw_id: int | None, ok: bool, message: str | None = None, full_refresh: bool = False, conn=None
+) -> None:
     """Record a build of the marts for *dates* from load *raw_id*: on success the dates are from that load
     (and, after a full refresh, the only ones); on failure their rows are of unknown origin (NULL)."""
     from eis_core.migrations import ensure_schema
@@ -95,25 +102,39 @@ def record_build(dates, raw_id: int | None, ok: bool, message: str | None = None
         previous = _status(c)
         if ok and full_refresh:
             c.execute("DELETE FROM features.marts_loads")
-        c.execute("INSERT INTO features.marts_loads (as_of_date, load_id) SELECT d, %s FROM unnest(%s::date[]) d "
-                  "ON CONFLICT (as_of_date) DO UPDATE SET load_id = EXCLUDED.load_id, built_at = now()",
-                  (raw_id if ok else None, days))
+        c.execute(
+            "INSERT INTO features.marts_loads (as_of_date, load_id) SELECT d, %s FROM unnest(%s::date[]) d "
+            "ON CONFLICT (as_of_date) DO UPDATE SET load_id = EXCLUDED.load_id, built_at = now()",
+            (raw_id if ok else None, days),
+        )
         if ok:  # forget dates no mart holds any more (a pruned or replaced date)
             c.execute("DELETE FROM features.marts_loads WHERE NOT (as_of_date = ANY(%s))", (sorted(present_dates(c)),))
         marts_id = raw_id if ok else (previous or {}).get("marts_load_id")
-        c.execute("INSERT INTO features.marts_status (singleton, raw_load_id, marts_load_id, ok, message) "
-                  "VALUES (true, %s, %s, %s, %s) ON CONFLICT (singleton) DO UPDATE SET raw_load_id = EXCLUDED.raw_load_id, "
-                  "marts_load_id = EXCLUDED.marts_load_id, ok = EXCLUDED.ok, message = EXCLUDED.message, "
-                  "finished_at = now()", (raw_id, marts_id, ok, message))
+        c.execute(
+            "INSERT INTO features.marts_status (singleton, raw_load_id, marts_load_id, ok, message) "
+            "VALUES (true, %s, %s, %s, %s) ON CONFLICT (singleton) DO UPDATE SET raw_load_id = EXCLUDED.raw_load_id, "
+            "marts_load_id = EXCLUDED.marts_load_id, ok = EXCLUDED.ok, message = EXCLUDED.message, "
+            "finished_at = now()",
+            (raw_id, marts_id, ok, message),
+        )
 
 
 def marts_state(conn=None) -> dict:
     """{raw_load_id (now), marts_load_id, ok, message, finished_at (of the last build), dates {iso: load id}}."""
     with _connect(conn) as c:
-        status = _status(c) or {"raw_load_id": None, "marts_load_id": None, "ok": None, "message": None,
-                                "finished_at": None}
-        return {**status, "built_from_raw_load_id": status["raw_load_id"], "raw_load_id": raw_load_id(c),
-                "dates": {d.isoformat(): lid for d, lid in sorted(_recorded(c).items())}}
+        status = _status(c) or {
+            "raw_load_id": None,
+            "marts_load_id": None,
+            "ok": None,
+            "message": None,
+            "finished_at": None,
+        }
+        return {
+            **status,
+            "built_from_raw_load_id": status["raw_load_id"],
+            "raw_load_id": raw_load_id(c),
+            "dates": {d.isoformat(): lid for d, lid in sorted(_recorded(c).items())},
+        }
 
 
 def _load(lid: int | None) -> str:
@@ -131,25 +152,40 @@ def out_of_step_message(conn=None) -> str | None:
             return None
         status = _status(c)
         if status is None:
-            return (f"marts are from an unrecorded load, raw is load {raw_id}: they were built before load ids "
-                    f"were recorded; run `{FIX_COMMAND}`")
+            return (
+                f"marts are from an unrecorded load, raw is load {raw_id}: they were built before load ids "
+                f"were recorded; run `{FIX_COMMAND}`"
+            )
         marts_id = status["marts_load_id"]
         head = f"marts are from {_load(marts_id)}, raw is load {raw_id}"
         if not status["ok"]:
             when = status["finished_at"].strftime("%Y-%m-%d %H:%M") if status["finished_at"] else "?"
             reason = f" ({status['message']})" if status["message"] else ""
-            return (f"{head}: the last transform (of load {status['raw_load_id']}, {when}) failed{reason}; "
-                    f"fix that and run `{FIX_COMMAND}`")
+            return (
+                f"{head}: the last transform (of load {status['raw_load_id']}, {when}) failed{reason}; "
+                f"fix that and run `{FIX_COMMAND}`"
+            )
         if marts_id != raw_id:
             return f"{head}: the marts have not been rebuilt since load {raw_id}; run `{FIX_COMMAND}`"
         recorded = _recorded(c)
         odd = sorted(d for d in present_dates(c, MART_TABLES[:1]) if recorded.get(d) != raw_id)
         if odd:
             shown = ", ".join(d.isoformat() for d in odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "")
-            return (f"marts are from load {marts_id} except as-of date(s) {shown} (from another or an unrecorded "
-                    f"load), raw is load {raw_id}; run `{FIX_COMMAND}`")
+            return (
+                f"marts are from load {marts_id} except as-of date(s) {shown} (from another or an unrecorded "
+                f"load), raw is load {raw_id}; run `{FIX_COMMAND}`"
+            )
     return None
 
 
-__all__ = ["DATA_CHANGING", "FIX_COMMAND", "MART_TABLES", "marts_state", "out_of_step_message", "present_dates",
-           "raw_load_id", "record_build", "stale_dates"]
+__all__ = [
+    "DATA_CHANGING",
+    "FIX_COMMAND",
+    "MART_TABLES",
+    "marts_state",
+    "out_of_step_message",
+    "present_dates",
+    "raw_load_id",
+    "record_build",
+    "stale_dates",
+]

@@ -12,21 +12,28 @@ all squared errors).  The chosen model of a series has the lowest pooled RMSE ov
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from eis_core.forecast.models import (MODELS, Spec, add_intervals, calibration_errors, min_history, point_forecast,
-                                      with_horizon)
+from eis_core.forecast.models import (
+    MODELS,
+    Spec,
+    add_intervals,
+    calibration_errors,
+    min_history,
+    point_forecast,
+    with_horizon,
+)
 
 ALL_H = "all"
 
 
 def rmse(y, yhat) -> float:
     e = np.asarray(y, float) - np.asarray(yhat, float)
-    return float(np.sqrt(np.mean(e ** 2)))
+    return float(np.sqrt(np.mean(e**2)))
 
 
 def mae(y, yhat) -> float:
@@ -57,17 +64,17 @@ MIN_DAYS = 14  # the shortest history any forecast accepts: two weeks (one week 
 class Layout:
     """The backtest that fits the history: horizon, origins (cut-off positions), models that run or not."""
 
-    spec: Spec                  # the spec actually backtested (horizon, buckets, origin step)
-    cuts: list[int]             # cut-off positions, oldest first
-    models: tuple[str, ...]     # models that run
-    skipped: dict[str, str]     # model -> one-line reason
+    spec: Spec  # the spec actually backtested (horizon, buckets, origin step)
+    cuts: list[int]  # cut-off positions, oldest first
+    models: tuple[str, ...]  # models that run
+    skipped: dict[str, str]  # model -> one-line reason
     asked_horizon: int
     asked_origins: int
 
     @property
     def note(self) -> str:
         s, unit = self.spec, ("h" if self.spec.freq == "h" else "d")
-        text = (f"backtest: {len(self.cuts)} origin(s) {s.origin_step} {unit} apart, horizon {s.horizon} {unit}")
+        text = f"backtest: {len(self.cuts)} origin(s) {s.origin_step} {unit} apart, horizon {s.horizon} {unit}"
         changed = []
         if s.horizon != self.asked_horizon:
             changed.append(f"horizon {self.asked_horizon} {unit}")
@@ -110,10 +117,14 @@ def plan(n: int, spec: Spec, models: tuple[str, ...], n_origins: int) -> Layout:
     for m in models:
         need = _need(m, bt_spec)
         if need > room:
-            why = {"mstl": f"its longest season ({max(bt_spec.seasons)}) needs more than two cycles",
-                   "gbm": f"lags up to {max(bt_spec.lags)} plus one season of training rows"}.get(m, "its history need")
-            skipped[m] = (f"{m} skipped: {why} = {need} {unit} of history before the earliest backtest fit, "
-                          f"the data leaves {room} {unit}")
+            why = {
+                "mstl": f"its longest season ({max(bt_spec.seasons)}) needs more than two cycles",
+                "gbm": f"lags up to {max(bt_spec.lags)} plus one season of training rows",
+            }.get(m, "its history need")
+            skipped[m] = (
+                f"{m} skipped: {why} = {need} {unit} of history before the earliest backtest fit, "
+                f"the data leaves {room} {unit}"
+            )
         else:
             run.append(m)
     if not run:
@@ -132,9 +143,16 @@ def _bucket_masks(spec: Spec) -> list[tuple[str, np.ndarray]]:
     return out + [(ALL_H, np.ones(spec.horizon, bool))]
 
 
-def backtest(wide: pd.DataFrame, spec: Spec, *, models: tuple[str, ...] | None = None, n_origins: int = 4,
-             progress: Callable[[str], object] | None = None, n_jobs: int = 1,
-             layout: Layout | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def backtest(
+    wide: pd.DataFrame,
+    spec: Spec,
+    *,
+    models: tuple[str, ...] | None = None,
+    n_origins: int = 4,
+    progress: Callable[[str], object] | None = None,
+    n_jobs: int = 1,
+    layout: Layout | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rolling-origin backtest of every model on every column of *wide*, with the layout of :func:`plan`
     (models that do not fit the history are left out; ``plan`` says why).
 
@@ -150,7 +168,10 @@ def backtest(wide: pd.DataFrame, spec: Spec, *, models: tuple[str, ...] | None =
         parts = Parallel(n_jobs=n_jobs)(delayed(backtest)(wide[[c]], spec, layout=layout) for c in wide.columns)
         if progress:
             progress(f"  backtest {spec.name}: {wide.shape[1]} series done in {n_jobs} processes")
-        return (pd.concat([p[0] for p in parts], ignore_index=True), pd.concat([p[1] for p in parts], ignore_index=True))
+        return (
+            pd.concat([p[0] for p in parts], ignore_index=True),
+            pd.concat([p[1] for p in parts], ignore_index=True),
+        )
     idx = wide.index
     cuts = layout.cuts
     h = spec.horizon
@@ -163,15 +184,26 @@ def backtest(wide: pd.DataFrame, spec: Spec, *, models: tuple[str, ...] | None =
             # (and is itself the previous origin's forecast when origins are one horizon apart)
             means: dict[int, np.ndarray] = {}
             for p in sorted({c - h for c in cuts} | set(cuts)):
-                means[p] = point_forecast(name, spec, y_all[:p], idx[:p], p, h, idx[p:p + h])
+                means[p] = point_forecast(name, spec, y_all[:p], idx[:p], p, h, idx[p : p + h])
             for cut in cuts:
                 hist = y_all[:cut]  # nothing at or after the cutoff
-                scale = seasonal_naive_scale(hist[-(365 * (24 if spec.freq == "h" else 1)):], spec.season)
-                z = calibration_errors(y_all[cut - h:cut], means[cut - h])
+                scale = seasonal_naive_scale(hist[-(365 * (24 if spec.freq == "h" else 1)) :], spec.season)
+                z = calibration_errors(y_all[cut - h : cut], means[cut - h])
                 fc = add_intervals(means[cut], z)
-                preds.append(pd.DataFrame({"series": series, "model": name, "cutoff": idx[cut],
-                                           "step": np.arange(1, h + 1), "ts": idx[cut:cut + h],
-                                           "y": y_all[cut:cut + h], **fc, "scale": scale}))
+                preds.append(
+                    pd.DataFrame(
+                        {
+                            "series": series,
+                            "model": name,
+                            "cutoff": idx[cut],
+                            "step": np.arange(1, h + 1),
+                            "ts": idx[cut : cut + h],
+                            "y": y_all[cut : cut + h],
+                            **fc,
+                            "scale": scale,
+                        }
+                    )
+                )
         if progress:
             progress(f"  backtest {spec.name} {series}: {len(models)} models x {len(cuts)} origins done")
     pred = pd.concat(preds, ignore_index=True)
@@ -190,10 +222,20 @@ def _score_rows(g: pd.DataFrame, series, name, cutoff, buckets) -> list[dict]:
         gg = g[sel]
         # pooled MASE: mean of |e| / scale of the origin each error belongs to
         m = float(np.mean(np.abs(gg["y"] - gg["yhat"]) / gg["scale"]))
-        rows.append({"series": series, "model": name, "cutoff": cutoff, "horizon_bucket": label,
-                     "rmse": rmse(gg["y"], gg["yhat"]), "mae": mae(gg["y"], gg["yhat"]), "mase": m,
-                     "coverage_80": coverage(gg["y"], gg["lo_80"], gg["hi_80"]),
-                     "coverage_95": coverage(gg["y"], gg["lo_95"], gg["hi_95"]), "n": int(len(gg))})
+        rows.append(
+            {
+                "series": series,
+                "model": name,
+                "cutoff": cutoff,
+                "horizon_bucket": label,
+                "rmse": rmse(gg["y"], gg["yhat"]),
+                "mae": mae(gg["y"], gg["yhat"]),
+                "mase": m,
+                "coverage_80": coverage(gg["y"], gg["lo_80"], gg["hi_80"]),
+                "coverage_95": coverage(gg["y"], gg["lo_95"], gg["hi_95"]),
+                "n": int(len(gg)),
+            }
+        )
     return rows
 
 
@@ -221,8 +263,13 @@ def summary_table(scores: pd.DataFrame, series: str | None = None) -> pd.DataFra
     return t.sort_values("rmse")
 
 
-def forecast_future(wide: pd.DataFrame, spec: Spec, models: tuple[str, ...],
-                    backtest_predictions: pd.DataFrame | None = None, n_jobs: int = 1) -> pd.DataFrame:
+def forecast_future(
+    wide: pd.DataFrame,
+    spec: Spec,
+    models: tuple[str, ...],
+    backtest_predictions: pd.DataFrame | None = None,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
     """Forecasts of the next ``spec.horizon`` periods from all the data, one block per series × model.
 
     The intervals are calibrated on the forecast of the last *horizon* periods from the data before
@@ -232,9 +279,13 @@ def forecast_future(wide: pd.DataFrame, spec: Spec, models: tuple[str, ...],
         from joblib import Parallel, delayed
 
         b = backtest_predictions
-        return pd.concat(Parallel(n_jobs=n_jobs)(
-            delayed(forecast_future)(wide[[c]], spec, models, None if b is None else b[b["series"] == c])
-            for c in wide.columns), ignore_index=True)
+        return pd.concat(
+            Parallel(n_jobs=n_jobs)(
+                delayed(forecast_future)(wide[[c]], spec, models, None if b is None else b[b["series"] == c])
+                for c in wide.columns
+            ),
+            ignore_index=True,
+        )
     idx = wide.index
     n, h = len(idx), spec.horizon
     fut = pd.date_range(idx[-1] + pd.Timedelta(1, spec.freq), periods=h, freq=spec.freq)
@@ -251,7 +302,7 @@ def forecast_future(wide: pd.DataFrame, spec: Spec, models: tuple[str, ...],
             if cal is not None and len(cal) == h:
                 z = calibration_errors(cal["y"].to_numpy(), cal["yhat"].to_numpy())
             elif n - h >= min_history(name, spec):
-                z = calibration_errors(y[n - h:], point_forecast(name, spec, y, idx, n - h, h, idx[n - h:]))
+                z = calibration_errors(y[n - h :], point_forecast(name, spec, y, idx, n - h, h, idx[n - h :]))
             elif backtest_predictions is not None:  # short history: the (shorter-horizon) backtest errors
                 b = backtest_predictions
                 cal = b[(b["series"] == series) & (b["model"] == name)]

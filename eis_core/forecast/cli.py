@@ -31,7 +31,9 @@ class OneLineCommand(click.Command):
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as e:
-            raise UserError(f"{parent.command_path + ' ' if parent else ''}{info_name}: {_one_line(e.format_message())}") from None
+            raise UserError(
+                f"{parent.command_path + ' ' if parent else ''}{info_name}: {_one_line(e.format_message())}"
+            ) from None
 
     def invoke(self, ctx):
         try:
@@ -68,17 +70,37 @@ def forecast_cli() -> None:
     """
 
 
-_DROP = click.option("--drop", "drop_dir", type=click.Path(exists=True, file_okay=False), default=None,
-                     help="Read a drop folder instead of the warehouse.")
+_DROP = click.option(
+    "--drop",
+    "drop_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Read a drop folder instead of the warehouse.",
+)
 
 
 @forecast_cli.command("run")
-@click.option("--horizon-days", default=7, show_default=True, type=click.IntRange(1, 14),
-              help="Hourly call forecast horizon in days (the backtest may use fewer, see its output).")
-@click.option("--division", "divisions", multiple=True, metavar="NAME",
-              help="Only these divisions (repeatable); the city-wide series ALL is always included.")
-@click.option("--origins", default=4, show_default=True, type=click.IntRange(1, 12),
-              help="Backtest origins (fewer when the history is short).")
+@click.option(
+    "--horizon-days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, 14),
+    help="Hourly call forecast horizon in days (the backtest may use fewer, see its output).",
+)
+@click.option(
+    "--division",
+    "divisions",
+    multiple=True,
+    metavar="NAME",
+    help="Only these divisions (repeatable); the city-wide series ALL is always included.",
+)
+@click.option(
+    "--origins",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 12),
+    help="Backtest origins (fewer when the history is short).",
+)
 @click.option("--history-days", default=None, type=click.IntRange(14), help="Use only the last N days of data.")
 @click.option("--stops/--no-stops", default=True, show_default=True, help="Also forecast daily stops.")
 @click.option("--stops-horizon-days", default=28, show_default=True, type=click.IntRange(1, 56))
@@ -88,8 +110,15 @@ def run_cmd(horizon_days, divisions, origins, history_days, stops, stops_horizon
     """Backtest every model (rolling origins), choose by RMSE, forecast ahead and store the results."""
     from eis_core.forecast.run import format_table, run_calls_forecast, run_stops_forecast
 
-    res = run_calls_forecast(horizon_days=horizon_days, divisions=list(divisions) or None, n_origins=origins,
-                             history_days=history_days, drop_dir=drop_dir, store=not no_store, progress=_say)
+    res = run_calls_forecast(
+        horizon_days=horizon_days,
+        divisions=list(divisions) or None,
+        n_origins=origins,
+        history_days=history_days,
+        drop_dir=drop_dir,
+        store=not no_store,
+        progress=_say,
+    )
     lay = res["layout"]
     click.echo(f"Hourly calls, series ALL, {lay.note} (run {res['run_id']}):")
     click.echo(format_table(res["table"]))
@@ -99,9 +128,15 @@ def run_cmd(horizon_days, divisions, origins, history_days, stops, stops_horizon
     click.echo(f"forecast: {horizon_days * 24} h ahead from {res['forecast']['ts'].min()}")
     if stops:
         try:
-            sres = run_stops_forecast(horizon_days=stops_horizon_days, divisions=list(divisions) or None,
-                                      n_origins=origins, history_days=history_days, drop_dir=drop_dir,
-                                      store=not no_store, progress=lambda m: None)
+            sres = run_stops_forecast(
+                horizon_days=stops_horizon_days,
+                divisions=list(divisions) or None,
+                n_origins=origins,
+                history_days=history_days,
+                drop_dir=drop_dir,
+                store=not no_store,
+                progress=lambda m: None,
+            )
         except ValueError as e:
             click.echo(f"stops forecast skipped: {_one_line(e)}", err=True)
         else:
@@ -114,11 +149,20 @@ def run_cmd(horizon_days, divisions, origins, history_days, stops, stops_horizon
 @forecast_cli.command("peaks")
 @click.option("--series", default="ALL", show_default=True, help="ALL or a division.")
 @click.option("--top", default=3, show_default=True, type=click.IntRange(1, 24), help="Hours per weekday.")
-@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Heat-map file (default $EIS_HOME/forecast/peaks_run<N>_<series>.png).")
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Heat-map file (default $EIS_HOME/forecast/peaks_run<N>_<series>.png).",
+)
 @click.option("--run-id", type=click.IntRange(1), default=None, help="Forecast run (default: the latest).")
-@click.option("--drop", "drop_dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Show the observed history of this drop folder (no stored forecast needed).")
+@click.option(
+    "--drop",
+    "drop_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Show the observed history of this drop folder (no stored forecast needed).",
+)
 def peaks_cmd(series, top, png, run_id, drop_dir) -> None:
     """Busiest expected hours per weekday (chosen model of the latest hourly forecast) and a heat map;
     without a stored forecast, the busiest observed hours of the history."""
@@ -126,8 +170,10 @@ def peaks_cmd(series, top, png, run_id, drop_dir) -> None:
 
     table, path, rid = peaks_report(series, top, png, run_id, drop_dir=drop_dir)
     if rid is None:
-        click.echo(f"Peak hours, series {series}: no stored forecast{' used' if drop_dir else ''}, "
-                   f"observed calls per weekday x hour in the history:")
+        click.echo(
+            f"Peak hours, series {series}: no stored forecast{' used' if drop_dir else ''}, "
+            f"observed calls per weekday x hour in the history:"
+        )
     else:
         click.echo(f"Peak hours, series {series}, forecast run {rid}:")
     click.echo(format_peaks(table))
@@ -135,11 +181,20 @@ def peaks_cmd(series, top, png, run_id, drop_dir) -> None:
 
 
 @forecast_cli.command("priority")
-@click.option("--test-days", default=None, type=click.IntRange(1),
-              help="Test window: the last N calendar days exactly [default: a fifth of the days with data, at most 90].")
+@click.option(
+    "--test-days",
+    default=None,
+    type=click.IntRange(1),
+    help="Test window: the last N calendar days exactly [default: a fifth of the days with data, at most 90].",
+)
 @click.option("--train-days", default=365, show_default=True, type=click.IntRange(7), help="Training period before it.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the plots (default $EIS_HOME/forecast).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the plots (default $EIS_HOME/forecast).",
+)
 @_DROP
 @click.option("--no-store", is_flag=True, help="Do not write forecast.priority_scores.")
 def priority_cmd(test_days, train_days, out_dir, drop_dir, no_store) -> None:
@@ -147,8 +202,14 @@ def priority_cmd(test_days, train_days, out_dir, drop_dir, no_store) -> None:
     weekday vs weekend vs holiday with effect sizes."""
     from eis_core.forecast.priority import format_priority, run_priority
 
-    res = run_priority(test_days=test_days, train_days=train_days, store=not no_store, out_dir=out_dir,
-                       drop_dir=drop_dir, progress=_say)
+    res = run_priority(
+        test_days=test_days,
+        train_days=train_days,
+        store=not no_store,
+        out_dir=out_dir,
+        drop_dir=drop_dir,
+        progress=_say,
+    )
     click.echo(f"Priority band on the calls from {res['split_at']:%Y-%m-%d} (run {res['run_id']}):")
     click.echo(format_priority(res))
 
@@ -162,35 +223,51 @@ def import_cli() -> None:
 def _finish(rep, out_dir: Path, load: bool, tables: tuple[str, ...]) -> None:
     click.echo(rep.summary())
     if not rep.ok:
-        raise UserError(f"too many rejected rows: {100 * rep.reject_share:.1f} % > {100 * rep.max_reject_share:.1f} % "
-                        f"(see {out_dir}/_rejects_*.csv)")
+        raise UserError(
+            f"too many rejected rows: {100 * rep.reject_share:.1f} % > {100 * rep.max_reject_share:.1f} % "
+            f"(see {out_dir}/_rejects_*.csv)"
+        )
     if load:
         from eis_core.forecast.importers import load_imported
 
         ok, statuses, summary = load_imported(out_dir, tables, progress=_say)
         click.echo(summary)
         if not ok:
-            raise click.ClickException("imported table(s) not loaded: "
-                                       + ", ".join(f"{t} {s}" for t, s in statuses.items()))
+            raise click.ClickException(
+                "imported table(s) not loaded: " + ", ".join(f"{t} {s}" for t, s in statuses.items())
+            )
         click.echo(f"imported table(s) loaded: {', '.join(f'{t} {s}' for t, s in statuses.items())}")
 
 
 def _import_options(fn):
     """The arguments every San Diego importer takes: the export, the drop folder, the reject limit, --load."""
-    for deco in reversed([
-        click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-                     help="Drop folder to write."),
-        click.option("--max-reject-share", default=0.05, show_default=True, type=click.FloatRange(0, 1),
-                     help="Exit non-zero (2) when more than this share of the rows cannot be converted."),
-        click.option("--load", is_flag=True, help="Also validate and load the drop (`eis load OUT`)."),
-    ]):
+    for deco in reversed(
+        [
+            click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+            click.option(
+                "--out",
+                "out_dir",
+                required=True,
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Drop folder to write.",
+            ),
+            click.option(
+                "--max-reject-share",
+                default=0.05,
+                show_default=True,
+                type=click.FloatRange(0, 1),
+                help="Exit non-zero (2) when more than this share of the rows cannot be converted.",
+            ),
+            click.option("--load", is_flag=True, help="Also validate and load the drop (`eis load OUT`)."),
+        ]
+    ):
         fn = deco(fn)
     return fn
 
 
-def _run_import(importer: str, csv_file: Path, out_dir: Path, max_reject_share: float, load: bool,
-                tables: tuple[str, ...]) -> None:
+def _run_import(
+    importer: str, csv_file: Path, out_dir: Path, max_reject_share: float, load: bool, tables: tuple[str, ...]
+) -> None:
     from eis_core.forecast import importers
 
     try:

@@ -22,13 +22,16 @@ _TABLES = {  # kind -> (table, timestamp column, pandas frequency)
 
 def _relation(conn, table: str) -> str:
     """``staging.stg_<table>`` when dbt built it, else ``raw.<table>``; ValueError when neither exists."""
-    row = conn.execute("SELECT 1 FROM information_schema.views WHERE table_schema = 'staging' AND table_name = %s",
-                       (f"stg_{table}",)).fetchone()
+    row = conn.execute(
+        "SELECT 1 FROM information_schema.views WHERE table_schema = 'staging' AND table_name = %s", (f"stg_{table}",)
+    ).fetchone()
     if row:
         return f"staging.stg_{table}"
     if conn.execute("SELECT to_regclass(%s)", (f"raw.{table}",)).fetchone()[0] is None:
-        raise ValueError(f"the warehouse has no table raw.{table}: load a drop with {table}.csv first "
-                         f"(`eis load DIR`) or pass --drop DIR")
+        raise ValueError(
+            f"the warehouse has no table raw.{table}: load a drop with {table}.csv first "
+            f"(`eis load DIR`) or pass --drop DIR"
+        )
     return f"raw.{table}"
 
 
@@ -40,8 +43,11 @@ def events_from_db(kind: str, since: str | None = None) -> pd.DataFrame:
     unit = "hour" if freq == "h" else "day"
     with db.connect() as conn:
         rel = _relation(conn, table)  # one of two fixed names
-        q = (f"SELECT date_trunc('{unit}', {col}) AS ts, division, count(*) AS n FROM {rel} "
-             + (f"WHERE {col} >= %s " if since else "") + "GROUP BY 1, 2")
+        q = (
+            f"SELECT date_trunc('{unit}', {col}) AS ts, division, count(*) AS n FROM {rel} "
+            + (f"WHERE {col} >= %s " if since else "")
+            + "GROUP BY 1, 2"
+        )
         rows = conn.execute(q, (since,) if since else None).fetchall()
     return pd.DataFrame(rows, columns=["ts", "division", "n"])
 
@@ -56,18 +62,24 @@ def events_from_drop(kind: str, drop_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise ValueError(f"{path} not found: the drop has no {table}")
     try:
-        t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            include_columns=[col, "division"], column_types={col: pa.timestamp("s"), "division": pa.string()}))
+        t = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[col, "division"], column_types={col: pa.timestamp("s"), "division": pa.string()}
+            ),
+        )
     except (pa.ArrowInvalid, pa.ArrowKeyError) as e:
-        raise ValueError(f"{path}: needs the columns {col} (timestamp) and division "
-                         f"({str(e).splitlines()[0][:120]})") from None
+        raise ValueError(
+            f"{path}: needs the columns {col} (timestamp) and division ({str(e).splitlines()[0][:120]})"
+        ) from None
     df = t.to_pandas()
     df["ts"] = df[col].dt.floor(freq)
     return df.groupby(["ts", "division"], observed=True).size().rename("n").reset_index()
 
 
-def to_wide(events: pd.DataFrame, freq: str, divisions: list[str] | None = None,
-            history_days: int | None = None) -> pd.DataFrame:
+def to_wide(
+    events: pd.DataFrame, freq: str, divisions: list[str] | None = None, history_days: int | None = None
+) -> pd.DataFrame:
     """Complete-grid wide frame: index = period start, columns = ``ALL`` + divisions, values = counts.
 
     The grid ends with the last complete day that has data; *history_days* keeps only the tail.
@@ -84,8 +96,10 @@ def to_wide(events: pd.DataFrame, freq: str, divisions: list[str] | None = None,
         start = max(start, end_day - pd.Timedelta(days=history_days))
     grid = pd.date_range(start, end_day, freq=freq, inclusive="left")
     if len(grid) == 0:  # e.g. a few hours of one day: the grid stops before the last (incomplete) day
-        raise ValueError(f"not enough history: the data ({ev['ts'].min()} .. {ev['ts'].max()}) hold no complete "
-                         "day; forecasts need at least 14 days")
+        raise ValueError(
+            f"not enough history: the data ({ev['ts'].min()} .. {ev['ts'].max()}) hold no complete "
+            "day; forecasts need at least 14 days"
+        )
     wide = wide.reindex(grid, fill_value=0)
     wide.columns = [str(c) for c in wide.columns]
     if divisions:
@@ -100,8 +114,13 @@ def to_wide(events: pd.DataFrame, freq: str, divisions: list[str] | None = None,
     return out
 
 
-def load_series(kind: str, *, drop_dir: str | Path | None = None, divisions: list[str] | None = None,
-                history_days: int | None = None) -> pd.DataFrame:
+def load_series(
+    kind: str,
+    *,
+    drop_dir: str | Path | None = None,
+    divisions: list[str] | None = None,
+    history_days: int | None = None,
+) -> pd.DataFrame:
     """Hourly call counts (``kind="calls"``) or daily stop counts (``kind="stops"``), wide."""
     freq = _TABLES[kind][2]
     ev = events_from_drop(kind, drop_dir) if drop_dir else events_from_db(kind)
@@ -119,8 +138,11 @@ def us_holidays(start, end) -> np.ndarray:
     for rule in USFederalHolidayCalendar.rules:
         days.append(rule.dates(a, b))
         if rule.observance is not None:  # fixed-date holidays: the date itself as well as the observed day
-            days.append(Holiday(rule.name, month=rule.month, day=rule.day, start_date=rule.start_date,
-                                end_date=rule.end_date).dates(a, b))
+            days.append(
+                Holiday(
+                    rule.name, month=rule.month, day=rule.day, start_date=rule.start_date, end_date=rule.end_date
+                ).dates(a, b)
+            )
     out = pd.DatetimeIndex(np.concatenate([d.values for d in days])) if days else pd.DatetimeIndex([])
     out = np.unique(out.values.astype("datetime64[D]"))
     lo, hi = np.datetime64(pd.Timestamp(start).date()), np.datetime64(pd.Timestamp(end).date())

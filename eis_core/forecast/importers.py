@@ -15,24 +15,71 @@ from datetime import datetime
 from pathlib import Path
 
 #: SDPD beats are three digits; the first digit is the patrol division.
-SD_DIVISIONS = {"1": "NORTHERN", "2": "NORTHEASTERN", "3": "EASTERN", "4": "SOUTHEASTERN", "5": "CENTRAL",
-                "6": "WESTERN", "7": "SOUTHERN", "8": "MID-CITY", "9": "NORTHWESTERN"}
+SD_DIVISIONS = {
+    "1": "NORTHERN",
+    "2": "NORTHEASTERN",
+    "3": "EASTERN",
+    "4": "SOUTHEASTERN",
+    "5": "CENTRAL",
+    "6": "WESTERN",
+    "7": "SOUTHERN",
+    "8": "MID-CITY",
+    "9": "NORTHWESTERN",
+}
 #: call types the city's lookup describes as field-initiated (stops, flag-downs, foot patrol, ...)
 OFFICER_INITIATED_TYPES = {"1149", "1150", "1151", "T", "MPSSTP", "FD", "FOOT", "FU", "PAPER", "SELENF"}
 #: call types whose description in the lookup names an alarm
 ALARM_TYPES = {"459A", "211A", "1131A", "10852A", "594VARDA", "VARDA", "BIOALARM"}
 PLACEHOLDER_OFFICER = "SDPD_UNKNOWN"
 
-CALL_COLUMNS = ["call_id", "received_at", "call_type", "priority", "source", "division", "beat", "lat", "lon",
-                "disposition"]
-STOP_COLUMNS = ["stop_id", "officer_id", "stopped_at", "division", "beat", "reason", "outcome", "searched",
-                "contraband_found", "use_of_force", "driver_race", "driver_sex", "driver_age"]
-OFFICER_ROW = {"officer_id": PLACEHOLDER_OFFICER, "hire_date": "1900-01-01", "separation_date": "", "birth_year": "1900",
-               "sex": "X", "race": "UNKNOWN", "education": "UNKNOWN", "height_cm": "", "weight_kg": "", "rank": "OFFICER",
-               "sworn": "true"}
+CALL_COLUMNS = [
+    "call_id",
+    "received_at",
+    "call_type",
+    "priority",
+    "source",
+    "division",
+    "beat",
+    "lat",
+    "lon",
+    "disposition",
+]
+STOP_COLUMNS = [
+    "stop_id",
+    "officer_id",
+    "stopped_at",
+    "division",
+    "beat",
+    "reason",
+    "outcome",
+    "searched",
+    "contraband_found",
+    "use_of_force",
+    "driver_race",
+    "driver_sex",
+    "driver_age",
+]
+OFFICER_ROW = {
+    "officer_id": PLACEHOLDER_OFFICER,
+    "hire_date": "1900-01-01",
+    "separation_date": "",
+    "birth_year": "1900",
+    "sex": "X",
+    "race": "UNKNOWN",
+    "education": "UNKNOWN",
+    "height_cm": "",
+    "weight_kg": "",
+    "rank": "OFFICER",
+    "sworn": "true",
+}
 #: RIPA 'basic details' header aliases: current file (id, stopdate, stoptime) and historic (stop_id, date_stop, time_stop)
-RIPA_ALIASES = {"stop_id": ("stop_id", "id"), "date": ("date_stop", "stopdate"), "time": ("time_stop", "stoptime"),
-                "beat": ("beat",), "age": ("perceived_age", "perceivedage")}
+RIPA_ALIASES = {
+    "stop_id": ("stop_id", "id"),
+    "date": ("date_stop", "stopdate"),
+    "time": ("time_stop", "stoptime"),
+    "beat": ("beat",),
+    "age": ("perceived_age", "perceivedage"),
+}
 
 
 class ImportError_(RuntimeError):
@@ -60,9 +107,11 @@ class ImportReport:
         return self.rows_out > 0 and self.reject_share <= self.max_reject_share
 
     def summary(self) -> str:
-        lines = [f"{self.table}: {self.rows_in:,} rows read -> {self.rows_out:,} written, {self.rejected:,} rejected "
-                 f"({100 * self.reject_share:.1f} %, limit {100 * self.max_reject_share:.1f} %)"
-                 + (f", {self.skipped:,} information-log rows skipped" if self.skipped else "")]
+        lines = [
+            f"{self.table}: {self.rows_in:,} rows read -> {self.rows_out:,} written, {self.rejected:,} rejected "
+            f"({100 * self.reject_share:.1f} %, limit {100 * self.max_reject_share:.1f} %)"
+            + (f", {self.skipped:,} information-log rows skipped" if self.skipped else "")
+        ]
         for r, n in sorted(self.reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"  rejected: {r}: {n:,}")
         lines.append(f"drop folder: {self.out_dir}  ->  {'OK' if self.ok else 'FAILED'}")
@@ -92,8 +141,12 @@ def _open_csv(path: Path):
     import gzip
 
     try:
-        fh = (gzip.open(path, "rt", newline="", encoding="utf-8-sig") if path.suffix == ".gz"
-              else open(path, newline="", encoding="utf-8-sig"))
+        # The handle is returned open with its reader; the caller closes it.
+        fh = (
+            gzip.open(path, "rt", newline="", encoding="utf-8-sig")  # noqa: SIM115
+            if path.suffix == ".gz"
+            else open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115
+        )
         reader = csv.DictReader(fh)
         names = reader.fieldnames
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -114,19 +167,31 @@ def _write(out_dir: Path, name: str, columns: list[str], rows: list[dict]) -> No
 def _manifest(out_dir: Path, source: str, importer: str, last: datetime, report: ImportReport) -> None:
     """``_drop.json``: an *activity* drop (calls or stops only: the loader needs no officer tables for it),
     extracted at the latest timestamp in the data (so no row is "in the future" of the extract)."""
-    (out_dir / "_drop.json").write_text(json.dumps({
-        "kind": "activity", "extracted_at": last.strftime("%Y-%m-%dT%H:%M:%S"),
-        "department": "City of San Diego Police Department (open data)", "source_file": str(source),
-        "importer": importer, "report": asdict(report)}, indent=2) + "\n")
+    (out_dir / "_drop.json").write_text(
+        json.dumps(
+            {
+                "kind": "activity",
+                "extracted_at": last.strftime("%Y-%m-%dT%H:%M:%S"),
+                "department": "City of San Diego Police Department (open data)",
+                "source_file": str(source),
+                "importer": importer,
+                "report": asdict(report),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _no_rows(src: Path, rep: ImportReport) -> None:
     """One-line error when nothing could be converted (header-only file, or every row rejected/skipped)."""
     if rep.rows_in == 0:
         raise ImportError_(f"{src}: no data rows (header only); need at least one row to import")
-    raise ImportError_(f"{src}: none of the {rep.rows_in:,} rows could be converted "
-                       f"({rep.rejected:,} rejected, {rep.skipped:,} information-log rows); "
-                       f"reasons: {', '.join(sorted(rep.reasons)) or 'none'}")
+    raise ImportError_(
+        f"{src}: none of the {rep.rows_in:,} rows could be converted "
+        f"({rep.rejected:,} rejected, {rep.skipped:,} information-log rows); "
+        f"reasons: {', '.join(sorted(rep.reasons)) or 'none'}"
+    )
 
 
 def import_sd_calls(src: str | Path, out_dir: str | Path, max_reject_share: float = 0.05) -> ImportReport:
@@ -173,11 +238,27 @@ def import_sd_calls(src: str | Path, out_dir: str | Path, max_reject_share: floa
                 continue
             seen.add(cid)
             last = ts if last is None or ts > last else last
-            source = ("OFFICER_INITIATED" if ctype in OFFICER_INITIATED_TYPES
-                      else "ALARM" if ctype in ALARM_TYPES else "CITIZEN_911")
-            good.append({"call_id": cid, "received_at": ts.strftime("%Y-%m-%dT%H:%M:%S"), "call_type": ctype,
-                         "priority": 9 if prio == "9" else int(prio) + 1, "source": source, "division": division,
-                         "beat": beat, "lat": "", "lon": "", "disposition": (row.get("disposition") or "").strip()})
+            source = (
+                "OFFICER_INITIATED"
+                if ctype in OFFICER_INITIATED_TYPES
+                else "ALARM"
+                if ctype in ALARM_TYPES
+                else "CITIZEN_911"
+            )
+            good.append(
+                {
+                    "call_id": cid,
+                    "received_at": ts.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "call_type": ctype,
+                    "priority": 9 if prio == "9" else int(prio) + 1,
+                    "source": source,
+                    "division": division,
+                    "beat": beat,
+                    "lat": "",
+                    "lon": "",
+                    "disposition": (row.get("disposition") or "").strip(),
+                }
+            )
     rep.rows_out, rep.rejected, rep.skipped = len(good), len(rejects), len(skipped)
     if not good:
         _no_rows(src, rep)
@@ -206,8 +287,11 @@ def import_sd_ripa(src: str | Path, out_dir: str | Path, max_reject_share: float
     missing = [k for k in ("stop_id", "date", "time", "beat") if cols[k] is None]
     if missing:
         fh.close()
-        raise ImportError_(f"{src}: no column for {missing} (accepted headers: "
-                           + "; ".join(f"{k}: {'/'.join(RIPA_ALIASES[k])}" for k in missing) + ")")
+        raise ImportError_(
+            f"{src}: no column for {missing} (accepted headers: "
+            + "; ".join(f"{k}: {'/'.join(RIPA_ALIASES[k])}" for k in missing)
+            + ")"
+        )
     rep = ImportReport("traffic_stops", str(out), max_reject_share=max_reject_share)
     good, rejects, seen, last = [], [], set(), None
     with fh:
@@ -216,24 +300,47 @@ def import_sd_ripa(src: str | Path, out_dir: str | Path, max_reject_share: float
             if sid and sid in seen:  # another person of a stop already written
                 continue
             rep.rows_in += 1
-            ts = _timestamp(f"{(row[cols['date']] or '').strip()[:10]} {(row[cols['time']] or '').strip()}",
-                            ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f"))
+            ts = _timestamp(
+                f"{(row[cols['date']] or '').strip()[:10]} {(row[cols['time']] or '').strip()}",
+                ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f"),
+            )
             division, breason = _division(row[cols["beat"]])
             age = (row.get(cols["age"]) or "").strip() if cols["age"] else ""
-            reason = ("missing stop id" if not sid else f"bad date/time {row[cols['date']]!r} {row[cols['time']]!r}"
-                      if ts is None else breason)
+            reason = (
+                "missing stop id"
+                if not sid
+                else f"bad date/time {row[cols['date']]!r} {row[cols['time']]!r}"
+                if ts is None
+                else breason
+            )
             if reason:
                 rejects.append({**row, "line": line, "reason": reason})
-                key = "bad date/time" if reason.startswith("bad date") else ("unknown beat" if reason.startswith("unknown beat") else reason)
+                key = (
+                    "bad date/time"
+                    if reason.startswith("bad date")
+                    else ("unknown beat" if reason.startswith("unknown beat") else reason)
+                )
                 rep.reasons[key] = rep.reasons.get(key, 0) + 1
                 continue
             seen.add(sid)
             last = ts if last is None or ts > last else last
-            good.append({"stop_id": sid, "officer_id": PLACEHOLDER_OFFICER, "stopped_at": ts.strftime("%Y-%m-%dT%H:%M:%S"),
-                         "division": division, "beat": row[cols["beat"]].strip(), "reason": "OTHER",
-                         "outcome": "NO_ACTION", "searched": "false", "contraband_found": "", "use_of_force": "false",
-                         "driver_race": "", "driver_sex": "",
-                         "driver_age": age if age.isdigit() and 0 <= int(age) <= 120 else ""})
+            good.append(
+                {
+                    "stop_id": sid,
+                    "officer_id": PLACEHOLDER_OFFICER,
+                    "stopped_at": ts.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "division": division,
+                    "beat": row[cols["beat"]].strip(),
+                    "reason": "OTHER",
+                    "outcome": "NO_ACTION",
+                    "searched": "false",
+                    "contraband_found": "",
+                    "use_of_force": "false",
+                    "driver_race": "",
+                    "driver_sex": "",
+                    "driver_age": age if age.isdigit() and 0 <= int(age) <= 120 else "",
+                }
+            )
     rep.rows_out, rep.rejected = len(good), len(rejects)
     if not good:
         _no_rows(src, rep)

@@ -33,23 +33,32 @@ class Spec:
     """What a target looks like: grid, seasons, horizon, lags, backtest layout."""
 
     name: str
-    freq: str                    # "h" or "D"
-    season: int                  # long season (MASE scale, seasonal naive)
-    seasons: tuple[int, ...]     # MSTL periods
-    horizon: int                 # periods ahead
-    lags: tuple[int, ...]        # GBM lags (all >= horizon)
+    freq: str  # "h" or "D"
+    season: int  # long season (MASE scale, seasonal naive)
+    seasons: tuple[int, ...]  # MSTL periods
+    horizon: int  # periods ahead
+    lags: tuple[int, ...]  # GBM lags (all >= horizon)
     buckets: tuple[tuple[int, int], ...]  # horizon buckets (1-based, inclusive)
-    origin_step: int             # periods between backtest origins
-    gbm_train: int               # GBM training rows (most recent)
-    stats_window: int            # MSTL history (most recent)
+    origin_step: int  # periods between backtest origins
+    gbm_train: int  # GBM training rows (most recent)
+    stats_window: int  # MSTL history (most recent)
     models: tuple[str, ...] = ("seasonal_naive", "seasonal_ma", "ets", "mstl", "gbm")
     extra: dict = field(default_factory=dict)
 
 
-HOURLY = Spec("calls_hourly", "h", 168, (24, 168), 168, (168, 336, 504, 672),
-              ((1, 24), (25, 72), (73, 168)), 168, 52 * 168, 8 * 168)
-DAILY = Spec("stops_daily", "D", 7, (7,), 28, (28, 35, 42, 49, 56),
-             ((1, 7), (8, 14), (15, 28)), 28, 3 * 365, 26 * 7)
+HOURLY = Spec(
+    "calls_hourly",
+    "h",
+    168,
+    (24, 168),
+    168,
+    (168, 336, 504, 672),
+    ((1, 24), (25, 72), (73, 168)),
+    168,
+    52 * 168,
+    8 * 168,
+)
+DAILY = Spec("stops_daily", "D", 7, (7,), 28, (28, 35, 42, 49, 56), ((1, 7), (8, 14), (15, 28)), 28, 3 * 365, 26 * 7)
 
 
 def with_horizon(spec: Spec, horizon: int) -> Spec:
@@ -69,8 +78,8 @@ class SeasonalNaive:
     def __init__(self, spec: Spec):
         self.m = spec.season
 
-    def fit(self, y: np.ndarray, idx: pd.DatetimeIndex) -> "SeasonalNaive":
-        self.last = np.asarray(y[-self.m:], float)
+    def fit(self, y: np.ndarray, idx: pd.DatetimeIndex) -> SeasonalNaive:
+        self.last = np.asarray(y[-self.m :], float)
         return self
 
     def predict(self, h: int, future_idx: pd.DatetimeIndex) -> np.ndarray:
@@ -85,7 +94,7 @@ class SeasonalMA:
 
     def fit(self, y, idx):
         k = max(1, min(self.k, len(y) // self.m))
-        self.profile = np.asarray(y[-k * self.m:], float).reshape(k, self.m).mean(axis=0)
+        self.profile = np.asarray(y[-k * self.m :], float).reshape(k, self.m).mean(axis=0)
         return self
 
     def predict(self, h, future_idx):
@@ -101,11 +110,12 @@ class MSTLModel:
     def fit(self, y, idx):
         from statsmodels.tsa.seasonal import MSTL, STL
 
-        y = np.asarray(y[-self.spec.stats_window:], float)
+        y = np.asarray(y[-self.spec.stats_window :], float)
         need = min_history("mstl", self.spec)
         if len(y) < need:  # statsmodels needs more than two full cycles of the longest season
-            raise ValueError(f"mstl needs at least {need} periods of history (more than 2 x {max(self.spec.seasons)}), "
-                             f"got {len(y)}")
+            raise ValueError(
+                f"mstl needs at least {need} periods of history (more than 2 x {max(self.spec.seasons)}), got {len(y)}"
+            )
         periods = list(self.spec.seasons)
         if len(periods) == 1:
             res = STL(y, period=periods[0], robust=False).fit()
@@ -113,14 +123,14 @@ class MSTLModel:
         else:
             res = MSTL(y, periods=periods, iterate=1).fit()
             seas = [np.asarray(res.seasonal)[:, i] for i in range(len(periods))]
-        self.level = float(np.mean(np.asarray(res.trend)[-min(len(y), 24 if self.spec.freq == "h" else 7):]))
+        self.level = float(np.mean(np.asarray(res.trend)[-min(len(y), 24 if self.spec.freq == "h" else 7) :]))
         self.cycles = [(p, s[-p:]) for p, s in zip(periods, seas)]
         self.n = len(y)
         return self
 
     def predict(self, h, future_idx):
         out = np.full(h, self.level)
-        for p, last in self.cycles:
+        for _p, last in self.cycles:
             out += np.resize(last, h)
         return np.maximum(out, 0.0)
 
@@ -140,14 +150,19 @@ class ETSModel:
 
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-        y = np.asarray(y[-self.spec.stats_window:], float)
+        y = np.asarray(y[-self.spec.stats_window :], float)
         need = min_history("ets", self.spec)
         if len(y) < need:
             raise ValueError(f"ets needs at least {need} periods of history, got {len(y)}")
         with warnings.catch_warnings():  # convergence chatter of the optimiser on flat or sparse series
             warnings.simplefilter("ignore")
-            self.res = ExponentialSmoothing(y, trend=None, seasonal="add", seasonal_periods=min(self.spec.seasons),
-                                            initialization_method="estimated").fit()
+            self.res = ExponentialSmoothing(
+                y,
+                trend=None,
+                seasonal="add",
+                seasonal_periods=min(self.spec.seasons),
+                initialization_method="estimated",
+            ).fit()
         return self
 
     def predict(self, h, future_idx):
@@ -160,10 +175,10 @@ def calendar_features(idx: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
     f = pd.DataFrame(index=idx)
     if freq == "h":
         f["hour"] = idx.hour
-        f["how"] = idx.dayofweek * 24 + idx.hour
-    f["weekday"] = idx.dayofweek
+        f["how"] = idx.day_of_week * 24 + idx.hour
+    f["weekday"] = idx.day_of_week
     f["holiday"] = np.isin(day, hol).astype(int)
-    doy = idx.dayofyear.to_numpy()
+    doy = idx.day_of_year.to_numpy()
     f["doy_sin"] = np.sin(2 * np.pi * doy / 365.25)
     f["doy_cos"] = np.cos(2 * np.pi * doy / 365.25)
     return f
@@ -190,9 +205,15 @@ class GBMModel:
             raise ValueError(f"gbm needs more than {maxlag + self.spec.season} periods of history, got {len(y)}")
         pos = np.arange(start, len(y))
         X = np.column_stack([self._lags(y, pos), calendar_features(idx[pos], self.spec.freq).to_numpy()])
-        self.model = HistGradientBoostingRegressor(loss="poisson", max_iter=self.max_iter, learning_rate=0.08,
-                                                   max_leaf_nodes=31, min_samples_leaf=40, early_stopping=False,
-                                                   random_state=self.seed)
+        self.model = HistGradientBoostingRegressor(
+            loss="poisson",
+            max_iter=self.max_iter,
+            learning_rate=0.08,
+            max_leaf_nodes=31,
+            min_samples_leaf=40,
+            early_stopping=False,
+            random_state=self.seed,
+        )
         from threadpoolctl import threadpool_limits
 
         # one OpenMP thread: many small fits on shared cores are several times faster without
@@ -226,8 +247,13 @@ def min_history(name: str, spec: Spec) -> int:
     return spec.season
 
 
-MODELS = {"seasonal_naive": SeasonalNaive, "seasonal_ma": SeasonalMA, "ets": ETSModel, "mstl": MSTLModel,
-          "gbm": GBMModel}
+MODELS = {
+    "seasonal_naive": SeasonalNaive,
+    "seasonal_ma": SeasonalMA,
+    "ets": ETSModel,
+    "mstl": MSTLModel,
+    "gbm": GBMModel,
+}
 LEVELS = (80, 95)
 _Q = {80: (0.10, 0.90), 95: (0.025, 0.975)}
 
@@ -240,8 +266,9 @@ def _scale(mean: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(mean, 0.5))  # counts: spread grows like sqrt(mean)
 
 
-def point_forecast(name: str, spec: Spec, y: np.ndarray, idx: pd.DatetimeIndex, pos: int, h: int,
-                   future_idx: pd.DatetimeIndex) -> np.ndarray:
+def point_forecast(
+    name: str, spec: Spec, y: np.ndarray, idx: pd.DatetimeIndex, pos: int, h: int, future_idx: pd.DatetimeIndex
+) -> np.ndarray:
     """Mean forecast of periods pos..pos+h-1 by model *name* fitted on ``y[:pos]`` only."""
     return np.maximum(make_model(name, spec).fit(y[:pos], idx[:pos]).predict(h, future_idx), 0.0)
 
@@ -260,8 +287,9 @@ def add_intervals(mean: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def forecast_with_intervals(name: str, spec: Spec, y: np.ndarray, idx: pd.DatetimeIndex, h: int,
-                            future_idx: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+def forecast_with_intervals(
+    name: str, spec: Spec, y: np.ndarray, idx: pd.DatetimeIndex, h: int, future_idx: pd.DatetimeIndex
+) -> dict[str, np.ndarray]:
     """Mean forecast and 80 %/95 % intervals of model *name* from history (y, idx) only.
 
     Intervals are calibrated out of sample, the same way for every model: the model is fitted once

@@ -14,7 +14,7 @@ def peak_hours(fc: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     weekday), with the 80 % and 95 % forecast ranges.  *fc*: one model's hourly forecast."""
     f = fc.copy()
     f["ts"] = pd.to_datetime(f["ts"])
-    f["weekday"] = f["ts"].dt.dayofweek
+    f["weekday"] = f["ts"].dt.day_of_week
     f["hour"] = f["ts"].dt.hour
     g = f.groupby(["weekday", "hour"])[["yhat", "lo_80", "hi_80", "lo_95", "hi_95"]].mean().reset_index()
     g = g.sort_values(["weekday", "yhat"], ascending=[True, False]).groupby("weekday").head(top)
@@ -28,9 +28,9 @@ def observed_peaks(obs: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     history), with the lowest and highest count and the number of days.  *obs*: ts, yhat (= count)."""
     f = obs.copy()
     f["ts"] = pd.to_datetime(f["ts"])
-    f["weekday"] = f["ts"].dt.dayofweek
+    f["weekday"] = f["ts"].dt.day_of_week
     f["hour"] = f["ts"].dt.hour
-    g = (f.groupby(["weekday", "hour"])["yhat"].agg(yhat="mean", lo="min", hi="max", days="size").reset_index())
+    g = f.groupby(["weekday", "hour"])["yhat"].agg(yhat="mean", lo="min", hi="max", days="size").reset_index()
     g = g.sort_values(["weekday", "yhat"], ascending=[True, False]).groupby("weekday").head(top)
     g["rank"] = g.groupby("weekday").cumcount() + 1
     g["weekday"] = g["weekday"].map(dict(enumerate(WEEKDAYS)))
@@ -46,7 +46,7 @@ def heatmap(fc: pd.DataFrame, out_png: str | Path, title: str = "Expected calls 
 
     f = fc.copy()
     f["ts"] = pd.to_datetime(f["ts"])
-    grid = f.pivot_table(index=f["ts"].dt.dayofweek, columns=f["ts"].dt.hour, values="yhat", aggfunc="mean")
+    grid = f.pivot_table(index=f["ts"].dt.day_of_week, columns=f["ts"].dt.hour, values="yhat", aggfunc="mean")
     grid = grid.reindex(index=range(7), columns=range(24))
     fig, ax = plt.subplots(figsize=(10, 3.6))
     im = ax.imshow(grid.to_numpy(), aspect="auto", cmap="magma_r")

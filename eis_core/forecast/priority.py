@@ -24,8 +24,8 @@ days), every model is then refitted on the whole training period and scored once
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -62,8 +62,10 @@ def read_calls(since: str | None = None, drop_dir: str | Path | None = None) -> 
 
     with db.connect() as conn:
         rel = _relation(conn, "calls_for_service")
-        rows = conn.execute(f"SELECT {', '.join(cols)} FROM {rel}"
-                            + (" WHERE received_at >= %s" if since else ""), (since,) if since else None).fetchall()
+        rows = conn.execute(
+            f"SELECT {', '.join(cols)} FROM {rel}" + (" WHERE received_at >= %s" if since else ""),
+            (since,) if since else None,
+        ).fetchall()
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -79,13 +81,14 @@ def features(calls: pd.DataFrame) -> pd.DataFrame:
         prev[ix] = np.searchsorted(tt, tt, "left") - np.searchsorted(tt, tt - 3600, "left")
     df["prev_hour_division_calls"] = prev
     df["hour"] = df["received_at"].dt.hour
-    df["weekday"] = df["received_at"].dt.dayofweek
+    df["weekday"] = df["received_at"].dt.day_of_week
     df["weekend"] = (df["weekday"] >= 5).astype(int)
     from eis_core.forecast.data import us_holidays
 
     day = df["received_at"].to_numpy("datetime64[D]")
-    df["holiday"] = (np.isin(day, us_holidays(df["received_at"].min(), df["received_at"].max()))
-                     if len(df) else np.zeros(0, bool)).astype(int)
+    df["holiday"] = (
+        np.isin(day, us_holidays(df["received_at"].min(), df["received_at"].max())) if len(df) else np.zeros(0, bool)
+    ).astype(int)
     for c in CATEGORICAL:
         df[c] = df[c].astype(str)
     df["band"] = band(df["priority"])
@@ -100,17 +103,27 @@ def make_pipeline(seed: int = 0):
 
     enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, max_categories=250)
     pre = ColumnTransformer([("cat", enc, CATEGORICAL), ("num", "passthrough", NUMERIC)])
-    clf = HistGradientBoostingClassifier(categorical_features=list(range(len(CATEGORICAL))), max_iter=150,
-                                         learning_rate=0.1, class_weight="balanced", random_state=seed)
+    clf = HistGradientBoostingClassifier(
+        categorical_features=list(range(len(CATEGORICAL))),
+        max_iter=150,
+        learning_rate=0.1,
+        class_weight="balanced",
+        random_state=seed,
+    )
     return Pipeline([("features", pre), ("model", clf)])
 
 
 def _scores(name, y, pred, n_train, split_at) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"model": name, "accuracy": float(accuracy_score(y, pred)),
-            "macro_f1": float(f1_score(y, pred, average="macro", labels=list(BANDS), zero_division=0)),
-            "n_train": int(n_train), "n_test": int(len(y)), "split_at": split_at}
+    return {
+        "model": name,
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(f1_score(y, pred, average="macro", labels=list(BANDS), zero_division=0)),
+        "n_train": int(n_train),
+        "n_test": int(len(y)),
+        "split_at": split_at,
+    }
 
 
 def split_window(df: pd.DataFrame, test_days: int | None = None, train_days: int = 365) -> dict:
@@ -124,14 +137,23 @@ def split_window(df: pd.DataFrame, test_days: int | None = None, train_days: int
         test_days = min(90, max(1, span // 5))
     have = span - test_days
     if have < MIN_TRAIN_DAYS:
-        raise ValueError(f"not enough calls history for --test-days {test_days}: need at least "
-                         f"{test_days + MIN_TRAIN_DAYS} days of calls ({MIN_TRAIN_DAYS} to train), the data has {span}")
+        raise ValueError(
+            f"not enough calls history for --test-days {test_days}: need at least "
+            f"{test_days + MIN_TRAIN_DAYS} days of calls ({MIN_TRAIN_DAYS} to train), the data has {span}"
+        )
     split_at = end - pd.Timedelta(days=test_days)
     train_from = max(split_at - pd.Timedelta(days=train_days), df["received_at"].min().normalize())
     train_span = (split_at - train_from).days
     val_days = max(1, train_span // 5)
-    return {"test_days": test_days, "split_at": split_at, "end": end, "train_from": train_from,
-            "val_at": split_at - pd.Timedelta(days=val_days), "val_days": val_days, "train_days": train_span}
+    return {
+        "test_days": test_days,
+        "split_at": split_at,
+        "end": end,
+        "train_from": train_from,
+        "val_at": split_at - pd.Timedelta(days=val_days),
+        "val_days": val_days,
+        "train_days": train_span,
+    }
 
 
 def _fit_predict(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
@@ -143,13 +165,23 @@ def _fit_predict(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str
     with threadpool_limits(1):  # one thread: see eis_core.forecast.run (no OpenMP spin-waiting on busy cores)
         pipe = make_pipeline(seed).fit(train[CATEGORICAL + NUMERIC], train["band"])
         hgb = pipe.predict(test[CATEGORICAL + NUMERIC])
-    return {"majority": np.full(len(test), majority),
-            "call_type_lookup": test["call_type"].map(lookup).fillna(majority).to_numpy(),
-            "hgb_pipeline": hgb, "_pipeline": pipe}
+    return {
+        "majority": np.full(len(test), majority),
+        "call_type_lookup": test["call_type"].map(lookup).fillna(majority).to_numpy(),
+        "hgb_pipeline": hgb,
+        "_pipeline": pipe,
+    }
 
 
-def train_and_evaluate(df: pd.DataFrame, *, test_days: int | None = None, train_days: int = 365,
-                       max_train: int = 200_000, seed: int = 0, progress: Callable[[str], object] = print) -> dict:
+def train_and_evaluate(
+    df: pd.DataFrame,
+    *,
+    test_days: int | None = None,
+    train_days: int = 365,
+    max_train: int = 200_000,
+    seed: int = 0,
+    progress: Callable[[str], object] = print,
+) -> dict:
     """Choose among the majority class, the call-type lookup and the pipeline on a validation window inside
     training; refit on the whole training period; score every model once on the test window."""
     w = split_window(df, test_days, train_days)
@@ -160,18 +192,27 @@ def train_and_evaluate(df: pd.DataFrame, *, test_days: int | None = None, train_
         train = train.iloc[-max_train:]  # the most recent calls
     fit, val = train[train["received_at"] < w["val_at"]], train[train["received_at"] >= w["val_at"]]
     if len(fit) < MIN_TRAIN_CALLS or val.empty or test.empty or fit["band"].nunique() < 2:
-        raise ValueError(f"not enough calls for a time split: {len(fit):,} to fit (need {MIN_TRAIN_CALLS} with at "
-                         f"least 2 bands), {len(val):,} to validate, {len(test):,} to test (need at least 1 each)")
-    progress(f"priority: train {len(train):,} calls {w['train_from']:%Y-%m-%d} .. {w['split_at']:%Y-%m-%d} "
-             f"(validation: the last {w['val_days']} day(s), {len(val):,} calls), "
-             f"test {len(test):,} calls in the {w['test_days']} day(s) from {w['split_at']:%Y-%m-%d}")
+        raise ValueError(
+            f"not enough calls for a time split: {len(fit):,} to fit (need {MIN_TRAIN_CALLS} with at "
+            f"least 2 bands), {len(val):,} to validate, {len(test):,} to test (need at least 1 each)"
+        )
+    progress(
+        f"priority: train {len(train):,} calls {w['train_from']:%Y-%m-%d} .. {w['split_at']:%Y-%m-%d} "
+        f"(validation: the last {w['val_days']} day(s), {len(val):,} calls), "
+        f"test {len(test):,} calls in the {w['test_days']} day(s) from {w['split_at']:%Y-%m-%d}"
+    )
     val_pred = _fit_predict(fit, val, seed)
-    val_f1 = {m: _scores(m, val["band"], p, len(fit), w["split_at"])["macro_f1"]
-              for m, p in val_pred.items() if not m.startswith("_")}
+    val_f1 = {
+        m: _scores(m, val["band"], p, len(fit), w["split_at"])["macro_f1"]
+        for m, p in val_pred.items()
+        if not m.startswith("_")
+    }
     best = sorted(val_f1, key=lambda m: (-val_f1[m], m))[0]
     test_pred = _fit_predict(train, test, seed)
-    rows = [{**_scores(m, test["band"], test_pred[m], len(train), w["split_at"]), "val_macro_f1": val_f1[m]}
-            for m in ("majority", "call_type_lookup", "hgb_pipeline")]
+    rows = [
+        {**_scores(m, test["band"], test_pred[m], len(train), w["split_at"]), "val_macro_f1": val_f1[m]}
+        for m in ("majority", "call_type_lookup", "hgb_pipeline")
+    ]
     scores = pd.DataFrame(rows)
     scores["chosen"] = scores["model"] == best
     return {"scores": scores, "pipeline": test_pred["_pipeline"], "split_at": w["split_at"], "window": w}
@@ -183,7 +224,7 @@ def day_type(received_at: pd.Series) -> np.ndarray:
 
     ts = pd.to_datetime(received_at)
     hol = np.isin(ts.to_numpy("datetime64[D]"), us_holidays(ts.min(), ts.max()))
-    return np.where(hol, "holiday", np.where(ts.dt.dayofweek >= 5, "weekend", "weekday"))
+    return np.where(hol, "holiday", np.where(ts.dt.day_of_week >= 5, "weekend", "weekday"))
 
 
 def cliffs_delta(a_counts, b_counts) -> float:
@@ -194,7 +235,7 @@ def cliffs_delta(a_counts, b_counts) -> float:
     if na == 0 or nb == 0:
         return float("nan")
     below = np.concatenate([[0], np.cumsum(b)[:-1]])  # b strictly below each level
-    above = nb - np.cumsum(b)                          # b strictly above
+    above = nb - np.cumsum(b)  # b strictly above
     return float((a * below).sum() - (a * above).sum()) / (na * nb)
 
 
@@ -220,15 +261,29 @@ def weekday_weekend(df: pd.DataFrame, out_dir: str | Path | None = None) -> dict
         if t.shape[0] < 2 or t.shape[1] < 2:
             return {"chi2": float("nan"), "dof": 0, "p": float("nan"), "cramers_v": float("nan")}
         r = chi2_contingency(t)
-        return {"chi2": float(r.statistic), "dof": int(r.dof), "p": float(r.pvalue), "cramers_v": cramers_v(t, r.statistic)}
+        return {
+            "chi2": float(r.statistic),
+            "dof": int(r.dof),
+            "p": float(r.pvalue),
+            "cramers_v": cramers_v(t, r.statistic),
+        }
 
     levels = sorted(BANDS, key=URGENCY.get)  # low to high urgency
     ordered = ct_day.reindex(columns=levels, fill_value=0)
-    deltas = {f"{g}_vs_weekday": cliffs_delta(ordered.loc[g], ordered.loc["weekday"])
-              for g in ("weekend", "holiday") if g in ordered.index and "weekday" in ordered.index}
-    out = {"by_daytype": ct_day, "share_by_daytype": ct_day.div(ct_day.sum(axis=1), axis=0),
-           "by_hour_share": ct_hour.div(ct_hour.sum(axis=1), axis=0),
-           "chi2_daytype": chi(ct_day), "chi2_hour": chi(ct_hour), "cliffs_delta": deltas, "plots": []}
+    deltas = {
+        f"{g}_vs_weekday": cliffs_delta(ordered.loc[g], ordered.loc["weekday"])
+        for g in ("weekend", "holiday")
+        if g in ordered.index and "weekday" in ordered.index
+    }
+    out = {
+        "by_daytype": ct_day,
+        "share_by_daytype": ct_day.div(ct_day.sum(axis=1), axis=0),
+        "by_hour_share": ct_hour.div(ct_hour.sum(axis=1), axis=0),
+        "chi2_daytype": chi(ct_day),
+        "chi2_hour": chi(ct_hour),
+        "cliffs_delta": deltas,
+        "plots": [],
+    }
     if out_dir is not None:
         import matplotlib
 
@@ -249,9 +304,16 @@ def weekday_weekend(df: pd.DataFrame, out_dir: str | Path | None = None) -> dict
     return out
 
 
-def run_priority(*, test_days: int | None = None, train_days: int = 365, store: bool = True,
-                 out_dir: str | Path | None = None, calls: pd.DataFrame | None = None,
-                 drop_dir: str | Path | None = None, progress: Callable[[str], object] = print) -> dict:
+def run_priority(
+    *,
+    test_days: int | None = None,
+    train_days: int = 365,
+    store: bool = True,
+    out_dir: str | Path | None = None,
+    calls: pd.DataFrame | None = None,
+    drop_dir: str | Path | None = None,
+    progress: Callable[[str], object] = print,
+) -> dict:
     """Read the calls, fit and score the priority models, run the day-type analysis, store the scores.
     *test_days* None: a fifth of the days with data, at most 90."""
     import time
@@ -272,9 +334,17 @@ def run_priority(*, test_days: int | None = None, train_days: int = 365, store: 
         from eis_core.forecast import store as st
 
         w = res["window"]
-        run_id = st.new_run("priority", {"test_days": w["test_days"], "train_days": train_days,
-                                         "train_days_used": w["train_days"], "validation_days": w["val_days"]},
-                            df["received_at"].min().to_pydatetime(), df["received_at"].max().to_pydatetime())
+        run_id = st.new_run(
+            "priority",
+            {
+                "test_days": w["test_days"],
+                "train_days": train_days,
+                "train_days_used": w["train_days"],
+                "validation_days": w["val_days"],
+            },
+            df["received_at"].min().to_pydatetime(),
+            df["received_at"].max().to_pydatetime(),
+        )
         st.write_priority(run_id, res["scores"])
         st.finish_run(run_id, time.perf_counter() - t0)
         res["run_id"] = run_id
@@ -285,12 +355,16 @@ def format_priority(res: dict) -> str:
     w = res.get("window")
     lines = []
     if w:
-        lines.append(f"test window: {w['test_days']} day(s) {w['split_at']:%Y-%m-%d} .. {w['end'] - pd.Timedelta(days=1):%Y-%m-%d}; "
-                     f"training {w['train_days']} day(s), model chosen on its last {w['val_days']} day(s)")
+        lines.append(
+            f"test window: {w['test_days']} day(s) {w['split_at']:%Y-%m-%d} .. {w['end'] - pd.Timedelta(days=1):%Y-%m-%d}; "
+            f"training {w['train_days']} day(s), model chosen on its last {w['val_days']} day(s)"
+        )
     lines.append(f"{'model':<18}{'accuracy':>9}{'macro-F1':>10}{'val. macro-F1':>15}")
     for r in res["scores"].itertuples(index=False):
-        lines.append(f"{r.model:<18}{r.accuracy:>9.3f}{r.macro_f1:>10.3f}{getattr(r, 'val_macro_f1', float('nan')):>15.3f}"
-                     f"{'  <- chosen (validation)' if r.chosen else ''}")
+        lines.append(
+            f"{r.model:<18}{r.accuracy:>9.3f}{r.macro_f1:>10.3f}{getattr(r, 'val_macro_f1', float('nan')):>15.3f}"
+            f"{'  <- chosen (validation)' if r.chosen else ''}"
+        )
     ww = res.get("weekday_weekend")
     if ww:
         s = ww["share_by_daytype"]
@@ -299,12 +373,16 @@ def format_priority(res: dict) -> str:
         for k, row in s.iterrows():
             lines.append(f"{k:<16}" + "  ".join(f"{v:>10.3f}" for v in row) + f"{n[k]:>9,}")
         c, hr = ww["chi2_daytype"], ww["chi2_hour"]
-        lines.append(f"chi-square by day type: {c['chi2']:.1f} (dof {c['dof']}), p = {c['p']:.3g}, Cramér's V = "
-                     f"{c['cramers_v']:.3f}; by hour: {hr['chi2']:.1f} (dof {hr['dof']}), p = {hr['p']:.3g}, "
-                     f"V = {hr['cramers_v']:.3f}")
+        lines.append(
+            f"chi-square by day type: {c['chi2']:.1f} (dof {c['dof']}), p = {c['p']:.3g}, Cramér's V = "
+            f"{c['cramers_v']:.3f}; by hour: {hr['chi2']:.1f} (dof {hr['dof']}), p = {hr['p']:.3g}, "
+            f"V = {hr['cramers_v']:.3f}"
+        )
         if ww["cliffs_delta"]:
-            lines.append("Cliff's delta of urgency (> 0: more urgent than weekday calls; |d| < 0.147 negligible): "
-                         + ", ".join(f"{k.replace('_', ' ')} {v:+.3f}" for k, v in ww["cliffs_delta"].items()))
+            lines.append(
+                "Cliff's delta of urgency (> 0: more urgent than weekday calls; |d| < 0.147 negligible): "
+                + ", ".join(f"{k.replace('_', ' ')} {v:+.3f}" for k, v in ww["cliffs_delta"].items())
+            )
         for p in ww["plots"]:
             lines.append(f"plot: {p}")
     return "\n".join(lines)

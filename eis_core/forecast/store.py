@@ -20,8 +20,10 @@ def new_run(kind: str, params: dict, data_start=None, data_end=None) -> int:
 
     ensure_schema()
     with db.connect() as conn:
-        return conn.execute("INSERT INTO forecast.runs (kind, params, data_start, data_end) VALUES (%s, %s, %s, %s) "
-                            "RETURNING run_id", (kind, json.dumps(params, default=str), data_start, data_end)).fetchone()[0]
+        return conn.execute(
+            "INSERT INTO forecast.runs (kind, params, data_start, data_end) VALUES (%s, %s, %s, %s) RETURNING run_id",
+            (kind, json.dumps(params, default=str), data_start, data_end),
+        ).fetchone()[0]
 
 
 def finish_run(run_id: int, seconds: float) -> None:
@@ -50,17 +52,35 @@ def _copy(table: str, cols: list[str], rows) -> None:
 
 
 def write_backtests(run_id: int, target: str, scores: pd.DataFrame) -> None:
-    cols = ["series", "model", "cutoff", "horizon_bucket", "rmse", "mae", "mase", "coverage_80", "coverage_95", "n", "chosen"]
-    _copy("backtests", ["run_id", "target"] + cols,
-          ([run_id, target] + list(r) for r in scores[cols].itertuples(index=False)))
+    cols = [
+        "series",
+        "model",
+        "cutoff",
+        "horizon_bucket",
+        "rmse",
+        "mae",
+        "mase",
+        "coverage_80",
+        "coverage_95",
+        "n",
+        "chosen",
+    ]
+    _copy(
+        "backtests",
+        ["run_id", "target"] + cols,
+        ([run_id, target] + list(r) for r in scores[cols].itertuples(index=False)),
+    )
 
 
 def write_forecasts(run_id: int, target: str, fc: pd.DataFrame, chosen: dict[str, str]) -> None:
     table, tcol = ("calls_hourly", "ts") if target == "calls_hourly" else ("stops_daily", "day")
     fc = fc.assign(chosen=[chosen.get(s) == m for s, m in zip(fc["series"], fc["model"])])
     cols = ["series", "ts", "model", "yhat", "lo_80", "hi_80", "lo_95", "hi_95", "chosen"]
-    _copy(table, ["run_id"] + [tcol if c == "ts" else c for c in cols],
-          ([run_id] + list(r) for r in fc[cols].itertuples(index=False)))
+    _copy(
+        table,
+        ["run_id"] + [tcol if c == "ts" else c for c in cols],
+        ([run_id] + list(r) for r in fc[cols].itertuples(index=False)),
+    )
 
 
 def write_priority(run_id: int, scores: pd.DataFrame) -> None:
@@ -73,8 +93,9 @@ def latest_run(kind: str) -> int | None:
 
     ensure_schema()
     with db.connect() as conn:
-        row = conn.execute("SELECT max(run_id) FROM forecast.runs WHERE kind = %s AND seconds IS NOT NULL",
-                           (kind,)).fetchone()
+        row = conn.execute(
+            "SELECT max(run_id) FROM forecast.runs WHERE kind = %s AND seconds IS NOT NULL", (kind,)
+        ).fetchone()
     return row[0] if row else None
 
 
@@ -82,7 +103,9 @@ def read_calls_forecast(run_id: int, series: str, chosen_only: bool = True) -> p
     from eis_core import db
 
     with db.connect() as conn:
-        rows = conn.execute("SELECT series, ts, model, yhat, lo_80, hi_80, lo_95, hi_95 FROM forecast.calls_hourly "
-                            "WHERE run_id = %s AND series = %s" + (" AND chosen" if chosen_only else "") + " ORDER BY ts",
-                            (run_id, series)).fetchall()
+        rows = conn.execute(
+            "SELECT series, ts, model, yhat, lo_80, hi_80, lo_95, hi_95 FROM forecast.calls_hourly "
+            "WHERE run_id = %s AND series = %s" + (" AND chosen" if chosen_only else "") + " ORDER BY ts",
+            (run_id, series),
+        ).fetchall()
     return pd.DataFrame(rows, columns=["series", "ts", "model", "yhat", "lo_80", "hi_80", "lo_95", "hi_95"])

@@ -11,9 +11,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -27,12 +27,20 @@ DEFAULT_SALT = "eis-cpdp-v1"
 SALT_ENV = "EIS_IMPORT_SALT"
 DEFAULT_MAX_DROP_SHARE = 0.05
 TABLES = ("officers", "rank_history", "assignments", "ia_cases", "use_of_force")
-COUNTED = {"officers": ("rank", "sworn", "race", "sex"), "ia_cases": ("event_type", "disposition"),
-           "use_of_force": ("force_type", "review_outcome", "officer_injured")}
-_DATE_COLUMNS = {"profiles": ("appointed_date", "resignation_date"), "units": ("unit_start_date", "unit_end_date"),
-                 "salary": ("spp_date",), "complaints": ("incident_date", "complaint_date", "closed_date"),
-                 "complaints_2018": ("incident_start_date", "complaint_date", "closed_date"),
-                 "trr_main": ("trr_date",), "trr_statuses": ("status_date",)}
+COUNTED = {
+    "officers": ("rank", "sworn", "race", "sex"),
+    "ia_cases": ("event_type", "disposition"),
+    "use_of_force": ("force_type", "review_outcome", "officer_injured"),
+}
+_DATE_COLUMNS = {
+    "profiles": ("appointed_date", "resignation_date"),
+    "units": ("unit_start_date", "unit_end_date"),
+    "salary": ("spp_date",),
+    "complaints": ("incident_date", "complaint_date", "closed_date"),
+    "complaints_2018": ("incident_start_date", "complaint_date", "closed_date"),
+    "trr_main": ("trr_date",),
+    "trr_statuses": ("status_date",),
+}
 
 
 @dataclass
@@ -51,8 +59,10 @@ class ImportResult:
         for name, t in self.report["tables"].items():
             dropped = sum(t["dropped"].values())
             skipped = sum(t["skipped"].values())
-            lines.append(f"  {name}: {t['rows_out']:,} rows written, {dropped:,} dropped, {skipped:,} skipped, "
-                         f"{sum(t['recoded'].values()):,} values recoded")
+            lines.append(
+                f"  {name}: {t['rows_out']:,} rows written, {dropped:,} dropped, {skipped:,} skipped, "
+                f"{sum(t['recoded'].values()):,} values recoded"
+            )
             for reason, n in t["dropped"].items():
                 lines.append(f"      dropped {n:,}: {reason}")
         lines.append(f"  details: {self.out_dir / '_import_report.json'}")
@@ -106,9 +116,14 @@ def _format(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return out
 
 
-def run_import(src_dir: str | Path, out_dir: str | Path, *, salt: str | None = None,
-               max_drop_share: float = DEFAULT_MAX_DROP_SHARE,
-               progress: Callable[[str], None] = lambda m: None) -> ImportResult:
+def run_import(
+    src_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    salt: str | None = None,
+    max_drop_share: float = DEFAULT_MAX_DROP_SHARE,
+    progress: Callable[[str], None] = lambda m: None,
+) -> ImportResult:
     t0 = time.perf_counter()
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
@@ -153,12 +168,15 @@ def run_import(src_dir: str | Path, out_dir: str | Path, *, salt: str | None = N
         _format(df, name).to_csv(out_dir / f"{name}.csv", index=False, na_rep="", lineterminator="\n")
         rep.table(name)["rows_out"] = len(df)
         for col in COUNTED.get(name, ()):
-            rep.table(name).setdefault("counts", {})[col] = {str(k): int(v) for k, v in
-                                                            df[col].fillna("NULL").value_counts().sort_index().items()}
+            rep.table(name).setdefault("counts", {})[col] = {
+                str(k): int(v) for k, v in df[col].fillna("NULL").value_counts().sort_index().items()
+            }
         progress(f"  {name}.csv: {len(df):,} rows")
     extracted_at = cap.strftime("%Y-%m-%dT%H:%M:%S")
-    (out_dir / "_drop.json").write_text(json.dumps({"extracted_at": extracted_at, "kind": "department",
-                                                    "source": "CPDP fully-unified-data"}, indent=2) + "\n")
+    (out_dir / "_drop.json").write_text(
+        json.dumps({"extracted_at": extracted_at, "kind": "department", "source": "CPDP fully-unified-data"}, indent=2)
+        + "\n"
+    )
     body = rep.as_dict()
     too_many = []
     for name, t in body["tables"].items():
@@ -167,7 +185,13 @@ def run_import(src_dir: str | Path, out_dir: str | Path, *, salt: str | None = N
         t["drop_share"] = round(share, 6)
         if share > max_drop_share:
             too_many.append(f"{name} {share:.1%}")
-    body = {"source_dir": str(src_dir), "extracted_at": extracted_at, "salt": salt_source,
-            "max_drop_share": max_drop_share, "too_many_dropped": too_many, **body}
+    body = {
+        "source_dir": str(src_dir),
+        "extracted_at": extracted_at,
+        "salt": salt_source,
+        "max_drop_share": max_drop_share,
+        "too_many_dropped": too_many,
+        **body,
+    }
     (out_dir / "_import_report.json").write_text(json.dumps(body, indent=2) + "\n")
     return ImportResult(out_dir, extracted_at, body, time.perf_counter() - t0)

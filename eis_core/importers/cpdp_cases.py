@@ -14,12 +14,18 @@ from eis_core.importers.cpdp_sources import Report, clean_text, isin, parse_cr, 
 
 # finding -> (disposition, seriousness: lower = more serious); None = no finding recorded
 FINDINGS: dict[str, tuple[str, int] | None] = {
-    "SU": ("SUSTAINED", 0), "SUSTAINED": ("SUSTAINED", 0),
-    "NS": ("NOT_SUSTAINED", 1), "NOT SUSTAINED": ("NOT_SUSTAINED", 1),
-    "EX": ("EXONERATED", 2), "EXONERATED": ("EXONERATED", 2),
-    "UN": ("UNFOUNDED", 3), "UNFOUNDED": ("UNFOUNDED", 3),
-    "NAF": ("NO_FINDING", 4), "NO AFFIDAVIT": ("NO_FINDING", 4),
-    "NC": ("NO_FINDING", 4), "DIS": ("NO_FINDING", 4),
+    "SU": ("SUSTAINED", 0),
+    "SUSTAINED": ("SUSTAINED", 0),
+    "NS": ("NOT_SUSTAINED", 1),
+    "NOT SUSTAINED": ("NOT_SUSTAINED", 1),
+    "EX": ("EXONERATED", 2),
+    "EXONERATED": ("EXONERATED", 2),
+    "UN": ("UNFOUNDED", 3),
+    "UNFOUNDED": ("UNFOUNDED", 3),
+    "NAF": ("NO_FINDING", 4),
+    "NO AFFIDAVIT": ("NO_FINDING", 4),
+    "NC": ("NO_FINDING", 4),
+    "DIS": ("NO_FINDING", 4),
     "ADDITIONAL INVESTIGATION REQUESTED": None,
 }
 NO_FINDING_RANK = 4
@@ -31,8 +37,14 @@ EVENT_TYPE = {"CIVILIAN": "CITIZEN_COMPLAINT", "CPD_EMPLOYEE": "OFFICER_COMPLAIN
 def _complaints(src: dict[str, pd.DataFrame], rep: Report, crs: dict[str, pd.Series]) -> pd.DataFrame:
     """One row per CR: incident, complaint (reported) and closed dates, complainant type."""
     cc = src["complaints"]
-    a = pd.DataFrame({"cr": parse_cr(cc["cr_id"]), "incident": parse_date(cc["incident_date"]),
-                      "complaint": parse_date(cc["complaint_date"]), "closed": parse_date(cc["closed_date"])})
+    a = pd.DataFrame(
+        {
+            "cr": parse_cr(cc["cr_id"]),
+            "incident": parse_date(cc["incident_date"]),
+            "complaint": parse_date(cc["complaint_date"]),
+            "closed": parse_date(cc["closed_date"]),
+        }
+    )
     crs["complaints"] = a.cr
     per = a.groupby("cr").agg(incident=("incident", "min"), complaint=("complaint", "max"), closed=("closed", "max"))
     per["ctype"] = pd.NA
@@ -40,12 +52,22 @@ def _complaints(src: dict[str, pd.DataFrame], rep: Report, crs: dict[str, pd.Ser
     per["complaint_differs"] = False
     if "complaints_2018" in src:
         c2 = src["complaints_2018"]
-        b = pd.DataFrame({"cr": parse_cr(c2["cr_id"]), "incident": parse_date(c2["incident_start_date"]),
-                          "complaint": parse_date(c2["complaint_date"]), "closed": parse_date(c2["closed_date"]),
-                          "ctype": clean_text(c2["complainant_type"])})
+        b = pd.DataFrame(
+            {
+                "cr": parse_cr(c2["cr_id"]),
+                "incident": parse_date(c2["incident_start_date"]),
+                "complaint": parse_date(c2["complaint_date"]),
+                "closed": parse_date(c2["closed_date"]),
+                "ctype": clean_text(c2["complainant_type"]),
+            }
+        )
         crs["complaints_2018"] = b.cr
-        q = b.groupby("cr").agg(incident2=("incident", "min"), complaint2=("complaint", "max"),
-                                closed2=("closed", "max"), ctype2=("ctype", "first"))
+        q = b.groupby("cr").agg(
+            incident2=("incident", "min"),
+            complaint2=("complaint", "max"),
+            closed2=("closed", "max"),
+            ctype2=("ctype", "first"),
+        )
         per = per.join(q, how="outer")
         per["closed_differs"] = per.closed.notna() & per.closed2.notna() & (per.closed != per.closed2)
         per["complaint_differs"] = per.complaint.notna() & per.complaint2.notna() & (per.complaint != per.complaint2)
@@ -74,15 +96,34 @@ def _allegations(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
     T = "ia_cases"
     parts = []
     a = src["accused"]
-    parts.append(pd.DataFrame({"uid": parse_uid(a["UID"]), "uid_raw": a["UID"], "cr": parse_cr(a["cr_id"]),
-                               "allegation": _coded(a["complaint_code"], a["complaint_category"]), "finding": clean_text(a["final_finding"]),
-                               "outcome": clean_text(a["final_outcome"]), "release": 0}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "uid": parse_uid(a["UID"]),
+                "uid_raw": a["UID"],
+                "cr": parse_cr(a["cr_id"]),
+                "allegation": _coded(a["complaint_code"], a["complaint_category"]),
+                "finding": clean_text(a["final_finding"]),
+                "outcome": clean_text(a["final_outcome"]),
+                "release": 0,
+            }
+        )
+    )
     if "accused_2018" in src:
         b = src["accused_2018"]
-        parts.append(pd.DataFrame({"uid": parse_uid(b["UID"]), "uid_raw": b["UID"], "cr": parse_cr(b["cr_id"]),
-                                   "allegation": _coded(b["allegation_category_code"], b["allegation_category"]),
-                                   "finding": clean_text(b["final_finding_USE"]).fillna(clean_text(b["final_finding"])),
-                                   "outcome": clean_text(b["final_outcome_USE"]), "release": 1}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "uid": parse_uid(b["UID"]),
+                    "uid_raw": b["UID"],
+                    "cr": parse_cr(b["cr_id"]),
+                    "allegation": _coded(b["allegation_category_code"], b["allegation_category"]),
+                    "finding": clean_text(b["final_finding_USE"]).fillna(clean_text(b["final_finding"])),
+                    "outcome": clean_text(b["final_outcome_USE"]),
+                    "release": 1,
+                }
+            )
+        )
     if hasattr(src, "release"):
         src.release("accused", "accused_2018")
     al = pd.concat(parts, ignore_index=True)
@@ -121,10 +162,12 @@ def build_cases(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     g = al.groupby(["uid", "cr"], sort=False)
     stats = g.agg(n=("sev", "size"), nrel=("release", "nunique"), nsev=("sev", "nunique"))
     case = g.head(1).set_index(["uid", "cr"]).join(stats)
-    rep.recode(T, "several allegation rows (of one or both releases) of one officer in one CR -> one case, most serious finding kept",
-               (case.n > 1).sum())
-    rep.recode(T, "releases disagree on the finding -> most serious kept",
-               ((case.nrel > 1) & (case.nsev > 1)).sum())
+    rep.recode(
+        T,
+        "several allegation rows (of one or both releases) of one officer in one CR -> one case, most serious finding kept",
+        (case.n > 1).sum(),
+    )
+    rep.recode(T, "releases disagree on the finding -> most serious kept", ((case.nrel > 1) & (case.nsev > 1)).sum())
     case = case.reset_index().join(per, on="cr")
     bad = ~isin(case.cr, per.index)
     rep.drop(T, "CR not in the complaints files", bad.sum())
@@ -172,5 +215,17 @@ def build_cases(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     for key, rel in (("accused", 0), ("accused_2018", 1)):
         if key in src:
             rep.used(key, int((al.release == rel).sum()))
-    return case[["uid", "cr", "event_type", "incident_date", "reported_date", "closed_date", "disposition",
-                 "call_id", "intervention", "allegation"]].reset_index(drop=True)
+    return case[
+        [
+            "uid",
+            "cr",
+            "event_type",
+            "incident_date",
+            "reported_date",
+            "closed_date",
+            "disposition",
+            "call_id",
+            "intervention",
+            "allegation",
+        ]
+    ].reset_index(drop=True)

@@ -21,13 +21,26 @@ def _flag(s: pd.Series) -> pd.Series:
 def build_force(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
     T = "use_of_force"
     tm, to, ts = src["trr_main"], src["trr_officers"], src["trr_statuses"]
-    main = pd.DataFrame({"trr": tm["trr_id"].str.replace(r"\.0+$", "", regex=True), "date": parse_date(tm["trr_date"]),
-                         "time": tm["trr_time"], "taser": _flag(tm["taser"]), "firearm": _flag(tm["firearm_used"])})
+    main = pd.DataFrame(
+        {
+            "trr": tm["trr_id"].str.replace(r"\.0+$", "", regex=True),
+            "date": parse_date(tm["trr_date"]),
+            "time": tm["trr_time"],
+            "taser": _flag(tm["taser"]),
+            "firearm": _flag(tm["firearm_used"]),
+        }
+    )
     dup = main.trr.duplicated()
     rep.drop(T, "duplicate trr_id in TRR-main (first kept)", dup.sum())
     main = main[~dup & main.trr.notna()]
-    off = pd.DataFrame({"trr": to["trr_id"].str.replace(r"\.0+$", "", regex=True), "uid_raw": to["UID"],
-                        "uid": parse_uid(to["UID"]), "injured": clean_text(to["injured"])})
+    off = pd.DataFrame(
+        {
+            "trr": to["trr_id"].str.replace(r"\.0+$", "", regex=True),
+            "uid_raw": to["UID"],
+            "uid": parse_uid(to["UID"]),
+            "injured": clean_text(to["injured"]),
+        }
+    )
     rep.skip(T, "TRR-officers row without officer", off.uid_raw.isna().sum())
     rep.drop(T, "TRR-officers row with an unparseable UID", (off.uid_raw.notna() & off.uid.isna()).sum())
     off = off[off.uid.notna()]
@@ -55,13 +68,20 @@ def build_force(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     df["force_type"] = np.select([df.firearm, df.taser], ["FIREARM", "TASER"], "OTHER")
     rep.recode(T, "firearm_used -> FIREARM", (df.force_type == "FIREARM").sum())
     rep.recode(T, "taser (no firearm) -> TASER", (df.force_type == "TASER").sum())
-    rep.recode(T, "neither firearm nor taser -> OTHER (kind of force not in these files)", (df.force_type == "OTHER").sum())
+    rep.recode(
+        T, "neither firearm nor taser -> OTHER (kind of force not in these files)", (df.force_type == "OTHER").sum()
+    )
     df["officer_injured"] = df.injured.map(YES_NO)
     rep.recode(T, "injured missing or unknown -> officer_injured NULL", df.officer_injured.isna().sum())
     df["subject_injured"] = pd.NA
 
-    st = pd.DataFrame({"trr": ts["trr_id"].str.replace(r"\.0+$", "", regex=True), "status": clean_text(ts["status"]),
-                       "date": parse_date(ts["status_date"])}).dropna()
+    st = pd.DataFrame(
+        {
+            "trr": ts["trr_id"].str.replace(r"\.0+$", "", regex=True),
+            "status": clean_text(ts["status"]),
+            "date": parse_date(ts["status_date"]),
+        }
+    ).dropna()
     appr = st[st.status == "APPROVED"].groupby("trr").date.max()
     revd = st[st.status == "REVIEWED"].groupby("trr").date.max()
     df["reviewed_on"] = df.trr.map(appr)
@@ -78,5 +98,15 @@ def build_force(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     rep.used("trr_officers", len(df))
     rep.used("trr_statuses", int(isin(st.trr, df.trr).sum()))
     df = df.rename(columns={"trr": "report_id"})
-    return df[["report_id", "uid", "occurred_at", "force_type", "subject_injured", "officer_injured", "reviewed_on",
-               "review_outcome"]].reset_index(drop=True)
+    return df[
+        [
+            "report_id",
+            "uid",
+            "occurred_at",
+            "force_type",
+            "subject_injured",
+            "officer_injured",
+            "reviewed_on",
+            "review_outcome",
+        ]
+    ].reset_index(drop=True)

@@ -9,8 +9,14 @@ import pandas as pd
 
 from eis_core.importers.cpdp_sources import Report, clean_text, isin, parse_date, parse_uid
 
-RACE = {"WHITE": "WHITE", "BLACK": "BLACK", "HISPANIC": "HISPANIC", "ASIAN/PACIFIC ISLANDER": "ASIAN",
-        "ASIAN": "ASIAN", "NATIVE AMERICAN/ALASKAN NATIVE": "OTHER"}
+RACE = {
+    "WHITE": "WHITE",
+    "BLACK": "BLACK",
+    "HISPANIC": "HISPANIC",
+    "ASIAN/PACIFIC ISLANDER": "ASIAN",
+    "ASIAN": "ASIAN",
+    "NATIVE AMERICAN/ALASKAN NATIVE": "OTHER",
+}
 SEX = {"MALE": "M", "FEMALE": "F"}
 STILL_THERE = pd.Timestamp("2018-06-01")  # unit-history's "still in this unit" end date
 
@@ -39,8 +45,13 @@ def map_rank(title: str) -> tuple[str, bool] | None:
 def _mapped_titles(titles: pd.Series) -> pd.DataFrame:
     uniq = titles.dropna().unique()
     m = {t: map_rank(t) for t in uniq}
-    return pd.DataFrame({"rank": titles.map(lambda t: m[t][0] if t in m else None),
-                         "sworn": titles.map(lambda t: m[t][1] if t in m else None)}, index=titles.index)
+    return pd.DataFrame(
+        {
+            "rank": titles.map(lambda t: m[t][0] if t in m else None),
+            "sworn": titles.map(lambda t: m[t][1] if t in m else None),
+        },
+        index=titles.index,
+    )
 
 
 def build_officers(prof: pd.DataFrame, salary: pd.DataFrame | None, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
@@ -94,8 +105,13 @@ def build_officers(prof: pd.DataFrame, salary: pd.DataFrame | None, cap: pd.Time
 
     # rank: the profile's current rank; without one, the officer's latest salary-file rank
     if salary is not None and df.title.isna().any():
-        sal = pd.DataFrame({"uid": parse_uid(salary["UID"]), "year": pd.to_numeric(salary["year"], errors="coerce"),
-                            "t": clean_text(salary["rank"])}).dropna()
+        sal = pd.DataFrame(
+            {
+                "uid": parse_uid(salary["UID"]),
+                "year": pd.to_numeric(salary["year"], errors="coerce"),
+                "t": clean_text(salary["rank"]),
+            }
+        ).dropna()
         last = sal.sort_values("year").groupby("uid").t.last()
         fill = df.title.isna() & df.uid.isin(last.index)
         rep.recode(T, "current_rank missing -> latest salary-file rank", fill.sum())
@@ -119,8 +135,14 @@ def build_rank_history(salary: pd.DataFrame, officers: pd.DataFrame, cap: pd.Tim
     after the end of that salary year and after the previous rank's start (for the first row: not before the
     appointed date); otherwise 1 January of the salary year (the first row: the later of that and hire_date)."""
     T = "rank_history"
-    df = pd.DataFrame({"uid": parse_uid(salary["UID"]), "year": pd.to_numeric(salary["year"], errors="coerce"),
-                       "spp": parse_date(salary["spp_date"]), "title": clean_text(salary["rank"])})
+    df = pd.DataFrame(
+        {
+            "uid": parse_uid(salary["UID"]),
+            "year": pd.to_numeric(salary["year"], errors="coerce"),
+            "spp": parse_date(salary["spp_date"]),
+            "title": clean_text(salary["rank"]),
+        }
+    )
     rep.skip(T, "salary row without UID", df.uid.isna().sum())
     df = df[df.uid.notna()]
     bad = ~df.uid.isin(officers.uid)
@@ -150,8 +172,11 @@ def build_rank_history(salary: pd.DataFrame, officers: pd.DataFrame, cap: pd.Tim
     fallback = np.where(df["first"], np.maximum(df.jan1, hire.where(hire <= dec31, df.jan1)), df.jan1)
     df["start_date"] = pd.Series(np.where(spp_ok, df.spp, fallback), index=df.index).astype("datetime64[ns]")
     rep.recode(T, "start_date = spp_date", spp_ok.sum())
-    rep.recode(T, "no usable spp_date -> start_date = 1 January of the salary year (first row: hire date if later)",
-               (~spp_ok).sum())
+    rep.recode(
+        T,
+        "no usable spp_date -> start_date = 1 January of the salary year (first row: hire date if later)",
+        (~spp_ok).sum(),
+    )
     # strictly increasing per officer (a stale spp_date could otherwise tie or cross the previous row)
     prev_start = df.groupby("uid").start_date.shift()
     cross = prev_start.notna() & (df.start_date <= prev_start)
@@ -177,8 +202,14 @@ def unit_label(unit: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def build_assignments(units: pd.DataFrame, officers: pd.DataFrame, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
     T = "assignments"
-    df = pd.DataFrame({"uid": parse_uid(units["UID"]), "start_date": parse_date(units["unit_start_date"]),
-                       "end_date": parse_date(units["unit_end_date"]), "unit_n": pd.to_numeric(units["unit"], errors="coerce")})
+    df = pd.DataFrame(
+        {
+            "uid": parse_uid(units["UID"]),
+            "start_date": parse_date(units["unit_start_date"]),
+            "end_date": parse_date(units["unit_end_date"]),
+            "unit_n": pd.to_numeric(units["unit"], errors="coerce"),
+        }
+    )
     rep.skip(T, "unit row without UID", df.uid.isna().sum())
     df = df[df.uid.notna()]
     bad = ~df.uid.isin(officers.uid)

@@ -34,17 +34,44 @@ class Source:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("profiles", r"final-profiles", ("UID", "birth_year", "race", "gender", "appointed_date",
-                                            "resignation_date", "current_rank", "cleaned_rank"), True),
+    Source(
+        "profiles",
+        r"final-profiles",
+        ("UID", "birth_year", "race", "gender", "appointed_date", "resignation_date", "current_rank", "cleaned_rank"),
+        True,
+    ),
     Source("units", r"unit-history", ("UID", "unit", "unit_start_date", "unit_end_date"), True),
     Source("salary", r"salary-ranks_\d{4}-\d{4}_\d{4}-\d{2}", ("UID", "rank", "year", "spp_date"), False),
     Source("complaints", r"complaints-complaints", ("cr_id", "incident_date", "complaint_date", "closed_date"), True),
-    Source("complaints_2018", r"complaints-complaints_2000-2018_2018-03",
-           ("cr_id", "incident_start_date", "complaint_date", "closed_date", "complainant_type"), False),
-    Source("accused", r"complaints-accused", ("UID", "cr_id", "complaint_category", "complaint_code", "final_finding", "final_outcome"), True),
-    Source("accused_2018", r"complaints-accused_2000-2018_2018-03",
-           ("UID", "cr_id", "allegation_category", "allegation_category_code", "final_finding", "final_finding_USE", "final_outcome_USE"), False),
-    Source("trr_main", r"TRR-main_2004-2016_2016-09", ("trr_id", "trr_date", "trr_time", "taser", "firearm_used"), False),
+    Source(
+        "complaints_2018",
+        r"complaints-complaints_2000-2018_2018-03",
+        ("cr_id", "incident_start_date", "complaint_date", "closed_date", "complainant_type"),
+        False,
+    ),
+    Source(
+        "accused",
+        r"complaints-accused",
+        ("UID", "cr_id", "complaint_category", "complaint_code", "final_finding", "final_outcome"),
+        True,
+    ),
+    Source(
+        "accused_2018",
+        r"complaints-accused_2000-2018_2018-03",
+        (
+            "UID",
+            "cr_id",
+            "allegation_category",
+            "allegation_category_code",
+            "final_finding",
+            "final_finding_USE",
+            "final_outcome_USE",
+        ),
+        False,
+    ),
+    Source(
+        "trr_main", r"TRR-main_2004-2016_2016-09", ("trr_id", "trr_date", "trr_time", "taser", "firearm_used"), False
+    ),
     Source("trr_officers", r"TRR-officers_2004-2016_2016-09", ("trr_id", "UID", "injured"), False),
     Source("trr_statuses", r"TRR-statuses_2004-2016_2016-09", ("trr_id", "status", "status_date"), False),
 )
@@ -59,8 +86,9 @@ class Report:
     tables: dict[str, dict] = field(default_factory=dict)
 
     def table(self, name: str) -> dict:
-        return self.tables.setdefault(name, {"rows_out": 0, "dropped": Counter(), "recoded": Counter(),
-                                             "skipped": Counter()})
+        return self.tables.setdefault(
+            name, {"rows_out": 0, "dropped": Counter(), "recoded": Counter(), "skipped": Counter()}
+        )
 
     def drop(self, table: str, reason: str, n: int) -> None:
         if n:
@@ -80,9 +108,13 @@ class Report:
     def as_dict(self) -> dict:
         tables = {}
         for name, t in self.tables.items():
-            tables[name] = {"rows_out": t["rows_out"], "dropped": dict(sorted(t["dropped"].items())),
-                            "recoded": dict(sorted(t["recoded"].items())), "skipped": dict(sorted(t["skipped"].items())),
-                            "counts": t.get("counts", {})}
+            tables[name] = {
+                "rows_out": t["rows_out"],
+                "dropped": dict(sorted(t["dropped"].items())),
+                "recoded": dict(sorted(t["recoded"].items())),
+                "skipped": dict(sorted(t["skipped"].items())),
+                "counts": t.get("counts", {}),
+            }
         return {"sources": self.sources, "tables": tables}
 
 
@@ -122,8 +154,10 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
         table = pacsv.read_csv(
             path,
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(include_columns=columns, column_types={c: pa.string() for c in columns},
-                                                 strings_can_be_null=True))
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns, column_types={c: pa.string() for c in columns}, strings_can_be_null=True
+            ),
+        )
     except (pa.ArrowInvalid, OSError) as e:
         raise CpdpImportError(f"{path.name}: cannot be parsed as CSV ({str(e).splitlines()[0]})") from None
     df = table.to_pandas()
@@ -161,7 +195,7 @@ class Sources:
         return self._cache[key]
 
     def get(self, key: str) -> pd.DataFrame | None:
-        return self[key] if key in self else None
+        return self[key] if key in self else None  # noqa: SIM401 (this *is* get: self.get would recurse)
 
     def columns(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
         """A few columns of a file, not kept (for the extraction date)."""
@@ -173,6 +207,7 @@ class Sources:
 
 
 # ---------------------------------------------------------------- value parsing helpers
+
 
 def parse_uid(s: pd.Series) -> pd.Series:
     """'100005' and '100005.0' -> 100005 (Int64); anything else (empty, non-integral) -> NA."""

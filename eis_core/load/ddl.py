@@ -23,13 +23,16 @@ def create_raw_table(schema: str, name: str, table: Table, extra_columns: list[s
     cols = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in table.column_list]
     cols += [sql.SQL("{} text").format(sql.Identifier(e)) for e in extra_columns]
     cols += [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in META_COLUMNS]
-    return sql.SQL("CREATE TABLE {}.{} ({})").format(sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols))
+    return sql.SQL("CREATE TABLE {}.{} ({})").format(
+        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols)
+    )
 
 
 def add_column(schema: str, name: str, column: str, pg_type: str) -> sql.Composed:
     """A column the contract gained since the table was created (``pg_type`` is the contract's)."""
-    return sql.SQL("ALTER TABLE {}.{} ADD COLUMN {} {}").format(sql.Identifier(schema), sql.Identifier(name),
-                                                              sql.Identifier(column), sql.SQL(pg_type))
+    return sql.SQL("ALTER TABLE {}.{} ADD COLUMN {} {}").format(
+        sql.Identifier(schema), sql.Identifier(name), sql.Identifier(column), sql.SQL(pg_type)
+    )
 
 
 # -- a load's side tables in schema raw_incoming (one set per load and table, dropped when the table is done) --------
@@ -46,7 +49,8 @@ def create_side_text_table(schema: str, name: str, columns: list[str]) -> sql.Co
     cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in columns]
     cols.append(sql.SQL("{} bigint").format(sql.Identifier(META_COLUMNS[1][0])))
     return sql.SQL("CREATE UNLOGGED TABLE {}.{} ({}) " + SIDE_OPTIONS).format(
-        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols))
+        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols)
+    )
 
 
 def create_side_typed_table(schema: str, name: str, table: Table, extra_columns: list[str]) -> sql.Composed:
@@ -55,10 +59,13 @@ def create_side_typed_table(schema: str, name: str, table: Table, extra_columns:
     cols += [sql.SQL("{} text").format(sql.Identifier(e)) for e in extra_columns]
     cols.append(sql.SQL("{} bigint").format(sql.Identifier(META_COLUMNS[1][0])))
     return sql.SQL("CREATE UNLOGGED TABLE {}.{} ({}) " + SIDE_OPTIONS).format(
-        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols))
+        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(cols)
+    )
 
 
 def create_why_table(schema: str, name: str) -> sql.Composed:
     """Every (row, rule) a row breaks: ``seq`` orders a row's rules as the suite lists them."""
-    return sql.SQL("CREATE UNLOGGED TABLE {}.{} (row_number bigint NOT NULL, seq int NOT NULL, rule text NOT NULL, "
-                   "reason text NOT NULL) " + SIDE_OPTIONS).format(sql.Identifier(schema), sql.Identifier(name))
+    return sql.SQL(
+        "CREATE UNLOGGED TABLE {}.{} (row_number bigint NOT NULL, seq int NOT NULL, rule text NOT NULL, "
+        "reason text NOT NULL) " + SIDE_OPTIONS
+    ).format(sql.Identifier(schema), sql.Identifier(name))

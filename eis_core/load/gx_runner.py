@@ -103,14 +103,18 @@ class SuiteRunner:
         batch_def = asset.add_batch_definition_whole_table("whole_table")
         suite = ctx.suites.add_or_update(ExpectationSuite(**read_suite(table)))
         vd = ctx.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"validate_{side_table}", data=batch_def, suite=suite))
+            gx.ValidationDefinition(name=f"validate_{side_table}", data=batch_def, suite=suite)
+        )
         self._made.append((ctx.validation_definitions.delete, vd.name))
-        cp = ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"load_{side_table}", validation_definitions=[vd],
-            actions=[UpdateDataDocsAction(name="update_data_docs")],
-            # counts and a few examples; the failing rows themselves come from the database (rowrules)
-            result_format={"result_format": "SUMMARY"},
-        ))
+        cp = ctx.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"load_{side_table}",
+                validation_definitions=[vd],
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                # counts and a few examples; the failing rows themselves come from the database (rowrules)
+                result_format={"result_format": "SUMMARY"},
+            )
+        )
         self._made.append((ctx.checkpoints.delete, cp.name))
         result = cp.run(expectation_parameters={"extracted_at": extracted_at}, run_id=None)
         vres = list(result.run_results.values())[0]
@@ -119,14 +123,28 @@ class SuiteRunner:
             if r.success:
                 continue
             meta = r.expectation_config.meta or {}
-            level, rule, column = meta.get("level", "table"), meta.get("rule", r.expectation_config.type), meta.get("column")
+            level, rule, column = (
+                meta.get("level", "table"),
+                meta.get("rule", r.expectation_config.type),
+                meta.get("column"),
+            )
             res = r.result or {}
             if r.exception_info and r.exception_info.get("raised_exception"):
-                failures.append(Failure("table", rule, r.expectation_config.type, column, 0,
-                                        message=f"expectation could not run: {r.exception_info.get('exception_message')}"))
+                failures.append(
+                    Failure(
+                        "table",
+                        rule,
+                        r.expectation_config.type,
+                        column,
+                        0,
+                        message=f"expectation could not run: {r.exception_info.get('exception_message')}",
+                    )
+                )
                 continue
             if r.expectation_config.type == "unexpected_rows_expectation":
-                failures.append(Failure(level, rule, r.expectation_config.type, column, int(res.get("observed_value") or 0)))
+                failures.append(
+                    Failure(level, rule, r.expectation_config.type, column, int(res.get("observed_value") or 0))
+                )
                 continue
             idx = res.get("unexpected_index_list") or []
             rows = [int(i[ROW_COL]) for i in idx if isinstance(i, dict) and ROW_COL in i]

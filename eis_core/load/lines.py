@@ -25,19 +25,19 @@ class RecordLines:
     """
 
     def __init__(self, path: Path, chunk: int | None = None) -> None:
-        self._fh = open(path, "rb")
+        self._fh = open(path, "rb")  # noqa: SIM115 - held across calls, closed by close()
         self._chunk = chunk or CHUNK
         self._buf: list[np.ndarray] = []
         self._buffered = 0
         self._eof = False
-        self._line_base = 1      # physical line of the chunk's first byte
-        self._parity = 0         # quotes seen so far, mod 2
-        self._cur_line = 1       # line on which the record in progress started
-        self._cur_len = 0        # its length so far (bytes)
-        self._cur_first = -1     # its first byte (-1: none yet)
+        self._line_base = 1  # physical line of the chunk's first byte
+        self._parity = 0  # quotes seen so far, mod 2
+        self._cur_line = 1  # line on which the record in progress started
+        self._cur_len = 0  # its length so far (bytes)
+        self._cur_first = -1  # its first byte (-1: none yet)
         self._header_skipped = False
         self.taken = 0
-        self.short = False       # the scan ran out of records before the reader did
+        self.short = False  # the scan ran out of records before the reader did
 
     def close(self) -> None:
         self._fh.close()

@@ -26,9 +26,9 @@ whose ``_drop.json`` says ``"kind": "activity"`` requires no table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from psycopg import sql
 
@@ -36,12 +36,24 @@ from eis_core import db
 from eis_core.contract import Contract, load_contract
 from eis_core.load.ddl import RAW_SCHEMA, add_column, create_raw_table
 from eis_core.load.parse import drop_manifest, find_files, parse_extracted_at
+
 # ACCEPTED, NOT_PROVIDED, LoadRejected are used by callers of this module (re-exported)
-from eis_core.load.report import (ACCEPTED, DROP_KINDS, LOAD_ROW, LOCK_KEY, NOT_PROVIDED, LoadBusy,  # noqa: F401
-                                  LoadRejected, LoadReport, ManifestError, TableResult)
+from eis_core.load.report import (  # noqa: F401
+    ACCEPTED,
+    DROP_KINDS,
+    LOAD_ROW,
+    LOCK_KEY,
+    NOT_PROVIDED,
+    LoadBusy,
+    LoadRejected,
+    LoadReport,
+    ManifestError,
+    TableResult,
+)
 from eis_core.load.sidetables import drop_side, ident
 from eis_core.load.suites import INCOMING_SCHEMA
 from eis_core.load.table_load import TableLoad
+
 
 def ensure_raw_schema(contract: Contract | None = None) -> None:
     """Upgrade the schema (the control tables) and create an empty ``raw.<table>`` for every contract table."""
@@ -220,7 +232,7 @@ class DropLoader:
                     self._guarded(tl, tl.validate)
                     if not tl.pending:
                         del pending[name]
-        for name, tl in pending.items():
+        for tl in pending.values():
             self._guarded(tl, tl.commit)
         self._set_officers_good(None)
         results = []

@@ -19,8 +19,10 @@ ROW_COL = "_row_number"
 #: exists, the integer fits 64 bits, the number is finite.
 FORMATS = {
     "date": ("YYYY-MM-DD", r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"),
-    "timestamp": ("YYYY-MM-DDTHH:MM:SS",
-                  r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"),
+    "timestamp": (
+        "YYYY-MM-DDTHH:MM:SS",
+        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+    ),
     "int": ("an integer", r"^-?[0-9]+$"),
     "float": ("a number", r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"),
     "bool": ("true/false", r"^(true|false)$"),
@@ -63,8 +65,10 @@ def path_problem(drop_dir: Path, path: Path) -> Problem | None:
     except (OSError, RuntimeError):
         return Problem("regular file in the drop", f"{path.name} is a broken or looping symbolic link")
     if root != real and root not in real.parents:
-        return Problem("file inside the drop folder",
-                       f"{path.name} resolves outside the drop folder (a symbolic link); it was not read")
+        return Problem(
+            "file inside the drop folder",
+            f"{path.name} resolves outside the drop folder (a symbolic link); it was not read",
+        )
     if not real.is_file():
         return Problem("regular file in the drop", f"{path.name} is not a regular file (a folder?)")
     return None
@@ -103,6 +107,8 @@ def drop_manifest(drop_dir: Path) -> dict:
     except (UnicodeDecodeError, ValueError) as exc:
         raise ManifestError(f"{p}: not valid UTF-8 JSON ({str(exc).splitlines()[0]})") from None
     if not isinstance(manifest, dict):
-        raise ManifestError(f"{p}: must be a JSON object such as {{\"extracted_at\": \"2016-01-01T00:00:00\"}}, "
-                            f"not a {type(manifest).__name__}")
+        raise ManifestError(
+            f'{p}: must be a JSON object such as {{"extracted_at": "2016-01-01T00:00:00"}}, '
+            f"not a {type(manifest).__name__}"
+        )
     return manifest

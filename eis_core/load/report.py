@@ -69,28 +69,42 @@ class LoadReport:
         return next(t for t in self.tables if t.table == name)
 
     def as_dict(self) -> dict:
-        return {"load_id": self.load_id, "drop_dir": self.drop_dir, "ok": self.ok, "data_docs": self.data_docs,
-                "tables": [asdict(t) for t in self.tables]}
+        return {
+            "load_id": self.load_id,
+            "drop_dir": self.drop_dir,
+            "ok": self.ok,
+            "data_docs": self.data_docs,
+            "tables": [asdict(t) for t in self.tables],
+        }
 
     def summary(self) -> str:
         w = max(len(t.table) for t in self.tables) if self.tables else 5
-        lines = [f"load {self.load_id} of {self.drop_dir} (extracted {self.extracted_at})",
-                 f"{'table':<{w}}  {'status':<22} {'rows in':>10} {'loaded':>10} {'quarantined':>11}"]
+        lines = [
+            f"load {self.load_id} of {self.drop_dir} (extracted {self.extracted_at})",
+            f"{'table':<{w}}  {'status':<22} {'rows in':>10} {'loaded':>10} {'quarantined':>11}",
+        ]
         for t in self.tables:
             if not t.not_provided:
-                lines.append(f"{t.table:<{w}}  {t.status:<22} {t.rows_in:>10,} {t.rows_loaded:>10,} {t.rows_quarantined:>11,}")
+                lines.append(
+                    f"{t.table:<{w}}  {t.status:<22} {t.rows_in:>10,} {t.rows_loaded:>10,} {t.rows_quarantined:>11,}"
+                )
         absent = [t.table for t in self.tables if t.not_provided]
         if absent:
             lines.append(f"not provided (optional; features that need them carry no information): {', '.join(absent)}")
         for t in self.tables:
             for p in t.problems:
-                lines.append(f"  {'REJECTED' if t.rejected else 'quarantined'} {t.table}"
-                             f"{'.' + p['column'] if p.get('column') else ''}: rule '{p['rule']}': {p['message']}")
+                lines.append(
+                    f"  {'REJECTED' if t.rejected else 'quarantined'} {t.table}"
+                    f"{'.' + p['column'] if p.get('column') else ''}: rule '{p['rule']}': {p['message']}"
+                )
             for wmsg in t.warnings:
                 lines.append(f"  warning {t.table}: {wmsg}")
         if self.data_docs:
             lines.append(f"Great Expectations Data Docs: {self.data_docs}")
-        lines.append("result: " + ("OK" if self.ok else "REJECTED tables: " + ", ".join(t.table for t in self.tables if t.rejected)))
+        lines.append(
+            "result: "
+            + ("OK" if self.ok else "REJECTED tables: " + ", ".join(t.table for t in self.tables if t.rejected))
+        )
         return "\n".join(lines)
 
     def raise_for_status(self) -> None:

@@ -45,15 +45,17 @@ class RowRuleResult:
     examples: list[str] = field(default_factory=list)
 
 
-def _where(exp: dict, spec: Table, batch: sql.Composable, officers: sql.Composable,
-           extracted_at: str) -> tuple[sql.Composable, list]:
+def _where(
+    exp: dict, spec: Table, batch: sql.Composable, officers: sql.Composable, extracted_at: str
+) -> tuple[sql.Composable, list]:
     etype, kw = exp["type"], exp["kwargs"]
     if etype == "expect_column_values_to_not_be_null":
         return sql.SQL("{} IS NULL").format(sql.Identifier(kw["column"])), []
     if etype == "expect_column_values_to_be_in_set":
         col = sql.Identifier(kw["column"])
-        return sql.SQL("{} IS NOT NULL AND NOT ({}::text = ANY(%s::text[]))").format(col, col), \
-            [[str(v) for v in kw["value_set"]]]
+        return sql.SQL("{} IS NOT NULL AND NOT ({}::text = ANY(%s::text[]))").format(col, col), [
+            [str(v) for v in kw["value_set"]]
+        ]
     if etype == "expect_column_values_to_be_between":
         name = kw["column"]
         col = sql.Identifier(name)
@@ -84,7 +86,7 @@ def _where(exp: dict, spec: Table, batch: sql.Composable, officers: sql.Composab
         if not query.startswith(prefix):
             raise UnsupportedRule(f"unexpected_rows_query not of the form {prefix!r}...")
         pieces: list[sql.Composable] = []
-        rest = query[len(prefix):]
+        rest = query[len(prefix) :]
         # substitute {batch} and {officers} as composed SQL; everything else is the committed suite's text
         import re
 
@@ -103,8 +105,16 @@ def row_rules(suite: dict) -> list[dict]:
     return [e for e in suite["expectations"] if (e.get("meta") or {}).get("level") == "row"]
 
 
-def failing_rows(conn, suite: dict, spec: Table, schema: str, side_table: str, extracted_at: str,
-                 officers: sql.Composable | None = None, why_table: str | None = None) -> list[RowRuleResult]:
+def failing_rows(
+    conn,
+    suite: dict,
+    spec: Table,
+    schema: str,
+    side_table: str,
+    extracted_at: str,
+    officers: sql.Composable | None = None,
+    why_table: str | None = None,
+) -> list[RowRuleResult]:
     """Every row-level rule of *suite* run as SQL against *schema.side_table*.  Each failing row, however
     many, is written to *schema.why_table* (row, rule, reason); the result holds counts and a few examples."""
     batch = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(side_table))
@@ -117,13 +127,21 @@ def failing_rows(conn, suite: dict, spec: Table, schema: str, side_table: str, e
         col = meta.get("column")
         rule = meta.get("rule", exp["type"])
         reason = f"{rule} ({col})" if col else rule
-        n = conn.execute(sql.SQL("INSERT INTO {} (row_number, seq, rule, reason) SELECT {}, %s, %s, %s FROM {} WHERE {}").format(
-            why, sql.Identifier(ROW_COL), batch, where), [ROW_RULE_SEQ + i, rule, reason] + params).rowcount
+        n = conn.execute(
+            sql.SQL("INSERT INTO {} (row_number, seq, rule, reason) SELECT {}, %s, %s, %s FROM {} WHERE {}").format(
+                why, sql.Identifier(ROW_COL), batch, where
+            ),
+            [ROW_RULE_SEQ + i, rule, reason] + params,
+        ).rowcount
         res = RowRuleResult(rule, col, exp["type"], n)
         if n:
             shown = sql.Identifier(col) if col and col in spec.columns else sql.SQL("NULL")
-            rows = conn.execute(sql.SQL("SELECT {}, {}::text FROM {} WHERE {} ORDER BY {} LIMIT 5").format(
-                sql.Identifier(ROW_COL), shown, batch, where, sql.Identifier(ROW_COL)), params).fetchall()
+            rows = conn.execute(
+                sql.SQL("SELECT {}, {}::text FROM {} WHERE {} ORDER BY {} LIMIT 5").format(
+                    sql.Identifier(ROW_COL), shown, batch, where, sql.Identifier(ROW_COL)
+                ),
+                params,
+            ).fetchall()
             res.row_numbers, res.examples = [int(r[0]) for r in rows], [str(r[1]) for r in rows]
         out.append(res)
     return out

@@ -44,7 +44,9 @@ def create_why(conn, base: str) -> None:
 
 def bad_rows(conn, base: str) -> int:
     """How many distinct rows break at least one rule."""
-    return conn.execute(sql.SQL("SELECT count(DISTINCT row_number) FROM {}").format(ident(side_names(base)[2]))).fetchone()[0]
+    return conn.execute(
+        sql.SQL("SELECT count(DISTINCT row_number) FROM {}").format(ident(side_names(base)[2]))
+    ).fetchone()[0]
 
 
 def quarantine(conn, load_id: int, table: str, base: str, every_row: tuple[str, str] | None = None) -> int:
@@ -53,8 +55,10 @@ def quarantine(conn, load_id: int, table: str, base: str, every_row: tuple[str, 
     Without *every_row*: the rows in the ``__why`` table.  With ``(rule, reason)``: every row of the file,
     each with its own rules and then that one (a rejected table)."""
     text, _, why = side_names(base)
-    reasons = sql.SQL("(SELECT row_number, array_agg(rule ORDER BY seq) AS rules, array_agg(reason ORDER BY seq) "
-                      "AS reasons FROM {} GROUP BY row_number)").format(ident(why))
+    reasons = sql.SQL(
+        "(SELECT row_number, array_agg(rule ORDER BY seq) AS rules, array_agg(reason ORDER BY seq) "
+        "AS reasons FROM {} GROUP BY row_number)"
+    ).format(ident(why))
     params: list = [load_id, table]
     if every_row is None:
         rules, why_reasons, join = sql.SQL("w.rules"), sql.SQL("w.reasons"), sql.SQL("JOIN")
@@ -63,18 +67,27 @@ def quarantine(conn, load_id: int, table: str, base: str, every_row: tuple[str, 
         why_reasons = sql.SQL("coalesce(w.reasons, '{}'::text[]) || %s::text")
         join = sql.SQL("LEFT JOIN")
         params += list(every_row)
-    q = sql.SQL("INSERT INTO raw.quarantine (load_id, table_name, row_number, rules, reasons, row_data) "
-                "SELECT %s, %s, t.{rn}, {rules}, {reasons}, to_jsonb(t) - {rnl} FROM {text} t {join} {w} w "
-                "ON w.row_number = t.{rn}").format(
-        rn=sql.Identifier(ROW_COL), rnl=sql.Literal(ROW_COL), rules=rules, reasons=why_reasons,
-        text=ident(text), join=join, w=reasons)
+    q = sql.SQL(
+        "INSERT INTO raw.quarantine (load_id, table_name, row_number, rules, reasons, row_data) "
+        "SELECT %s, %s, t.{rn}, {rules}, {reasons}, to_jsonb(t) - {rnl} FROM {text} t {join} {w} w "
+        "ON w.row_number = t.{rn}"
+    ).format(
+        rn=sql.Identifier(ROW_COL),
+        rnl=sql.Literal(ROW_COL),
+        rules=rules,
+        reasons=why_reasons,
+        text=ident(text),
+        join=join,
+        w=reasons,
+    )
     return conn.execute(q, params).rowcount
 
 
 def last_accepted_sha(conn, table: str, accepted: tuple[str, ...]) -> str | None:
     row = conn.execute(
-        "SELECT file_sha256 FROM raw.load_log WHERE table_name = %s AND status = ANY(%s) "
-        "ORDER BY load_id DESC LIMIT 1", (table, list(accepted))).fetchone()
+        "SELECT file_sha256 FROM raw.load_log WHERE table_name = %s AND status = ANY(%s) ORDER BY load_id DESC LIMIT 1",
+        (table, list(accepted)),
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -83,9 +96,25 @@ def log(conn, load_id: int, drop: Path, res, sha: str | None, started: datetime,
         "INSERT INTO raw.load_log (load_id, drop_path, table_name, file_name, file_sha256, rows_in, rows_loaded, "
         "rows_quarantined, status, message, warnings, report_path, started_at, finished_at) "
         "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, now())",
-        (load_id, str(drop), res.table, res.file, sha, res.rows_in, res.rows_loaded, res.rows_quarantined,
-         res.status, res.message or None, "\n".join(res.warnings) or None, report_path, started))
+        (
+            load_id,
+            str(drop),
+            res.table,
+            res.file,
+            sha,
+            res.rows_in,
+            res.rows_loaded,
+            res.rows_quarantined,
+            res.status,
+            res.message or None,
+            "\n".join(res.warnings) or None,
+            report_path,
+            started,
+        ),
+    )
 
 
 def count(conn, schema: str, table: str) -> int:
-    return conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+    return conn.execute(
+        sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+    ).fetchone()[0]

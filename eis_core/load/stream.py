@@ -46,9 +46,9 @@ class StreamedFile:
     #: the side table holds the file's rows (False: unreadable, nothing copied)
     readable: bool = False
     rows: int = 0
-    columns: list[str] = field(default_factory=list)        # the side table's columns (file order, then absent optional ones)
+    columns: list[str] = field(default_factory=list)  # the side table's columns (file order, then absent optional ones)
     extra_columns: list[str] = field(default_factory=list)  # columns the contract does not know
-    missing: list[str] = field(default_factory=list)        # contract columns absent (and not optional)
+    missing: list[str] = field(default_factory=list)  # contract columns absent (and not optional)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -56,14 +56,21 @@ class StreamedFile:
 def header_problem(path: Path, header: list[str]) -> Problem | None:
     empty = [i + 1 for i, h in enumerate(header) if not h]
     if empty:
-        return Problem("column names not empty",
-                       f"{path.name}: header column(s) {empty} have no name (a trailing comma or ', ' in the header?)",
-                       examples=[str(i) for i in empty], count=len(empty))
+        return Problem(
+            "column names not empty",
+            f"{path.name}: header column(s) {empty} have no name (a trailing comma or ', ' in the header?)",
+            examples=[str(i) for i in empty],
+            count=len(empty),
+        )
     reserved = [h for h in header if h in RESERVED]
     if reserved:
-        return Problem("reserved column names",
-                       f"{path.name}: column(s) {reserved} are reserved for the loader's bookkeeping",
-                       column=reserved[0], examples=reserved, count=len(reserved))
+        return Problem(
+            "reserved column names",
+            f"{path.name}: column(s) {reserved} are reserved for the loader's bookkeeping",
+            column=reserved[0],
+            examples=reserved,
+            count=len(reserved),
+        )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         return Problem("unique column names", f"{path.name}: duplicate column names {dupes}", examples=dupes)
@@ -87,10 +94,14 @@ def _csv_header(path: Path, sf: StreamedFile) -> list[str] | None:
     try:
         header_line = head.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        sf.problems.append(Problem("UTF-8 encoding", f"{path.name}: header is not UTF-8 ({exc.reason} at byte {exc.start})"))
+        sf.problems.append(
+            Problem("UTF-8 encoding", f"{path.name}: header is not UTF-8 ({exc.reason} at byte {exc.start})")
+        )
         return None
     if _has_nul(path):
-        sf.problems.append(Problem("no NUL bytes", f"{path.name} contains a NUL byte (\\x00), which no text value may hold"))
+        sf.problems.append(
+            Problem("no NUL bytes", f"{path.name} contains a NUL byte (\\x00), which no text value may hold")
+        )
         return None
     # names around which the export put blanks are matched without them; values are never touched
     header = [h.strip() for h in next(csv.reader([header_line]))]
@@ -107,12 +118,18 @@ def _csv_batches(path: Path, header: list[str], sf: StreamedFile, state: dict):
     positional = [f"c{i}" for i in range(len(header))]
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding="utf8", use_threads=True, block_size=CSV_BLOCK,
-                                       column_names=positional, skip_rows=1),
+        read_options=pacsv.ReadOptions(
+            encoding="utf8", use_threads=True, block_size=CSV_BLOCK, column_names=positional, skip_rows=1
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
-            column_types={h: pa.string() for h in positional}, strings_can_be_null=True,
-            null_values=[""], quoted_strings_can_be_null=True, check_utf8=True))
+            column_types={h: pa.string() for h in positional},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+            check_utf8=True,
+        ),
+    )
     lines = RecordLines(path)
     try:
         for batch in reader:
@@ -162,7 +179,8 @@ def _copy(conn, side: str, names: list[str], batches) -> int:
     """COPY the batches (text columns + line numbers) into the side table; returns the row count."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in names + [ROW_COL])
     stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv, NULL '')").format(
-        sql.Identifier(INCOMING_SCHEMA), sql.Identifier(side), cols)
+        sql.Identifier(INCOMING_SCHEMA), sql.Identifier(side), cols
+    )
     opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     rows = 0
     with conn.cursor().copy(stmt) as cp:
@@ -188,7 +206,9 @@ def stream_into_side(conn, path: Path, spec: Table, sha256: str, side_text: str)
             pfile = pq.ParquetFile(path)
             names = list(pfile.schema_arrow.names)
         except Exception as exc:  # noqa: BLE001 - any unreadable parquet is a file problem
-            sf.problems.append(Problem("Parquet format", f"{path.name}: cannot be read as Parquet: {str(exc).splitlines()[0]}"))
+            sf.problems.append(
+                Problem("Parquet format", f"{path.name}: cannot be read as Parquet: {str(exc).splitlines()[0]}")
+            )
             return sf
         hp = header_problem(path, names)
         if hp:
@@ -209,17 +229,24 @@ def stream_into_side(conn, path: Path, spec: Table, sha256: str, side_text: str)
     try:
         with conn.transaction():  # a savepoint: a file that breaks part way leaves no side table
             conn.execute(create_side_text_table(INCOMING_SCHEMA, side_text, sf.columns))
-            batches = (_parquet_batches(path, spec, names, pfile) if pfile is not None
-                       else _csv_batches(path, names, sf, state))
+            batches = (
+                _parquet_batches(path, spec, names, pfile)
+                if pfile is not None
+                else _csv_batches(path, names, sf, state)
+            )
             sf.rows = _copy(conn, side_text, names, batches)
             if state["renumber"]:
                 _renumber(conn, side_text)
     except _NulInParquet as exc:
-        sf.problems.append(Problem("no NUL bytes", f"{path.name}: column {exc} holds a NUL byte (\\x00)", column=str(exc)))
+        sf.problems.append(
+            Problem("no NUL bytes", f"{path.name}: column {exc} holds a NUL byte (\\x00)", column=str(exc))
+        )
     except (pa.ArrowInvalid, OSError) as exc:
         msg = str(exc)
         if pfile is not None:
-            sf.problems.append(Problem("Parquet format", f"{path.name}: cannot be read as Parquet: {msg.splitlines()[0]}"))
+            sf.problems.append(
+                Problem("Parquet format", f"{path.name}: cannot be read as Parquet: {msg.splitlines()[0]}")
+            )
         elif isinstance(exc, pa.ArrowInvalid):
             rule = "UTF-8 encoding" if "UTF8" in msg or "utf8" in msg.lower() else "CSV format"
             sf.problems.append(Problem(rule, f"{path.name}: cannot be read as UTF-8 CSV: {msg.splitlines()[0]}"))
@@ -235,7 +262,10 @@ def stream_into_side(conn, path: Path, spec: Table, sha256: str, side_text: str)
 def _renumber(conn, side_text: str) -> int:
     """Rows of a freshly copied table, in copy order (ctid), numbered as lines 2, 3, …"""
     side = sql.Identifier(INCOMING_SCHEMA, side_text)
-    cur = conn.execute(sql.SQL(
-        "UPDATE {} s SET {} = o.n + 1 FROM (SELECT ctid, row_number() OVER (ORDER BY ctid) AS n FROM {}) o "
-        "WHERE s.ctid = o.ctid").format(side, sql.Identifier(ROW_COL), side))
+    cur = conn.execute(
+        sql.SQL(
+            "UPDATE {} s SET {} = o.n + 1 FROM (SELECT ctid, row_number() OVER (ORDER BY ctid) AS n FROM {}) o "
+            "WHERE s.ctid = o.ctid"
+        ).format(side, sql.Identifier(ROW_COL), side)
+    )
     return cur.rowcount

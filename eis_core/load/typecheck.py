@@ -52,12 +52,12 @@ def _valid(c) -> sql.Composable:
     shape = sql.SQL("{} ~ {}").format(col, sql.Literal(FORMATS[c.type][1]))
     if c.type in ("date", "timestamp"):
         shape = sql.SQL("{} AND left({}, 4) <> '0000'").format(shape, col)
-    return sql.SQL("({} IS NULL OR ({} AND pg_input_is_valid({}, {})))").format(
-        col, shape, col, sql.Literal(c.pg_type))
+    return sql.SQL("({} IS NULL OR ({} AND pg_input_is_valid({}, {})))").format(col, shape, col, sql.Literal(c.pg_type))
 
 
-def type_side(conn, spec: Table, extra_columns: list[str], text_side: str, typed_side: str,
-              why_side: str) -> list[Problem]:
+def type_side(
+    conn, spec: Table, extra_columns: list[str], text_side: str, typed_side: str, why_side: str
+) -> list[Problem]:
     """Fill ``typed_side`` from ``text_side``; return the ``column type`` problems (none: typed)."""
     inc = sql.Identifier(INCOMING_SCHEMA)
     text_t = sql.SQL("{}.{}").format(inc, sql.Identifier(text_side))
@@ -66,33 +66,53 @@ def type_side(conn, spec: Table, extra_columns: list[str], text_side: str, typed
     exprs = [_guarded(c) for c in spec.column_list] + [sql.Identifier(e) for e in extra_columns + [ROW_COL]]
     try:
         with conn.transaction():
-            conn.execute(sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM {}").format(
-                inc, sql.Identifier(typed_side), sql.SQL(", ").join(map(sql.Identifier, names)),
-                sql.SQL(", ").join(exprs), text_t))
+            conn.execute(
+                sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM {}").format(
+                    inc,
+                    sql.Identifier(typed_side),
+                    sql.SQL(", ").join(map(sql.Identifier, names)),
+                    sql.SQL(", ").join(exprs),
+                    text_t,
+                )
+            )
         conn.execute(sql.SQL("ANALYZE {}.{}").format(inc, sql.Identifier(typed_side)))  # plans for the rules
         return []
     except psycopg.DataError as exc:  # SQLSTATE class 22: a value the type does not take
         first_error = (str(exc).strip().splitlines() or [""])[0]
     checked = [c for c in spec.column_list if c.type != "text"]
-    counts = conn.execute(sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE NOT {})").format(_valid(c)) for c in checked),
-        text_t)).fetchone()
+    counts = conn.execute(
+        sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE NOT {})").format(_valid(c)) for c in checked), text_t
+        )
+    ).fetchone()
     problems = []
     for c, nbad in zip(checked, counts):
         if not nbad:
             continue
         label = FORMATS[c.type][0]
         reason = f"column type ({c.name} must be {c.type}, {label})"
-        conn.execute(sql.SQL("INSERT INTO {}.{} (row_number, seq, rule, reason) SELECT {}, %s, 'column type', %s "
-                             "FROM {} WHERE NOT {}").format(inc, sql.Identifier(why_side), sql.Identifier(ROW_COL),
-                                                            text_t, _valid(c)),
-                     (TYPE_SEQ + spec.column_list.index(c), reason))
-        shown = conn.execute(sql.SQL("SELECT {}, {} FROM {} WHERE NOT {} ORDER BY {} LIMIT 5").format(
-            sql.Identifier(c.name), sql.Identifier(ROW_COL), text_t, _valid(c), sql.Identifier(ROW_COL))).fetchall()
-        problems.append(Problem(
-            "column type", f"column {c.name} must be {c.type} ({label}); {nbad} value(s) are not, e.g. "
-            + ", ".join(f"{v!r} (line {r})" for v, r in shown),
-            column=c.name, examples=[str(v) for v, _ in shown], count=nbad))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.{} (row_number, seq, rule, reason) SELECT {}, %s, 'column type', %s "
+                "FROM {} WHERE NOT {}"
+            ).format(inc, sql.Identifier(why_side), sql.Identifier(ROW_COL), text_t, _valid(c)),
+            (TYPE_SEQ + spec.column_list.index(c), reason),
+        )
+        shown = conn.execute(
+            sql.SQL("SELECT {}, {} FROM {} WHERE NOT {} ORDER BY {} LIMIT 5").format(
+                sql.Identifier(c.name), sql.Identifier(ROW_COL), text_t, _valid(c), sql.Identifier(ROW_COL)
+            )
+        ).fetchall()
+        problems.append(
+            Problem(
+                "column type",
+                f"column {c.name} must be {c.type} ({label}); {nbad} value(s) are not, e.g. "
+                + ", ".join(f"{v!r} (line {r})" for v, r in shown),
+                column=c.name,
+                examples=[str(v) for v, _ in shown],
+                count=nbad,
+            )
+        )
     if not problems:  # the cast failed on something the checks accept: still never coerced, and named
         problems.append(Problem("column type", f"a value could not be typed: {first_error}"))
     return problems

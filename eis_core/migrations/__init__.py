@@ -38,8 +38,16 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock timeout
 #: uses for its own metadata database)
 VERSION_TABLE = "eis_alembic_version"
 #: tables whose presence (without a version table) marks a warehouse made before the migrations
-LEGACY_MARKERS = ("raw.load_log", "results.runs", "production.predictions", "webapp.users", "severity.models",
-                  "dispatch.subset_comparison", "forecast.runs", "features.marts_status")
+LEGACY_MARKERS = (
+    "raw.load_log",
+    "results.runs",
+    "production.predictions",
+    "webapp.users",
+    "severity.models",
+    "dispatch.subset_comparison",
+    "forecast.runs",
+    "features.marts_status",
+)
 
 FIX = "run `eis db upgrade`"
 
@@ -124,10 +132,15 @@ def upgrade(revision: str = "head") -> dict:
         with _lock, engine.begin() as connection:
             command.upgrade(_config(connection), revision)
     except Exception as exc:  # psycopg's LockNotAvailable, bare (execute_sql) or wrapped by SQLAlchemy
-        if LOCK_NOT_AVAILABLE not in (getattr(exc, "sqlstate", None), getattr(getattr(exc, "orig", None), "sqlstate", None)):
+        if LOCK_NOT_AVAILABLE not in (
+            getattr(exc, "sqlstate", None),
+            getattr(getattr(exc, "orig", None), "sqlstate", None),
+        ):
             raise
-        raise SchemaBehind(f"the schema upgrade waited {LOCK_TIMEOUT} for tables another session holds and was "
-                           f"rolled back: stop the running jobs and {FIX}") from None
+        raise SchemaBehind(
+            f"the schema upgrade waited {LOCK_TIMEOUT} for tables another session holds and was "
+            f"rolled back: stop the running jobs and {FIX}"
+        ) from None
     finally:
         engine.dispose()
     _done.discard(db.database_url())
@@ -178,8 +191,14 @@ def history() -> list[dict]:
     """Every revision, oldest first: id, parent, first line of its docstring."""
     revs = list(script().walk_revisions())
     revs.reverse()
-    return [{"revision": r.revision, "down_revision": r.down_revision,
-             "doc": (r.doc or "").strip().splitlines()[0] if r.doc else ""} for r in revs]
+    return [
+        {
+            "revision": r.revision,
+            "down_revision": r.down_revision,
+            "doc": (r.doc or "").strip().splitlines()[0] if r.doc else "",
+        }
+        for r in revs
+    ]
 
 
 def forget() -> None:
@@ -187,5 +206,17 @@ def forget() -> None:
     _done.clear()
 
 
-__all__ = ["FIX", "SchemaBehind", "current", "downgrade", "ensure_schema", "execute_sql", "forget", "head", "history",
-           "legacy_tables", "require_current", "upgrade"]
+__all__ = [
+    "FIX",
+    "SchemaBehind",
+    "current",
+    "downgrade",
+    "ensure_schema",
+    "execute_sql",
+    "forget",
+    "head",
+    "history",
+    "legacy_tables",
+    "require_current",
+    "upgrade",
+]

@@ -14,7 +14,12 @@ connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock(hashtext('{LOCK_NAME}'
 # a table another session holds (a job mid-transaction) fails the upgrade after this long instead of
 # waiting for ever; the upgrade rolls back whole (eis_core.migrations.upgrade names the fix)
 connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-context.configure(connection=connection, target_metadata=None, version_table=VERSION_TABLE,
-                  version_table_schema="public", transactional_ddl=True)
+context.configure(
+    connection=connection,
+    target_metadata=None,
+    version_table=VERSION_TABLE,
+    version_table_schema="public",
+    transactional_ddl=True,
+)
 with context.begin_transaction():
     context.run_migrations()

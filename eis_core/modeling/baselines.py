@@ -156,12 +156,16 @@ class LegacyEISBaseline(_Baseline):
         else:
             missing = [r for r in self.rules if r not in found]
             if missing:
-                raise ValueError(f"LegacyEISBaseline: no leg_<rule>_flag column for rule(s) {missing}; "
-                                 f"the matrix has {sorted(found)}")
+                raise ValueError(
+                    f"LegacyEISBaseline: no leg_<rule>_flag column for rule(s) {missing}; "
+                    f"the matrix has {sorted(found)}"
+                )
             cols = [found[r] for r in self.rules]
         if not cols:
-            raise ValueError("LegacyEISBaseline: the matrix has no legacy rule flag columns (leg_<rule>_flag); "
-                             "turn on feature block legacy_rules and define legacy_rules in the officer config")
+            raise ValueError(
+                "LegacyEISBaseline: the matrix has no legacy rule flag columns (leg_<rule>_flag); "
+                "turn on feature block legacy_rules and define legacy_rules in the officer config"
+            )
         return cols
 
     def _columns(self, X: pd.DataFrame) -> tuple[str, list[str]]:
@@ -172,8 +176,10 @@ class LegacyEISBaseline(_Baseline):
         flag_col = self._flag_column()
         if self.source == "flags" or (self.source == "auto" and self.rules is None and flag_col in X.columns):
             if flag_col not in X.columns:
-                raise ValueError(f"LegacyEISBaseline: source 'flags' needs column {flag_col} (feature block eis_flags "
-                                 f"with window {self.flag_window}, and an eis_flags table in the drop)")
+                raise ValueError(
+                    f"LegacyEISBaseline: source 'flags' needs column {flag_col} (feature block eis_flags "
+                    f"with window {self.flag_window}, and an eis_flags table in the drop)"
+                )
             return "flags", [flag_col]
         return "rules", self._rule_columns(X)
 
@@ -193,8 +199,10 @@ class LegacyEISBaseline(_Baseline):
 
 
 #: the plain count of each source's events per window (no sub-types, ratios, shares or derived columns)
-COUNT_COLUMN = re.compile(r"^(?P<source>ia_cases(_(?P<event>[a-z_]+?))?|uof_reports|dsp_calls|arr_total|ts_stops|"
-                          r"trn_courses|sec_jobs|flg_flags)_(?P<window>[0-9]+[dwmy]|all)$")
+COUNT_COLUMN = re.compile(
+    r"^(?P<source>ia_cases(_(?P<event>[a-z_]+?))?|uof_reports|dsp_calls|arr_total|ts_stops|"
+    r"trn_courses|sec_jobs|flg_flags)_(?P<window>[0-9]+[dwmy]|all)$"
+)
 COUNT_STATIC = ("chr_age_years", "chr_tenure_days")
 
 
@@ -274,10 +282,13 @@ class SimpleLogisticBaseline(_Baseline):
                 if protected is not None and col in protected.columns:
                     self.categories_[col] = sorted(protected[col].dropna().astype(str).unique().tolist())
             self.feature_names_ = list(self.numeric_used_) + [
-                f"{col}={v}" for col, vals in self.categories_.items() for v in vals]
+                f"{col}={v}" for col, vals in self.categories_.items() for v in vals
+            ]
             if not self.feature_names_:
-                raise ValueError("SimpleLogisticBaseline: none of its inputs is in the matrix "
-                                 f"({list(self.numeric_features)} or {list(self.PROTECTED)} in the index)")
+                raise ValueError(
+                    "SimpleLogisticBaseline: none of its inputs is in the matrix "
+                    f"({list(self.numeric_features)} or {list(self.PROTECTED)} in the index)"
+                )
         parts = [X[self.numeric_used_].to_numpy(dtype=float)] if self.numeric_used_ else []
         for col, vals in self.categories_.items():
             if protected is None or col not in protected.columns:

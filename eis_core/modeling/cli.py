@@ -9,10 +9,22 @@ import click
 
 from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, ConfigError
 
-_config_opt = click.option("--config", "config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True,
-                           type=click.Path(dir_okay=False), help="Officer config (temporal_config).")
-_labels_opt = click.option("--labels", "labels", default=str(DEFAULT_LABELS_CONFIG), show_default=True,
-                           type=click.Path(dir_okay=False), help="Labels config (label windows).")
+_config_opt = click.option(
+    "--config",
+    "config",
+    default=str(DEFAULT_OFFICER_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Officer config (temporal_config).",
+)
+_labels_opt = click.option(
+    "--labels",
+    "labels",
+    default=str(DEFAULT_LABELS_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Labels config (label windows).",
+)
 
 
 def _fail(exc: Exception, code: int) -> None:
@@ -22,8 +34,13 @@ def _fail(exc: Exception, code: int) -> None:
 
 @click.command("splits")
 @_config_opt
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Also draw the splits as a timeline PNG at this path.")
+@click.option(
+    "--plot",
+    "plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw the splits as a timeline PNG at this path.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def splits_cli(config: str, plot: str | None, as_json: bool) -> None:
     """Show the temporal splits of the config (timechop semantics; see docs/modeling.md).
@@ -86,18 +103,42 @@ def echo_built_matrices(built: list[dict], seconds: float) -> None:
     """The train/test matrices of each split as a table, and how many were reused."""
     from eis_core.cli_tables import echo_table
 
-    echo_table(["split", "train matrix", ("rows", "right"), ("pos", "right"), "test matrix", ("rows", "right"),
-                ("pos", "right")],
-               [(b["split"]["split_id"], b["train"]["matrix_id"], f"{b['train']['n_rows']:,}",
-                 f"{b['train']['n_positive']:,}", b["test"]["matrix_id"], f"{b['test']['n_rows']:,}",
-                 f"{b['test']['n_positive']:,}") for b in built])
+    echo_table(
+        [
+            "split",
+            "train matrix",
+            ("rows", "right"),
+            ("pos", "right"),
+            "test matrix",
+            ("rows", "right"),
+            ("pos", "right"),
+        ],
+        [
+            (
+                b["split"]["split_id"],
+                b["train"]["matrix_id"],
+                f"{b['train']['n_rows']:,}",
+                f"{b['train']['n_positive']:,}",
+                b["test"]["matrix_id"],
+                f"{b['test']['n_rows']:,}",
+                f"{b['test']['n_positive']:,}",
+            )
+            for b in built
+        ],
+    )
     reused = sum(int(b[k].get("reused", False)) for b in built for k in ("train", "test"))
     click.echo(f"{2 * len(built)} matrices ({reused} reused) in {seconds:.1f} s")
 
 
 @matrices_cli.command("list")
-@click.option("--config", "config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True,
-              type=click.Path(dir_okay=False), help="Officer config (its project_path).")
+@click.option(
+    "--config",
+    "config",
+    default=str(DEFAULT_OFFICER_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Officer config (its project_path).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(config: str, as_json: bool) -> None:
     """List the matrices under the config's project_path (newest first)."""
@@ -110,8 +151,18 @@ def list_cmd(config: str, as_json: bool) -> None:
         _fail(exc, 2)
     metas = list_matrices(project_dir(cfg))
     if as_json:
-        keys = ("matrix_id", "as_of_dates", "label_name", "n_rows", "n_positive", "n_features", "bytes",
-                "created_at", "build_seconds", "path")
+        keys = (
+            "matrix_id",
+            "as_of_dates",
+            "label_name",
+            "n_rows",
+            "n_positive",
+            "n_features",
+            "bytes",
+            "created_at",
+            "build_seconds",
+            "path",
+        )
         click.echo(json.dumps([{k: m.get(k) for k in keys} for m in metas], indent=2))
         return
     if not metas:
@@ -122,8 +173,28 @@ def list_cmd(config: str, as_json: bool) -> None:
     def span(dates: list) -> str:
         return dates[0] if len(dates) == 1 else f"{dates[0]}…{dates[-1]} ({len(dates)})" if dates else "-"
 
-    echo_table(["matrix", "as-of dates", "label", ("rows", "right"), ("pos", "right"), ("feat", "right"),
-                ("MB", "right"), "created"],
-               [(m["matrix_id"], span(m.get("as_of_dates") or []), m.get("label_name", ""), f"{m.get('n_rows', 0):,}",
-                 f"{m.get('n_positive', 0):,}", m.get("n_features", 0), f"{m.get('bytes', 0) / 2**20:.1f}",
-                 m.get("created_at", "")) for m in metas])
+    echo_table(
+        [
+            "matrix",
+            "as-of dates",
+            "label",
+            ("rows", "right"),
+            ("pos", "right"),
+            ("feat", "right"),
+            ("MB", "right"),
+            "created",
+        ],
+        [
+            (
+                m["matrix_id"],
+                span(m.get("as_of_dates") or []),
+                m.get("label_name", ""),
+                f"{m.get('n_rows', 0):,}",
+                f"{m.get('n_positive', 0):,}",
+                m.get("n_features", 0),
+                f"{m.get('bytes', 0) / 2**20:.1f}",
+                m.get("created_at", ""),
+            )
+            for m in metas
+        ],
+    )

@@ -95,8 +95,13 @@ class ScaledLogisticRegression(_PipelineClassifier):
     def _build(self) -> Pipeline:
         if self.penalty not in ("l1", "l2"):
             raise ValueError(f"penalty must be 'l1' or 'l2', not {self.penalty!r}")
-        lr = LogisticRegression(C=self.C, l1_ratio=1.0 if self.penalty == "l1" else 0.0, solver="liblinear",
-                                random_state=self.random_state, max_iter=self.max_iter)
+        lr = LogisticRegression(
+            C=self.C,
+            l1_ratio=1.0 if self.penalty == "l1" else 0.0,
+            solver="liblinear",
+            random_state=self.random_state,
+            max_iter=self.max_iter,
+        )
         return Pipeline([("scale", StandardScaler()), ("lr", lr)])
 
     @property
@@ -123,8 +128,9 @@ class CalibratedLinearSVC(_PipelineClassifier):
 
     def _build(self) -> Pipeline:
         svc = LinearSVC(C=self.C, random_state=self.random_state, dual="auto", max_iter=self.max_iter)
-        return Pipeline([("scale", StandardScaler()),
-                         ("svc", CalibratedClassifierCV(svc, method="sigmoid", cv=self.cv))])
+        return Pipeline(
+            [("scale", StandardScaler()), ("svc", CalibratedClassifierCV(svc, method="sigmoid", cv=self.cv))]
+        )
 
     @property
     def coef_(self) -> np.ndarray:
@@ -138,6 +144,7 @@ class CalibratedLinearSVC(_PipelineClassifier):
 
 
 # ----------------------------------------------------------------------------------------- entry points
+
 
 def fit_threads() -> int:
     """OpenMP/BLAS threads for one fit (HistGradientBoosting, BLAS): ``EIS_FIT_THREADS``, default 1.
@@ -196,7 +203,8 @@ def routed_params(estimator, method: str, index: pd.DataFrame | None) -> dict:
         return {}
     with config_context(enable_metadata_routing=True):
         router = MetadataRouter(owner="eis_core.modeling.estimators").add(
-            estimator=estimator, method_mapping=MethodMapping().add(caller=method, callee=method))
+            estimator=estimator, method_mapping=MethodMapping().add(caller=method, callee=method)
+        )
         return dict(router.route_params(caller=method, params={PROTECTED_METADATA: protected}).estimator[method])
 
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,7 +274,6 @@ def _legacy_flags_from_matrix(conn, test_matrix_id: str) -> tuple[pd.DataFrame, 
     if row is None or not row[0]:
         return None
     try:
-        from eis_core.modeling.baselines import LEGACY_FLAG
         from eis_core.modeling.matrices import load_matrix
 
         project = Path(row[0]).parent.parent

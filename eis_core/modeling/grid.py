@@ -56,8 +56,14 @@ def _section(grid: dict, is_baseline: bool) -> list[dict]:
             if bad:
                 raise ValueError(f"{class_path}: unknown hyperparameter(s) {bad}; it takes {sorted(accepted)}")
         for hp in ParameterGrid({n: list(params[n]) for n in names}):  # sorted names, last varies fastest
-            out.append({"class_path": class_path, "hyperparameters": hp, "is_baseline": is_baseline,
-                        "model_group_key": model_group_key(class_path, hp)})
+            out.append(
+                {
+                    "class_path": class_path,
+                    "hyperparameters": hp,
+                    "is_baseline": is_baseline,
+                    "model_group_key": model_group_key(class_path, hp),
+                }
+            )
     return out
 
 
@@ -80,7 +86,8 @@ def make_estimator(model_config: dict, random_seed: int | None):
     cls = import_class(model_config["class_path"])
     params = dict(model_config.get("hyperparameters") or {})
     accepted = _accepted_params(cls)
-    if accepted is None or "random_state" in accepted:
-        if accepted is not None or "random_state" in cls().get_params():
-            params["random_state"] = random_seed
+    if (accepted is None or "random_state" in accepted) and (
+        accepted is not None or "random_state" in cls().get_params()
+    ):
+        params["random_state"] = random_seed
     return cls(**params)

@@ -38,10 +38,11 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from eis_core.config import Duration, LabelsConfig, OfficerConfig
 
@@ -88,7 +89,7 @@ class MatrixSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MatrixSpec":
+    def from_dict(cls, d: dict) -> MatrixSpec:
         return cls(as_of_dates=tuple(d["as_of_dates"]), label_name=d["label_name"],
                    label_window=d.get("label_window", d.get("label_timespan")), feature_columns=tuple(d["feature_columns"]),
                    cohort=dict(d.get("cohort") or {}), protected_columns=tuple(d.get("protected_columns") or ()),
@@ -492,7 +493,7 @@ def build_matrix(spec: MatrixSpec, project_path: str | Path, progress: Progress 
         "float64_features": wide,
         "path": str(parquet),
         "bytes": parquet.stat().st_size,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(time.perf_counter() - t0, 3),
     }
     tmp_meta = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")

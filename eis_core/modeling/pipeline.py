@@ -19,10 +19,10 @@ or on different machines that share that folder.
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
 
 from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, load_labels_config, load_officer_config
 
@@ -43,9 +43,12 @@ def _configs(config_path, labels_path):
     return officer_cfg, labels_cfg
 
 
-def build_all_matrices(config_path: Path | str = DEFAULT_OFFICER_CONFIG,
-                       labels_path: Path | str = DEFAULT_LABELS_CONFIG, progress: Progress = print,
-                       split_ids: list[str] | None = None) -> list[dict]:
+def build_all_matrices(
+    config_path: Path | str = DEFAULT_OFFICER_CONFIG,
+    labels_path: Path | str = DEFAULT_LABELS_CONFIG,
+    progress: Progress = print,
+    split_ids: list[str] | None = None,
+) -> list[dict]:
     """Splits + features + every train/test matrix (``--generatematrices``, ``eis matrices build``).
 
     Returns one dict per split: split (its dict form), train (metadata), test (metadata).
@@ -75,8 +78,12 @@ def build_all_matrices(config_path: Path | str = DEFAULT_OFFICER_CONFIG,
     return out
 
 
-def prepare_run(config_path: Path | str = DEFAULT_OFFICER_CONFIG, labels_path: Path | str = DEFAULT_LABELS_CONFIG,
-                progress: Progress = print, leases: ExitStack | None = None) -> dict:
+def prepare_run(
+    config_path: Path | str = DEFAULT_OFFICER_CONFIG,
+    labels_path: Path | str = DEFAULT_LABELS_CONFIG,
+    progress: Progress = print,
+    leases: ExitStack | None = None,
+) -> dict:
     """Open a run and build everything its tasks need; see the module doc.
 
     With *leases* (an ExitStack of the caller), the run's lease (``results.RunLease``) is entered into
@@ -113,17 +120,39 @@ def prepare_run(config_path: Path | str = DEFAULT_OFFICER_CONFIG, labels_path: P
     splits, tasks = [], []
     for b in built:
         s, train, test = b["split"], b["train"], b["test"]
-        splits.append({"split_id": s["split_id"], "train_matrix_id": train["matrix_id"],
-                       "test_matrix_id": test["matrix_id"], "train_as_of_dates": s["train_as_of_dates"],
-                       "test_as_of_dates": s["test_as_of_dates"], "train_rows": train["n_rows"],
-                       "train_positives": train["n_positive"], "test_rows": test["n_rows"],
-                       "test_positives": test["n_positive"]})
+        splits.append(
+            {
+                "split_id": s["split_id"],
+                "train_matrix_id": train["matrix_id"],
+                "test_matrix_id": test["matrix_id"],
+                "train_as_of_dates": s["train_as_of_dates"],
+                "test_as_of_dates": s["test_as_of_dates"],
+                "train_rows": train["n_rows"],
+                "train_positives": train["n_positive"],
+                "test_rows": test["n_rows"],
+                "test_positives": test["n_positive"],
+            }
+        )
         for mc in model_configs:
-            tasks.append({"split_id": s["split_id"], "train_matrix_id": train["matrix_id"],
-                          "test_matrix_id": test["matrix_id"], "model_config": mc})
-    info = {"experiment_id": experiment_id, "run_id": run_id, "config": config_path, "labels": labels_path,
-            "project_path": str(project_dir(officer_cfg)), "random_seed": officer_cfg.random_seed,
-            "splits": splits, "tasks": tasks, "prepare_seconds": round(time.perf_counter() - t0, 2)}
+            tasks.append(
+                {
+                    "split_id": s["split_id"],
+                    "train_matrix_id": train["matrix_id"],
+                    "test_matrix_id": test["matrix_id"],
+                    "model_config": mc,
+                }
+            )
+    info = {
+        "experiment_id": experiment_id,
+        "run_id": run_id,
+        "config": config_path,
+        "labels": labels_path,
+        "project_path": str(project_dir(officer_cfg)),
+        "random_seed": officer_cfg.random_seed,
+        "splits": splits,
+        "tasks": tasks,
+        "prepare_seconds": round(time.perf_counter() - t0, 2),
+    }
     if progress:
         progress(f"{len(splits)} split(s) x {len(model_configs)} model configuration(s) = {len(tasks)} task(s)")
     return _jsonable(info)
@@ -131,10 +160,20 @@ def prepare_run(config_path: Path | str = DEFAULT_OFFICER_CONFIG, labels_path: P
 
 #: rough relative training cost of a model class (only to balance the batches): per estimator or iteration
 #: for ensembles and boosting, per model for the rest; anything unknown costs 1
-_COST_PER_UNIT = {"RandomForestClassifier": 0.02, "ExtraTreesClassifier": 0.015, "AdaBoostClassifier": 0.02,
-                  "HistGradientBoostingClassifier": 0.01, "GradientBoostingClassifier": 0.03}
-_COST = {"CountGBReference": 2.0, "CalibratedLinearSVC": 1.0, "ScaledLogisticRegression": 0.5,
-         "LogisticRegression": 0.5, "DecisionTreeClassifier": 0.3}
+_COST_PER_UNIT = {
+    "RandomForestClassifier": 0.02,
+    "ExtraTreesClassifier": 0.015,
+    "AdaBoostClassifier": 0.02,
+    "HistGradientBoostingClassifier": 0.01,
+    "GradientBoostingClassifier": 0.03,
+}
+_COST = {
+    "CountGBReference": 2.0,
+    "CalibratedLinearSVC": 1.0,
+    "ScaledLogisticRegression": 0.5,
+    "LogisticRegression": 0.5,
+    "DecisionTreeClassifier": 0.3,
+}
 
 
 def task_cost(task: dict) -> float:
@@ -217,8 +256,9 @@ def run_task(run_info: dict, task: dict) -> dict:
         task = {**task, "random_seed": run_info["random_seed"]}  # the run's seed: no look-up per task
     res = train_and_score(run_info["experiment_id"], int(run_info["run_id"]), task, run_info["project_path"])
     heartbeat(int(run_info["run_id"]))
-    return _jsonable({**res, "split_id": task.get("split_id"),
-                      "model_group_key": task["model_config"].get("model_group_key")})
+    return _jsonable(
+        {**res, "split_id": task.get("split_id"), "model_group_key": task["model_config"].get("model_group_key")}
+    )
 
 
 def run_batch(run_info: dict, batch: list[dict], progress: Progress = print) -> list[dict]:
@@ -230,9 +270,11 @@ def run_batch(run_info: dict, batch: list[dict], progress: Progress = print) -> 
         res = run_task(run_info, task)
         out.append(res)
         if progress:
-            progress(f"[{i}/{len(batch)}] {task.get('split_id')} {task['model_config'].get('model_group_key')}: "
-                     f"{'reused' if res.get('reused') else res.get('status')} (train {float(res.get('train_seconds') or 0):.2f} s, "
-                     f"task {time.perf_counter() - t0:.2f} s)")
+            progress(
+                f"[{i}/{len(batch)}] {task.get('split_id')} {task['model_config'].get('model_group_key')}: "
+                f"{'reused' if res.get('reused') else res.get('status')} (train {float(res.get('train_seconds') or 0):.2f} s, "
+                f"task {time.perf_counter() - t0:.2f} s)"
+            )
     return out
 
 
@@ -259,19 +301,30 @@ def finish_run(run_info: dict, task_results: list | None = None, progress: Progr
     except BaseException:
         close_run(run_id, "failed", {"failed_in": "finish"})
         raise
-    timings = {"prepare_seconds": run_info.get("prepare_seconds"),
-               "train_seconds": sum(float(r.get("train_seconds") or 0) for r in task_results),
-               "models": len(task_results),
-               "models_reused": sum(1 for r in task_results if r.get("reused")),
-               "finish_seconds": round(time.perf_counter() - t0, 2)}
+    timings = {
+        "prepare_seconds": run_info.get("prepare_seconds"),
+        "train_seconds": sum(float(r.get("train_seconds") or 0) for r in task_results),
+        "models": len(task_results),
+        "models_reused": sum(1 for r in task_results if r.get("reused")),
+        "finish_seconds": round(time.perf_counter() - t0, 2),
+    }
     close_run(run_id, "done", timings)
-    summary = {"experiment_id": run_info["experiment_id"], "run_id": run_id, "evaluation": evaluation,
-               "model_group_id": selection.get("model_group_id"), "rule": selection.get("rule"),
-               "metric": selection.get("metric"), "winners": selection.get("winners"),
-               "report_path": selection.get("report_path"), "timings": timings}
+    summary = {
+        "experiment_id": run_info["experiment_id"],
+        "run_id": run_id,
+        "evaluation": evaluation,
+        "model_group_id": selection.get("model_group_id"),
+        "rule": selection.get("rule"),
+        "metric": selection.get("metric"),
+        "winners": selection.get("winners"),
+        "report_path": selection.get("report_path"),
+        "timings": timings,
+    }
     if progress:
-        progress(f"run {run_id}: {evaluation.get('models')} model(s) evaluated; chosen model group "
-                 f"{summary['model_group_id']} ({summary['rule']} on {summary['metric']}); report {summary['report_path']}")
+        progress(
+            f"run {run_id}: {evaluation.get('models')} model(s) evaluated; chosen model group "
+            f"{summary['model_group_id']} ({summary['rule']} on {summary['metric']}); report {summary['report_path']}"
+        )
     return _jsonable(summary)
 
 
@@ -282,8 +335,9 @@ def mark_failed(run_info: dict, where: str = "train_and_score") -> None:
     close_run(int(run_info["run_id"]), "failed", {"failed_in": where})
 
 
-def run_all(config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | str = DEFAULT_LABELS_CONFIG,
-            progress: Progress = print) -> dict:
+def run_all(
+    config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | str = DEFAULT_LABELS_CONFIG, progress: Progress = print
+) -> dict:
     """The whole modeling run in this process, sequentially (``python -m eis_core.run`` with no flag).
     The process holds the run's lease from the first matrix to the last evaluation: if it dies, the next
     run closes this one as failed instead of leaving it ``running``."""
@@ -301,10 +355,24 @@ def run_all(config: Path | str = DEFAULT_OFFICER_CONFIG, labels: Path | str = DE
                 raise
             results.append(res)
             if progress:
-                progress(f"[{i}/{n}] {task['split_id']} {task['model_config'].get('model_group_key')}: "
-                         f"{'reused' if res.get('reused') else res.get('status')} ({time.perf_counter() - t0:.1f} s)")
+                progress(
+                    f"[{i}/{n}] {task['split_id']} {task['model_config'].get('model_group_key')}: "
+                    f"{'reused' if res.get('reused') else res.get('status')} ({time.perf_counter() - t0:.1f} s)"
+                )
         return finish_run(info, results, progress)
 
 
-__all__ = ["batch_label", "batch_tasks", "build_all_matrices", "default_instances", "finish_run", "mark_failed",
-           "prepare_run", "run_all", "run_batch", "run_info_of", "run_task", "task_cost"]
+__all__ = [
+    "batch_label",
+    "batch_tasks",
+    "build_all_matrices",
+    "default_instances",
+    "finish_run",
+    "mark_failed",
+    "prepare_run",
+    "run_all",
+    "run_batch",
+    "run_info_of",
+    "run_task",
+    "task_cost",
+]

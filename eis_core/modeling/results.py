@@ -19,8 +19,9 @@ import hashlib
 import importlib.metadata
 import json
 import subprocess
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -110,12 +111,16 @@ def start_run(officer_cfg: Any, labels_cfg: Any = None) -> tuple[str, int]:
     if seed is None and isinstance(officer_cfg, dict):
         seed = officer_cfg.get("random_seed")
     with db.connect() as conn:
-        conn.execute("INSERT INTO results.experiments (experiment_id, config) VALUES (%s, %s) "
-                     "ON CONFLICT (experiment_id) DO NOTHING", (experiment_id, Jsonb(cfg)))
+        conn.execute(
+            "INSERT INTO results.experiments (experiment_id, config) VALUES (%s, %s) "
+            "ON CONFLICT (experiment_id) DO NOTHING",
+            (experiment_id, Jsonb(cfg)),
+        )
         run_id = conn.execute(
             "INSERT INTO results.runs (experiment_id, config_hash, git_commit, package_versions, random_seed, heartbeat_at) "
             "VALUES (%s, %s, %s, %s, %s, now()) RETURNING run_id",
-            (experiment_id, experiment_id, git_commit(), Jsonb(package_versions()), seed)).fetchone()[0]
+            (experiment_id, experiment_id, git_commit(), Jsonb(package_versions()), seed),
+        ).fetchone()[0]
     return experiment_id, int(run_id)
 
 
@@ -155,14 +160,15 @@ class RunLease:
         self.run_id = int(run_id)
         self._conn = None
 
-    def __enter__(self) -> "RunLease":
+    def __enter__(self) -> RunLease:
         import psycopg
 
         ensure_results_schema()
         self._conn = psycopg.connect(db.database_url(), autocommit=True)
         self._conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK_NS, self.run_id))
-        self._conn.execute("UPDATE results.runs SET owner = %s, heartbeat_at = now() WHERE run_id = %s",
-                           (SESSION_OWNER, self.run_id))
+        self._conn.execute(
+            "UPDATE results.runs SET owner = %s, heartbeat_at = now() WHERE run_id = %s", (SESSION_OWNER, self.run_id)
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -179,8 +185,11 @@ def reap_interrupted_runs(stale_hours: float | None = None) -> list[int]:
     ensure_results_schema()
     dead: list[int] = []
     with db.connect(autocommit=True) as conn:
-        rows = conn.execute("SELECT run_id, owner, coalesce(heartbeat_at, started_at) < now() - make_interval(secs => %s) "
-                            "FROM results.runs WHERE status = 'running' ORDER BY run_id", (hours * 3600,)).fetchall()
+        rows = conn.execute(
+            "SELECT run_id, owner, coalesce(heartbeat_at, started_at) < now() - make_interval(secs => %s) "
+            "FROM results.runs WHERE status = 'running' ORDER BY run_id",
+            (hours * 3600,),
+        ).fetchall()
         for run_id, owner, stale in rows:
             if owner == SESSION_OWNER:
                 if not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_NS, int(run_id))).fetchone()[0]:
@@ -188,9 +197,12 @@ def reap_interrupted_runs(stale_hours: float | None = None) -> list[int]:
                 conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK_NS, int(run_id)))
             elif not stale:
                 continue
-            n = conn.execute("UPDATE results.runs SET status = 'failed', finished_at = now(), timings = "
-                             "coalesce(timings, '{}'::jsonb) || jsonb_build_object('failed_in', 'interrupted') "
-                             "WHERE run_id = %s AND status = 'running'", (run_id,)).rowcount
+            n = conn.execute(
+                "UPDATE results.runs SET status = 'failed', finished_at = now(), timings = "
+                "coalesce(timings, '{}'::jsonb) || jsonb_build_object('failed_in', 'interrupted') "
+                "WHERE run_id = %s AND status = 'running'",
+                (run_id,),
+            ).rowcount
             if n:
                 dead.append(int(run_id))
     return dead
@@ -199,14 +211,17 @@ def reap_interrupted_runs(stale_hours: float | None = None) -> list[int]:
 def finish_run(run_id: int, status: str, timings: dict | None = None) -> None:
     ensure_results_schema()
     with db.connect() as conn:
-        conn.execute("UPDATE results.runs SET status = %s, timings = %s, finished_at = now() WHERE run_id = %s",
-                     (status, Jsonb(json.loads(canonical_json(timings or {}))), run_id))
+        conn.execute(
+            "UPDATE results.runs SET status = %s, timings = %s, finished_at = now() WHERE run_id = %s",
+            (status, Jsonb(json.loads(canonical_json(timings or {}))), run_id),
+        )
 
 
 def run_info(run_id: int) -> dict:
     with db.connect() as conn:
-        row = conn.execute("SELECT experiment_id, random_seed, status FROM results.runs WHERE run_id = %s",
-                           (run_id,)).fetchone()
+        row = conn.execute(
+            "SELECT experiment_id, random_seed, status FROM results.runs WHERE run_id = %s", (run_id,)
+        ).fetchone()
     if row is None:
         raise KeyError(f"results.runs has no run {run_id}")
     return {"experiment_id": row[0], "random_seed": row[1], "status": row[2]}
@@ -228,16 +243,27 @@ def record_matrix(meta: dict) -> None:
             "as_of_dates = EXCLUDED.as_of_dates, label_name = EXCLUDED.label_name, n_rows = EXCLUDED.n_rows, "
             "n_positive = EXCLUDED.n_positive, n_features = EXCLUDED.n_features, path = EXCLUDED.path, "
             "metadata = EXCLUDED.metadata",
-            (m["matrix_id"], m.get("kind"), None if m.get("split_id") is None else str(m.get("split_id")),
-             [str(d) for d in dates], m.get("label_name"), m.get("n_rows"), m.get("n_positive"),
-             m.get("n_features"), None if m.get("path") is None else str(m.get("path")), Jsonb(m)))
+            (
+                m["matrix_id"],
+                m.get("kind"),
+                None if m.get("split_id") is None else str(m.get("split_id")),
+                [str(d) for d in dates],
+                m.get("label_name"),
+                m.get("n_rows"),
+                m.get("n_positive"),
+                m.get("n_features"),
+                None if m.get("path") is None else str(m.get("path")),
+                Jsonb(m),
+            ),
+        )
 
 
 def matrix_row(matrix_id: str) -> dict | None:
     ensure_results_schema()
     with db.connect() as conn:
-        row = conn.execute("SELECT path, metadata, label_name, split_id FROM results.matrices WHERE matrix_id = %s",
-                           (matrix_id,)).fetchone()
+        row = conn.execute(
+            "SELECT path, metadata, label_name, split_id FROM results.matrices WHERE matrix_id = %s", (matrix_id,)
+        ).fetchone()
     if row is None:
         return None
     return {"path": row[0], "metadata": row[1] or {}, "label_name": row[2], "split_id": row[3]}
@@ -249,7 +275,8 @@ def matrix_row(matrix_id: str) -> dict | None:
 def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """COPY *rows* into results.<table> (columns named with sql.Identifier); returns the row count."""
     stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
-        sql.Identifier(SCHEMA), sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        sql.Identifier(SCHEMA), sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
     n = 0
     with conn.cursor().copy(stmt) as cp:
         for r in rows:
@@ -259,11 +286,14 @@ def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[
 
 
 def link_run_model(conn, run_id: int, model_id: str) -> None:
-    conn.execute("INSERT INTO results.run_models (run_id, model_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                 (run_id, model_id))
+    conn.execute(
+        "INSERT INTO results.run_models (run_id, model_id) VALUES (%s, %s) ON CONFLICT DO NOTHING", (run_id, model_id)
+    )
 
 
 def delete_model_rows(conn, model_ids: Sequence[str], tables: Sequence[str]) -> None:
     for t in tables:
-        conn.execute(sql.SQL("DELETE FROM {}.{} WHERE model_id = ANY(%s)").format(
-            sql.Identifier(SCHEMA), sql.Identifier(t)), (list(model_ids),))
+        conn.execute(
+            sql.SQL("DELETE FROM {}.{} WHERE model_id = ANY(%s)").format(sql.Identifier(SCHEMA), sql.Identifier(t)),
+            (list(model_ids),),
+        )

@@ -33,9 +33,24 @@ import click
 from eis_core.modeling.selection_plots import write_plots
 from eis_core.modeling.selection_report import leaderboard_text, table3_lines, table3_text, write_report  # noqa: F401
 from eis_core.modeling.selection_rules import (  # noqa: F401 (re-exported)
-    RECENCY_HALF_LIFE, RULES, VARIANCE_TOLERANCE, LEGACY_SOURCE_WORDS, apply_rules, board_from, chosen_group,
-    experiment_config, group_info, group_name, leaderboard, leaderboard_frame, legacy_source_words, metric_values,
-    recency_weighted_mean, table3, table3_total)
+    LEGACY_SOURCE_WORDS,
+    RECENCY_HALF_LIFE,
+    RULES,
+    VARIANCE_TOLERANCE,
+    apply_rules,
+    board_from,
+    chosen_group,
+    experiment_config,
+    group_info,
+    group_name,
+    leaderboard,
+    leaderboard_frame,
+    legacy_source_words,
+    metric_values,
+    recency_weighted_mean,
+    table3,
+    table3_total,
+)
 
 
 def select_model_group(experiment_id: str, officer_cfg: Any = None, selected_by: str = "eis select") -> dict:

@@ -30,8 +30,9 @@ def write_plots(report_dir: Path, experiment_id: str, lb: dict, chosen: str, t3:
         ys = [r["per_split"].get(s) for s in splits]
         style = "--" if r["is_baseline"] else "-"
         lw = 2.8 if r["model_group_id"] == chosen else 1.0
-        ax.plot(range(len(splits)), [np.nan if y is None else y for y in ys], style, marker="o", lw=lw,
-                label=r["name"][:45])
+        ax.plot(
+            range(len(splits)), [np.nan if y is None else y for y in ys], style, marker="o", lw=lw, label=r["name"][:45]
+        )
     ax.set_xticks(range(len(splits)), splits, rotation=30, ha="right")
     ax.set_xlabel("temporal split")
     ax.set_ylabel(lb["metric"])
@@ -48,9 +49,15 @@ def write_plots(report_dir: Path, experiment_id: str, lb: dict, chosen: str, t3:
             "WITH ms AS (SELECT DISTINCT rm.model_id FROM results.run_models rm JOIN results.runs r USING (run_id) "
             "            WHERE r.experiment_id = %s) "
             "SELECT m.model_id, m.split_id FROM ms JOIN results.models m USING (model_id) "
-            "WHERE m.model_group_id = %s AND m.status = 'done' ORDER BY m.split_id", (experiment_id, chosen)).fetchall()
-        preds = {sid: conn.execute("SELECT score, label FROM results.predictions WHERE model_id = %s AND label IS NOT NULL",
-                                   (mid,)).fetchall() for mid, sid in models}
+            "WHERE m.model_group_id = %s AND m.status = 'done' ORDER BY m.split_id",
+            (experiment_id, chosen),
+        ).fetchall()
+        preds = {
+            sid: conn.execute(
+                "SELECT score, label FROM results.predictions WHERE model_id = %s AND label IS NOT NULL", (mid,)
+            ).fetchall()
+            for mid, sid in models
+        }
     fig, ax = plt.subplots(figsize=(6, 5))
     for sid, rows in preds.items():
         if not rows:
@@ -78,7 +85,13 @@ def write_plots(report_dir: Path, experiment_id: str, lb: dict, chosen: str, t3:
         keys = ["tp", "fp", "tn", "fn"]
         x = np.arange(len(keys))
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.bar(x - 0.2, [tot["legacy_" + k] for k in keys], 0.4, label=LEGACY_LABEL.get(tot.get("legacy_source"), "legacy EIS"), color="#999999")
+        ax.bar(
+            x - 0.2,
+            [tot["legacy_" + k] for k in keys],
+            0.4,
+            label=LEGACY_LABEL.get(tot.get("legacy_source"), "legacy EIS"),
+            color="#999999",
+        )
         ax.bar(x + 0.2, [tot[k] for k in keys], 0.4, label="chosen model (same number flagged)", color="#1f77b4")
         ax.set_xticks(x, [k.upper() for k in keys])
         ax.set_ylabel("officers (all test splits)")
@@ -90,4 +103,3 @@ def write_plots(report_dir: Path, experiment_id: str, lb: dict, chosen: str, t3:
         plt.close(fig)
         out["table3"] = p.name
     return out
-

@@ -52,12 +52,14 @@ class Split:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Split":
-        return cls(split_id=d["split_id"],
-                   train_as_of_dates=tuple(date.fromisoformat(x) for x in d["train_as_of_dates"]),
-                   test_as_of_dates=tuple(date.fromisoformat(x) for x in d["test_as_of_dates"]),
-                   label_window=str(d.get("label_window", d.get("label_timespan"))),
-                   train_label_end=date.fromisoformat(d["train_label_end"]))
+    def from_dict(cls, d: dict) -> Split:
+        return cls(
+            split_id=d["split_id"],
+            train_as_of_dates=tuple(date.fromisoformat(x) for x in d["train_as_of_dates"]),
+            test_as_of_dates=tuple(date.fromisoformat(x) for x in d["test_as_of_dates"]),
+            label_window=str(d.get("label_window", d.get("label_timespan"))),
+            train_label_end=date.fromisoformat(d["train_label_end"]),
+        )
 
 
 def _back(anchor: date, d: Duration, k: int) -> date:
@@ -115,25 +117,38 @@ def make_splits(tc: TemporalConfig) -> list[Split]:
             f"no temporal split: the first split date must be >= label_start_time + label_window = "
             f"{tc.label_start_time} + {tc.label_window} = {tc.label_start_time + tc.label_window.delta()}, "
             f"but label_end_time is {tc.label_end_time}; the label window is longer than the labelled "
-            "history - move label_start_time earlier, label_end_time later or shorten label_window")
+            "history - move label_start_time earlier, label_end_time later or shorten label_window"
+        )
     splits = []
     for s in dates:
         test = test_dates(tc, s)
         train = train_dates(tc, s)
         if not train:
-            warnings.warn(f"split {s}: no training as-of date between label_start_time {tc.label_start_time} "
-                          f"and {s} - {tc.label_window}; split dropped", stacklevel=2)
+            warnings.warn(
+                f"split {s}: no training as-of date between label_start_time {tc.label_start_time} "
+                f"and {s} - {tc.label_window}; split dropped",
+                stacklevel=2,
+            )
             continue
         first_test = min(test)
         for t in train:
             assert t + tc.label_window.delta() <= first_test, (
-                f"leak: training as-of date {t} + {tc.label_window} reaches past the first test date {first_test}")
-        splits.append(Split(split_id=f"split_{s.isoformat()}", train_as_of_dates=tuple(train),
-                            test_as_of_dates=tuple(test), label_window=tc.label_window.text,
-                            train_label_end=max(t + tc.label_window.delta() for t in train)))
+                f"leak: training as-of date {t} + {tc.label_window} reaches past the first test date {first_test}"
+            )
+        splits.append(
+            Split(
+                split_id=f"split_{s.isoformat()}",
+                train_as_of_dates=tuple(train),
+                test_as_of_dates=tuple(test),
+                label_window=tc.label_window.text,
+                train_label_end=max(t + tc.label_window.delta() for t in train),
+            )
+        )
     if not splits:
-        raise SplitError("no temporal split has a training as-of date: every split date minus label_window "
-                         f"({tc.label_window}) is before label_start_time {tc.label_start_time}")
+        raise SplitError(
+            "no temporal split has a training as-of date: every split date minus label_window "
+            f"({tc.label_window}) is before label_start_time {tc.label_start_time}"
+        )
     return splits
 
 
@@ -141,9 +156,11 @@ def describe(splits: list[Split]) -> str:
     """A plain-text table of the splits."""
     lines = []
     for sp in splits:
-        lines.append(f"{sp.split_id}: train {len(sp.train_as_of_dates)} as-of date(s) "
-                     f"{sp.train_as_of_dates[0]} … {sp.train_as_of_dates[-1]} (labels end {sp.train_label_end}); "
-                     f"test {', '.join(d.isoformat() for d in sp.test_as_of_dates)}; label {sp.label_window}")
+        lines.append(
+            f"{sp.split_id}: train {len(sp.train_as_of_dates)} as-of date(s) "
+            f"{sp.train_as_of_dates[0]} … {sp.train_as_of_dates[-1]} (labels end {sp.train_label_end}); "
+            f"test {', '.join(d.isoformat() for d in sp.test_as_of_dates)}; label {sp.label_window}"
+        )
     return "\n".join(lines)
 
 
@@ -169,13 +186,27 @@ def plot_splits(splits: list[Split], path: Path | str, title: str | None = None)
         step = 0.8 / max(n, 1)
         yy = y
         for t in sp.train_as_of_dates:
-            ax.barh(yy, mdates.date2num(t + span) - mdates.date2num(t), left=mdates.date2num(t), height=step * 0.7,
-                    color="tab:blue", alpha=0.45, edgecolor="none")
+            ax.barh(
+                yy,
+                mdates.date2num(t + span) - mdates.date2num(t),
+                left=mdates.date2num(t),
+                height=step * 0.7,
+                color="tab:blue",
+                alpha=0.45,
+                edgecolor="none",
+            )
             ax.plot(mdates.date2num(t), yy, "o", color="tab:blue", ms=4)
             yy += step
         for t in sp.test_as_of_dates:
-            ax.barh(yy, mdates.date2num(t + span) - mdates.date2num(t), left=mdates.date2num(t), height=step * 0.7,
-                    color="tab:orange", alpha=0.3, edgecolor="none")
+            ax.barh(
+                yy,
+                mdates.date2num(t + span) - mdates.date2num(t),
+                left=mdates.date2num(t),
+                height=step * 0.7,
+                color="tab:orange",
+                alpha=0.3,
+                edgecolor="none",
+            )
             ax.plot(mdates.date2num(t), yy, "D", color="tab:orange", ms=6)
             yy += step
         ax.axvline(mdates.date2num(sp.split_date), ymin=0, ymax=1, color="grey", lw=0.5, ls=":")
@@ -190,23 +221,31 @@ def plot_splits(splits: list[Split], path: Path | str, title: str | None = None)
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Line2D([], [], marker="o", ls="", color="tab:blue", label="train as-of date"),
-                       Patch(color="tab:blue", alpha=0.45, label=f"its label window ({splits[0].label_window})"),
-                       Line2D([], [], marker="D", ls="", color="tab:orange", label="test as-of date"),
-                       Patch(color="tab:orange", alpha=0.3, label="its label window")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=4, fontsize=8, frameon=False)
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", ls="", color="tab:blue", label="train as-of date"),
+            Patch(color="tab:blue", alpha=0.45, label=f"its label window ({splits[0].label_window})"),
+            Line2D([], [], marker="D", ls="", color="tab:orange", label="test as-of date"),
+            Patch(color="tab:orange", alpha=0.3, label="its label window"),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.07),
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+    )
     lo = min(min(sp.train_as_of_dates) for sp in splits)
     hi = max(max(sp.test_as_of_dates) for sp in splits) + span
     pad = max((hi - lo).days * 0.02, 10)
     ax.set_xlim(mdates.date2num(lo) - pad, mdates.date2num(hi) + pad)
     ax.set_ylim(-0.3, y - 0.1)
-    ax.set_title(title or f"{len(splits)} temporal split(s): training labels end on or before the first test date",
-                 fontsize=10)
+    ax.set_title(
+        title or f"{len(splits)} temporal split(s): training labels end on or before the first test date", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-__all__ = ["Split", "SplitError", "describe", "make_splits", "plot_splits", "split_dates", "test_dates",
-           "train_dates"]
+__all__ = ["Split", "SplitError", "describe", "make_splits", "plot_splits", "split_dates", "test_dates", "train_dates"]

@@ -22,12 +22,28 @@ from eis_core import db
 from eis_core.modeling.estimators import fit_model, importance_rows, predict_scores
 from eis_core.modeling.evaluate import rank_scores
 from eis_core.modeling.grid import make_estimator
-from eis_core.modeling.results import (copy_rows, delete_model_rows, ensure_results_schema, link_run_model, matrix_row,
-                                       run_info, stable_hash)
+from eis_core.modeling.results import (
+    copy_rows,
+    delete_model_rows,
+    ensure_results_schema,
+    link_run_model,
+    matrix_row,
+    run_info,
+    stable_hash,
+)
 from eis_core.paths import eis_home
 
-PREDICTION_COLUMNS = ("model_id", "officer_id", "as_of_date", "score", "label", "rank_abs_no_ties",
-                      "rank_pct_no_ties", "rank_abs_with_ties", "rank_pct_with_ties")
+PREDICTION_COLUMNS = (
+    "model_id",
+    "officer_id",
+    "as_of_date",
+    "score",
+    "label",
+    "rank_abs_no_ties",
+    "rank_pct_no_ties",
+    "rank_abs_with_ties",
+    "rank_pct_with_ties",
+)
 MODEL_TABLES = ("table3", "evaluations", "feature_importances", "predictions", "run_models", "models")
 
 
@@ -88,8 +104,9 @@ def feature_list_hash(features: list[str]) -> str:
 
 
 def model_group_id(model_config: dict, features: list[str], label_name: str | None) -> str:
-    return stable_hash(model_config["class_path"], model_config.get("hyperparameters") or {},
-                       feature_list_hash(features), label_name)
+    return stable_hash(
+        model_config["class_path"], model_config.get("hyperparameters") or {}, feature_list_hash(features), label_name
+    )
 
 
 def model_id_for(group_id: str, train_matrix_id: str, seed: int | None) -> str:
@@ -98,12 +115,19 @@ def model_id_for(group_id: str, train_matrix_id: str, seed: int | None) -> str:
 
 def _existing(model_id: str) -> dict | None:
     with db.connect() as conn:
-        row = conn.execute("SELECT model_group_id, split_id, status, train_seconds FROM results.models "
-                           "WHERE model_id = %s", (model_id,)).fetchone()
+        row = conn.execute(
+            "SELECT model_group_id, split_id, status, train_seconds FROM results.models WHERE model_id = %s",
+            (model_id,),
+        ).fetchone()
     if row is None:
         return None
-    return {"model_id": model_id, "model_group_id": row[0], "split_id": row[1], "status": row[2],
-            "train_seconds": row[3]}
+    return {
+        "model_id": model_id,
+        "model_group_id": row[0],
+        "split_id": row[1],
+        "status": row[2],
+        "train_seconds": row[3],
+    }
 
 
 def _upsert_group(conn, group_id: str, mc: dict, features: list[str], label_name: str | None) -> None:
@@ -111,8 +135,16 @@ def _upsert_group(conn, group_id: str, mc: dict, features: list[str], label_name
         "INSERT INTO results.model_groups (model_group_id, class_path, hyperparameters, feature_list_hash, "
         "label_name, is_baseline, feature_names) VALUES (%s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (model_group_id) DO NOTHING",
-        (group_id, mc["class_path"], Jsonb(mc.get("hyperparameters") or {}), feature_list_hash(features),
-         label_name, bool(mc.get("is_baseline", False)), Jsonb(list(features))))
+        (
+            group_id,
+            mc["class_path"],
+            Jsonb(mc.get("hyperparameters") or {}),
+            feature_list_hash(features),
+            label_name,
+            bool(mc.get("is_baseline", False)),
+            Jsonb(list(features)),
+        ),
+    )
 
 
 def train_and_score(experiment_id: str, run_id: int, task: dict, project_path: str | Path) -> dict:
@@ -152,7 +184,9 @@ def train_and_score(experiment_id: str, run_id: int, task: dict, project_path: s
     X_test, y_test, _, index_test = _load_matrix(test_id, project, "test")
     missing = [c for c in features if c not in X_test.columns]
     if missing:
-        raise ValueError(f"test matrix {test_id} lacks {len(missing)} feature(s) of the train matrix, e.g. {missing[:5]}")
+        raise ValueError(
+            f"test matrix {test_id} lacks {len(missing)} feature(s) of the train matrix, e.g. {missing[:5]}"
+        )
     X_test = X_test[list(features)]
 
     estimator = make_estimator(mc, seed)
@@ -191,22 +225,32 @@ def train_and_score(experiment_id: str, run_id: int, task: dict, project_path: s
         conn.execute(
             "INSERT INTO results.models (model_id, model_group_id, run_id, split_id, train_matrix_id, test_matrix_id, "
             "artifact_path, train_seconds, status, random_seed) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,'done',%s)",
-            (model_id, group_id, run_id, split_id, train_id, test_id, str(artifact), train_seconds, seed))
+            (model_id, group_id, run_id, split_id, train_id, test_id, str(artifact), train_seconds, seed),
+        )
         link_run_model(conn, run_id, model_id)
         copy_rows(conn, "predictions", PREDICTION_COLUMNS, pred_rows)
         copy_rows(conn, "feature_importances", ("model_id", "feature", "importance", "method", "rank"), imp_rows)
-    return {"model_id": model_id, "model_group_id": group_id, "split_id": split_id, "status": "done",
-            "train_seconds": train_seconds, "reused": False}
+    return {
+        "model_id": model_id,
+        "model_group_id": group_id,
+        "split_id": split_id,
+        "status": "done",
+        "train_seconds": train_seconds,
+        "reused": False,
+    }
 
 
-def _record_failure(model_id, group_id, mc, features, label_name, run_id, split_id, train_id, test_id, seed, exc) -> None:
+def _record_failure(
+    model_id, group_id, mc, features, label_name, run_id, split_id, train_id, test_id, seed, exc
+) -> None:
     with db.connect() as conn:
         _upsert_group(conn, group_id, mc, features, label_name)
         delete_model_rows(conn, [model_id], MODEL_TABLES)
         conn.execute(
             "INSERT INTO results.models (model_id, model_group_id, run_id, split_id, train_matrix_id, test_matrix_id, "
             "status, random_seed, message) VALUES (%s,%s,%s,%s,%s,%s,'failed',%s,%s)",
-            (model_id, group_id, run_id, split_id, train_id, test_id, seed, f"{type(exc).__name__}: {exc}"[:2000]))
+            (model_id, group_id, run_id, split_id, train_id, test_id, seed, f"{type(exc).__name__}: {exc}"[:2000]),
+        )
         link_run_model(conn, run_id, model_id)
 
 
@@ -217,5 +261,14 @@ def _prediction_rows(model_id: str, index: pd.DataFrame, scores: np.ndarray, lab
     lab = pd.Series(labels).reset_index(drop=True)
     lab = [None if pd.isna(v) else int(v) for v in lab]
     for i in range(len(scores)):
-        yield (model_id, officers[i], dates[i], float(scores[i]), lab[i], int(abs_nt[i]), float(pct_nt[i]),
-               int(abs_wt[i]), float(pct_wt[i]))
+        yield (
+            model_id,
+            officers[i],
+            dates[i],
+            float(scores[i]),
+            lab[i],
+            int(abs_nt[i]),
+            float(pct_nt[i]),
+            int(abs_wt[i]),
+            float(pct_wt[i]),
+        )

@@ -135,31 +135,34 @@ def airflow_settings(port: int | None = None, dags_folder: str | os.PathLike | N
     admin_password()  # make sure the passwords file exists before any api-server reads it
     pythonpath = [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     settings = {k: os.environ.get(k, v) for k, v in _TUNABLES.items()}
-    settings.update({
-        "EIS_HOME": str(eis_home()),
-        "AIRFLOW_HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(dict.fromkeys(pythonpath)),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or dags_dir()),
-        # LocalExecutor whose workers import the modeling stack once (eis_core/orchestration/executor.py)
-        "AIRFLOW__CORE__EXECUTOR": os.environ.get("EIS_AIRFLOW_EXECUTOR",
-                                                  "eis_core.orchestration.executor.PreloadingLocalExecutor"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.sqlalchemy_url(db.AIRFLOW_DB),
-        "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
-        "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
-        "AIRFLOW__API__SECRET_KEY": keys["api_secret_key"],
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__CORE__AUTH_MANAGER": (
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-        ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file()),
-        "AIRFLOW_CONN_EIS_WAREHOUSE": warehouse_connection(),
-    })
+    settings.update(
+        {
+            "EIS_HOME": str(eis_home()),
+            "AIRFLOW_HOME": str(home),
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys(pythonpath)),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or dags_dir()),
+            # LocalExecutor whose workers import the modeling stack once (eis_core/orchestration/executor.py)
+            "AIRFLOW__CORE__EXECUTOR": os.environ.get(
+                "EIS_AIRFLOW_EXECUTOR", "eis_core.orchestration.executor.PreloadingLocalExecutor"
+            ),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.sqlalchemy_url(db.AIRFLOW_DB),
+            "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
+            "AIRFLOW__API__SECRET_KEY": keys["api_secret_key"],
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file()),
+            "AIRFLOW_CONN_EIS_WAREHOUSE": warehouse_connection(),
+        }
+    )
     if db.external_url():
         settings["EIS_DATABASE_URL"] = db.external_url()
     return settings
@@ -221,6 +224,14 @@ def prepare(env: dict[str, str] | None = None, progress=print, force: bool = Fal
 
 
 __all__ = [
-    "ADMIN_USER", "DEFAULT_PORT", "admin_password", "airflow_bin", "airflow_env", "airflow_settings",
-    "default_port", "passwords_file", "prepare", "warehouse_connection",
+    "ADMIN_USER",
+    "DEFAULT_PORT",
+    "admin_password",
+    "airflow_bin",
+    "airflow_env",
+    "airflow_settings",
+    "default_port",
+    "passwords_file",
+    "prepare",
+    "warehouse_connection",
 ]

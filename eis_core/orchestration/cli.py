@@ -22,8 +22,7 @@ def _parse_conf(conf: str | None) -> dict | None:
     except ValueError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--conf") from exc
     if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object, e.g. '{\"drop_dir\": \"var/drops/small\"}'",
-                                 param_hint="--conf")
+        raise click.BadParameter('must be a JSON object, e.g. \'{"drop_dir": "var/drops/small"}\'', param_hint="--conf")
     return value
 
 
@@ -51,8 +50,13 @@ def airflow_cli() -> None:
 
 @airflow_cli.command("start")
 @click.option("--port", type=int, default=None, help="api-server port (default 8080 or $EIS_AIRFLOW_PORT).")
-@click.option("--timeout", type=float, default=240, show_default=True,
-              help="Seconds to wait for every component to report healthy.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=240,
+    show_default=True,
+    help="Seconds to wait for every component to report healthy.",
+)
 def start_cmd(port: int | None, timeout: float) -> None:
     """Start the stack in the background and wait until it is healthy.
 
@@ -76,8 +80,9 @@ def start_cmd(port: int | None, timeout: float) -> None:
 
 
 @airflow_cli.command("stop")
-@click.option("--timeout", type=float, default=60, show_default=True,
-              help="Seconds to wait after SIGTERM before sending SIGKILL.")
+@click.option(
+    "--timeout", type=float, default=60, show_default=True, help="Seconds to wait after SIGTERM before sending SIGKILL."
+)
 def stop_cmd(timeout: float) -> None:
     """Stop the stack: terminate its whole process group and wait until it is gone."""
     from eis_core.orchestration import stack
@@ -120,7 +125,7 @@ def status_cmd(as_json: bool) -> None:
 
 @airflow_cli.command("run-dag")
 @click.argument("dag_id")
-@click.option("--conf", help="DAG run conf as a JSON object, e.g. '{\"drop_dir\": \"var/drops/small\"}'.")
+@click.option("--conf", help='DAG run conf as a JSON object, e.g. \'{"drop_dir": "var/drops/small"}\'.')
 @click.option("--logical-date", help="Logical date (ISO 8601); default: now.")
 def run_dag_cmd(dag_id: str, conf: str | None, logical_date: str | None) -> None:
     """Run DAG_ID once, in this terminal, with `airflow dags test` (no running stack needed).

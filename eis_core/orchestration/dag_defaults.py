@@ -30,19 +30,36 @@ from airflow.sdk import BaseNotifier, ExceptionRetryPolicy, RetryAction, RetryDe
 from eis_core.orchestration.notify import send_alert
 
 #: errors a retry may cure, by class name anywhere in the exception's MRO (checked first)
-TRANSIENT = frozenset({
-    "OperationalError", "InterfaceError",              # psycopg / SQLAlchemy: the connection went away
-    "TransportError", "ConnectError", "ReadTimeout",    # httpx (the Task Execution API, webhooks)
-    "ConnectionError", "TimeoutError",
-})
+TRANSIENT = frozenset(
+    {
+        "OperationalError",
+        "InterfaceError",  # psycopg / SQLAlchemy: the connection went away
+        "TransportError",
+        "ConnectError",
+        "ReadTimeout",  # httpx (the Task Execution API, webhooks)
+        "ConnectionError",
+        "TimeoutError",
+    }
+)
 #: errors a retry cannot cure
-DETERMINISTIC = frozenset({
-    "ValueError", "TypeError", "LookupError", "AssertionError", "NotImplementedError",
-    "FileNotFoundError", "NotADirectoryError", "PermissionError",
-    "LoadRejected", "TransformError",                  # eis_core: a rejected drop, a failing dbt model/test
-    "DatabaseSetupError",                              # eis_core.db: the server is not set up as configured
-    "ProgrammingError", "DataError", "IntegrityError",  # psycopg: bad SQL or data
-})
+DETERMINISTIC = frozenset(
+    {
+        "ValueError",
+        "TypeError",
+        "LookupError",
+        "AssertionError",
+        "NotImplementedError",
+        "FileNotFoundError",
+        "NotADirectoryError",
+        "PermissionError",
+        "LoadRejected",
+        "TransformError",  # eis_core: a rejected drop, a failing dbt model/test
+        "DatabaseSetupError",  # eis_core.db: the server is not set up as configured
+        "ProgrammingError",
+        "DataError",
+        "IntegrityError",  # psycopg: bad SQL or data
+    }
+)
 
 
 class ErrorClassRetryPolicy(RetryPolicy):
@@ -53,8 +70,9 @@ class ErrorClassRetryPolicy(RetryPolicy):
     the real exception (Airflow 3.3 ``retry_policy``).
     """
 
-    def __init__(self, transient=TRANSIENT, deterministic=DETERMINISTIC,
-                 default: RetryAction = RetryAction.DEFAULT) -> None:
+    def __init__(
+        self, transient=TRANSIENT, deterministic=DETERMINISTIC, default: RetryAction = RetryAction.DEFAULT
+    ) -> None:
         self.transient = frozenset(transient)
         self.deterministic = frozenset(deterministic)
         self.default = default
@@ -75,14 +93,20 @@ class ErrorClassRetryPolicy(RetryPolicy):
         action = self.classify(exception)
         name = type(exception).__name__
         if action == RetryAction.RETRY:
-            return RetryDecision.retry(reason=f"transient {name}: retried with back-off (try {try_number} of {max_tries})")
+            return RetryDecision.retry(
+                reason=f"transient {name}: retried with back-off (try {try_number} of {max_tries})"
+            )
         if action == RetryAction.FAIL:
             return RetryDecision.fail(reason=f"deterministic {name}: a retry cannot help")
         return RetryDecision.default()
 
     def serialize(self) -> dict:
-        return {"__type": type(self).__name__, "transient": sorted(self.transient),
-                "deterministic": sorted(self.deterministic), "default": self.default.value}
+        return {
+            "__type": type(self).__name__,
+            "transient": sorted(self.transient),
+            "deterministic": sorted(self.deterministic),
+            "default": self.default.value,
+        }
 
 
 IDEMPOTENT = ErrorClassRetryPolicy()
@@ -108,8 +132,13 @@ class FailureNotifier(BaseNotifier):
         exc = context.get("exception")
         reason = f"{type(exc).__name__}: {exc}" if exc is not None else str(context.get("reason") or "unknown")
         cause = exc.__cause__ if exc is not None else None
-        lines = [f"DAG:     {dag_id}", f"task:    {task_id}", f"run:     {run_id}",
-                 f"try:     {try_number}", f"error:   {reason}"]
+        lines = [
+            f"DAG:     {dag_id}",
+            f"task:    {task_id}",
+            f"run:     {run_id}",
+            f"try:     {try_number}",
+            f"error:   {reason}",
+        ]
         if cause is not None:
             lines.append(f"cause:   {type(cause).__name__}: {cause}")
         log_url = getattr(ti, "log_url", None)
@@ -117,11 +146,21 @@ class FailureNotifier(BaseNotifier):
             lines.append(f"log:     {log_url}")
         home = os.environ.get("AIRFLOW_HOME")
         if home and ti is not None:
-            lines.append(f"log file: {home}/logs/dag_id={dag_id}/run_id={run_id}/task_id={task_id}/"
-                         f"attempt={try_number}.log")
-        send_alert(f"[EIS] {dag_id}.{task_id} failed", "\n".join(lines) + "\n",
-                   extra={"dag_id": dag_id, "task_id": task_id, "run_id": run_id, "try_number": try_number,
-                          "error": reason, "event": "task_failed"})
+            lines.append(
+                f"log file: {home}/logs/dag_id={dag_id}/run_id={run_id}/task_id={task_id}/attempt={try_number}.log"
+            )
+        send_alert(
+            f"[EIS] {dag_id}.{task_id} failed",
+            "\n".join(lines) + "\n",
+            extra={
+                "dag_id": dag_id,
+                "task_id": task_id,
+                "run_id": run_id,
+                "try_number": try_number,
+                "error": reason,
+                "event": "task_failed",
+            },
+        )
 
 
 def default_args(**overrides) -> dict:
@@ -138,4 +177,12 @@ def default_args(**overrides) -> dict:
     return args
 
 
-__all__ = ["DETERMINISTIC", "ErrorClassRetryPolicy", "IDEMPOTENT", "NOT_IDEMPOTENT", "TRANSIENT", "FailureNotifier", "default_args"]
+__all__ = [
+    "DETERMINISTIC",
+    "ErrorClassRetryPolicy",
+    "IDEMPOTENT",
+    "NOT_IDEMPOTENT",
+    "TRANSIENT",
+    "FailureNotifier",
+    "default_args",
+]

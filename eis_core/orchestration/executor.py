@@ -23,8 +23,15 @@ from airflow.executors.local_executor import LocalExecutor
 
 #: what a modeling task imports (train.py pulls numpy, pandas, psycopg, scikit-learn's base and the
 #: project's estimators; the grid's estimator modules and the matrix reader come with them)
-PRELOAD = ("eis_core.modeling.pipeline", "eis_core.modeling.train", "eis_core.modeling.matrices", "pyarrow.parquet",
-           "sklearn.ensemble", "sklearn.tree", "sklearn.linear_model")
+PRELOAD = (
+    "eis_core.modeling.pipeline",
+    "eis_core.modeling.train",
+    "eis_core.modeling.matrices",
+    "pyarrow.parquet",
+    "sklearn.ensemble",
+    "sklearn.tree",
+    "sklearn.linear_model",
+)
 
 log = logging.getLogger(__name__)
 

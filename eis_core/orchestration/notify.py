@@ -31,6 +31,7 @@ import socket
 import ssl
 import sys
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -53,7 +54,7 @@ class AlertSettings:
     timeout: float = 10.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "AlertSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AlertSettings:
         env = os.environ if env is None else env
         ssl_on = _truthy(env.get("EIS_ALERT_SMTP_SSL"))
         return cls(
@@ -81,8 +82,9 @@ def send_email(subject: str, body: str, settings: AlertSettings) -> None:
     msg["To"] = ", ".join(settings.email_to)
     msg.set_content(body)
     if settings.smtp_ssl:
-        server: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.timeout,
-                                                context=ssl.create_default_context())
+        server: smtplib.SMTP = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=settings.timeout, context=ssl.create_default_context()
+        )
     else:
         server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
     with server:
@@ -96,16 +98,23 @@ def send_email(subject: str, body: str, settings: AlertSettings) -> None:
 
 
 def send_webhook(subject: str, body: str, settings: AlertSettings, extra: dict | None = None) -> None:
+    if not settings.webhook_url:
+        raise ValueError("no webhook URL: set EIS_ALERT_WEBHOOK_URL")
     payload = {"text": f"{subject}\n{body}", "subject": subject, "body": body, **(extra or {})}
-    req = urllib.request.Request(settings.webhook_url, data=json.dumps(payload, default=str).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        settings.webhook_url,
+        data=json.dumps(payload, default=str).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(req, timeout=settings.timeout) as resp:  # noqa: S310 (configured URL)
         if resp.status >= 300:
             raise OSError(f"webhook answered HTTP {resp.status}")
 
 
-def send_alert(subject: str, body: str, *, extra: dict | None = None,
-               settings: AlertSettings | None = None) -> dict[str, str]:
+def send_alert(
+    subject: str, body: str, *, extra: dict | None = None, settings: AlertSettings | None = None
+) -> dict[str, str]:
     """Deliver one alert on every configured channel; returns ``{channel: "sent" | "failed: ..."}``.
 
     Never raises: a channel that fails is reported on stderr (the task log) and in the result.
@@ -113,8 +122,7 @@ def send_alert(subject: str, body: str, *, extra: dict | None = None,
     settings = settings or AlertSettings.from_env()
     out: dict[str, str] = {}
     if not settings.channels:
-        print(f"alert not sent (no EIS_ALERT_EMAIL_TO / EIS_ALERT_WEBHOOK_URL configured): {subject}",
-              file=sys.stderr)
+        print(f"alert not sent (no EIS_ALERT_EMAIL_TO / EIS_ALERT_WEBHOOK_URL configured): {subject}", file=sys.stderr)
         return out
     for channel in settings.channels:
         try:

@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
 
 CHECKED_RUN_TYPES = ("scheduled", "asset_triggered")
 MISSED_POLICIES = ("alert", "catch_up")
@@ -43,8 +43,9 @@ def has_selection() -> bool:
     with db.connect() as conn:
         if conn.execute("SELECT to_regclass('results.selections')").fetchone()[0] is None:
             return False
-        return conn.execute("SELECT EXISTS (SELECT 1 FROM results.selections WHERE chosen "
-                            "AND model_group_id IS NOT NULL)").fetchone()[0]
+        return conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM results.selections WHERE chosen AND model_group_id IS NOT NULL)"
+        ).fetchone()[0]
 
 
 def missed_policy(value: str | None) -> str:
@@ -54,8 +55,13 @@ def missed_policy(value: str | None) -> str:
     return policy
 
 
-def handle_missed_days(day: date, run_type: str, policy: str | None, score: Callable[[date], object],
-                       progress: Callable[[str], object] = print) -> dict:
+def handle_missed_days(
+    day: date,
+    run_type: str,
+    policy: str | None,
+    score: Callable[[date], object],
+    progress: Callable[[str], object] = print,
+) -> dict:
     """Alert with (or catch up) the dates without a risk list before *day*; see the module doc."""
     from eis_core.orchestration.notify import send_alert
     from eis_core.production.scoring import ProductionError
@@ -83,21 +89,35 @@ def handle_missed_days(day: date, run_type: str, policy: str | None, score: Call
         if not failed:
             out["action"] = "caught_up"
             return out
-    reason = (f"could not catch up: {'; '.join(failed[:5])}" if failed else
-              f"catch-up is limited to {max_days} days" if policy == "catch_up" else
-              "policy 'alert' (set the param missed_days or EIS_MISSED_DAYS to 'catch_up' to score them)")
+    reason = (
+        f"could not catch up: {'; '.join(failed[:5])}"
+        if failed
+        else f"catch-up is limited to {max_days} days"
+        if policy == "catch_up"
+        else "policy 'alert' (set the param missed_days or EIS_MISSED_DAYS to 'catch_up' to score them)"
+    )
     first, last = missing[0], missing[-1]
-    body = (f"eis_production is scoring {day}, but {len(missing)} earlier day(s) have no risk list "
-            f"(the scheduler was down or their runs failed):\n\n{format_dates(missing, limit=400)}\n\n"
-            f"{reason}.\nTo score them:\n"
-            f"  airflow backfill create --dag-id eis_production --from-date {first} --to-date {last}\n"
-            f"or: eis score --date {first} --to {last}\n")
+    body = (
+        f"eis_production is scoring {day}, but {len(missing)} earlier day(s) have no risk list "
+        f"(the scheduler was down or their runs failed):\n\n{format_dates(missing, limit=400)}\n\n"
+        f"{reason}.\nTo score them:\n"
+        f"  airflow backfill create --dag-id eis_production --from-date {first} --to-date {last}\n"
+        f"or: eis score --date {first} --to {last}\n"
+    )
     out["action"] = "alerted"
-    out["alert"] = send_alert(f"[EIS] {len(missing)} missed day(s) without a risk list before {day}", body,
-                              extra={"event": "missed_days", "dag_id": "eis_production", "day": day.isoformat(),
-                                     "missing": out["missing"]})
+    out["alert"] = send_alert(
+        f"[EIS] {len(missing)} missed day(s) without a risk list before {day}",
+        body,
+        extra={"event": "missed_days", "dag_id": "eis_production", "day": day.isoformat(), "missing": out["missing"]},
+    )
     return out
 
 
-__all__ = ["CHECKED_RUN_TYPES", "MISSED_POLICIES", "handle_missed_days", "has_selection", "missed_policy",
-           "scoring_day"]
+__all__ = [
+    "CHECKED_RUN_TYPES",
+    "MISSED_POLICIES",
+    "handle_missed_days",
+    "has_selection",
+    "missed_policy",
+    "scoring_day",
+]

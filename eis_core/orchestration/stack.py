@@ -21,12 +21,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from eis_core.orchestration.airflow_env import (
-    ADMIN_USER, admin_password, airflow_bin, airflow_env, default_port, prepare,
+    ADMIN_USER,
+    admin_password,
+    airflow_bin,
+    airflow_env,
+    default_port,
+    prepare,
 )
 from eis_core.paths import airflow_home
 
@@ -315,7 +320,7 @@ class ApiClient:
         self._token: str | None = None
 
     @classmethod
-    def for_running_stack(cls) -> "ApiClient":
+    def for_running_stack(cls) -> ApiClient:
         st = read_state()
         if st is None or not any(_alive(p) for p in st.pids.values()):
             raise StackError("the Airflow stack is not running: `eis airflow start` first")
@@ -324,7 +329,7 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *exc) -> None:

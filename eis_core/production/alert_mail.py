@@ -41,10 +41,13 @@ class Outbox:
     ids: list[int] = field(default_factory=list)
 
     def add(self, conn, alert_id: int, username: str | None, subject: str, body: str) -> None:
-        self.ids.append(conn.execute(
-            "INSERT INTO production.alert_notifications (alert_id, recipient, subject, body, status) "
-            "VALUES (%s, %s, %s, %s, 'pending') RETURNING notification_id",
-            (alert_id, username, subject[:300], body)).fetchone()[0])
+        self.ids.append(
+            conn.execute(
+                "INSERT INTO production.alert_notifications (alert_id, recipient, subject, body, status) "
+                "VALUES (%s, %s, %s, %s, 'pending') RETURNING notification_id",
+                (alert_id, username, subject[:300], body),
+            ).fetchone()[0]
+        )
 
     def send(self) -> list[dict]:
         self.ids.clear()
@@ -67,9 +70,11 @@ def deliver_pending() -> list[dict]:
     out = []
     while True:
         with db.connect() as conn:
-            row = conn.execute("SELECT notification_id, alert_id, recipient, subject, body "
-                               "FROM production.alert_notifications WHERE status = 'pending' "
-                               "ORDER BY notification_id LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+            row = conn.execute(
+                "SELECT notification_id, alert_id, recipient, subject, body "
+                "FROM production.alert_notifications WHERE status = 'pending' "
+                "ORDER BY notification_id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ).fetchone()
             if row is None:
                 return out
             nid, alert_id, username, subject, body = row
@@ -86,8 +91,11 @@ def deliver_pending() -> list[dict]:
                     status = "sent"
                 except Exception as exc:  # noqa: BLE001 - a failed e-mail never undoes the step
                     status = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
-            conn.execute("UPDATE production.alert_notifications SET address = %s, status = %s, at = now() "
-                         "WHERE notification_id = %s", (address, status, nid))
+            conn.execute(
+                "UPDATE production.alert_notifications SET address = %s, status = %s, at = now() "
+                "WHERE notification_id = %s",
+                (address, status, nid),
+            )
         out.append({"alert_id": alert_id, "recipient": username, "address": address, "status": status})
 
 
@@ -97,8 +105,9 @@ def alert_link(alert_id: int) -> str:
 
 
 def mail_body(alert: dict, lead: str) -> str:
-    return (f"{lead}\n\nOfficer: {alert['officer_id']} ({alert['division'] or 'no division'})\n"
-            f"Flagged on the list of: {alert['as_of_date']}\nStatus: {STATUS_TEXT[alert['status']]}\n"
-            f"Due: {alert['due_date']}\n\nOpen the alert: {alert_link(alert['alert_id'])}\n\n"
-            "This e-mail carries no score and no risk factor: they are in the web app, behind its login.\n")
-
+    return (
+        f"{lead}\n\nOfficer: {alert['officer_id']} ({alert['division'] or 'no division'})\n"
+        f"Flagged on the list of: {alert['as_of_date']}\nStatus: {STATUS_TEXT[alert['status']]}\n"
+        f"Due: {alert['due_date']}\n\nOpen the alert: {alert_link(alert['alert_id'])}\n\n"
+        "This e-mail carries no score and no risk factor: they are in the web app, behind its login.\n"
+    )

@@ -9,8 +9,18 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from eis_core import db
-from eis_core.production.alert_base import (STATUS_TEXT, STEPS, AlertError, Audit, alert_review, catalogue, due_days,
-                                            get_alert, record_event, rows_of)
+from eis_core.production.alert_base import (
+    STATUS_TEXT,
+    STEPS,
+    AlertError,
+    Audit,
+    alert_review,
+    catalogue,
+    due_days,
+    get_alert,
+    record_event,
+    rows_of,
+)
 from eis_core.production.schema import ensure_production_schema
 
 
@@ -49,14 +59,18 @@ def step_text(v: Any, name: str, limit: int = 4000, required: bool = False) -> s
 def acknowledge(alert_id: int, actor: str, audit: Audit = None) -> dict:
     with db.connect() as conn:
         a = load_for_step(conn, alert_id, ("open",), "acknowledge")
-        conn.execute("UPDATE production.alerts SET status = 'acknowledged', acknowledged_at = now(), "
-                     "acknowledged_by = %s WHERE alert_id = %s", (actor, alert_id))
+        conn.execute(
+            "UPDATE production.alerts SET status = 'acknowledged', acknowledged_at = now(), "
+            "acknowledged_by = %s WHERE alert_id = %s",
+            (actor, alert_id),
+        )
         record_event(conn, alert_id, actor, "acknowledged", None, audit, a["officer_id"])
         return get_alert(conn, alert_id)
 
 
-def record_meeting(alert_id: int, actor: str, meeting_date: Any, notes: Any, audit: Audit = None,
-                   today: date | None = None) -> dict:
+def record_meeting(
+    alert_id: int, actor: str, meeting_date: Any, notes: Any, audit: Audit = None, today: date | None = None
+) -> dict:
     today = today or date.today()
     with db.connect() as conn:
         a = load_for_step(conn, alert_id, ("acknowledged", "met"), "meeting")
@@ -67,16 +81,37 @@ def record_meeting(alert_id: int, actor: str, meeting_date: Any, notes: Any, aud
             raise AlertError(f"meeting_date: {d} is before the flag ({a['as_of_date']})")
         n = step_text(notes, "meeting_notes")
         due = today + timedelta(days=due_days())
-        conn.execute("UPDATE production.alerts SET status = 'met', meeting_date = %s, meeting_notes = %s, "
-                     "due_date = %s WHERE alert_id = %s", (d, n, due, alert_id))
-        record_event(conn, alert_id, actor, "meeting", {"meeting_date": d.isoformat(), "notes": n,
-                                                  "edited": a["status"] == "met"}, audit, a["officer_id"])
+        conn.execute(
+            "UPDATE production.alerts SET status = 'met', meeting_date = %s, meeting_notes = %s, "
+            "due_date = %s WHERE alert_id = %s",
+            (d, n, due, alert_id),
+        )
+        record_event(
+            conn,
+            alert_id,
+            actor,
+            "meeting",
+            {"meeting_date": d.isoformat(), "notes": n, "edited": a["status"] == "met"},
+            audit,
+            a["officer_id"],
+        )
         return get_alert(conn, alert_id)
 
 
-def save_review(alert_id: int, actor: str, *, agrees: bool, factor_agreement: dict[str, bool],
-                intervention: str, intervention_date: Any, follow_up_date: Any, dismissal_reason: str | None,
-                notes: str | None, audit: Audit = None, today: date | None = None) -> dict:
+def save_review(
+    alert_id: int,
+    actor: str,
+    *,
+    agrees: bool,
+    factor_agreement: dict[str, bool],
+    intervention: str,
+    intervention_date: Any,
+    follow_up_date: Any,
+    dismissal_reason: str | None,
+    notes: str | None,
+    audit: Audit = None,
+    today: date | None = None,
+) -> dict:
     """The alert's review and its intervention: created once, edited in place until the alert closes."""
     today = today or date.today()
     with db.connect() as conn:
@@ -96,8 +131,14 @@ def save_review(alert_id: int, actor: str, *, agrees: bool, factor_agreement: di
         fdate = parse_step_date(follow_up_date, "follow_up_date", required=bool(item["needs_follow_up"]))
         if fdate is not None and fdate < (idate or a["as_of_date"]):
             raise AlertError("follow_up_date: cannot be before the intervention")
-        factors = [r[0] for r in conn.execute("SELECT feature FROM production.risk_factors WHERE officer_id = %s "
-                                              "AND as_of_date = %s ORDER BY position", (a["officer_id"], a["as_of_date"]))]
+        factors = [
+            r[0]
+            for r in conn.execute(
+                "SELECT feature FROM production.risk_factors WHERE officer_id = %s "
+                "AND as_of_date = %s ORDER BY position",
+                (a["officer_id"], a["as_of_date"]),
+            )
+        ]
         missing = [f for f in factors if f not in factor_agreement]
         if missing or not factors:
             raise AlertError("factor_agreement: say whether you agree with every risk factor")
@@ -110,26 +151,36 @@ def save_review(alert_id: int, actor: str, *, agrees: bool, factor_agreement: di
                 "INSERT INTO production.reviews (as_of_date, officer_id, reviewer, agrees_with_score, factor_agreement, "
                 "dismissal_reason, intervention, intervention_date, notes, alert_id) "
                 "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING review_id",
-                (a["as_of_date"], a["officer_id"], actor, agrees, fa, reason, intervention, idate, n,
-                 alert_id)).fetchone()[0]
+                (a["as_of_date"], a["officer_id"], actor, agrees, fa, reason, intervention, idate, n, alert_id),
+            ).fetchone()[0]
         else:
             rid = old["review_id"]
-            conn.execute("UPDATE production.reviews SET agrees_with_score = %s, factor_agreement = %s, "
-                         "dismissal_reason = %s, intervention = %s, intervention_date = %s, notes = %s, "
-                         "updated_at = now(), updated_by = %s WHERE review_id = %s",
-                         (agrees, fa, reason, intervention, idate, n, actor, rid))
+            conn.execute(
+                "UPDATE production.reviews SET agrees_with_score = %s, factor_agreement = %s, "
+                "dismissal_reason = %s, intervention = %s, intervention_date = %s, notes = %s, "
+                "updated_at = now(), updated_by = %s WHERE review_id = %s",
+                (agrees, fa, reason, intervention, idate, n, actor, rid),
+            )
         status = "followed_up" if a["status"] == "followed_up" else "intervention"
         due = fdate or today + timedelta(days=due_days())
-        conn.execute("UPDATE production.alerts SET status = %s, intervention = %s, intervention_date = %s, "
-                     "follow_up_date = %s, due_date = %s WHERE alert_id = %s",
-                     (status, intervention, idate, fdate, due if status == "intervention" else a["due_date"], alert_id))
-        detail = {"review_id": rid, "intervention": intervention,
-                  "intervention_date": idate.isoformat() if idate else None,
-                  "follow_up_date": fdate.isoformat() if fdate else None, "agrees_with_score": agrees}
+        conn.execute(
+            "UPDATE production.alerts SET status = %s, intervention = %s, intervention_date = %s, "
+            "follow_up_date = %s, due_date = %s WHERE alert_id = %s",
+            (status, intervention, idate, fdate, due if status == "intervention" else a["due_date"], alert_id),
+        )
+        detail = {
+            "review_id": rid,
+            "intervention": intervention,
+            "intervention_date": idate.isoformat() if idate else None,
+            "follow_up_date": fdate.isoformat() if fdate else None,
+            "agrees_with_score": agrees,
+        }
         if old is not None:
-            detail["previous"] = {"intervention": old["intervention"], "agrees_with_score": old["agrees_with_score"],
-                                  "intervention_date": old["intervention_date"].isoformat()
-                                  if old["intervention_date"] else None}
+            detail["previous"] = {
+                "intervention": old["intervention"],
+                "agrees_with_score": old["agrees_with_score"],
+                "intervention_date": old["intervention_date"].isoformat() if old["intervention_date"] else None,
+            }
         record_event(conn, alert_id, actor, "review_edited" if old else "intervention", detail, audit, a["officer_id"])
         return get_alert(conn, alert_id)
 
@@ -139,9 +190,11 @@ def record_follow_up(alert_id: int, actor: str, notes: Any, audit: Audit = None,
     with db.connect() as conn:
         a = load_for_step(conn, alert_id, ("intervention",), "follow_up")
         n = step_text(notes, "follow_up_notes", required=True)
-        conn.execute("UPDATE production.alerts SET status = 'followed_up', followed_up_at = now(), "
-                     "follow_up_notes = %s, due_date = %s WHERE alert_id = %s",
-                     (n, today + timedelta(days=due_days()), alert_id))
+        conn.execute(
+            "UPDATE production.alerts SET status = 'followed_up', followed_up_at = now(), "
+            "follow_up_notes = %s, due_date = %s WHERE alert_id = %s",
+            (n, today + timedelta(days=due_days()), alert_id),
+        )
         record_event(conn, alert_id, actor, "follow_up", {"notes": n}, audit, a["officer_id"])
         return get_alert(conn, alert_id)
 
@@ -150,11 +203,16 @@ def close(alert_id: int, actor: str, notes: Any, audit: Audit = None) -> dict:
     with db.connect() as conn:
         a = load_for_step(conn, alert_id, ("intervention", "followed_up"), "close")
         if a["status"] == "intervention" and a["needs_follow_up"]:
-            raise AlertError(f"close: record the follow-up of the {a['intervention_label'].lower()} first "
-                             f"(due {a['follow_up_date']})")
+            raise AlertError(
+                f"close: record the follow-up of the {a['intervention_label'].lower()} first "
+                f"(due {a['follow_up_date']})"
+            )
         n = step_text(notes, "close_notes")
-        conn.execute("UPDATE production.alerts SET status = 'closed', closed_at = now(), closed_by = %s, "
-                     "close_notes = %s WHERE alert_id = %s", (actor, n, alert_id))
+        conn.execute(
+            "UPDATE production.alerts SET status = 'closed', closed_at = now(), closed_by = %s, "
+            "close_notes = %s WHERE alert_id = %s",
+            (actor, n, alert_id),
+        )
         record_event(conn, alert_id, actor, "closed", {"notes": n}, audit, a["officer_id"])
         return get_alert(conn, alert_id)
 
@@ -162,17 +220,28 @@ def close(alert_id: int, actor: str, notes: Any, audit: Audit = None) -> dict:
 def reassign(alert_id: int, actor: str, username: str, audit: Audit = None) -> dict:
     with db.connect() as conn:
         a = load_for_step(conn, alert_id, STEPS[:-1], "assign")
-        r = conn.execute("SELECT role, division FROM webapp.users WHERE username = %s AND NOT disabled",
-                         (username,)).fetchone()
+        r = conn.execute(
+            "SELECT role, division FROM webapp.users WHERE username = %s AND NOT disabled", (username,)
+        ).fetchone()
         if r is None or not (r[0] == "admin" or (r[0] == "supervisor" and r[1] == a["division"])):
             raise AlertError("assigned_to: an enabled admin or a supervisor of the officer's division")
         conn.execute("UPDATE production.alerts SET assigned_to = %s WHERE alert_id = %s", (username, alert_id))
-        record_event(conn, alert_id, actor, "assigned", {"from": a["assigned_to"], "to": username}, audit, a["officer_id"])
+        record_event(
+            conn, alert_id, actor, "assigned", {"from": a["assigned_to"], "to": username}, audit, a["officer_id"]
+        )
         return get_alert(conn, alert_id)
 
 
-def save_catalogue_item(code: str, label: str, description: str | None, active: bool, needs_follow_up: bool,
-                        position: int, by: str, audit: Audit = None) -> None:
+def save_catalogue_item(
+    code: str,
+    label: str,
+    description: str | None,
+    active: bool,
+    needs_follow_up: bool,
+    position: int,
+    by: str,
+    audit: Audit = None,
+) -> None:
     """Add or change one intervention of the catalogue (codes are never deleted: reviews name them)."""
     import re
 
@@ -185,14 +254,29 @@ def save_catalogue_item(code: str, label: str, description: str | None, active: 
     if code == "none" and (not active or needs_follow_up):
         raise AlertError("code: 'none' stays active and needs no follow-up")
     with db.connect() as conn:
-        old = rows_of(conn, "SELECT label, description, active, needs_follow_up, position FROM "
-                          "production.intervention_catalogue WHERE code = %s", (code,))
-        conn.execute("INSERT INTO production.intervention_catalogue (code, label, description, active, position, "
-                     "needs_follow_up, updated_by) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (code) DO UPDATE SET "
-                     "label = EXCLUDED.label, description = EXCLUDED.description, active = EXCLUDED.active, "
-                     "position = EXCLUDED.position, needs_follow_up = EXCLUDED.needs_follow_up, updated_at = now(), "
-                     "updated_by = EXCLUDED.updated_by", (code, label, description, active, position, needs_follow_up, by))
+        old = rows_of(
+            conn,
+            "SELECT label, description, active, needs_follow_up, position FROM "
+            "production.intervention_catalogue WHERE code = %s",
+            (code,),
+        )
+        conn.execute(
+            "INSERT INTO production.intervention_catalogue (code, label, description, active, position, "
+            "needs_follow_up, updated_by) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (code) DO UPDATE SET "
+            "label = EXCLUDED.label, description = EXCLUDED.description, active = EXCLUDED.active, "
+            "position = EXCLUDED.position, needs_follow_up = EXCLUDED.needs_follow_up, updated_at = now(), "
+            "updated_by = EXCLUDED.updated_by",
+            (code, label, description, active, position, needs_follow_up, by),
+        )
         if audit is not None:
-            audit(conn, "intervention_catalogue", code, {"label": label, "active": active,
-                                                         "needs_follow_up": needs_follow_up,
-                                                         "previous": old[0] if old else None})
+            audit(
+                conn,
+                "intervention_catalogue",
+                code,
+                {
+                    "label": label,
+                    "active": active,
+                    "needs_follow_up": needs_follow_up,
+                    "previous": old[0] if old else None,
+                },
+            )

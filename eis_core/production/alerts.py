@@ -33,17 +33,48 @@ sweep.  Every public name of those modules is importable from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from eis_core import db
 from eis_core.production.alert_base import (  # noqa: F401 (re-exported)
-    STATUS_TEXT, STEPS, AlertError, Audit, alert_events, alert_notifications, alert_review, catalogue, due_days,
-    env_int, escalation_days, flag_share, get_alert, list_alerts, officer_alerts, record_event, rows_of, users_table)
-from eis_core.production.alert_mail import (Outbox, alert_link, deliver_pending, mail_body, mail_settings,  # noqa: F401
-                                            smtp_configured)
+    STATUS_TEXT,
+    STEPS,
+    AlertError,
+    Audit,
+    alert_events,
+    alert_notifications,
+    alert_review,
+    catalogue,
+    due_days,
+    env_int,
+    escalation_days,
+    flag_share,
+    get_alert,
+    list_alerts,
+    officer_alerts,
+    record_event,
+    rows_of,
+    users_table,
+)
+from eis_core.production.alert_mail import (  # noqa: F401
+    Outbox,
+    alert_link,
+    deliver_pending,
+    mail_body,
+    mail_settings,
+    smtp_configured,
+)
 from eis_core.production.alert_steps import (  # noqa: F401 (re-exported)
-    acknowledge, close, reassign, record_follow_up, record_meeting, save_catalogue_item, save_review)
+    acknowledge,
+    close,
+    reassign,
+    record_follow_up,
+    record_meeting,
+    save_catalogue_item,
+    save_review,
+)
 from eis_core.production.schema import ensure_production_schema
 
 

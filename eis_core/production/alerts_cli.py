@@ -44,16 +44,22 @@ def sweep_cmd(today: str | None, as_json: bool) -> None:
         click.echo(json.dumps(out, default=str))
         return
     sent = sum(1 for n in out["notifications"] if n["status"] == "sent")
-    click.echo(f"raised {len(out['raised'])} alert(s), escalated {len(out['escalated'])}; "
-               f"{len(out['notifications'])} e-mail(s), {sent} sent")
+    click.echo(
+        f"raised {len(out['raised'])} alert(s), escalated {len(out['escalated'])}; "
+        f"{len(out['notifications'])} e-mail(s), {sent} sent"
+    )
     for n in out["notifications"]:
         if n["status"] != "sent":
             click.echo(f"  alert {n['alert_id']}: {n['status']}")
 
 
 @alerts_cli.command("list")
-@click.option("--status", default="open", show_default=True,
-              help="open, overdue, all or a step (acknowledged, met, intervention, followed_up, closed)")
+@click.option(
+    "--status",
+    default="open",
+    show_default=True,
+    help="open, overdue, all or a step (acknowledged, met, intervention, followed_up, closed)",
+)
 @click.option("--division", help="only this division")
 def list_cmd(status: str, division: str | None) -> None:
     """The alerts, open ones first (oldest due first)."""
@@ -71,6 +77,8 @@ def list_cmd(status: str, division: str | None) -> None:
         return
     for a in rows:
         late = " OVERDUE" if a["overdue"] else ""
-        click.echo(f"{a['alert_id']:>6}  {a['officer_id']:<12} {a['division'] or '-':<12} {a['status']:<12} "
-                   f"due {a['due_date']}{late}  assigned to {a['assigned_to'] or 'nobody'}"
-                   f"{'  (escalated x' + str(a['escalation_level']) + ')' if a['escalation_level'] else ''}")
+        click.echo(
+            f"{a['alert_id']:>6}  {a['officer_id']:<12} {a['division'] or '-':<12} {a['status']:<12} "
+            f"due {a['due_date']}{late}  assigned to {a['assigned_to'] or 'nobody'}"
+            f"{'  (escalated x' + str(a['escalation_level']) + ')' if a['escalation_level'] else ''}"
+        )

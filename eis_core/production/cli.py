@@ -22,12 +22,19 @@ def _dates(start: str, end: str | None) -> list[date]:
 
 
 @click.command("score", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--date", "day", required=True, help="as-of date YYYY-MM-DD to score (features use only what was known before it)")
-@click.option("--to", "until", help="score every day from --date through this date (a backfill; each day replaced atomically)")
+@click.option(
+    "--date", "day", required=True, help="as-of date YYYY-MM-DD to score (features use only what was known before it)"
+)
+@click.option(
+    "--to", "until", help="score every day from --date through this date (a backfill; each day replaced atomically)"
+)
 @click.option("--model-group", "model_group", help="model group id (default: the newest chosen by `eis select`)")
-@click.option("--mode", type=click.Choice(["stored", "retrain"]),
-              help="stored: newest stored model of the group; retrain: refit on the window ending at the date "
-                   "(default: production.mode of the config)")
+@click.option(
+    "--mode",
+    type=click.Choice(["stored", "retrain"]),
+    help="stored: newest stored model of the group; retrain: refit on the window ending at the date "
+    "(default: production.mode of the config)",
+)
 @click.option("--config", default=str(DEFAULT_OFFICER_CONFIG), show_default=True, help="officer config YAML")
 @click.option("--labels", default=str(DEFAULT_LABELS_CONFIG), show_default=True, help="labels config YAML")
 @click.option("--top", default=10, show_default=True, help="officers of the risk list to print")
@@ -47,8 +54,7 @@ def score_cli(day, until, model_group, mode, config, labels, top, as_json) -> No
         days = _dates(day, until)
         results = []
         for d in days:
-            results.append(score_day(d, model_group, mode, config, labels,
-                                     progress=None if as_json else click.echo))
+            results.append(score_day(d, model_group, mode, config, labels, progress=None if as_json else click.echo))
     except (ProductionError, ConfigError, click.BadParameter) as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
@@ -133,11 +139,22 @@ def feedback_add(officer, day, reviewer, agrees, factors, all_factors, reason, i
         answers = _factor_pairs(factors)
         if all_factors:
             with db.connect() as conn:
-                for (f,) in conn.execute("SELECT feature FROM production.risk_factors WHERE officer_id = %s "
-                                         "AND as_of_date = %s", (officer, d)):
+                for (f,) in conn.execute(
+                    "SELECT feature FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s",
+                    (officer, d),
+                ):
                     answers.setdefault(f, all_factors == "agree")
-        rid = add_review(officer, d, reviewer, agrees, answers, intervention,
-                         parse_date(intervention_date) if intervention_date else None, reason, notes)
+        rid = add_review(
+            officer,
+            d,
+            reviewer,
+            agrees,
+            answers,
+            intervention,
+            parse_date(intervention_date) if intervention_date else None,
+            reason,
+            notes,
+        )
     except (ReviewError, ProductionError, click.BadParameter) as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
@@ -158,8 +175,10 @@ def feedback_list(officer, limit):
     for r in rows:
         agree = "agrees" if r["agrees_with_score"] else f"disagrees ({r['dismissal_reason']})"
         when = f" on {r['intervention_date']}" if r["intervention_date"] else ""
-        click.echo(f"#{r['review_id']} {r['as_of_date']} {r['officer_id']} by {r['reviewer']}: {agree}; "
-                   f"intervention {r['intervention']}{when}")
+        click.echo(
+            f"#{r['review_id']} {r['as_of_date']} {r['officer_id']} by {r['reviewer']}: {agree}; "
+            f"intervention {r['intervention']}{when}"
+        )
 
 
 @feedback_cli.command("outcomes")
@@ -173,6 +192,15 @@ def feedback_outcomes():
         return
     from eis_core.cli_tables import echo_table
 
-    echo_table(["intervention", ("officers", "right"), ("observed", "right"), ("adverse", "right")],
-               [(r["intervention"], r["officers"], r["with_outcome"],
-                 "-" if r["adverse_rate"] is None else f"{r['adverse_rate']:.1%}") for r in rows])
+    echo_table(
+        ["intervention", ("officers", "right"), ("observed", "right"), ("adverse", "right")],
+        [
+            (
+                r["intervention"],
+                r["officers"],
+                r["with_outcome"],
+                "-" if r["adverse_rate"] is None else f"{r['adverse_rate']:.1%}",
+            )
+            for r in rows
+        ],
+    )

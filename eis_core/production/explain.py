@@ -25,8 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-TREE_CLASSES = ("RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier",
-                "GradientBoostingClassifier", "HistGradientBoostingClassifier")
+TREE_CLASSES = (
+    "RandomForestClassifier",
+    "ExtraTreesClassifier",
+    "DecisionTreeClassifier",
+    "GradientBoostingClassifier",
+    "HistGradientBoostingClassifier",
+)
 #: exact TreeSHAP costs about trees × leaves × depth² per row; up to this cost per row every row gets it
 EXACT_TREESHAP_BUDGET = 2.0e7
 #: above it, exact TreeSHAP for the highest-scored rows until this total cost (~10 s here), Saabas for the rest
@@ -95,8 +100,7 @@ def _tree(estimator, X: pd.DataFrame, priority: np.ndarray | None) -> Explanatio
     values = _class1(explainer.shap_values(A, check_additivity=False, approximate=True), n, A.shape[1])
     methods = np.full(n, saabas_name, dtype=object)
     if n_exact > 0:
-        order = np.argsort(-np.asarray(priority, dtype=float), kind="stable") if priority is not None \
-            else np.arange(n)
+        order = np.argsort(-np.asarray(priority, dtype=float), kind="stable") if priority is not None else np.arange(n)
         top = order[:n_exact]
         values[top] = _class1(explainer.shap_values(A[top], check_additivity=False), len(top), A.shape[1])
         methods[top] = exact_name
@@ -117,8 +121,9 @@ def _linear(estimator, X: pd.DataFrame) -> Explanation:
     return Explanation(values, list(X.columns), "shap.LinearExplainer (coefficient × standardised value)")
 
 
-def _occlusion(estimator, X: pd.DataFrame, index: pd.DataFrame | None, importances: dict[str, float] | None
-               ) -> Explanation:
+def _occlusion(
+    estimator, X: pd.DataFrame, index: pd.DataFrame | None, importances: dict[str, float] | None
+) -> Explanation:
     from eis_core.modeling.estimators import predict_scores
 
     base = predict_scores(estimator, X, index)
@@ -134,15 +139,23 @@ def _occlusion(estimator, X: pd.DataFrame, index: pd.DataFrame | None, importanc
     return Explanation(values, list(X.columns), f"occlusion at the cohort median (top {len(cols)} features)")
 
 
-def explain(estimator, X: pd.DataFrame, index: pd.DataFrame | None = None,
-            importances: dict[str, float] | None = None, priority: np.ndarray | None = None) -> Explanation:
+def explain(
+    estimator,
+    X: pd.DataFrame,
+    index: pd.DataFrame | None = None,
+    importances: dict[str, float] | None = None,
+    priority: np.ndarray | None = None,
+) -> Explanation:
     """Per-row, per-feature contributions to the score of *estimator* on *X* (see module doc).
     *priority* (e.g. the scores) orders the rows that get exact TreeSHAP first when not all can."""
     cls = type(estimator).__name__
     if cls in TREE_CLASSES:
         return _tree(estimator, X, priority)
-    if hasattr(estimator, "pipeline_") and "scale" in getattr(estimator.pipeline_, "named_steps", {}) \
-            and hasattr(estimator, "coef_"):
+    if (
+        hasattr(estimator, "pipeline_")
+        and "scale" in getattr(estimator.pipeline_, "named_steps", {})
+        and hasattr(estimator, "coef_")
+    ):
         return _linear(estimator, X)
     return _occlusion(estimator, X, index, importances)
 

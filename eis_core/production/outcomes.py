@@ -29,14 +29,16 @@ import math
 import os
 from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 WINDOWS = (6, 12)  # months
-CAUTION = ("This is not a randomised comparison. Supervisors chose whom to help and how, and the reasons "
-           "for that choice may themselves change an officer's risk. The comparison officers were flagged "
-           "with a similar score at a similar time, which removes only what the score captures. Read a "
-           "difference as a question to look into, not as proof that an intervention works or does not.")
+CAUTION = (
+    "This is not a randomised comparison. Supervisors chose whom to help and how, and the reasons "
+    "for that choice may themselves change an officer's risk. The comparison officers were flagged "
+    "with a similar score at a similar time, which removes only what the score captures. Read a "
+    "difference as a question to look into, not as proof that an intervention works or does not."
+)
 
 
 def add_months(d: date, months: int) -> date:
@@ -63,9 +65,10 @@ def adverse_events(conn, pairs: list[tuple[str, str]]) -> dict[str, list[date]]:
         return {}
     out: dict[str, list[date]] = {}
     for oid, d in conn.execute(
-            "SELECT officer_id, incident_date FROM staging.stg_ia_cases WHERE incident_date IS NOT NULL "
-            "AND (event_type, disposition) IN (SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY 1, 2",
-            ([p[0] for p in pairs], [p[1] for p in pairs])):
+        "SELECT officer_id, incident_date FROM staging.stg_ia_cases WHERE incident_date IS NOT NULL "
+        "AND (event_type, disposition) IN (SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY 1, 2",
+        ([p[0] for p in pairs], [p[1] for p in pairs]),
+    ):
         out.setdefault(oid, []).append(d)
     return out
 
@@ -109,7 +112,8 @@ def _treated(conn, division: str | None) -> list[Episode]:
         "WHERE r.intervention IS NOT NULL AND r.intervention <> 'none' "
         "  AND (%s::text IS NULL OR p.division = %s) "
         "ORDER BY r.intervention, r.officer_id, coalesce(r.intervention_date, r.as_of_date)",
-        (division, division)).fetchall()
+        (division, division),
+    ).fetchall()
     return [Episode(r[0], r[1], float(r[2]), r[3], r[4], r[5]) for r in rows]
 
 
@@ -118,16 +122,20 @@ def _helped(conn) -> dict[str, list[date]]:
     if not _exists(conn, "production.reviews"):
         return {}
     out: dict[str, list[date]] = {}
-    for oid, d in conn.execute("SELECT officer_id, coalesce(intervention_date, as_of_date) FROM production.reviews "
-                               "WHERE intervention IS NOT NULL AND intervention <> 'none' ORDER BY 1, 2"):
+    for oid, d in conn.execute(
+        "SELECT officer_id, coalesce(intervention_date, as_of_date) FROM production.reviews "
+        "WHERE intervention IS NOT NULL AND intervention <> 'none' ORDER BY 1, 2"
+    ):
         out.setdefault(oid, []).append(d)
     return out
 
 
 def _flagged(conn, share: float, division: str | None) -> list[Episode]:
-    rows = conn.execute("SELECT officer_id, as_of_date, score, division FROM production.predictions "
-                        "WHERE rank_pct <= %s AND (%s::text IS NULL OR division = %s) ORDER BY as_of_date, officer_id",
-                        (share, division, division)).fetchall()
+    rows = conn.execute(
+        "SELECT officer_id, as_of_date, score, division FROM production.predictions "
+        "WHERE rank_pct <= %s AND (%s::text IS NULL OR division = %s) ORDER BY as_of_date, officer_id",
+        (share, division, division),
+    ).fetchall()
     return [Episode(r[0], r[1], float(r[2]), r[3], r[1]) for r in rows]
 
 
@@ -135,8 +143,14 @@ def _rate(k: int, n: int) -> float | None:
     return k / n if n else None
 
 
-def compare(conn, *, share: float | None = None, caliper_days: int = 31, division: str | None = None,
-            labels_config: Path | str | None = None) -> dict:
+def compare(
+    conn,
+    *,
+    share: float | None = None,
+    caliper_days: int = 31,
+    division: str | None = None,
+    labels_config: Path | str | None = None,
+) -> dict:
     """Per intervention type: treated episodes, their matched comparisons and adverse events in the 6 and
     12 months after (see the module doc).  Returns {"end", "end_source", "types": [...], "caution"}."""
     from eis_core.production.alerts import flag_share
@@ -151,8 +165,11 @@ def compare(conn, *, share: float | None = None, caliper_days: int = 31, divisio
     events = adverse_events(conn, adverse_pairs(labels_config))
     helped = _helped(conn)
     treated = _treated(conn, division)
-    pool = [e for e in _flagged(conn, share, division)
-            if not any(abs((h - e.as_of_date).days) <= 366 for h in helped.get(e.officer_id, []))]
+    pool = [
+        e
+        for e in _flagged(conn, share, division)
+        if not any(abs((h - e.as_of_date).days) <= 366 for h in helped.get(e.officer_id, []))
+    ]
     by_type: dict[str, list[Episode]] = {}
     for t in treated:
         by_type.setdefault(t.intervention, []).append(t)
@@ -161,21 +178,30 @@ def compare(conn, *, share: float | None = None, caliper_days: int = 31, divisio
         used: set[str] = set()
         pairs = []
         for t in sorted(by_type[code], key=lambda e: (e.as_of_date, e.officer_id)):
-            cands = [c for c in pool if c.officer_id not in used and c.officer_id != t.officer_id
-                     and abs((c.as_of_date - t.as_of_date).days) <= caliper_days]
+            cands = [
+                c
+                for c in pool
+                if c.officer_id not in used
+                and c.officer_id != t.officer_id
+                and abs((c.as_of_date - t.as_of_date).days) <= caliper_days
+            ]
             if not cands:
                 pairs.append((t, None))
                 continue
-            c = min(cands, key=lambda c: (abs(c.score - t.score), abs((c.as_of_date - t.as_of_date).days),
-                                          c.officer_id))
+            c = min(
+                cands, key=lambda c: (abs(c.score - t.score), abs((c.as_of_date - t.as_of_date).days), c.officer_id)
+            )
             used.add(c.officer_id)
             delay = t.start - t.as_of_date
             pairs.append((t, Episode(c.officer_id, c.as_of_date, c.score, c.division, c.as_of_date + delay)))
         matched = [(t, c) for t, c in pairs if c is not None]
         windows = {}
         for months in WINDOWS:
-            full = [(t, c) for t, c in matched if end is not None and add_months(t.start, months) <= end
-                    and add_months(c.start, months) <= end]
+            full = [
+                (t, c)
+                for t, c in matched
+                if end is not None and add_months(t.start, months) <= end and add_months(c.start, months) <= end
+            ]
             tk = [_count(events.get(t.officer_id, []), t.start, add_months(t.start, months)) for t, _ in full]
             ck = [_count(events.get(c.officer_id, []), c.start, add_months(c.start, months)) for _, c in full]
             n = len(full)
@@ -188,26 +214,53 @@ def compare(conn, *, share: float | None = None, caliper_days: int = 31, divisio
                     sd = math.sqrt(sum((x - diff) ** 2 for x in d) / (n - 1)) if n > 1 else 0.0
                     half = 1.96 * sd / math.sqrt(n)
                     ci = (diff - half, diff + half)
-            windows[months] = {"pairs": n, "treated_with": t_any, "control_with": c_any,
-                               "treated_events": sum(tk), "control_events": sum(ck),
-                               "treated_rate": _rate(t_any, n), "control_rate": _rate(c_any, n),
-                               "difference": diff, "ci": ci}
+            windows[months] = {
+                "pairs": n,
+                "treated_with": t_any,
+                "control_with": c_any,
+                "treated_events": sum(tk),
+                "control_events": sum(ck),
+                "treated_rate": _rate(t_any, n),
+                "control_rate": _rate(c_any, n),
+                "difference": diff,
+                "ci": ci,
+            }
         gaps = [abs((c.as_of_date - t.as_of_date).days) for t, c in matched]
-        types.append({"code": code, "label": labels.get(code, code), "treated": len(pairs), "matched": len(matched),
-                      "unmatched": len(pairs) - len(matched),
-                      "treated_mean_score": _mean([t.score for t, _ in matched]),
-                      "control_mean_score": _mean([c.score for _, c in matched]),
-                      "mean_date_gap_days": _mean(gaps), "windows": windows})
-    return {"end": end, "end_source": source, "types": types, "caution": CAUTION, "share": share,
-            "caliper_days": caliper_days}
+        types.append(
+            {
+                "code": code,
+                "label": labels.get(code, code),
+                "treated": len(pairs),
+                "matched": len(matched),
+                "unmatched": len(pairs) - len(matched),
+                "treated_mean_score": _mean([t.score for t, _ in matched]),
+                "control_mean_score": _mean([c.score for _, c in matched]),
+                "mean_date_gap_days": _mean(gaps),
+                "windows": windows,
+            }
+        )
+    return {
+        "end": end,
+        "end_source": source,
+        "types": types,
+        "caution": CAUTION,
+        "share": share,
+        "caliper_days": caliper_days,
+    }
 
 
 def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def evaluation(conn, *, months: int = 12, share: float | None = None, division: str | None = None,
-               labels_config: Path | str | None = None) -> dict:
+def evaluation(
+    conn,
+    *,
+    months: int = 12,
+    share: float | None = None,
+    division: str | None = None,
+    labels_config: Path | str | None = None,
+) -> dict:
     """Per scored date whose label window has passed: flagged officers, those with an adverse event in
     [D, D + *months*), those helped (an intervention starting in [D, D + months)) with no event, and the
     precision standard (helped-without-event = false positive) and adjusted (left out)."""
@@ -233,16 +286,24 @@ def evaluation(conn, *, months: int = 12, share: float | None = None, division: 
         hit = {o for o in offs if _count(events.get(o, []), d, stop)}
         saved = {o for o in offs if o not in hit and any(d <= h < stop for h in helped.get(o, []))}
         n = len(offs)
-        row = {"as_of_date": d, "flagged": n, "with_event": len(hit), "helped_no_event": len(saved),
-               "false_positives": n - len(hit), "precision": _rate(len(hit), n),
-               "precision_adjusted": _rate(len(hit), n - len(saved))}
+        row = {
+            "as_of_date": d,
+            "flagged": n,
+            "with_event": len(hit),
+            "helped_no_event": len(saved),
+            "false_positives": n - len(hit),
+            "precision": _rate(len(hit), n),
+            "precision_adjusted": _rate(len(hit), n - len(saved)),
+        }
         out["dates"].append(row)
         for k in totals:
             totals[k] += row[k]
-    out["total"] = {**totals, "precision": _rate(totals["with_event"], totals["flagged"]),
-                    "precision_adjusted": _rate(totals["with_event"], totals["flagged"] - totals["helped_no_event"])}
+    out["total"] = {
+        **totals,
+        "precision": _rate(totals["with_event"], totals["flagged"]),
+        "precision_adjusted": _rate(totals["with_event"], totals["flagged"] - totals["helped_no_event"]),
+    }
     return out
 
 
-__all__ = ["CAUTION", "WINDOWS", "add_months", "adverse_events", "adverse_pairs", "compare", "data_end",
-           "evaluation"]
+__all__ = ["CAUTION", "WINDOWS", "add_months", "adverse_events", "adverse_pairs", "compare", "data_end", "evaluation"]

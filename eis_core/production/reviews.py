@@ -26,16 +26,28 @@ class ReviewError(ValueError):
     """A review that cannot be recorded; the message names the field."""
 
 
-def add_review(officer_id: str, as_of_date: date, reviewer: str, agrees_with_score: bool,
-               factor_agreement: dict[str, bool], intervention: str, intervention_date: date | None = None,
-               dismissal_reason: str | None = None, notes: str | None = None) -> int:
+def add_review(
+    officer_id: str,
+    as_of_date: date,
+    reviewer: str,
+    agrees_with_score: bool,
+    factor_agreement: dict[str, bool],
+    intervention: str,
+    intervention_date: date | None = None,
+    dismissal_reason: str | None = None,
+    notes: str | None = None,
+) -> int:
     """Record one review; returns its review_id.  Raises ReviewError naming the bad field."""
     ensure_production_schema()
     if not reviewer or not reviewer.strip():
         raise ReviewError("reviewer: required")
     with db.connect() as conn:
-        codes = [r[0] for r in conn.execute(
-            "SELECT code FROM production.intervention_catalogue WHERE active ORDER BY position, code")]
+        codes = [
+            r[0]
+            for r in conn.execute(
+                "SELECT code FROM production.intervention_catalogue WHERE active ORDER BY position, code"
+            )
+        ]
     if intervention not in codes:
         raise ReviewError(f"intervention: must be one of the catalogue ({', '.join(codes)}), not {intervention!r}")
     if not agrees_with_score and not (dismissal_reason or "").strip():
@@ -47,17 +59,24 @@ def add_review(officer_id: str, as_of_date: date, reviewer: str, agrees_with_sco
     if intervention_date is not None and intervention_date < as_of_date:
         raise ReviewError(f"intervention_date: {intervention_date} is before the scored date {as_of_date}")
     with db.connect() as conn:
-        scored = conn.execute("SELECT 1 FROM production.predictions WHERE officer_id = %s AND as_of_date = %s",
-                              (officer_id, as_of_date)).fetchone()
+        scored = conn.execute(
+            "SELECT 1 FROM production.predictions WHERE officer_id = %s AND as_of_date = %s", (officer_id, as_of_date)
+        ).fetchone()
         if scored is None:
             raise ReviewError(f"officer_id/as_of_date: officer {officer_id!r} was not scored on {as_of_date}")
-        factors = [r[0] for r in conn.execute(
-            "SELECT feature FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s ORDER BY position",
-            (officer_id, as_of_date))]
+        factors = [
+            r[0]
+            for r in conn.execute(
+                "SELECT feature FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s ORDER BY position",
+                (officer_id, as_of_date),
+            )
+        ]
         unknown = sorted(set(factor_agreement) - set(factors))
         if unknown:
-            raise ReviewError(f"factor_agreement: {unknown} are not risk factors of {officer_id} on {as_of_date} "
-                              f"(its factors: {factors})")
+            raise ReviewError(
+                f"factor_agreement: {unknown} are not risk factors of {officer_id} on {as_of_date} "
+                f"(its factors: {factors})"
+            )
         missing = [f for f in factors if f not in factor_agreement]
         if missing:
             raise ReviewError(f"factor_agreement: say whether you agree with every risk factor; missing {missing}")
@@ -65,10 +84,18 @@ def add_review(officer_id: str, as_of_date: date, reviewer: str, agrees_with_sco
             "INSERT INTO production.reviews (as_of_date, officer_id, reviewer, agrees_with_score, factor_agreement, "
             "dismissal_reason, intervention, intervention_date, notes) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) "
             "RETURNING review_id",
-            (as_of_date, officer_id, reviewer.strip(), bool(agrees_with_score),
-             Jsonb({k: bool(v) for k, v in factor_agreement.items()}),
-             (dismissal_reason or None) and dismissal_reason.strip(), intervention, intervention_date,
-             notes)).fetchone()
+            (
+                as_of_date,
+                officer_id,
+                reviewer.strip(),
+                bool(agrees_with_score),
+                Jsonb({k: bool(v) for k, v in factor_agreement.items()}),
+                (dismissal_reason or None) and dismissal_reason.strip(),
+                intervention,
+                intervention_date,
+                notes,
+            ),
+        ).fetchone()
     return int(row[0])
 
 
@@ -79,7 +106,8 @@ def list_reviews(officer_id: str | None = None, limit: int = 50) -> list[dict]:
             "SELECT review_id, as_of_date, officer_id, reviewer, reviewed_at, agrees_with_score, factor_agreement, "
             "dismissal_reason, intervention, intervention_date, notes FROM production.reviews "
             "WHERE (%(o)s::text IS NULL OR officer_id = %(o)s) ORDER BY reviewed_at DESC, review_id DESC LIMIT %(n)s",
-            {"o": officer_id, "n": limit})
+            {"o": officer_id, "n": limit},
+        )
         cols = [c.name for c in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
@@ -109,6 +137,8 @@ def review_outcomes(label_name: str = "1y", label_interval: str = "1 year") -> l
             "FROM u CROSS JOIN obs LEFT JOIN labels.officer_labels l ON l.officer_id = u.officer_id "
             "AND l.as_of_date = u.as_of_date AND l.label_name = %s "
             "AND u.as_of_date + %s::interval <= obs.until GROUP BY 1 ORDER BY 1",
-            (label_name, label_interval)).fetchall()
-    return [{"intervention": r[0], "officers": int(r[1]), "with_outcome": int(r[2]), "adverse_rate": r[3]}
-            for r in rows]
+            (label_name, label_interval),
+        ).fetchall()
+    return [
+        {"intervention": r[0], "officers": int(r[1]), "with_outcome": int(r[2]), "adverse_rate": r[3]} for r in rows
+    ]

@@ -26,16 +26,40 @@ def risk_list(d: date | None = None, top: int = 10) -> list[dict]:
             "SELECT p.officer_id, p.score, p.rank_abs, p.rank_pct, p.division, p.unit, c.rank_change "
             "FROM production.predictions p LEFT JOIN production.rank_changes c ON c.as_of_date = p.as_of_date "
             "AND c.officer_id = p.officer_id AND c.days_back = 30 "
-            "WHERE p.as_of_date = %s ORDER BY p.rank_abs LIMIT %s", (d, top)).fetchall()
+            "WHERE p.as_of_date = %s ORDER BY p.rank_abs LIMIT %s",
+            (d, top),
+        ).fetchall()
         ids = [r[0] for r in rows]
         factors: dict[str, list[dict]] = {}
         for off, pos, feat, value, contrib, direction, label in conn.execute(
-                "SELECT officer_id, position, feature, value, contribution, direction, label FROM production.risk_factors "
-                "WHERE as_of_date = %s AND officer_id = ANY(%s) ORDER BY officer_id, position", (d, ids)):
-            factors.setdefault(off, []).append({"position": pos, "feature": feat, "value": value,
-                                                "contribution": contrib, "direction": direction, "label": label})
-    return [{"as_of_date": d, "officer_id": r[0], "score": r[1], "rank_abs": r[2], "rank_pct": r[3], "division": r[4],
-             "unit": r[5], "rank_change_30d": r[6], "factors": factors.get(r[0], [])} for r in rows]
+            "SELECT officer_id, position, feature, value, contribution, direction, label FROM production.risk_factors "
+            "WHERE as_of_date = %s AND officer_id = ANY(%s) ORDER BY officer_id, position",
+            (d, ids),
+        ):
+            factors.setdefault(off, []).append(
+                {
+                    "position": pos,
+                    "feature": feat,
+                    "value": value,
+                    "contribution": contrib,
+                    "direction": direction,
+                    "label": label,
+                }
+            )
+    return [
+        {
+            "as_of_date": d,
+            "officer_id": r[0],
+            "score": r[1],
+            "rank_abs": r[2],
+            "rank_pct": r[3],
+            "division": r[4],
+            "unit": r[5],
+            "rank_change_30d": r[6],
+            "factors": factors.get(r[0], []),
+        }
+        for r in rows
+    ]
 
 
 def risk_list_text(d: date | None = None, top: int = 10, factors: int = 3) -> str:
@@ -46,8 +70,10 @@ def risk_list_text(d: date | None = None, top: int = 10, factors: int = 3) -> st
     for r in rows:
         ch = r["rank_change_30d"]
         chs = "   new" if ch is None else f"{ch:+6d}"
-        lines.append(f"  {r['rank_abs']:>3}. {r['officer_id']:<10} score {r['score']:.3f}  {chs}  "
-                     f"{r['division'] or '?'} / {r['unit'] or '?'}")
+        lines.append(
+            f"  {r['rank_abs']:>3}. {r['officer_id']:<10} score {r['score']:.3f}  {chs}  "
+            f"{r['division'] or '?'} / {r['unit'] or '?'}"
+        )
         for f in r["factors"][:factors]:
             lines.append(f"         - {f['label']}")
     return "\n".join(lines)
@@ -62,19 +88,24 @@ def bias_summary_text(d: date | None = None) -> str:
         rows = conn.execute(
             "SELECT threshold, attribute, group_value, reference_group, group_size, flagged, flag_rate, "
             "flag_rate_ratio, out_of_range FROM production.bias_audit WHERE as_of_date = %s "
-            "ORDER BY threshold LIKE 'top%%', length(threshold), threshold, attribute, group_size DESC", (d,)).fetchall()
+            "ORDER BY threshold LIKE 'top%%', length(threshold), threshold, attribute, group_size DESC",
+            (d,),
+        ).fetchall()
     if not rows:
         return "(no bias audit yet)"
-    lines = [f"Bias audit for {d} (flag rate per group; ratio to the largest group; * = outside the configured "
-             "range, groups of 10+ officers):"]
+    lines = [
+        f"Bias audit for {d} (flag rate per group; ratio to the largest group; * = outside the configured "
+        "range, groups of 10+ officers):"
+    ]
     cur = None
     for thr, attr, grp, ref, size, flagged, rate, ratio, out in rows:
         if (thr, attr) != cur:
             cur = (thr, attr)
             lines.append(f"  {thr}, by {attr} (reference {ref}):")
         rs = "   n/a" if ratio is None else f"{ratio:6.2f}"
-        lines.append(f"    {grp:<12} {size:>5} officers {flagged:>4} flagged  rate {rate:6.1%}  ratio {rs}"
-                     f"{' *' if out else ''}")
+        lines.append(
+            f"    {grp:<12} {size:>5} officers {flagged:>4} flagged  rate {rate:6.1%}  ratio {rs}{' *' if out else ''}"
+        )
     n_out = sum(1 for r in rows if r[8])
     lines.append(f"  {n_out} group(s) outside the range" if n_out else "  every group within the range")
     return "\n".join(lines)

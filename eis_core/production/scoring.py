@@ -31,11 +31,27 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from eis_core import db
-from eis_core.config import (DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, LabelsConfig, OfficerConfig,
-                             load_labels_config, load_officer_config)
+from eis_core.config import (
+    DEFAULT_LABELS_CONFIG,
+    DEFAULT_OFFICER_CONFIG,
+    LabelsConfig,
+    OfficerConfig,
+    load_labels_config,
+    load_officer_config,
+)
 from eis_core.modeling.bias import audit_groups, flag_sets
-from eis_core.production.request import (Progress, ProductionError, check_date, group_info, importances, parse_date,
-                                         quiet, resolve_model_group, retrain, stored_model)
+from eis_core.production.request import (
+    ProductionError,
+    Progress,
+    check_date,
+    group_info,
+    importances,
+    parse_date,
+    quiet,
+    resolve_model_group,
+    retrain,
+    stored_model,
+)
 from eis_core.production.risk_list import bias_summary_text, latest_scored_date, risk_list, risk_list_text
 from eis_core.production.schema import RANK_CHANGE_DAYS, ensure_production_schema
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from eis_core import db
 
@@ -49,8 +49,11 @@ def data_extraction(conn=None) -> tuple[date | None, str]:
             return data_extraction(own)
     if conn.execute("SELECT to_regclass('raw.load_log')").fetchone()[0] is None:
         return None, "no drop has been loaded"
-    row = conn.execute("SELECT load_id, drop_path, max(finished_at) FROM raw.load_log WHERE status = ANY(%s) "
-                       "GROUP BY load_id, drop_path ORDER BY load_id DESC LIMIT 1", (list(_ACCEPTED),)).fetchone()
+    row = conn.execute(
+        "SELECT load_id, drop_path, max(finished_at) FROM raw.load_log WHERE status = ANY(%s) "
+        "GROUP BY load_id, drop_path ORDER BY load_id DESC LIMIT 1",
+        (list(_ACCEPTED),),
+    ).fetchone()
     if row is None:
         return None, "no drop has been accepted"
     load_id, drop_path, finished = row
@@ -71,8 +74,9 @@ def data_extraction(conn=None) -> tuple[date | None, str]:
     return None, f"the drop folder of load {load_id} ({folder}) is gone"
 
 
-def check_staleness(d: date, max_days: int | str | None = None, conn=None,
-                    progress: Callable[[str], object] | None = print) -> date | None:
+def check_staleness(
+    d: date, max_days: int | str | None = None, conn=None, progress: Callable[[str], object] | None = print
+) -> date | None:
     """Refuse to score *d* when it lies more than the threshold after the data's extraction date.
 
     Returns the extraction date (None when unknown: then nothing is refused and a warning is printed).
@@ -89,7 +93,8 @@ def check_staleness(d: date, max_days: int | str | None = None, conn=None,
         raise ProductionError(
             f"date {d} is {(d - extracted).days} days after the data's extraction date {extracted} "
             f"(more than {limit}; {ENV_STALE_AFTER_DAYS}): its risk list would be stale. Load a newer drop, "
-            f"score {extracted} or earlier, or raise the threshold")
+            f"score {extracted} or earlier, or raise the threshold"
+        )
     return extracted
 
 
@@ -113,8 +118,10 @@ def missing_dates(d: date, conn=None, lookback_days: int = 366) -> list[date]:
             return missing_dates(d, own, lookback_days)
     if conn.execute("SELECT to_regclass('production.scoring_runs')").fetchone()[0] is None:
         return []
-    (prev,) = conn.execute("SELECT max(as_of_date) FROM production.scoring_runs WHERE as_of_date < %s "
-                           "AND as_of_date >= %s", (d, d - timedelta(days=lookback_days))).fetchone()
+    (prev,) = conn.execute(
+        "SELECT max(as_of_date) FROM production.scoring_runs WHERE as_of_date < %s AND as_of_date >= %s",
+        (d, d - timedelta(days=lookback_days)),
+    ).fetchone()
     if prev is None:
         return []
     return [prev + timedelta(days=i) for i in range(1, (d - prev).days)]
@@ -125,5 +132,13 @@ def format_dates(dates: list[date], limit: int = 60) -> str:
     return shown + (f", ... and {len(dates) - limit} more" if len(dates) > limit else "")
 
 
-__all__ = ["DEFAULT_STALE_AFTER_DAYS", "ENV_STALE_AFTER_DAYS", "check_staleness", "data_extraction",
-           "format_dates", "latest_scoring_date", "missing_dates", "stale_after_days"]
+__all__ = [
+    "DEFAULT_STALE_AFTER_DAYS",
+    "ENV_STALE_AFTER_DAYS",
+    "check_staleness",
+    "data_extraction",
+    "format_dates",
+    "latest_scoring_date",
+    "missing_dates",
+    "stale_after_days",
+]

@@ -28,9 +28,20 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from eis_core.production.wording_words import (  # noqa: F401 (all re-exported)
-    CALL_GROUPS, COUNTS, DISPOSITIONS, EDUCATION, EVENT_TYPES, NEIGHBORHOOD, NOT_A_FINDING, OPEN_CASE,
-    RANKS, SHARES, WINDOWS, WINDOW_ORDER, WINDOW_PATTERN)
-
+    CALL_GROUPS,
+    COUNTS,
+    DISPOSITIONS,
+    EDUCATION,
+    EVENT_TYPES,
+    NEIGHBORHOOD,
+    NOT_A_FINDING,
+    OPEN_CASE,
+    RANKS,
+    SHARES,
+    WINDOW_ORDER,
+    WINDOW_PATTERN,
+    WINDOWS,
+)
 
 # ----------------------------------------------------------------------------------------- grouping
 
@@ -145,8 +156,8 @@ def _window_text(w: str | None) -> str:
 def _others(group: Group, primary: dict, noun: tuple[str, str] | None) -> str:
     """"(3 in the last 5 years)": the other windows of the same count."""
     parts = []
-    for f in sorted(group.factors, key=lambda f: WINDOW_ORDER.index(split_window(f["feature"])[1])
-                    if split_window(f["feature"])[1] in WINDOW_ORDER else 99):
+    rank = {w: i for i, w in enumerate(WINDOW_ORDER)}
+    for f in sorted(group.factors, key=lambda f: rank.get(split_window(f["feature"])[1] or "", 99)):
         if f is primary or f["feature"].startswith(("out_", "chg_")) or f["feature"].endswith("_missing"):
             continue
         _, w = split_window(f["feature"])

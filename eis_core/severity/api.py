@@ -29,8 +29,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from eis_core.severity.features import FLAGS, OFFENSES, WEAPONS
 
@@ -251,11 +251,11 @@ class ServiceState:
             with self._lock:
                 row["beat_reports_30d"] = self.history.count(report.beat, at)
         row["hour"] = at.hour
-        row["weekday"] = at.dayofweek
+        row["weekday"] = at.day_of_week
         for f in FLAGS:
             row[f] = int(row[f])
         label, proba = model.predict_one(row)
-        self.logger.put((report.report_id, model.version, label, proba, dt.datetime.now(dt.timezone.utc), token_id))
+        self.logger.put((report.report_id, model.version, label, proba, dt.datetime.now(dt.UTC), token_id))
         return SeverityPrediction(report_id=report.report_id, severity=label, probabilities=proba,
                                   model_version=model.version, beat_reports_30d=row["beat_reports_30d"])
 

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def _free_port() -> int:
@@ -32,9 +32,15 @@ def _samples(frame, n: int = 4) -> list[dict]:
         picks.append(pending.iloc[-1])
     out = []
     for r in picks[:n]:
-        body = {"report_id": r["report_id"], "reported_at": r["reported_at"].isoformat(), "division": r["division"],
-                "beat": r["beat"], "offense_category": r["offense_category"], "weapon": r["weapon"],
-                "victim_count": int(r["victim_count"])}
+        body = {
+            "report_id": r["report_id"],
+            "reported_at": r["reported_at"].isoformat(),
+            "division": r["division"],
+            "beat": r["beat"],
+            "offense_category": r["offense_category"],
+            "weapon": r["weapon"],
+            "victim_count": int(r["victim_count"]),
+        }
         body.update({f: bool(r[f]) for f in FLAGS})
         out.append((body, None if r["severity"] is None or r["severity"] != r["severity"] else str(r["severity"])))
     return out
@@ -63,9 +69,14 @@ def demo_step(echo: Callable[[str], object] = print) -> dict:
     _, token = add_token("demo")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "eis_core.cli", "severity", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eis_core.cli", "severity", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=dict(os.environ),
+    )
     predictions = []
     try:
         deadline = time.time() + 60
@@ -87,11 +98,14 @@ def demo_step(echo: Callable[[str], object] = print) -> dict:
                 r.raise_for_status()
                 out = r.json()
                 p = out["probabilities"]
-                predictions.append({**out, "actual": actual, "offense_category": body["offense_category"],
-                                    "weapon": body["weapon"]})
-                echo(f"  {body['report_id']} {body['offense_category']:<13} weapon {body['weapon']:<8} victims "
-                     f"{body['victim_count']} -> {out['severity']:<6} (HIGH {p['HIGH']:.2f} MEDIUM {p['MEDIUM']:.2f} "
-                     f"LOW {p['LOW']:.2f}; assessed: {actual or 'not yet'})")
+                predictions.append(
+                    {**out, "actual": actual, "offense_category": body["offense_category"], "weapon": body["weapon"]}
+                )
+                echo(
+                    f"  {body['report_id']} {body['offense_category']:<13} weapon {body['weapon']:<8} victims "
+                    f"{body['victim_count']} -> {out['severity']:<6} (HIGH {p['HIGH']:.2f} MEDIUM {p['MEDIUM']:.2f} "
+                    f"LOW {p['LOW']:.2f}; assessed: {actual or 'not yet'})"
+                )
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -101,7 +115,13 @@ def demo_step(echo: Callable[[str], object] = print) -> dict:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
     m = res["metrics"]
-    return {"version": res["version"], "n_train": m["n_train"], "n_test": m["n_test"],
-            "metrics": {k: {"macro_f1": m[k]["macro_f1"], "accuracy": m[k]["accuracy"]}
-                        for k in ("model", "offense_rule", "majority")},
-            "predictions": predictions}
+    return {
+        "version": res["version"],
+        "n_train": m["n_train"],
+        "n_test": m["n_test"],
+        "metrics": {
+            k: {"macro_f1": m[k]["macro_f1"], "accuracy": m[k]["accuracy"]}
+            for k in ("model", "offense_rule", "majority")
+        },
+        "predictions": predictions,
+    }

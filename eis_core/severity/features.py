@@ -33,11 +33,33 @@ FEATURE_VERSION = 1
 HISTORY_DAYS = 30
 DEFAULT_ASSESSMENT_LAG_DAYS = 45
 
-OFFENSES = ["HOMICIDE", "ASSAULT", "ROBBERY", "SEX_OFFENSE", "BURGLARY", "THEFT", "VEHICLE_THEFT", "VANDALISM",
-            "DRUG", "FRAUD", "WEAPONS", "OTHER"]
+OFFENSES = [
+    "HOMICIDE",
+    "ASSAULT",
+    "ROBBERY",
+    "SEX_OFFENSE",
+    "BURGLARY",
+    "THEFT",
+    "VEHICLE_THEFT",
+    "VANDALISM",
+    "DRUG",
+    "FRAUD",
+    "WEAPONS",
+    "OTHER",
+]
 WEAPONS = ["NONE", "FIREARM", "KNIFE", "OTHER", "UNKNOWN"]
-COLUMNS = ["report_id", "reported_at", "division", "beat", "offense_category", "weapon", "victim_count",
-           *FLAGS, "severity", "cleared_at"]
+COLUMNS = [
+    "report_id",
+    "reported_at",
+    "division",
+    "beat",
+    "offense_category",
+    "weapon",
+    "victim_count",
+    *FLAGS,
+    "severity",
+    "cleared_at",
+]
 
 
 def parse_source(source: str | None) -> tuple[str, str] | None:
@@ -54,13 +76,16 @@ def resolve_source(conn, source: tuple[str, str] | None = None) -> tuple[str, st
     """The relation to read: *source* if given (must exist), else staging.stg_crime_reports, else raw.crime_reports."""
     candidates = [source] if source else [("staging", "stg_crime_reports"), ("raw", "crime_reports")]
     for schema, table in candidates:
-        row = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                           (schema, table)).fetchone()
+        row = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s", (schema, table)
+        ).fetchone()
         if row:
             return schema, table
     names = ", ".join(f"{s}.{t}" for s, t in candidates)
-    raise LookupError(f"no crime-report table in the warehouse (looked for {names}): load a drop with "
-                      "`eis load DIR` and run `eis transform`")
+    raise LookupError(
+        f"no crime-report table in the warehouse (looked for {names}): load a drop with "
+        "`eis load DIR` and run `eis transform`"
+    )
 
 
 def read_reports(source: tuple[str, str] | None = None, since: dt.datetime | None = None) -> pd.DataFrame:
@@ -72,7 +97,8 @@ def read_reports(source: tuple[str, str] | None = None, since: dt.datetime | Non
     with db.connect() as conn:
         schema, table = resolve_source(conn, source)
         q = sql.SQL("SELECT {cols} FROM {rel}").format(
-            cols=sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), rel=sql.Identifier(schema, table))
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), rel=sql.Identifier(schema, table)
+        )
         params: tuple = ()
         if since is not None:
             q = q + sql.SQL(" WHERE {} >= %s").format(sql.Identifier("reported_at"))
@@ -153,7 +179,7 @@ def add_features(reports: pd.DataFrame, history: BeatHistory | None = None) -> p
         history = BeatHistory(df["beat"].to_numpy(object), df["reported_at"])
     df["beat_reports_30d"] = history.counts(df["beat"].to_numpy(object), df["reported_at"])
     df["hour"] = df["reported_at"].dt.hour.astype(np.int64)
-    df["weekday"] = df["reported_at"].dt.dayofweek.astype(np.int64)
+    df["weekday"] = df["reported_at"].dt.day_of_week.astype(np.int64)
     for c in FLAGS:
         df[c] = df[c].astype(bool).astype(np.int64)
     df["victim_count"] = df["victim_count"].astype(np.int64)

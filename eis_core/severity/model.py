@@ -33,20 +33,24 @@ def make_pipeline(C: float = 1.0, seed: int = 0):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    pre = ColumnTransformer([
-        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL),
-        ("victims", FunctionTransformer(np.log1p, feature_names_out="one-to-one"), ["victim_count"]),
-        ("scaled", StandardScaler(), SCALED),
-        ("flags", "passthrough", FLAGS),
-    ])
+    pre = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL),
+            ("victims", FunctionTransformer(np.log1p, feature_names_out="one-to-one"), ["victim_count"]),
+            ("scaled", StandardScaler(), SCALED),
+            ("flags", "passthrough", FLAGS),
+        ]
+    )
     clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced", random_state=seed)
     return Pipeline([("features", pre), ("model", clf)])
 
 
 def fit(train: pd.DataFrame, C: float = 1.0, seed: int = 0):
     if train["severity"].nunique() < 2:
-        raise ValueError(f"need at least two severity classes to train, the training window has "
-                         f"{sorted(train['severity'].unique())} ({len(train)} reports)")
+        raise ValueError(
+            f"need at least two severity classes to train, the training window has "
+            f"{sorted(train['severity'].unique())} ({len(train)} reports)"
+        )
     pipe = make_pipeline(C=C, seed=seed)
     with single_thread():
         pipe.fit(train[FEATURES], train["severity"].to_numpy(str))
@@ -62,7 +66,7 @@ def single_thread():
 
 
 class MajorityBaseline:
-    def fit(self, train: pd.DataFrame) -> "MajorityBaseline":
+    def fit(self, train: pd.DataFrame) -> MajorityBaseline:
         self.label = str(train["severity"].value_counts().idxmax())
         return self
 
@@ -71,7 +75,7 @@ class MajorityBaseline:
 
 
 class OffenseRuleBaseline:
-    def fit(self, train: pd.DataFrame) -> "OffenseRuleBaseline":
+    def fit(self, train: pd.DataFrame) -> OffenseRuleBaseline:
         self.default = str(train["severity"].value_counts().idxmax())
         counts = train.groupby(["offense_category", "severity"]).size().unstack(fill_value=0)
         self.table = {str(k): str(v) for k, v in counts.idxmax(axis=1).items()}
@@ -90,10 +94,12 @@ def scores(y_true, y_pred) -> dict:
     if y_true.size == 0:
         return {"n": 0, "macro_f1": None, "accuracy": None, "recall": {c: None for c in SEVERITIES}}
     rec = recall_score(y_true, y_pred, labels=list(SEVERITIES), average=None, zero_division=0)
-    return {"n": int(y_true.size),
-            "macro_f1": float(f1_score(y_true, y_pred, labels=list(SEVERITIES), average="macro", zero_division=0)),
-            "accuracy": float(accuracy_score(y_true, y_pred)),
-            "recall": {c: float(r) for c, r in zip(SEVERITIES, rec)}}
+    return {
+        "n": int(y_true.size),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=list(SEVERITIES), average="macro", zero_division=0)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "recall": {c: float(r) for c, r in zip(SEVERITIES, rec)},
+    }
 
 
 def evaluate(pipe, train: pd.DataFrame, test: pd.DataFrame) -> dict:

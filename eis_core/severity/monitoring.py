@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -83,10 +83,21 @@ def _macro_f1(y, p) -> float | None:
     return scores(y, p)["macro_f1"]
 
 
-def run_monitoring(day=None, *, frame: pd.DataFrame | None = None, model_version: str | None = None,
-                   drift_days: int = 30, psi_threshold: float = 0.2, feature_thresholds: dict | None = None, f1_drop: float = 0.05, min_resolved: int = 20,
-                   division_gap: float = 0.15, assessment_lag_days: int = DEFAULT_ASSESSMENT_LAG_DAYS, source=None,
-                   progress: Callable[[str], object] | None = None) -> dict:
+def run_monitoring(
+    day=None,
+    *,
+    frame: pd.DataFrame | None = None,
+    model_version: str | None = None,
+    drift_days: int = 30,
+    psi_threshold: float = 0.2,
+    feature_thresholds: dict | None = None,
+    f1_drop: float = 0.05,
+    min_resolved: int = 20,
+    division_gap: float = 0.15,
+    assessment_lag_days: int = DEFAULT_ASSESSMENT_LAG_DAYS,
+    source=None,
+    progress: Callable[[str], object] | None = None,
+) -> dict:
     """Monitor *model_version* (default: the champion) for one *day* and store the results.
 
     * newly resolved = reports whose severity became known on *day*: macro-F1 and accuracy
@@ -118,8 +129,9 @@ def run_monitoring(day=None, *, frame: pd.DataFrame | None = None, model_version
     day = pd.Timestamp(day).date()
     k = known_at(frame, assessment_lag_days)
     resolved = frame[k.notna() & (k.dt.date == day)]
-    filed = frame[(frame["reported_at"].dt.date > day - dt.timedelta(days=drift_days))
-                  & (frame["reported_at"].dt.date <= day)]
+    filed = frame[
+        (frame["reported_at"].dt.date > day - dt.timedelta(days=drift_days)) & (frame["reported_at"].dt.date <= day)
+    ]
     result = {"day": day, "model_version": model.version, "n_resolved": int(len(resolved)), "alerts": []}
     if len(resolved):
         from eis_core.severity.model import single_thread
@@ -129,43 +141,69 @@ def run_monitoring(day=None, *, frame: pd.DataFrame | None = None, model_version
         y = resolved["severity"].to_numpy(str)
         result["macro_f1"] = _macro_f1(y, pred)
         result["accuracy"] = float(np.mean(pred == y))
-        result["divisions"] = {str(d): {"n": int(m.sum()), "macro_f1": _macro_f1(y[m], pred[m])}
-                               for d in sorted(resolved["division"].unique())
-                               for m in [resolved["division"].to_numpy() == d]}
+        result["divisions"] = {
+            str(d): {"n": int(m.sum()), "macro_f1": _macro_f1(y[m], pred[m])}
+            for d in sorted(resolved["division"].unique())
+            for m in [resolved["division"].to_numpy() == d]
+        }
     else:
         result.update({"macro_f1": None, "accuracy": None, "divisions": {}})
     result["psi"] = feature_psi(model.metadata["reference"], filed) if len(filed) else {}
     ref_f1 = model.metadata["metrics"]["model"]["macro_f1"]
     with db.connect() as conn:
-        conn.execute("INSERT INTO severity.monitoring_daily (day, model_version, n_resolved, macro_f1, accuracy) "
-                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (day, model_version) DO UPDATE SET "
-                     "n_resolved = EXCLUDED.n_resolved, macro_f1 = EXCLUDED.macro_f1, accuracy = EXCLUDED.accuracy",
-                     (day, model.version, result["n_resolved"], result["macro_f1"], result["accuracy"]))
+        conn.execute(
+            "INSERT INTO severity.monitoring_daily (day, model_version, n_resolved, macro_f1, accuracy) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (day, model_version) DO UPDATE SET "
+            "n_resolved = EXCLUDED.n_resolved, macro_f1 = EXCLUDED.macro_f1, accuracy = EXCLUDED.accuracy",
+            (day, model.version, result["n_resolved"], result["macro_f1"], result["accuracy"]),
+        )
         for d, v in result["divisions"].items():
-            conn.execute("INSERT INTO severity.division_f1 (day, model_version, division, n, macro_f1) "
-                         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (day, model_version, division) DO UPDATE SET "
-                         "n = EXCLUDED.n, macro_f1 = EXCLUDED.macro_f1", (day, model.version, d, v["n"], v["macro_f1"]))
+            conn.execute(
+                "INSERT INTO severity.division_f1 (day, model_version, division, n, macro_f1) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (day, model_version, division) DO UPDATE SET "
+                "n = EXCLUDED.n, macro_f1 = EXCLUDED.macro_f1",
+                (day, model.version, d, v["n"], v["macro_f1"]),
+            )
         for feat, value in result["psi"].items():
             limit = float(thresholds.get(feat, psi_threshold))
             alert = bool(value > limit)
-            conn.execute("INSERT INTO severity.drift (day, model_version, feature, psi, threshold, alert) "
-                         "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (day, model_version, feature) DO UPDATE SET "
-                         "psi = EXCLUDED.psi, threshold = EXCLUDED.threshold, alert = EXCLUDED.alert",
-                         (day, model.version, feat, value, limit, alert))
+            conn.execute(
+                "INSERT INTO severity.drift (day, model_version, feature, psi, threshold, alert) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (day, model_version, feature) DO UPDATE SET "
+                "psi = EXCLUDED.psi, threshold = EXCLUDED.threshold, alert = EXCLUDED.alert",
+                (day, model.version, feat, value, limit, alert),
+            )
             if alert:
-                result["alerts"].append(("drift", f"feature {feat}: PSI {value:.3f} > {limit:g} "
-                                                  f"(reports filed in the {drift_days} days to {day})"))
+                result["alerts"].append(
+                    (
+                        "drift",
+                        f"feature {feat}: PSI {value:.3f} > {limit:g} "
+                        f"(reports filed in the {drift_days} days to {day})",
+                    )
+                )
         f1 = result["macro_f1"]
         if f1 is not None and result["n_resolved"] >= min_resolved and f1 < ref_f1 - f1_drop:
-            result["alerts"].append(("f1_drop", f"macro-F1 {f1:.3f} on {result['n_resolved']} reports resolved "
-                                                f"on {day} is more than {f1_drop} below the test macro-F1 {ref_f1:.3f}"))
+            result["alerts"].append(
+                (
+                    "f1_drop",
+                    f"macro-F1 {f1:.3f} on {result['n_resolved']} reports resolved "
+                    f"on {day} is more than {f1_drop} below the test macro-F1 {ref_f1:.3f}",
+                )
+            )
         for d, v in result["divisions"].items():
             if f1 is not None and v["n"] >= min_resolved and v["macro_f1"] < f1 - division_gap:
-                result["alerts"].append(("division_f1", f"division {d}: macro-F1 {v['macro_f1']:.3f} on {v['n']} "
-                                                        f"reports is more than {division_gap} below the overall {f1:.3f}"))
+                result["alerts"].append(
+                    (
+                        "division_f1",
+                        f"division {d}: macro-F1 {v['macro_f1']:.3f} on {v['n']} "
+                        f"reports is more than {division_gap} below the overall {f1:.3f}",
+                    )
+                )
         for kind, msg in result["alerts"]:
             raise_alert(conn, day, kind, msg, model.version)
-    say(f"monitoring {day} ({model.version}): {result['n_resolved']} resolved, macro-F1 "
+    say(
+        f"monitoring {day} ({model.version}): {result['n_resolved']} resolved, macro-F1 "
         f"{'-' if f1 is None else f'{f1:.3f}'}, max PSI "
-        f"{max(result['psi'].values()) if result['psi'] else float('nan'):.3f}, {len(result['alerts'])} alert(s)")
+        f"{max(result['psi'].values()) if result['psi'] else float('nan'):.3f}, {len(result['alerts'])} alert(s)"
+    )
     return result

@@ -45,8 +45,13 @@ def library_versions() -> dict:
     import pandas
     import sklearn
 
-    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": numpy.__version__,
-            "pandas": pandas.__version__, "joblib": joblib.__version__}
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "joblib": joblib.__version__,
+    }
 
 
 def _minor(v: str) -> str:
@@ -90,14 +95,18 @@ def save_model(pipeline, metadata: dict, status: str = "challenger", conn=None) 
     version = metadata["version"]
     with db.connection(conn) as c:
         ensure_severity_schema(c)
-        row = c.execute("SELECT version, status, artifact_path FROM severity.models WHERE version = %s",
-                        (version,)).fetchone()
+        row = c.execute(
+            "SELECT version, status, artifact_path FROM severity.models WHERE version = %s", (version,)
+        ).fetchone()
         if row:
             return {"version": row[0], "status": row[1], "artifact_path": row[2], "created": False}
         path = models_dir() / f"{version}.joblib"
         tmp = path.with_suffix(".joblib.tmp")
-        joblib.dump({"format": FORMAT, "format_version": FORMAT_VERSION, "pipeline": pipeline,
-                     "metadata": metadata}, tmp, compress=3)
+        joblib.dump(
+            {"format": FORMAT, "format_version": FORMAT_VERSION, "pipeline": pipeline, "metadata": metadata},
+            tmp,
+            compress=3,
+        )
         tmp.replace(path)
         sha = sha256_file(path)
         if status == "champion":
@@ -106,15 +115,30 @@ def save_model(pipeline, metadata: dict, status: str = "challenger", conn=None) 
             "INSERT INTO severity.models (version, train_start, train_end, data_hash, library_versions, metrics, "
             "artifact_path, status, artifact_sha256, feature_version, n_train, params) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (version, metadata["train_start"], metadata["train_end"], metadata["data_hash"],
-             json.dumps(metadata["library_versions"]), json.dumps(metadata["metrics"]), str(path), status, sha,
-             metadata["feature_version"], metadata["n_train"], json.dumps(metadata.get("params", {}))))
+            (
+                version,
+                metadata["train_start"],
+                metadata["train_end"],
+                metadata["data_hash"],
+                json.dumps(metadata["library_versions"]),
+                json.dumps(metadata["metrics"]),
+                str(path),
+                status,
+                sha,
+                metadata["feature_version"],
+                metadata["n_train"],
+                json.dumps(metadata.get("params", {})),
+            ),
+        )
         return {"version": version, "status": status, "artifact_path": str(path), "created": True}
 
 
 def registry_row(version: str, conn) -> dict | None:
-    cur = conn.execute("SELECT version, status, artifact_path, artifact_sha256, data_hash, train_start, train_end, "
-                       "metrics, library_versions, created_at FROM severity.models WHERE version = %s", (version,))
+    cur = conn.execute(
+        "SELECT version, status, artifact_path, artifact_sha256, data_hash, train_start, train_end, "
+        "metrics, library_versions, created_at FROM severity.models WHERE version = %s",
+        (version,),
+    )
     row = cur.fetchone()
     if row is None:
         return None
@@ -127,8 +151,10 @@ def champion_version(conn) -> str | None:
 
 
 def list_models(conn) -> list[dict]:
-    cur = conn.execute("SELECT version, status, created_at, train_start, train_end, n_train, "
-                       "metrics->'model'->>'macro_f1' AS macro_f1 FROM severity.models ORDER BY created_at, version")
+    cur = conn.execute(
+        "SELECT version, status, created_at, train_start, train_end, n_train, "
+        "metrics->'model'->>'macro_f1' AS macro_f1 FROM severity.models ORDER BY created_at, version"
+    )
     cols = [d.name for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
@@ -139,8 +165,10 @@ def check_artifact(obj, row: dict) -> None:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise IncompatibleModelError(f"model {version}: {row['artifact_path']} is not an EIS severity model artifact")
     if obj.get("format_version") != FORMAT_VERSION:
-        raise IncompatibleModelError(f"model {version}: artifact format {obj.get('format_version')} is not supported "
-                                     f"(this code reads format {FORMAT_VERSION}); retrain with `eis severity train`")
+        raise IncompatibleModelError(
+            f"model {version}: artifact format {obj.get('format_version')} is not supported "
+            f"(this code reads format {FORMAT_VERSION}); retrain with `eis severity train`"
+        )
     meta = obj.get("metadata") or {}
     if meta.get("version") != version:
         raise IncompatibleModelError(f"model {version}: the artifact says it is version {meta.get('version')!r}")
@@ -149,14 +177,16 @@ def check_artifact(obj, row: dict) -> None:
     if meta.get("feature_version") != FEATURE_VERSION or list(meta.get("features") or []) != FEATURES:
         raise IncompatibleModelError(
             f"model {version}: built for feature version {meta.get('feature_version')}, this code computes feature "
-            f"version {FEATURE_VERSION}; retrain with `eis severity train`")
+            f"version {FEATURE_VERSION}; retrain with `eis severity train`"
+        )
     import sklearn
 
     trained = (meta.get("library_versions") or {}).get("scikit-learn", "?")
     if _minor(trained) != _minor(sklearn.__version__):
         raise IncompatibleModelError(
             f"model {version}: trained with scikit-learn {trained}, this environment has {sklearn.__version__} "
-            "(pickles are only safe within one minor version); retrain with `eis severity train`")
+            "(pickles are only safe within one minor version); retrain with `eis severity train`"
+        )
     pipe = obj.get("pipeline")
     classes = sorted(str(c) for c in getattr(pipe, "classes_", []))
     if classes != sorted(SEVERITIES) or not hasattr(pipe, "predict_proba"):
@@ -188,7 +218,8 @@ def load_model(version: str | None = None, conn=None) -> LoadedModel:
     if row["artifact_sha256"] and sha != row["artifact_sha256"]:
         raise IncompatibleModelError(
             f"model {version}: artifact {path} was modified after registration (sha256 {sha[:12]}... != registered "
-            f"{row['artifact_sha256'][:12]}...); refusing to load it")
+            f"{row['artifact_sha256'][:12]}...); refusing to load it"
+        )
     try:
         obj = joblib.load(path)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is an unusable artifact
@@ -216,6 +247,14 @@ def set_champion(version: str, conn, decided_by: str, reason: str, kind: str = "
     conn.execute("UPDATE severity.models SET status = 'retired' WHERE status = 'champion'")
     conn.execute("UPDATE severity.models SET status = 'champion' WHERE version = %s", (version,))
     f1 = lambda r: (r["metrics"] or {}).get("model", {}).get("macro_f1") if r else None  # noqa: E731
-    return record_decision(conn, champion_version=old, challenger_version=version,
-                           champion_f1=f1(registry_row(old, conn)) if old else None, challenger_f1=f1(row),
-                           margin=None, promoted=True, decided_by=decided_by, reason=f"{kind}: {reason}")
+    return record_decision(
+        conn,
+        champion_version=old,
+        challenger_version=version,
+        champion_f1=f1(registry_row(old, conn)) if old else None,
+        challenger_f1=f1(row),
+        margin=None,
+        promoted=True,
+        decided_by=decided_by,
+        reason=f"{kind}: {reason}",
+    )

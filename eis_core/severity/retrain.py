@@ -16,7 +16,7 @@ One run at ``as_of`` (default: the latest moment the data knows of):
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -34,10 +34,21 @@ def decide(champion_f1: float | None, challenger_f1: float, margin: float) -> tu
     return False, f"challenger macro-F1 {challenger_f1:.4f} < champion {champion_f1:.4f} - margin {margin:g}"
 
 
-def run_retrain(as_of=None, *, window_days: int = 365, holdout_days: int = 30, margin: float = 0.0,
-                min_holdout: int = 30, assessment_lag_days: int = DEFAULT_ASSESSMENT_LAG_DAYS, C: float = 1.0,
-                source=None, frame: pd.DataFrame | None = None, decided_by: str = "severity_retrain",
-                force: bool = False, progress: Progress | None = None) -> dict:
+def run_retrain(
+    as_of=None,
+    *,
+    window_days: int = 365,
+    holdout_days: int = 30,
+    margin: float = 0.0,
+    min_holdout: int = 30,
+    assessment_lag_days: int = DEFAULT_ASSESSMENT_LAG_DAYS,
+    C: float = 1.0,
+    source=None,
+    frame: pd.DataFrame | None = None,
+    decided_by: str = "severity_retrain",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> dict:
     from eis_core import db
     from eis_core.severity.model import scores, single_thread
     from eis_core.severity.registry import IncompatibleModelError, champion_version, load_model, registry_row
@@ -54,32 +65,58 @@ def run_retrain(as_of=None, *, window_days: int = 365, holdout_days: int = 30, m
     as_of = pd.Timestamp(as_of) if as_of is not None else data_end(frame)
     with db.connect() as conn:
         ensure_severity_schema(conn)
-        since = conn.execute("SELECT max(as_of) FROM severity.retrain_runs WHERE as_of <= %s",
-                             (as_of.to_pydatetime(),)).fetchone()[0]
+        since = conn.execute(
+            "SELECT max(as_of) FROM severity.retrain_runs WHERE as_of <= %s", (as_of.to_pydatetime(),)
+        ).fetchone()[0]
         champ = champion_version(conn)
     new = labelled(frame, since, as_of, assessment_lag_days)
     say(f"{len(new):,} outcomes arrived since {since or 'the beginning'} (as of {as_of:%Y-%m-%d %H:%M})")
-    out = {"as_of": as_of, "since": since, "n_new_outcomes": int(len(new)), "champion": champ, "challenger": None,
-           "promoted": False}
+    out = {
+        "as_of": as_of,
+        "since": since,
+        "n_new_outcomes": int(len(new)),
+        "champion": champ,
+        "challenger": None,
+        "promoted": False,
+    }
 
     def finish(conn, decision_id, challenger) -> dict:
-        conn.execute("INSERT INTO severity.retrain_runs (as_of, outcomes_since, n_new_outcomes, challenger_version, "
-                     "decision_id, seconds) VALUES (%s, %s, %s, %s, %s, %s)",
-                     (as_of.to_pydatetime(), since, len(new), challenger, decision_id, time.perf_counter() - t0))
+        conn.execute(
+            "INSERT INTO severity.retrain_runs (as_of, outcomes_since, n_new_outcomes, challenger_version, "
+            "decision_id, seconds) VALUES (%s, %s, %s, %s, %s, %s)",
+            (as_of.to_pydatetime(), since, len(new), challenger, decision_id, time.perf_counter() - t0),
+        )
         out["decision_id"] = decision_id
         return out
 
     if champ is not None and len(new) == 0 and not force:
         reason = f"no new outcomes since {since}: nothing to retrain"
         with db.connect() as conn:
-            did = record_decision(conn, champion_version=champ, challenger_version=None, champion_f1=None,
-                                  challenger_f1=None, margin=margin, promoted=False, decided_by=decided_by, reason=reason)
+            did = record_decision(
+                conn,
+                champion_version=champ,
+                challenger_version=None,
+                champion_f1=None,
+                challenger_f1=None,
+                margin=margin,
+                promoted=False,
+                decided_by=decided_by,
+                reason=reason,
+            )
             out["reason"] = reason
             say(reason)
             return finish(conn, did, None)
 
-    res = train_model(frame, as_of=as_of, test_days=holdout_days, window_days=window_days,
-                      assessment_lag_days=assessment_lag_days, C=C, status="challenger", progress=say)
+    res = train_model(
+        frame,
+        as_of=as_of,
+        test_days=holdout_days,
+        window_days=window_days,
+        assessment_lag_days=assessment_lag_days,
+        C=C,
+        status="challenger",
+        progress=say,
+    )
     chal = res["version"]
     out["challenger"] = chal
     cutoffs = [pd.Timestamp(res["metrics"]["train_cutoff"])]
@@ -97,8 +134,9 @@ def run_retrain(as_of=None, *, window_days: int = 365, holdout_days: int = 30, m
         champ_f1 = None
         if champion_model is not None and len(holdout):
             champ_f1 = scores(y, champion_model.pipeline.predict(holdout[FEATURES]))["macro_f1"]
-    out.update({"n_holdout": int(len(holdout)), "champion_f1": champ_f1, "challenger_f1": chal_f1,
-                "metrics": res["metrics"]})
+    out.update(
+        {"n_holdout": int(len(holdout)), "champion_f1": champ_f1, "challenger_f1": chal_f1, "metrics": res["metrics"]}
+    )
 
     if champ == chal:
         promoted, reason = False, "the challenger is identical to the champion (same data and parameters)"
@@ -107,8 +145,10 @@ def run_retrain(as_of=None, *, window_days: int = 365, holdout_days: int = 30, m
     elif champ_error:
         promoted, reason = True, f"champion {champ} cannot be used ({champ_error})"
     elif len(holdout) < min_holdout:
-        promoted, reason = False, (f"only {len(holdout)} held-out outcomes after both training cut-offs "
-                                   f"(need {min_holdout}): champion kept")
+        promoted, reason = (
+            False,
+            (f"only {len(holdout)} held-out outcomes after both training cut-offs (need {min_holdout}): champion kept"),
+        )
     else:
         promoted, reason = decide(champ_f1, chal_f1, margin)
         reason = f"{reason} on {len(holdout)} held-out reports"
@@ -118,9 +158,18 @@ def run_retrain(as_of=None, *, window_days: int = 365, holdout_days: int = 30, m
             conn.execute("UPDATE severity.models SET status = 'champion' WHERE version = %s", (chal,))
         elif chal != champ and registry_row(chal, conn)["status"] == "challenger":
             conn.execute("UPDATE severity.models SET status = 'retired' WHERE version = %s", (chal,))
-        did = record_decision(conn, champion_version=champ, challenger_version=chal, champion_f1=champ_f1,
-                              challenger_f1=chal_f1, margin=margin, promoted=promoted, decided_by=decided_by,
-                              reason=reason, n_holdout=len(holdout))
+        did = record_decision(
+            conn,
+            champion_version=champ,
+            challenger_version=chal,
+            champion_f1=champ_f1,
+            challenger_f1=chal_f1,
+            margin=margin,
+            promoted=promoted,
+            decided_by=decided_by,
+            reason=reason,
+            n_holdout=len(holdout),
+        )
         out.update({"promoted": promoted, "reason": reason})
         say(("PROMOTED " if promoted else "kept champion: ") + reason)
         return finish(conn, did, chal)

@@ -11,10 +11,25 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-TYPES = {"report_id": "text", "officer_id": "text", "reported_at": "timestamp", "occurred_at": "timestamp",
-         "division": "text", "beat": "text", "offense_category": "text", "weapon": "text", "victim_count": "bigint",
-         "gang_related": "boolean", "domestic_violence": "boolean", "narcotics": "boolean", "hate_crime": "boolean",
-         "child_involved": "boolean", "suicide_related": "boolean", "severity": "text", "cleared_at": "timestamp"}
+TYPES = {
+    "report_id": "text",
+    "officer_id": "text",
+    "reported_at": "timestamp",
+    "occurred_at": "timestamp",
+    "division": "text",
+    "beat": "text",
+    "offense_category": "text",
+    "weapon": "text",
+    "victim_count": "bigint",
+    "gang_related": "boolean",
+    "domestic_violence": "boolean",
+    "narcotics": "boolean",
+    "hate_crime": "boolean",
+    "child_involved": "boolean",
+    "suicide_related": "boolean",
+    "severity": "text",
+    "cleared_at": "timestamp",
+}
 
 
 def copy_crime_reports(drop_dir: Path | str, schema: str = "severity_sandbox", table: str = "crime_reports") -> int:
@@ -38,7 +53,8 @@ def copy_crime_reports(drop_dir: Path | str, schema: str = "severity_sandbox", t
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(rel))
         conn.execute(sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY ({}))").format(rel, cols, sql.Identifier("report_id")))
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-            rel, sql.SQL(", ").join(sql.Identifier(c) for c in header))
+            rel, sql.SQL(", ").join(sql.Identifier(c) for c in header)
+        )
         with conn.cursor() as cur, cur.copy(copy) as cp, open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 cp.write(chunk)

@@ -24,28 +24,53 @@ def ensure_severity_schema(conn=None) -> None:
     ensure_schema()
 
 
-def record_decision(conn, *, champion_version, challenger_version, champion_f1, challenger_f1, margin, promoted,
-                    decided_by, reason, n_holdout=None) -> int:
+def record_decision(
+    conn,
+    *,
+    champion_version,
+    challenger_version,
+    champion_f1,
+    challenger_f1,
+    margin,
+    promoted,
+    decided_by,
+    reason,
+    n_holdout=None,
+) -> int:
     return conn.execute(
         "INSERT INTO severity.decisions (champion_version, challenger_version, champion_f1, challenger_f1, margin, "
         "promoted, decided_by, reason, n_holdout) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING decision_id",
-        (champion_version, challenger_version, champion_f1, challenger_f1, margin, promoted, decided_by, reason,
-         n_holdout)).fetchone()[0]
+        (
+            champion_version,
+            challenger_version,
+            champion_f1,
+            challenger_f1,
+            margin,
+            promoted,
+            decided_by,
+            reason,
+            n_holdout,
+        ),
+    ).fetchone()[0]
 
 
 def raise_alert(conn, day, kind: str, message: str, model_version: str | None = None) -> int:
     import logging
 
     logging.getLogger("eis_core.severity.alerts").warning("severity alert [%s] %s: %s", kind, day, message)
-    return conn.execute("INSERT INTO severity.alerts (day, kind, message, model_version) VALUES (%s, %s, %s, %s) "
-                        "RETURNING alert_id", (day, kind, message, model_version)).fetchone()[0]
+    return conn.execute(
+        "INSERT INTO severity.alerts (day, kind, message, model_version) VALUES (%s, %s, %s, %s) RETURNING alert_id",
+        (day, kind, message, model_version),
+    ).fetchone()[0]
 
 
 def log_predictions(conn, rows) -> int:
     """COPY (report_id, model_version, predicted, probabilities dict, scored_at, token_id) rows."""
     n = 0
-    with conn.cursor().copy("COPY severity.predictions_log (report_id, model_version, predicted, probabilities, "
-                            "scored_at, token_id) FROM STDIN") as cp:
+    with conn.cursor().copy(
+        "COPY severity.predictions_log (report_id, model_version, predicted, probabilities, "
+        "scored_at, token_id) FROM STDIN"
+    ) as cp:
         for r in rows:
             cp.write_row([r[0], r[1], r[2], json.dumps(r[3]), r[4], r[5]])
             n += 1

@@ -28,8 +28,10 @@ def add_token(name: str, conn=None) -> tuple[int, str]:
     token = PREFIX + secrets.token_urlsafe(32)
     with db.connection(conn) as c:
         ensure_severity_schema(c)
-        tid = c.execute("INSERT INTO severity.api_tokens (name, token_hash) VALUES (%s, %s) RETURNING token_id",
-                        (name, hash_token(token))).fetchone()[0]
+        tid = c.execute(
+            "INSERT INTO severity.api_tokens (name, token_hash) VALUES (%s, %s) RETURNING token_id",
+            (name, hash_token(token)),
+        ).fetchone()[0]
     return tid, token
 
 
@@ -40,8 +42,9 @@ def list_tokens(conn) -> list[dict]:
 
 
 def disable_token(conn, token_id: int) -> None:
-    row = conn.execute("UPDATE severity.api_tokens SET disabled = true WHERE token_id = %s RETURNING token_id",
-                       (token_id,)).fetchone()
+    row = conn.execute(
+        "UPDATE severity.api_tokens SET disabled = true WHERE token_id = %s RETURNING token_id", (token_id,)
+    ).fetchone()
     if row is None:
         raise LookupError(f"no API token with id {token_id} (`eis tokens list`)")
 
@@ -51,6 +54,7 @@ def active_hashes(conn) -> dict[str, int]:
 
 
 def lookup(conn, token_hash: str) -> int | None:
-    row = conn.execute("SELECT token_id FROM severity.api_tokens WHERE token_hash = %s AND NOT disabled",
-                       (token_hash,)).fetchone()
+    row = conn.execute(
+        "SELECT token_id FROM severity.api_tokens WHERE token_hash = %s AND NOT disabled", (token_hash,)
+    ).fetchone()
     return row[0] if row else None

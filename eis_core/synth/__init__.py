@@ -18,6 +18,14 @@ from eis_core.synth.generator import (
 )
 
 __all__ = [
-    "ADVERSE_OFFICER_SHARE", "GENERATOR_VERSION", "LEGACY_EIS_RULES", "RATES", "SCALES", "Scale",
-    "ThresholdRule", "generate", "legacy_flags", "officer_ids",
+    "ADVERSE_OFFICER_SHARE",
+    "GENERATOR_VERSION",
+    "LEGACY_EIS_RULES",
+    "RATES",
+    "SCALES",
+    "Scale",
+    "ThresholdRule",
+    "generate",
+    "legacy_flags",
+    "officer_ids",
 ]

@@ -19,8 +19,12 @@ import pyarrow.parquet as pq
 from eis_core.contract import Table
 
 ARROW_TYPES = {
-    "text": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("s"),
-    "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+    "text": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("s"),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
 }
 
 
@@ -59,7 +63,7 @@ def id_array(prefix: str, numbers: np.ndarray, width: int, null_mask: np.ndarray
 
 
 _DAY_LO = -25567  # 1900-01-01
-_DAY_HI = 47846   # 2100-12-31
+_DAY_HI = 47846  # 2100-12-31
 _DAY_TABLE: np.ndarray | None = None
 
 
@@ -115,14 +119,19 @@ def to_arrow_table(spec: Table, cols: dict, fmt: str) -> pa.Table:
                 _, cats, idx = v
                 idx = np.asarray(idx)
                 mask = idx < 0
-                arr = pc.take(pa.array(list(cats), type=pa.string()),
-                              pa.array(np.where(mask, 0, idx).astype(np.int32), mask=mask if mask.any() else None))
+                arr = pc.take(
+                    pa.array(list(cats), type=pa.string()),
+                    pa.array(np.where(mask, 0, idx).astype(np.int32), mask=mask if mask.any() else None),
+                )
             else:
                 values, mask = v if isinstance(v, tuple) else (v, None)
                 values = np.asarray(values)
                 if col.type == "timestamp":
-                    arr = (timestamp_strings(values, mask) if fmt == "csv"
-                           else _masked(values.astype(np.int64), mask, pa.int64()).cast(typ))
+                    arr = (
+                        timestamp_strings(values, mask)
+                        if fmt == "csv"
+                        else _masked(values.astype(np.int64), mask, pa.int64()).cast(typ)
+                    )
                 elif col.type == "date":
                     arr = _masked(values.astype(np.int32), mask, pa.int32()).cast(pa.date32())
                 else:
@@ -159,8 +168,9 @@ class DropWriter:
         if name not in self._writers:
             path = self.out_dir / f"{name}.{self.fmt}"
             if self.fmt == "csv":
-                self._writers[name] = pacsv.CSVWriter(str(path), self.schema(name),
-                                                      write_options=pacsv.WriteOptions(include_header=True))
+                self._writers[name] = pacsv.CSVWriter(
+                    str(path), self.schema(name), write_options=pacsv.WriteOptions(include_header=True)
+                )
             else:
                 self._writers[name] = pq.ParquetWriter(str(path), self.schema(name), compression="zstd")
         return self._writers[name]
@@ -184,6 +194,7 @@ class DropWriter:
 
 def pa_ids(ids: list[str]):
     import pyarrow as pa
+
     return pa.array(ids, type=pa.string())
 
 
@@ -191,14 +202,15 @@ def pa_take(ids: list[str], idx: np.ndarray):
     """officer ids by index; index -1 gives NULL."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
     idx = np.asarray(idx, np.int64)
     mask = idx < 0
-    return pc.take(pa.array(ids, type=pa.string()),
-                   pa.array(np.where(mask, 0, idx), mask=mask if mask.any() else None))
+    return pc.take(pa.array(ids, type=pa.string()), pa.array(np.where(mask, 0, idx), mask=mask if mask.any() else None))
 
 
 def pa_take_str(values: list[str]):
     import pyarrow as pa
+
     return pa.array(values, type=pa.string())
 
 

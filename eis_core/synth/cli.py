@@ -13,22 +13,47 @@ from eis_core.synth.generator import SCALES
 def _scale_help() -> str:
     rows = []
     for s in SCALES.values():
-        rows.append(f"{s.name}: ~{s.n_sworn} sworn officers, {s.start.isoformat()}..{s.end.isoformat()}, "
-                    f"{s.n_divisions} divisions x {s.beats_per_division} beats")
+        rows.append(
+            f"{s.name}: ~{s.n_sworn} sworn officers, {s.start.isoformat()}..{s.end.isoformat()}, "
+            f"{s.n_divisions} divisions x {s.beats_per_division} beats"
+        )
     return "; ".join(rows)
 
 
 @click.command(name="synth", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--scale", type=click.Choice(list(SCALES)), default="small", show_default=True,
-              help="Size of the department. " + _scale_help() + ".")
-@click.option("--seed", type=int, default=42, show_default=True,
-              help="Random seed; the same seed gives byte-identical files.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the drop into (created if missing; files in it are overwritten).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
-              help="File format of the tables.")
-@click.option("--contract", "contract_version", type=click.IntRange(1, 2), default=1, show_default=True,
-              help="Contract version of the drop: 2 adds use_of_force, rank_history and ia_cases.allegation.")
+@click.option(
+    "--scale",
+    type=click.Choice(list(SCALES)),
+    default="small",
+    show_default=True,
+    help="Size of the department. " + _scale_help() + ".",
+)
+@click.option(
+    "--seed", type=int, default=42, show_default=True, help="Random seed; the same seed gives byte-identical files."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the drop into (created if missing; files in it are overwritten).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format of the tables.",
+)
+@click.option(
+    "--contract",
+    "contract_version",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="Contract version of the drop: 2 adds use_of_force, rank_history and ia_cases.allegation.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output, only the final summary line.")
 def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int, quiet: bool) -> None:
     """Generate a synthetic department drop that follows the department contract.
@@ -54,8 +79,15 @@ def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int,
     console = Console(stderr=True, quiet=quiet)
     t0 = time.perf_counter()
     last_rows: dict[str, int] = {}
-    with Progress(TextColumn("[bold]synth {task.fields[scale]}[/]"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]synth {task.fields[scale]}[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task("starting", total=None, scale=scale)
 
         def progress(label: str, done: int, total: int, rows: dict[str, int], elapsed: float) -> None:
@@ -63,8 +95,7 @@ def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int,
             last_rows.update(rows)
             bar.update(task, completed=done, total=total, description=label)
             if new:
-                bar.console.print(f"  {label:<38} {elapsed:7.1f}s  " +
-                                  ", ".join(f"{k} +{v:,}" for k, v in new.items()))
+                bar.console.print(f"  {label:<38} {elapsed:7.1f}s  " + ", ".join(f"{k} +{v:,}" for k, v in new.items()))
 
         manifest = generate(scale, seed, out_dir, fmt=fmt, progress=progress, contract_version=contract_version)
     elapsed = time.perf_counter() - t0
@@ -75,5 +106,7 @@ def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int,
         table.add_row(name, f"{n:,}")
     table.add_row("[bold]total", f"[bold]{sum(manifest['tables'].values()):,}")
     console.print(table)
-    click.echo(f"wrote {len(manifest['tables'])} tables + _drop.json to {out_dir} in {elapsed:.1f}s "
-               f"(seed {seed}, extracted_at {manifest['extracted_at']})")
+    click.echo(
+        f"wrote {len(manifest['tables'])} tables + _drop.json to {out_dir} in {elapsed:.1f}s "
+        f"(seed {seed}, extracted_at {manifest['extracted_at']})"
+    )

@@ -35,8 +35,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,22 @@ from eis_core.contract import load_contract
 from eis_core.synth._arrow import DropWriter, id_array, pa_ids, pa_take, pa_take_str  # noqa: F401 (pa_ids: re-export)
 from eis_core.synth.legacy import INDICATOR_EVENTS, LEGACY_EIS_RULES, ThresholdRule, legacy_flags  # noqa: F401
 from eis_core.synth.params import (  # noqa: F401 (ADVERSE_*, RATES, officer_ids: re-exported for older imports)
-    ADVERSE_INTERVENTIONS, ADVERSE_LINKED_SHARE, ADVERSE_OFFICER_SHARE, DAY, DISPOSITIONS, EVENT_TYPES,
-    FLAG_INTERVENTIONS, GENERATOR_VERSION, RATES, SCALES, Scale, choice, officer_ids, rng_for, to_day)
+    ADVERSE_INTERVENTIONS,
+    ADVERSE_LINKED_SHARE,
+    ADVERSE_OFFICER_SHARE,
+    DAY,
+    DISPOSITIONS,
+    EVENT_TYPES,
+    FLAG_INTERVENTIONS,
+    GENERATOR_VERSION,
+    RATES,
+    SCALES,
+    Scale,
+    choice,
+    officer_ids,
+    rng_for,
+    to_day,
+)
 from eis_core.synth.sim_duty import DutySim
 from eis_core.synth.sim_incidents import IncidentsSim
 from eis_core.synth.sim_workforce import WorkforceSim

@@ -17,15 +17,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
 # --------------------------------------------------------------------------------------------------
 # The legacy threshold EIS (reused later as the baseline to beat)
 # --------------------------------------------------------------------------------------------------
 
 
-INDICATOR_EVENTS = ("CITIZEN_COMPLAINT", "OFFICER_COMPLAINT", "VEHICLE_ACCIDENT", "INJURY", "USE_OF_FORCE",
-                    "RAID_AND_SEARCH", "PURSUIT", "FIREARM_DISCHARGE", "TIRE_DEFLATION", "RULE_VIOLATION",
-                    "SICK_LEAVE")
+INDICATOR_EVENTS = (
+    "CITIZEN_COMPLAINT",
+    "OFFICER_COMPLAINT",
+    "VEHICLE_ACCIDENT",
+    "INJURY",
+    "USE_OF_FORCE",
+    "RAID_AND_SEARCH",
+    "PURSUIT",
+    "FIREARM_DISCHARGE",
+    "TIRE_DEFLATION",
+    "RULE_VIOLATION",
+    "SICK_LEAVE",
+)
 
 
 @dataclass(frozen=True)
@@ -100,10 +109,13 @@ def legacy_flags(cases: pd.DataFrame, rules: tuple[ThresholdRule, ...] = LEGACY_
                 lo = t - rule.window_days
                 if last_flag is not None:
                     lo = max(lo, last_flag)
-                n = int(np.count_nonzero((days[: k + 1] > lo)))
+                n = int(np.count_nonzero(days[: k + 1] > lo))
                 if n >= rule.count:
-                    out_off.append(o[a]); out_day.append(t); out_rule.append(rule.label)
+                    out_off.append(o[a])
+                    out_day.append(t)
+                    out_rule.append(rule.label)
                     last_flag = t
-    res = pd.DataFrame({"officer_id": out_off, "flagged_on": np.array(out_day, dtype="datetime64[D]"),
-                        "rule": out_rule})
+    res = pd.DataFrame(
+        {"officer_id": out_off, "flagged_on": np.array(out_day, dtype="datetime64[D]"), "rule": out_rule}
+    )
     return res.sort_values(["flagged_on", "officer_id", "rule"], kind="stable").reset_index(drop=True)

@@ -8,11 +8,40 @@ import numpy as np
 
 from eis_core.synth._arrow import id_array, pa_take
 from eis_core.synth.params import (
-    CALL_DISPO, CALL_TYPES, CIT_IDX, COURSE_HOURS, COURSE_NAMES, COURSE_TOPIC, DAY, DISPATCHES_PER_CALL,
-    EMPLOYERS, OI_IDX, OI_W, RANK_DISPATCH, RATES, RELEVANT_TOPICS, SHIFT_BETA, SHIFT_CALL_MULT,
-    SHIFT_START_H, SOURCES, TOPICS, TOPIC_P, TYPE_BACKUP, TYPE_PRIO, TYPE_SCENE, TYPE_STRESS, UNIT_DISPATCH,
-    choice, choice_rows, holidays, rng_for, to_day)
-from eis_core.synth.params import T_ALARM, T_DOMESTIC, T_TSTOP
+    CALL_DISPO,
+    CALL_TYPES,
+    CIT_IDX,
+    COURSE_HOURS,
+    COURSE_NAMES,
+    COURSE_TOPIC,
+    DAY,
+    DISPATCHES_PER_CALL,
+    EMPLOYERS,
+    OI_IDX,
+    OI_W,
+    RANK_DISPATCH,
+    RATES,
+    RELEVANT_TOPICS,
+    SHIFT_BETA,
+    SHIFT_CALL_MULT,
+    SHIFT_START_H,
+    SOURCES,
+    T_ALARM,
+    T_DOMESTIC,
+    T_TSTOP,
+    TOPIC_P,
+    TOPICS,
+    TYPE_BACKUP,
+    TYPE_PRIO,
+    TYPE_SCENE,
+    TYPE_STRESS,
+    UNIT_DISPATCH,
+    choice,
+    choice_rows,
+    holidays,
+    rng_for,
+    to_day,
+)
 
 
 class DutySim:
@@ -20,7 +49,6 @@ class DutySim:
 
     # ---------------------------------------------------------------- one year
     def year(self, year: int):
-        cfg = self.cfg
         rng = rng_for(self.seed, 100, year)
         ys, ye = max(to_day(dt.date(year, 1, 1)), self.d0), min(to_day(dt.date(year, 12, 31)), self.d1)
         nd, n = ye - ys + 1, self.n
@@ -35,7 +63,9 @@ class DutySim:
             a = max(int(s["start"][k]), ys) - ys
             b = min(int(s["end"][k]), int(self.sep[s["off"][k]]) - 1, ye) - ys + 1
             i = s["off"][k]
-            beat[i, a:b] = s["beat"][k]; shift[i, a:b] = s["shift"][k]; unit[i, a:b] = s["unit"][k]
+            beat[i, a:b] = s["beat"][k]
+            shift[i, a:b] = s["shift"][k]
+            unit[i, a:b] = s["unit"][k]
         active = beat >= 0
         sworn_act = active & self.sworn[:, None]
         wd = (days + 3) % 7  # Monday = 0
@@ -76,8 +106,13 @@ class DutySim:
         ts_sd = tstock[act_rows].std() + 1e-6
         zgrid = self.z[:, month]
         bz = np.where(beat >= 0, self.crime_z[np.clip(beat, 0, None)], 0.0)
-        logm = (1.15 * zgrid + 0.15 * bz + 0.3 * np.minimum(stress3, 4) + 0.35 * np.clip((hours7 - 45) / 10, -1, 3)
-                - 0.3 * (tstock - ts_mean) / ts_sd).astype(np.float32)
+        logm = (
+            1.15 * zgrid
+            + 0.15 * bz
+            + 0.3 * np.minimum(stress3, 4)
+            + 0.35 * np.clip((hours7 - 45) / 10, -1, 3)
+            - 0.3 * (tstock - ts_mean) / ts_sd
+        ).astype(np.float32)
         self.adverse_and_ia(rng, year, days, nd, disp, logm, duty, sworn_act, active, bz)
         self.activity(rng, year, days, nd, c_off, c_dd, c_beat, c_shift, c_unit, c_len, c_start, disp)
 
@@ -89,7 +124,7 @@ class DutySim:
         c = np.cumsum(ext, axis=1, dtype=np.float64)
         c = np.concatenate([np.zeros((grid.shape[0], 1)), c], axis=1)
         out = (c[:, k:] - c[:, :-k]).astype(np.float32)
-        setattr(self, f"_tail_{key}", ext[:, -(k - 1):].copy())
+        setattr(self, f"_tail_{key}", ext[:, -(k - 1) :].copy())
         return out
 
     def training(self, rng, year, active, days, month):
@@ -114,7 +149,7 @@ class DutySim:
         course = np.empty(m, np.int64)
         for t in range(len(TOPICS)):
             sel = topic == t
-            cidx = np.flatnonzero(COURSE_TOPIC == t)
+            cidx = np.flatnonzero(t == COURSE_TOPIC)
             course[sel] = cidx[rng.integers(0, cidx.size, sel.sum())]
         hours = COURSE_HOURS[course]
         rel = RELEVANT_TOPICS[topic]
@@ -127,10 +162,17 @@ class DutySim:
         o, dd, course, topic = o[order], dd[order], course[order], topic[order]
         ids = self.seq["train"] + np.arange(m)
         self.seq["train"] += m
-        self.w.write("training", {
-            "training_id": id_array("T", ids, 9), "officer_id": pa_take(self.ids, o), "completed_on": days[dd],
-            "course": ("codes", COURSE_NAMES, course), "topic": ("codes", TOPICS, topic), "credit_hours": COURSE_HOURS[course],
-        })
+        self.w.write(
+            "training",
+            {
+                "training_id": id_array("T", ids, 9),
+                "officer_id": pa_take(self.ids, o),
+                "completed_on": days[dd],
+                "course": ("codes", COURSE_NAMES, course),
+                "topic": ("codes", TOPICS, topic),
+                "credit_hours": COURSE_HOURS[course],
+            },
+        )
 
     def secondary(self, rng, sworn_act, duty, days):
         n, nd = sworn_act.shape
@@ -142,21 +184,28 @@ class DutySim:
         idx = np.repeat(cells, k)
         o, dd = idx // nd, idx % nd
         m = idx.size
-        hours = np.array([3, 4, 5, 6, 8, 10, 12], float)[choice(rng, [.1, .25, .15, .2, .18, .08, .04], m)]
+        hours = np.array([3, 4, 5, 6, 8, 10, 12], float)[choice(rng, [0.1, 0.25, 0.15, 0.2, 0.18, 0.08, 0.04], m)]
         start = days[dd] * DAY + rng.integers(7, 20, m) * 3600 + rng.choice([0, 1800], m)
         hours_grid = np.zeros(n * nd, np.float32)
         np.add.at(hours_grid, idx, hours)
-        emp = choice(rng, [.3, .12, .1, .18, .1, .2], m)
+        emp = choice(rng, [0.3, 0.12, 0.1, 0.18, 0.1, 0.2], m)
         inc = rng.poisson(np.where(emp == 3, 0.25, 0.08))
         keep = (start <= self.extracted_at) & self.recorded("secondary_employment", days[dd])
         order = np.lexsort((o, start))
         order = order[keep[order]]
         ids = self.seq["job"] + np.arange(order.size)
         self.seq["job"] += order.size
-        self.w.write("secondary_employment", {
-            "job_id": id_array("J", ids, 9), "officer_id": pa_take(self.ids, o[order]), "start_at": start[order],
-            "hours": hours[order], "employer_type": ("codes", EMPLOYERS, emp[order]), "incident_count": inc[order],
-        })
+        self.w.write(
+            "secondary_employment",
+            {
+                "job_id": id_array("J", ids, 9),
+                "officer_id": pa_take(self.ids, o[order]),
+                "start_at": start[order],
+                "hours": hours[order],
+                "employer_type": ("codes", EMPLOYERS, emp[order]),
+                "incident_count": inc[order],
+            },
+        )
         return hours_grid.reshape(n, nd)
 
     def dispatches(self, rng, year, days, nd, c_off, c_dd, c_beat, c_shift, c_unit, c_len, c_start, wd):
@@ -166,8 +215,14 @@ class DutySim:
         day_mult = day_mult * (1 + 0.08 * np.sin(2 * np.pi * (doy - 0.3)))
         hm = np.array([hol.get(int(d), 1.0) for d in days])
         day_mult = day_mult * hm
-        base = (UNIT_DISPATCH[c_unit] * RANK_DISPATCH[self.rank[c_off]] * self.crime[c_beat] ** 0.35
-                * day_mult[c_dd] * SHIFT_CALL_MULT[c_shift] * (c_len / 10))
+        base = (
+            UNIT_DISPATCH[c_unit]
+            * RANK_DISPATCH[self.rank[c_off]]
+            * self.crime[c_beat] ** 0.35
+            * day_mult[c_dd]
+            * SHIFT_CALL_MULT[c_shift]
+            * (c_len / 10)
+        )
         lam_c, lam_o = base, base * 0.42 * self.proact[c_off]
         target = RATES["dispatches"] / DISPATCHES_PER_CALL * (self.sworn_days / 365.25)
         f = target / max(lam_c.sum() + lam_o.sum(), 1e-9)
@@ -176,8 +231,7 @@ class DutySim:
         oi = np.concatenate([np.zeros(kc.sum(), bool), np.ones(ko.sum(), bool)])
         m = cell.size
         b = c_beat[cell]
-        ctype = np.where(oi, OI_IDX[choice(rng, OI_W, m)],
-                         CIT_IDX[choice_rows(rng, self.cit_cum, b)])
+        ctype = np.where(oi, OI_IDX[choice(rng, OI_W, m)], CIT_IDX[choice_rows(rng, self.cit_cum, b)])
         # traffic units do more stops; holidays bring more domestic calls
         tu = oi & (c_unit[cell] == 1) & (rng.random(m) < 0.5)
         ctype[tu] = T_TSTOP
@@ -191,11 +245,16 @@ class DutySim:
         weekend = np.isin(wd[c_dd[cell]], [4, 5])
         prio = TYPE_PRIO[ctype] + np.round(rng.normal(0, 0.7, m)) - ((night | weekend) & (rng.random(m) < 0.25))
         prio = np.clip(prio, 1, 9).astype(np.int64)
-        src = np.where(oi, 2, np.where(ctype == T_ALARM, 3, np.where(prio <= 4, 0, np.where(rng.random(m) < 0.7, 1, 0))))
+        src = np.where(
+            oi, 2, np.where(ctype == T_ALARM, 3, np.where(prio <= 4, 0, np.where(rng.random(m) < 0.7, 1, 0)))
+        )
         queue = np.where(oi, 0, rng.exponential(30 + 110 * (prio - 1), m)).astype(np.int64)
         disp_t = recv + queue
-        travel = np.where(oi, rng.integers(0, 120, m),
-                          rng.lognormal(np.log(240 + 35 * prio) + 0.4 * np.log(self.beat_area[b]), 0.55, m)).astype(np.int64)
+        travel = np.where(
+            oi,
+            rng.integers(0, 120, m),
+            rng.lognormal(np.log(240 + 35 * prio) + 0.4 * np.log(self.beat_area[b]), 0.55, m),
+        ).astype(np.int64)
         cancel = ~oi & (prio >= 5) & (rng.random(m) < 0.03)
         no_arr = ~oi & (rng.random(m) < 0.03)
         scene = rng.lognormal(np.log(TYPE_SCENE[ctype] * 60), 0.6, m).astype(np.int64)
@@ -244,30 +303,52 @@ class DutySim:
         rec_calls = self.recorded("calls_for_service", recv // DAY) & call_ok
         rec_disp = d_ok & self.recorded("dispatches", d_disp // DAY) & rec_calls[d_call]
         # call disposition
-        cd = choice(rng, [.35, .06, .3, .2, .09, 0], m)
+        cd = choice(rng, [0.35, 0.06, 0.3, 0.2, 0.09, 0], m)
         cd = np.where(cancel, 5, cd)
         cd = np.where(rng.random(m) < 0.01, -1, cd)
         sel = np.flatnonzero(rec_calls)
         sel = sel[np.argsort(call_no[sel], kind="stable")]
         no_geo = rng.random(sel.size) < 0.02
-        self.w.write("calls_for_service", {
-            "call_id": id_array("C", call_no[sel], 9), "received_at": recv[sel], "call_type": ("codes", CALL_TYPES, ctype[sel]),
-            "priority": prio[sel], "source": ("codes", SOURCES, src[sel]),
-            "division": ("codes", self.div_names, self.beat_div[b[sel]]), "beat": ("codes", self.beat_names, b[sel]),
-            "lat": (np.round(self.beat_lat[b[sel]] + rng.normal(0, 0.008, sel.size), 5), no_geo),
-            "lon": (np.round(self.beat_lon[b[sel]] + rng.normal(0, 0.01, sel.size), 5), no_geo),
-            "disposition": ("codes", CALL_DISPO, cd[sel]),
-        })
+        self.w.write(
+            "calls_for_service",
+            {
+                "call_id": id_array("C", call_no[sel], 9),
+                "received_at": recv[sel],
+                "call_type": ("codes", CALL_TYPES, ctype[sel]),
+                "priority": prio[sel],
+                "source": ("codes", SOURCES, src[sel]),
+                "division": ("codes", self.div_names, self.beat_div[b[sel]]),
+                "beat": ("codes", self.beat_names, b[sel]),
+                "lat": (np.round(self.beat_lat[b[sel]] + rng.normal(0, 0.008, sel.size), 5), no_geo),
+                "lon": (np.round(self.beat_lon[b[sel]] + rng.normal(0, 0.01, sel.size), 5), no_geo),
+                "disposition": ("codes", CALL_DISPO, cd[sel]),
+            },
+        )
         ds = np.flatnonzero(rec_disp)
         ds = ds[np.lexsort((d_off[ds], d_disp[ds], call_no[d_call[ds]]))]
-        self.w.write("dispatches", {
-            "call_id": id_array("C", call_no[d_call[ds]], 9), "officer_id": pa_take(self.ids, d_off[ds]),
-            "dispatched_at": d_disp[ds], "arrived_at": (d_arr[ds], d_noarr[ds]), "cleared_at": (d_clear[ds], d_noclear[ds]),
-        })
+        self.w.write(
+            "dispatches",
+            {
+                "call_id": id_array("C", call_no[d_call[ds]], 9),
+                "officer_id": pa_take(self.ids, d_off[ds]),
+                "dispatched_at": d_disp[ds],
+                "arrived_at": (d_arr[ds], d_noarr[ds]),
+                "cleared_at": (d_clear[ds], d_noclear[ds]),
+            },
+        )
         keep = d_ok
         return dict(
-            off=d_off[keep], dd=c_dd[d_cell[keep]], cell=d_cell[keep], type=ctype[d_call[keep]],
-            oi=oi[d_call[keep]], prio=prio[d_call[keep]], travel=d_travel[keep], noarr=d_noarr[keep],
-            hours_on=hours_on[keep], call_no=call_no[d_call[keep]], recorded=rec_disp[keep], beat=b[d_call[keep]],
+            off=d_off[keep],
+            dd=c_dd[d_cell[keep]],
+            cell=d_cell[keep],
+            type=ctype[d_call[keep]],
+            oi=oi[d_call[keep]],
+            prio=prio[d_call[keep]],
+            travel=d_travel[keep],
+            noarr=d_noarr[keep],
+            hours_on=hours_on[keep],
+            call_no=call_no[d_call[keep]],
+            recorded=rec_disp[keep],
+            beat=b[d_call[keep]],
             t=d_disp[keep],
         )

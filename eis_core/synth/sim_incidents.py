@@ -6,12 +6,44 @@ import numpy as np
 
 from eis_core.synth._arrow import id_array, pa_take
 from eis_core.synth.params import (
-    ADVERSE_DISPO, ADVERSE_LINKED_SHARE, ADVERSE_OFFICER_SHARE, BENIGN_DISPO, CHARGES, CIT_TYPES,
-    CLOSE_DELAY, DAY, DISPO_INDEX, EVENT_INDEX, EVENT_TYPES, EV_ADV_DAY, EV_ADV_LINK, EV_BEN_DAY,
-    EV_BEN_LINK, EV_CIVIL, FI_TYPES, OFFENSES, OFF_CLEAR, OFF_SEV, OFF_VIOLENT, RACE, RANK_DISPATCH, RATES,
-    REPORT_DELAY, STOP_OUTCOMES, STOP_REASONS, TYPE_RISKY, TYPE_STRESS, UNIT_DISPATCH, UNIT_STOPS, WEAPONS,
-    WEAPON_SEV, choice, choice_rows, sigmoid)
-from eis_core.synth.params import T_TSTOP
+    ADVERSE_DISPO,
+    ADVERSE_LINKED_SHARE,
+    ADVERSE_OFFICER_SHARE,
+    BENIGN_DISPO,
+    CHARGES,
+    CIT_TYPES,
+    CLOSE_DELAY,
+    DAY,
+    DISPO_INDEX,
+    EV_ADV_DAY,
+    EV_ADV_LINK,
+    EV_BEN_DAY,
+    EV_BEN_LINK,
+    EV_CIVIL,
+    EVENT_INDEX,
+    EVENT_TYPES,
+    FI_TYPES,
+    OFF_CLEAR,
+    OFF_SEV,
+    OFF_VIOLENT,
+    OFFENSES,
+    RACE,
+    RANK_DISPATCH,
+    RATES,
+    REPORT_DELAY,
+    STOP_OUTCOMES,
+    STOP_REASONS,
+    T_TSTOP,
+    TYPE_RISKY,
+    TYPE_STRESS,
+    UNIT_DISPATCH,
+    UNIT_STOPS,
+    WEAPON_SEV,
+    WEAPONS,
+    choice,
+    choice_rows,
+    sigmoid,
+)
 
 
 class IncidentsSim:

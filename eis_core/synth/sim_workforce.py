@@ -8,8 +8,25 @@ import numpy as np
 
 from eis_core.synth._arrow import pa_ids, pa_take
 from eis_core.synth.params import (
-    CIT_IDX, CIT_W, EDU, OFF_VIOLENT, OFF_W, RACE, RANKS, SEX, SHIFTS, SWORN_UNITS, SWORN_UNIT_P,
-    TYPE_VIOLENT, UNITS, choice, officer_ids, rng_for, sigmoid, to_day)
+    CIT_IDX,
+    CIT_W,
+    EDU,
+    OFF_VIOLENT,
+    OFF_W,
+    RACE,
+    RANKS,
+    SEX,
+    SHIFTS,
+    SWORN_UNIT_P,
+    SWORN_UNITS,
+    TYPE_VIOLENT,
+    UNITS,
+    choice,
+    officer_ids,
+    rng_for,
+    sigmoid,
+    to_day,
+)
 
 
 class WorkforceSim:
@@ -33,10 +50,16 @@ class WorkforceSim:
         self.beat_lon = -80.843 + rad[self.beat_div] * np.cos(ang[self.beat_div]) + rng.normal(0, 0.025, self.n_beats)
         self.beat_area = rng.lognormal(0, 0.35, self.n_beats)  # larger beats -> longer travel
         # per-beat call-type mix: violent types scale with crime level
-        w = np.tile(CIT_W, (self.n_beats, 1)) * np.where(TYPE_VIOLENT[CIT_IDX], 1.0, 0.0)[None, :] * \
-            (self.crime[:, None] ** 0.7) + np.tile(CIT_W, (self.n_beats, 1)) * (~TYPE_VIOLENT[CIT_IDX])[None, :]
+        w = (
+            np.tile(CIT_W, (self.n_beats, 1))
+            * np.where(TYPE_VIOLENT[CIT_IDX], 1.0, 0.0)[None, :]
+            * (self.crime[:, None] ** 0.7)
+            + np.tile(CIT_W, (self.n_beats, 1)) * (~TYPE_VIOLENT[CIT_IDX])[None, :]
+        )
         self.cit_cum = np.cumsum(w / w.sum(1, keepdims=True), axis=1)
-        ow = np.tile(OFF_W, (self.n_beats, 1)) * np.where(OFF_VIOLENT | (np.arange(12) == 8), self.crime[:, None] ** 0.9, 1.0)
+        ow = np.tile(OFF_W, (self.n_beats, 1)) * np.where(
+            OFF_VIOLENT | (np.arange(12) == 8), self.crime[:, None] ** 0.9, 1.0
+        )
         self.off_cum = np.cumsum(ow / ow.sum(1, keepdims=True), axis=1)
         # resident mix per beat (for suspect / driver demographics)
         black = sigmoid(-0.6 + 1.1 * self.crime_z + rng.normal(0, 0.4, self.n_beats))
@@ -55,21 +78,30 @@ class WorkforceSim:
         t = (y - years[0]).astype(float)
         cz = self.crime_z[b]
         pop0 = rng.lognormal(np.log(9000), 0.35, nb)
-        pop = np.round(pop0[b] * (1.012 ** t) * rng.lognormal(0, 0.02, b.size)).astype(np.int64)
+        pop = np.round(pop0[b] * (1.012**t) * rng.lognormal(0, 0.02, b.size)).astype(np.int64)
         trend = 1.0 - 0.02 * t
         violent = np.round(np.exp(np.log(6.0) + 0.55 * cz + rng.normal(0, 0.12, b.size)) * trend, 2)
         vacant = np.round(np.clip(8 + 6 * cz + rng.normal(0, 3, b.size), 0.5, 60), 2)
-        income = np.round(np.exp(np.log(52000) - 0.3 * cz + rng.normal(0, 0.1, b.size)) * (1.02 ** t), 0)
+        income = np.round(np.exp(np.log(52000) - 0.3 * cz + rng.normal(0, 0.1, b.size)) * (1.02**t), 0)
         calls311 = np.round(np.exp(np.log(180) + 0.25 * cz + rng.normal(0, 0.15, b.size)), 2)
         nuisance = np.round(np.exp(np.log(25) + 0.35 * cz + rng.normal(0, 0.2, b.size)), 2)
         death = np.round(74 - 3.5 * cz + rng.normal(0, 1.5, b.size), 1)
         death_null = (y % 2 == 1) & (rng.random(b.size) < 0.7)  # quality-of-life studies skip some years
-        self.w.write("neighborhoods", {
-            "beat": ("codes", self.beat_names, b), "division": ("codes", self.div_names, self.beat_div[b]),
-            "year": y.astype(np.int64), "population": pop, "calls_311_per_1k": calls311,
-            "vacant_land_pct": vacant, "median_income": income, "violent_crime_per_1k": violent,
-            "nuisance_violations_per_1k": nuisance, "avg_age_at_death": (death, death_null),
-        })
+        self.w.write(
+            "neighborhoods",
+            {
+                "beat": ("codes", self.beat_names, b),
+                "division": ("codes", self.div_names, self.beat_div[b]),
+                "year": y.astype(np.int64),
+                "population": pop,
+                "calls_311_per_1k": calls311,
+                "vacant_land_pct": vacant,
+                "median_income": income,
+                "violent_crime_per_1k": violent,
+                "nuisance_violations_per_1k": nuisance,
+                "avg_age_at_death": (death, death_null),
+            },
+        )
 
     # ---------------------------------------------------------------- workforce
     def workforce(self):
@@ -115,16 +147,22 @@ class WorkforceSim:
         race = choice(rng, [0.66, 0.2, 0.07, 0.03, 0.04], n)
         edu = choice(rng, [0.18, 0.27, 0.17, 0.31, 0.07], n)
         age_hire = np.clip(rng.normal(27, 4.5, n), 21, 50)
-        hire_year = (hire.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970)
+        hire_year = hire.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
         birth = (hire_year - age_hire).astype(np.int64)
         height = np.where(sex == 1, rng.normal(165, 7, n), rng.normal(178, 7, n)).round().astype(np.int64)
-        weight = np.clip(np.where(sex == 1, rng.normal(68, 10, n), rng.normal(88, 13, n)), 45, 160).round().astype(np.int64)
+        weight = (
+            np.clip(np.where(sex == 1, rng.normal(68, 10, n), rng.normal(88, 13, n)), 45, 160).round().astype(np.int64)
+        )
         h_null, w_null = rng.random(n) < 0.04, rng.random(n) < 0.06
         ten_end = (np.minimum(sep, d1) - hire) / 365.25
         u = rng.random(n)
-        rank = np.where(u < sigmoid((ten_end - 14) / 3) * 0.06, 3,
-                        np.where(u < sigmoid((ten_end - 12) / 3) * 0.14, 2,
-                                 np.where(u < sigmoid((ten_end - 7) / 2.5) * 0.35, 1, 0)))
+        rank = np.where(
+            u < sigmoid((ten_end - 14) / 3) * 0.06,
+            3,
+            np.where(
+                u < sigmoid((ten_end - 12) / 3) * 0.14, 2, np.where(u < sigmoid((ten_end - 7) / 2.5) * 0.35, 1, 0)
+            ),
+        )
         rank = np.where(sworn, rank, 0)
         self.sex, self.race, self.edu, self.rank = sex, race, edu, rank
         # latent traits
@@ -135,19 +173,29 @@ class WorkforceSim:
         self.edu_z = (edu - 2) / 1.2
         rho, eps = 0.985, 0.07
         z = np.empty((n, self.n_months), np.float32)
-        w = rng.normal(0, eps / np.sqrt(1 - rho ** 2), n)
+        w = rng.normal(0, eps / np.sqrt(1 - rho**2), n)
         shocks = rng.normal(0, eps, (n, self.n_months))
         for m in range(self.n_months):
             w = rho * w + shocks[:, m]
             z[:, m] = zb + w
         self.z = z
         self.zb = zb
-        self.w.write("officers", {
-            "officer_id": pa_ids(self.ids), "hire_date": hire, "separation_date": (np.where(self.has_sep, sep, 0), ~self.has_sep),
-            "birth_year": birth, "sex": ("codes", SEX, sex), "race": ("codes", RACE, race),
-            "education": ("codes", EDU, edu), "height_cm": (height, h_null), "weight_kg": (weight, w_null),
-            "rank": ("codes", RANKS, rank), "sworn": sworn,
-        })
+        self.w.write(
+            "officers",
+            {
+                "officer_id": pa_ids(self.ids),
+                "hire_date": hire,
+                "separation_date": (np.where(self.has_sep, sep, 0), ~self.has_sep),
+                "birth_year": birth,
+                "sex": ("codes", SEX, sex),
+                "race": ("codes", RACE, race),
+                "education": ("codes", EDU, edu),
+                "height_cm": (height, h_null),
+                "weight_kg": (weight, w_null),
+                "rank": ("codes", RANKS, rank),
+                "sworn": sworn,
+            },
+        )
         self.assignments(rng)
 
     def assignments(self, rng: np.random.Generator):
@@ -157,7 +205,7 @@ class WorkforceSim:
         last_day = np.minimum(self.sep - 1, d1)  # last active day is sep - 1 (sep day itself: gone)
         # change events per officer-year
         years = self.cfg.end.year - self.cfg.start.year + 1
-        span = (d1 - d0 + 1)
+        span = d1 - d0 + 1
         k = rng.poisson(0.45 * years, n)
         ev_off = np.repeat(np.arange(n), k)
         ev_day = d0 + rng.integers(0, span, ev_off.size)
@@ -168,13 +216,15 @@ class WorkforceSim:
         dup = np.r_[False, (ev_off[1:] == ev_off[:-1]) & (ev_day[1:] == ev_day[:-1])]
         ev_off, ev_day = ev_off[~dup], ev_day[~dup]
         kind = rng.random(ev_off.size)  # < .45 beat change, < .8 shift change, else both
-        beat_w = self.crime ** 0.5
+        beat_w = self.crime**0.5
         beat_w = beat_w / beat_w.sum()
         init_beat = choice(rng, np.ones(nb), n)
         new_hire = self.hire >= d0 - 365
         init_beat[new_hire] = choice(rng, beat_w, int(new_hire.sum()))  # rookies go where the work is
         init_shift = choice(rng, [0.34, 0.36, 0.30], n)
-        init_unit = np.where(self.sworn, choice(rng, SWORN_UNIT_P, n), len(SWORN_UNITS) + choice(rng, [.35, .35, .1, .2], n))
+        init_unit = np.where(
+            self.sworn, choice(rng, SWORN_UNIT_P, n), len(SWORN_UNITS) + choice(rng, [0.35, 0.35, 0.1, 0.2], n)
+        )
         init_unit[new_hire & self.sworn] = 0
         # build segments
         seg_off, seg_start, seg_beat, seg_shift, seg_unit = [], [], [], [], []
@@ -185,7 +235,11 @@ class WorkforceSim:
         rnd_unit = choice(rng, SWORN_UNIT_P, ev_off.size)
         for i in range(n):
             b, s, u = int(init_beat[i]), int(init_shift[i]), int(init_unit[i])
-            seg_off.append(i); seg_start.append(int(first[i])); seg_beat.append(b); seg_shift.append(s); seg_unit.append(u)
+            seg_off.append(i)
+            seg_start.append(int(first[i]))
+            seg_beat.append(b)
+            seg_shift.append(s)
+            seg_unit.append(u)
             while ptr < ev_off.size and ev_off[ptr] == i:
                 kd = kind[ptr]
                 if kd < 0.45 or kd >= 0.8:
@@ -198,12 +252,21 @@ class WorkforceSim:
                         u = int(rnd_unit[ptr])
                 if kd >= 0.45:
                     s = (s + int(rnd_shift[ptr])) % 3
-                seg_off.append(i); seg_start.append(int(ev_day[ptr])); seg_beat.append(b); seg_shift.append(s); seg_unit.append(u)
+                seg_off.append(i)
+                seg_start.append(int(ev_day[ptr]))
+                seg_beat.append(b)
+                seg_shift.append(s)
+                seg_unit.append(u)
                 ptr += 1
-        seg_off = np.array(seg_off); seg_start = np.array(seg_start, np.int64)
-        seg_beat = np.array(seg_beat); seg_shift = np.array(seg_shift); seg_unit = np.array(seg_unit)
+        seg_off = np.array(seg_off)
+        seg_start = np.array(seg_start, np.int64)
+        seg_beat = np.array(seg_beat)
+        seg_shift = np.array(seg_shift)
+        seg_unit = np.array(seg_unit)
         nxt_same = np.r_[seg_off[1:] == seg_off[:-1], False]
-        seg_end = np.where(nxt_same, np.r_[seg_start[1:], 0] - 1, np.where(self.has_sep[seg_off], self.sep[seg_off], -1))
+        seg_end = np.where(
+            nxt_same, np.r_[seg_start[1:], 0] - 1, np.where(self.has_sep[seg_off], self.sep[seg_off], -1)
+        )
         open_ = seg_end < 0
         seg_end = np.where(open_, np.iinfo(np.int64).max // 4, seg_end)
         # civilians work at headquarters
@@ -213,8 +276,15 @@ class WorkforceSim:
         div_names = self.div_names + ["HQ"]
         bcode = np.where(civ, self.n_beats, seg_beat)
         dcode = np.where(civ, len(self.div_names), self.beat_div[seg_beat])
-        self.w.write("assignments", {
-            "officer_id": pa_take(self.ids, seg_off), "start_date": seg_start, "end_date": (np.where(open_, 0, seg_end), open_),
-            "division": ("codes", div_names, dcode), "beat": ("codes", beat_names, bcode),
-            "unit": ("codes", UNITS, seg_unit), "shift": ("codes", SHIFTS, np.where(civ, 0, seg_shift)),
-        })
+        self.w.write(
+            "assignments",
+            {
+                "officer_id": pa_take(self.ids, seg_off),
+                "start_date": seg_start,
+                "end_date": (np.where(open_, 0, seg_end), open_),
+                "division": ("codes", div_names, dcode),
+                "beat": ("codes", beat_names, bcode),
+                "unit": ("codes", UNITS, seg_unit),
+                "shift": ("codes", SHIFTS, np.where(civ, 0, seg_shift)),
+            },
+        )

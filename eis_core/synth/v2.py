@@ -27,8 +27,15 @@ import pyarrow.parquet as pq
 
 FORCE_TYPES = ["PHYSICAL", "TAKEDOWN", "TASER", "CHEMICAL", "IMPACT_WEAPON", "FIREARM", "OTHER"]
 FORCE_P = [0.38, 0.27, 0.14, 0.08, 0.06, 0.02, 0.05]
-ALLEGATIONS = ["EXCESSIVE FORCE", "VERBAL ABUSE", "ILLEGAL SEARCH", "ILLEGAL ARREST", "NEGLECT OF DUTY",
-               "CONDUCT UNBECOMING", "FAILURE TO PROVIDE SERVICE"]
+ALLEGATIONS = [
+    "EXCESSIVE FORCE",
+    "VERBAL ABUSE",
+    "ILLEGAL SEARCH",
+    "ILLEGAL ARREST",
+    "NEGLECT OF DUTY",
+    "CONDUCT UNBECOMING",
+    "FAILURE TO PROVIDE SERVICE",
+]
 ALLEGATION_P = [0.22, 0.18, 0.14, 0.08, 0.18, 0.12, 0.08]
 
 
@@ -38,8 +45,10 @@ def _read(path: Path) -> pa.Table:
         return pq.read_table(path)
     with open(path, encoding="utf-8") as fh:
         header = [h.strip('"') for h in fh.readline().rstrip("\r\n").split(",")]
-    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in header}, strings_can_be_null=True))
+    return pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=True),
+    )
 
 
 def _d(v) -> date | None:
@@ -67,13 +76,26 @@ def add_v2_tables(out_dir: Path, fmt: str, seed: int, extracted_at: str) -> dict
     # ia_cases.allegation: complaints only
     n = len(cases["case_id"])
     draw = rng.choice(len(ALLEGATIONS), size=n, p=ALLEGATION_P)
-    allegation = [ALLEGATIONS[k] if ev in ("CITIZEN_COMPLAINT", "OFFICER_COMPLAINT") else None
-                  for ev, k in zip(cases["event_type"], draw)]
+    allegation = [
+        ALLEGATIONS[k] if ev in ("CITIZEN_COMPLAINT", "OFFICER_COMPLAINT") else None
+        for ev, k in zip(cases["event_type"], draw)
+    ]
     _write(out_dir, fmt, "ia_cases", ia.append_column("allegation", pa.array(allegation, type=pa.string())))
 
     # use_of_force: one report per USE_OF_FORCE case, plus reports that never became a case
-    uof = {k: [] for k in ("report_id", "officer_id", "occurred_at", "force_type", "subject_injured",
-                           "officer_injured", "reviewed_on", "review_outcome")}
+    uof = {
+        k: []
+        for k in (
+            "report_id",
+            "officer_id",
+            "occurred_at",
+            "force_type",
+            "subject_injured",
+            "officer_injured",
+            "reviewed_on",
+            "review_outcome",
+        )
+    }
     idx = [i for i, ev in enumerate(cases["event_type"]) if ev == "USE_OF_FORCE"]
     extra = len(idx)  # about as many reports again that never became an IA case
     sources = [(cases["officer_id"][i], _d(cases["incident_date"][i]), cases["disposition"][i]) for i in idx]
@@ -102,20 +124,25 @@ def add_v2_tables(out_dir: Path, fmt: str, seed: int, extracted_at: str) -> dict
         uof["officer_injured"].append(bool(rng.random() < 0.08))
         uof["reviewed_on"].append(review if reviewed else None)
         uof["review_outcome"].append(outcome if reviewed else None)
-    uof_table = pa.table({
-        "report_id": pa.array(uof["report_id"], pa.string()), "officer_id": pa.array(uof["officer_id"], pa.string()),
-        "occurred_at": pa.array(uof["occurred_at"], pa.string()),
-        "force_type": pa.array(uof["force_type"], pa.string()),
-        "subject_injured": pa.array(uof["subject_injured"], pa.bool_()),
-        "officer_injured": pa.array(uof["officer_injured"], pa.bool_()),
-        "reviewed_on": pa.array(uof["reviewed_on"], pa.date32()),
-        "review_outcome": pa.array(uof["review_outcome"], pa.string())})
+    uof_table = pa.table(
+        {
+            "report_id": pa.array(uof["report_id"], pa.string()),
+            "officer_id": pa.array(uof["officer_id"], pa.string()),
+            "occurred_at": pa.array(uof["occurred_at"], pa.string()),
+            "force_type": pa.array(uof["force_type"], pa.string()),
+            "subject_injured": pa.array(uof["subject_injured"], pa.bool_()),
+            "officer_injured": pa.array(uof["officer_injured"], pa.bool_()),
+            "reviewed_on": pa.array(uof["reviewed_on"], pa.date32()),
+            "review_outcome": pa.array(uof["review_outcome"], pa.string()),
+        }
+    )
     _write(out_dir, fmt, "use_of_force", uof_table)
 
     # rank_history: OFFICER from hire; one promotion for officers whose current rank is higher
     rh = {"officer_id": [], "start_date": [], "rank": []}
-    for off, hired, rank, sep in zip(officers["officer_id"], officers["hire_date"], officers["rank"],
-                                     officers["separation_date"]):
+    for off, hired, rank, sep in zip(
+        officers["officer_id"], officers["hire_date"], officers["rank"], officers["separation_date"]
+    ):
         hired, end = _d(hired), min(_d(sep) or ext, ext)
         rh["officer_id"].append(off)
         rh["start_date"].append(hired)
@@ -125,7 +152,16 @@ def add_v2_tables(out_dir: Path, fmt: str, seed: int, extracted_at: str) -> dict
             rh["officer_id"].append(off)
             rh["start_date"].append(hired + timedelta(days=int(rng.integers(1, span))))
             rh["rank"].append(rank)
-    _write(out_dir, fmt, "rank_history", pa.table({
-        "officer_id": pa.array(rh["officer_id"], pa.string()), "start_date": pa.array(rh["start_date"], pa.date32()),
-        "rank": pa.array(rh["rank"], pa.string())}))
+    _write(
+        out_dir,
+        fmt,
+        "rank_history",
+        pa.table(
+            {
+                "officer_id": pa.array(rh["officer_id"], pa.string()),
+                "start_date": pa.array(rh["start_date"], pa.date32()),
+                "rank": pa.array(rh["rank"], pa.string()),
+            }
+        ),
+    )
     return {"use_of_force": uof_table.num_rows, "rank_history": len(rh["officer_id"])}

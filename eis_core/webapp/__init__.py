@@ -27,10 +27,12 @@ def demo_step(echo=print, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) ->
     password = add_user("admin", "admin", password=None, created_by="eis demo", replace=True)
     url = f"http://{host}:{port}/"
     echo("")
-    echo("EIS web app: start it with `make webapp` (or `.venv/bin/eis webapp --port %d`), then open %s" % (port, url))
+    echo(f"EIS web app: start it with `make webapp` (or `.venv/bin/eis webapp --port {port}`), then open {url}")
     echo(f"  log in as: admin   password: {password}")
-    echo("  (generated now and stored only as an argon2 hash; `eis users add NAME --role supervisor --division D`"
-         " adds more users)")
+    echo(
+        "  (generated now and stored only as an argon2 hash; `eis users add NAME --role supervisor --division D`"
+        " adds more users)"
+    )
     return {"url": url, "username": "admin", "password": password, "command": "make webapp"}
 
 

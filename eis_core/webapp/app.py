@@ -34,8 +34,16 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from eis_core.webapp import (routes_admin, routes_alerts, routes_analyst, routes_auth, routes_models,
-                             routes_officer, routes_risk, store)
+from eis_core.webapp import (
+    routes_admin,
+    routes_alerts,
+    routes_analyst,
+    routes_auth,
+    routes_models,
+    routes_officer,
+    routes_risk,
+    store,
+)
 from eis_core.webapp.common import NAV, render
 from eis_core.webapp.datadocs import data_docs_dir
 from eis_core.webapp.security import AuthGate, Settings, client_of
@@ -73,11 +81,21 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
     async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 403:  # every refusal is in the audit: who, what, from where
             user = getattr(request.state, "user", None)
-            detail = {"path": request.url.path, "query": request.url.query[:300] or None,
-                      "method": request.method, "reason": str(exc.detail)[:300],
-                      **(getattr(exc, "audit_detail", None) or {})}
-            await run_in_threadpool(store.audit, user.username if user else "-", getattr(exc, "action", "denied"),
-                                    getattr(exc, "target", None) or request.url.path, detail, client_of(request))
+            detail = {
+                "path": request.url.path,
+                "query": request.url.query[:300] or None,
+                "method": request.method,
+                "reason": str(exc.detail)[:300],
+                **(getattr(exc, "audit_detail", None) or {}),
+            }
+            await run_in_threadpool(
+                store.audit,
+                user.username if user else "-",
+                getattr(exc, "action", "denied"),
+                getattr(exc, "target", None) or request.url.path,
+                detail,
+                client_of(request),
+            )
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, exc.status_code)

@@ -10,11 +10,19 @@ from eis_core.webapp import DEFAULT_HOST, DEFAULT_PORT
 
 
 @click.command("webapp")
-@click.option("--host", default=DEFAULT_HOST, show_default=True,
-              help="address to listen on (use 0.0.0.0 only behind a TLS proxy, see docs/webapp.md)")
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="address to listen on (use 0.0.0.0 only behind a TLS proxy, see docs/webapp.md)",
+)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535), help="TCP port")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 def webapp_cli(host: str, port: int, log_level: str) -> None:
     """Serve the EIS web app (risk list, officer pages, reviews, models, data quality) against the
     active warehouse (EIS_DATABASE_URL or the embedded PostgreSQL, started if needed).
@@ -46,17 +54,28 @@ def users_cli() -> None:
 
 @users_cli.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "supervisor"]),
-              help="admin: users and model-group selection; analyst: read-only, data quality; "
-                   "supervisor: risk list and officers of one division, reviews")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "analyst", "supervisor"]),
+    help="admin: users and model-group selection; analyst: read-only, data quality; "
+    "supervisor: risk list and officers of one division, reviews",
+)
 @click.option("--division", default=None, help="the supervisor's division (required for --role supervisor)")
-@click.option("--password-stdin", is_flag=True,
-              help="read the password from standard input (at least 12 characters) instead of generating one")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="read the password from standard input (at least 12 characters) instead of generating one",
+)
 @click.option("--reset", is_flag=True, help="if the user exists: set the new role/division/password and enable it")
-@click.option("--new-division", is_flag=True,
-              help="accept a division no scored officer has yet (otherwise such a name is refused as a typo)")
-def users_add(username: str, role: str, division: str | None, password_stdin: bool, reset: bool,
-              new_division: bool) -> None:
+@click.option(
+    "--new-division",
+    is_flag=True,
+    help="accept a division no scored officer has yet (otherwise such a name is refused as a typo)",
+)
+def users_add(
+    username: str, role: str, division: str | None, password_stdin: bool, reset: bool, new_division: bool
+) -> None:
     """Create USERNAME with a generated password (printed once; only its argon2 hash is stored)."""
     from eis_core.migrations import ensure_schema
     from eis_core.webapp.store import UserError, add_user
@@ -64,12 +83,15 @@ def users_add(username: str, role: str, division: str | None, password_stdin: bo
     ensure_schema()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
-        pw = add_user(username, role, division, password, created_by="eis users", replace=reset,
-                      allow_new_division=new_division)
+        pw = add_user(
+            username, role, division, password, created_by="eis users", replace=reset, allow_new_division=new_division
+        )
     except UserError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"user {username.strip().lower()} ({role}{', division ' + division if division and role == 'supervisor' else ''}) "
-               + ("updated" if reset else "created"))
+    click.echo(
+        f"user {username.strip().lower()} ({role}{', division ' + division if division and role == 'supervisor' else ''}) "
+        + ("updated" if reset else "created")
+    )
     if not password_stdin:
         click.echo(f"password: {pw}")
 
@@ -87,9 +109,19 @@ def users_list() -> None:
         return
     from eis_core.cli_tables import echo_table
 
-    echo_table(["user", "role", "division", "status", "last login"],
-               [(u["username"], u["role"], u["division"] or "-", "disabled" if u["disabled"] else "active",
-                 u["last_login_at"].strftime("%Y-%m-%d %H:%M") if u["last_login_at"] else "-") for u in users])
+    echo_table(
+        ["user", "role", "division", "status", "last login"],
+        [
+            (
+                u["username"],
+                u["role"],
+                u["division"] or "-",
+                "disabled" if u["disabled"] else "active",
+                u["last_login_at"].strftime("%Y-%m-%d %H:%M") if u["last_login_at"] else "-",
+            )
+            for u in users
+        ],
+    )
 
 
 @users_cli.command("disable")

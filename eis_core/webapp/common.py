@@ -36,8 +36,7 @@ PER_PAGE = (25, 50, 100, 250)
 def render(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
     """Template *name* with the page's user, CSRF token and path (the app's ``state.templates``)."""
     user = getattr(request.state, "user", None)
-    base = {"request": request, "user": user, "csrf": getattr(request.state, "csrf", None),
-            "path": request.url.path}
+    base = {"request": request, "user": user, "csrf": getattr(request.state, "csrf", None), "path": request.url.path}
     return request.app.state.templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
 
@@ -57,8 +56,9 @@ class Denied(HTTPException):
     """A 403 that names what the audit should record (action, target, detail); every 403 is audited by
     the app's error handler, these with their own action (``denied_officer`` …), the rest as ``denied``."""
 
-    def __init__(self, detail: str, action: str = "denied", target: str | None = None,
-                 audit_detail: dict | None = None) -> None:
+    def __init__(
+        self, detail: str, action: str = "denied", target: str | None = None, audit_detail: dict | None = None
+    ) -> None:
         super().__init__(403, detail)
         self.action, self.target, self.audit_detail = action, target, audit_detail
 
@@ -110,4 +110,3 @@ def csv_safe(v: Any) -> Any:
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + v
     return v
-

@@ -18,12 +18,25 @@ def data_docs_dir() -> Path:
     return gx_dir() / "uncommitted" / "data_docs" / "local_site"
 
 
-DATA_DOCS_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png",
-                   ".gif": "image/gif", ".jpg": "image/jpeg", ".svg": "image/svg+xml", ".ico": "image/x-icon",
-                   ".otf": "font/otf", ".ttf": "font/ttf", ".woff": "font/woff", ".woff2": "font/woff2",
-                   ".json": "application/json"}
-EXTERNAL_ASSET = re.compile(rb"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script\s*>|"""
-                            rb"""<(?:link|img)\b[^>]*\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>""", re.I)
+DATA_DOCS_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".jpg": "image/jpeg",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+    ".otf": "font/otf",
+    ".ttf": "font/ttf",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".json": "application/json",
+}
+EXTERNAL_ASSET = re.compile(
+    rb"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script\s*>|"""
+    rb"""<(?:link|img)\b[^>]*\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>""",
+    re.I,
+)
 DATA_DOCS_STYLESHEET = b'<link rel="stylesheet" href="/static/data-docs.css">'
 
 
@@ -37,8 +50,14 @@ def data_docs_reports(root: Path, limit: int = 60) -> list[dict]:
     for page in base.glob("*/*/*/*.html"):  # validations/<suite>/<run name>/<run time>/<batch>.html
         rel = page.relative_to(root)
         suite, _run, run_time = rel.parts[1:4]
-        out.append({"href": "/data-docs/" + "/".join(quote(p) for p in rel.parts), "suite": suite,
-                    "run_time": run_time, "batch": page.stem})
+        out.append(
+            {
+                "href": "/data-docs/" + "/".join(quote(p) for p in rel.parts),
+                "suite": suite,
+                "run_time": run_time,
+                "batch": page.stem,
+            }
+        )
     out.sort(key=lambda r: r["run_time"], reverse=True)
     return out[:limit]
 
@@ -63,4 +82,3 @@ def data_docs_response(root: Path, path: str) -> Response:
     head = body.lower().find(b"</head>")
     body = (body[:head] + DATA_DOCS_STYLESHEET + body[head:]) if head >= 0 else DATA_DOCS_STYLESHEET + body
     return Response(body, media_type=kind)
-

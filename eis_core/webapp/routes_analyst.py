@@ -27,18 +27,34 @@ def outcomes_page(request: Request, division: str | None = None, evaluation: str
     if mode not in ("standard", "adjusted"):
         raise HTTPException(400, "evaluation: standard or adjusted")
     with db.connect() as conn:
-        divisions = ([r[0] for r in conn.execute("SELECT DISTINCT division FROM production.predictions "
-                                                  "WHERE division IS NOT NULL ORDER BY 1")]
-                     if q.table_exists(conn, "production.predictions") else [])
+        divisions = (
+            [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT division FROM production.predictions WHERE division IS NOT NULL ORDER BY 1"
+                )
+            ]
+            if q.table_exists(conn, "production.predictions")
+            else []
+        )
         if division is not None and division not in divisions:
             raise HTTPException(400, "division: not a division of the scored lists")
         cmp = outcomes.compare(conn, division=division)
         ev = outcomes.evaluation(conn, division=division)
-        store.audit(user.username, "view_outcomes", "outcomes",
-                    {"division": division, "evaluation": mode, "types": len(cmp["types"])},
-                    client_of(request), conn)
-    return render(request, "outcomes.html", {"cmp": cmp, "ev": ev, "mode": mode, "division": division,
-                                             "divisions": divisions, "windows": outcomes.WINDOWS})
+        store.audit(
+            user.username,
+            "view_outcomes",
+            "outcomes",
+            {"division": division, "evaluation": mode, "types": len(cmp["types"])},
+            client_of(request),
+            conn,
+        )
+    return render(
+        request,
+        "outcomes.html",
+        {"cmp": cmp, "ev": ev, "mode": mode, "division": division, "divisions": divisions, "windows": outcomes.WINDOWS},
+    )
+
 
 @router.get("/units", response_class=HTMLResponse)
 def units_page(request: Request, date: str | None = None):
@@ -53,11 +69,23 @@ def units_page(request: Request, date: str | None = None):
     # production's flag-rate audit checks the flag-rate ratio only (scoring.flag_rate_audit)
     q.explain_bias(bias, rule, ("flag_rate_ratio",))
     chart = units_chart(units)
-    return render(request, "units.html", {"as_of": as_of, "dates": dates, "units": units, "bias": bias,
-                                          "bias_rule": rule,
-                                          "chart_units": chart, "division": division})
+    return render(
+        request,
+        "units.html",
+        {
+            "as_of": as_of,
+            "dates": dates,
+            "units": units,
+            "bias": bias,
+            "bias_rule": rule,
+            "chart_units": chart,
+            "division": division,
+        },
+    )
+
 
 # ------------------------------------------------------------------------------ data quality
+
 
 @router.get("/data-quality", response_class=HTMLResponse)
 def data_quality_page(request: Request, table: str | None = None):
@@ -69,11 +97,21 @@ def data_quality_page(request: Request, table: str | None = None):
         quarantined = q.quarantine_rows(conn, table)
     docs_root = request.app.state.docs_root
     docs = docs_root / "index.html"
-    resp = render(request, "data_quality.html", {"log": log, "summary": summary, "quarantined": quarantined,
-                                                 "table": table, "data_docs": docs.exists(),
-                                                 "reports": data_docs_reports(docs_root)})
+    resp = render(
+        request,
+        "data_quality.html",
+        {
+            "log": log,
+            "summary": summary,
+            "quarantined": quarantined,
+            "table": table,
+            "data_docs": docs.exists(),
+            "reports": data_docs_reports(docs_root),
+        },
+    )
     settings_of(request).set_docs_cookie(resp, request.state.sid)  # links inside the sandboxed docs keep working
     return resp
+
 
 @router.get("/data-docs/{path:path}")
 def data_docs(request: Request, path: str = ""):
@@ -86,7 +124,9 @@ def data_docs(request: Request, path: str = ""):
     require_role(request, "admin", "analyst")
     return data_docs_response(request.app.state.docs_root, path)
 
+
 # ------------------------------------------------------------------------------ side jobs
+
 
 @router.get("/forecasts", response_class=HTMLResponse)
 def forecasts_page(request: Request):
@@ -95,6 +135,7 @@ def forecasts_page(request: Request):
         data = q.forecasts(conn)
     chart = stops_chart(data["stops"]) if data and data["stops"] else None
     return render(request, "forecasts.html", {"data": data, "chart_stops": chart})
+
 
 @router.get("/severity", response_class=HTMLResponse)
 def severity_page(request: Request):

@@ -28,9 +28,9 @@ def login_page(request: Request, next: str | None = None):
         token = None
     token = token or secrets.token_urlsafe(32)
     resp = render(request, "login.html", {"login_csrf": token, "next": safe_next(next), "error": None})
-    resp.set_cookie(LOGIN_CSRF_COOKIE, settings.login_signer.sign(token).decode(),
-                    **settings.cookie_kwargs(1800))
+    resp.set_cookie(LOGIN_CSRF_COOKIE, settings.login_signer.sign(token).decode(), **settings.cookie_kwargs(1800))
     return resp
+
 
 @router.post("/login")
 async def login_submit(request: Request):
@@ -55,20 +55,38 @@ async def login_submit(request: Request):
         user = await run_in_threadpool(store.authenticate, username, password, client)
     except store.Throttled as t:
         minutes = max(1, round(t.retry_after / 60))
-        resp = render(request, "login.html", {"login_csrf": expected, "next": nxt, "error": (
-            f"Too many failed attempts for this user from this address. Try again in {minutes} minute"
-            f"{'s' if minutes > 1 else ''}, or ask an administrator to unlock the account.")}, 429)
+        resp = render(
+            request,
+            "login.html",
+            {
+                "login_csrf": expected,
+                "next": nxt,
+                "error": (
+                    f"Too many failed attempts for this user from this address. Try again in {minutes} minute"
+                    f"{'s' if minutes > 1 else ''}, or ask an administrator to unlock the account."
+                ),
+            },
+            429,
+        )
         resp.headers["Retry-After"] = str(t.retry_after)
         return resp
     if user is None:
-        return render(request, "login.html", {"login_csrf": expected, "next": nxt,
-                                              "error": "Unknown user or wrong password."}, 401)
-    sid, _ = await run_in_threadpool(store.create_session, user.username, settings.lifetime, client,
-                                     settings.max_sessions)
+        return render(
+            request,
+            "login.html",
+            {"login_csrf": expected, "next": nxt, "error": "Unknown user or wrong password."},
+            401,
+        )
+    sid, _ = await run_in_threadpool(
+        store.create_session, user.username, settings.lifetime, client, settings.max_sessions
+    )
     resp = RedirectResponse(nxt, status_code=303)
-    resp.set_cookie(SESSION_COOKIE, settings.sign(sid), **settings.cookie_kwargs(int(settings.lifetime.total_seconds())))
+    resp.set_cookie(
+        SESSION_COOKIE, settings.sign(sid), **settings.cookie_kwargs(int(settings.lifetime.total_seconds()))
+    )
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return resp
+
 
 @router.post("/logout")
 async def logout(request: Request):
@@ -83,9 +101,11 @@ async def logout(request: Request):
     resp.delete_cookie(DOCS_COOKIE, path=DOCS_PREFIX)
     return resp
 
+
 @router.get("/favicon.ico")
 def favicon(request: Request):
     return Response(status_code=204)  # pages without a <link rel=icon> (the Data Docs) ask for it
+
 
 @router.get("/")
 def home(request: Request):

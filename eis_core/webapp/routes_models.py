@@ -20,9 +20,16 @@ router = APIRouter()
 
 
 @router.get("/models", response_class=HTMLResponse)
-def models_page(request: Request, experiment: str | None = None, metric: str | None = None,
-                group: str | None = None, model: str | None = None, k: str | None = None,
-                label: str | None = None, page: str | None = None):
+def models_page(
+    request: Request,
+    experiment: str | None = None,
+    metric: str | None = None,
+    group: str | None = None,
+    model: str | None = None,
+    k: str | None = None,
+    label: str | None = None,
+    page: str | None = None,
+):
     user = require_role(request, "admin", "analyst")
     top_k = int_param(k, "k", 1, 100000)
     pred_page = int_param(page, "page", 1, 100000) or 1
@@ -47,13 +54,18 @@ def models_page(request: Request, experiment: str | None = None, metric: str | N
     lb = sel.leaderboard(experiment, metric)
     with db.connect() as conn:
         chosen = q.chosen_selection(conn, experiment)
-        ctx.update(metrics=metrics, metric=lb["metric"], lb=lb, chosen=chosen,
-                   selections=q.selections(conn, experiment))
+        ctx.update(
+            metrics=metrics, metric=lb["metric"], lb=lb, chosen=chosen, selections=q.selections(conn, experiment)
+        )
         groups = [r["model_group_id"] for r in lb["rows"]]
         if group and group not in groups:
             raise HTTPException(404, f"group: no model group {group[:40]!r} in this experiment")
-        group = group or (chosen["model_group_id"] if chosen and chosen["model_group_id"] in groups else None) \
-            or lb["winners"].get("best_average") or (groups[0] if groups else None)
+        group = (
+            group
+            or (chosen["model_group_id"] if chosen and chosen["model_group_id"] in groups else None)
+            or lb["winners"].get("best_average")
+            or (groups[0] if groups else None)
+        )
         ctx["group"] = group
         ctx["group_name"] = next((r["name"] for r in lb["rows"] if r["model_group_id"] == group), group)
         mlist = q.group_models(conn, experiment, group) if group else []
@@ -88,15 +100,27 @@ def models_page(request: Request, experiment: str | None = None, metric: str | N
             ctx["overlap_time"] = q.top_k_over_time(conn, mlist, top_k)
             per = 50
             total, preds = q.model_predictions(conn, model, pred_label, (pred_page - 1) * per, per)
-            ctx["predictions"] = {"total": total, "rows": preds, "page": pred_page, "label": pred_label,
-                                  "pages": max(1, -(-total // per)), "per": per}
+            ctx["predictions"] = {
+                "total": total,
+                "rows": preds,
+                "page": pred_page,
+                "label": pred_label,
+                "pages": max(1, -(-total // per)),
+                "per": per,
+            }
             mats = q.model_matrices(conn, model)
             ctx["comments"] = store.model_comments(conn, model)
-            ctx["model_qs"] = urlencode({"experiment": experiment, "metric": lb["metric"], "group": group,
-                                         "model": model, "k": top_k})
-            store.audit(user.username, "view_model", model,
-                        {"experiment_id": experiment, "group": group, "k": top_k, "label": pred_label,
-                         "page": pred_page}, client_of(request), conn)
+            ctx["model_qs"] = urlencode(
+                {"experiment": experiment, "metric": lb["metric"], "group": group, "model": model, "k": top_k}
+            )
+            store.audit(
+                user.username,
+                "view_model",
+                model,
+                {"experiment_id": experiment, "group": group, "k": top_k, "label": pred_label, "page": pred_page},
+                client_of(request),
+                conn,
+            )
         else:
             mats = None
     if mats is not None:
@@ -122,6 +146,7 @@ def models_page(request: Request, experiment: str | None = None, metric: str | N
     model_charts(ctx, lb)
     return render(request, "models.html", ctx)
 
+
 @router.post("/models/{model_id}/comments")
 async def model_comment(request: Request, model_id: str):
     """An analyst's or admin's note on one model (kept in webapp.model_comments, audited)."""
@@ -138,8 +163,14 @@ async def model_comment(request: Request, model_id: str):
                 cid = store.add_model_comment(conn, model_id, user.username, body)
             except store.UserError as e:
                 raise HTTPException(400, str(e)) from None
-            store.audit(user.username, "model_comment", model_id, {"comment_id": cid, "length": len(body.strip())},
-                        client_of(request), conn)
+            store.audit(
+                user.username,
+                "model_comment",
+                model_id,
+                {"comment_id": cid, "length": len(body.strip())},
+                client_of(request),
+                conn,
+            )
             return q.model_context(conn, model_id)
 
     where = await run_in_threadpool(work)
@@ -147,6 +178,7 @@ async def model_comment(request: Request, model_id: str):
     if where:
         params.update(experiment=where["experiment_id"], group=where["model_group_id"])
     return RedirectResponse("/models?" + urlencode(params) + "#comments", status_code=303)
+
 
 @router.get("/models/plots/{model_id}/{name}")
 def model_plot(request: Request, model_id: str, name: str):
@@ -166,6 +198,7 @@ def model_plot(request: Request, model_id: str, name: str):
         raise HTTPException(404, f"{name} has not been drawn for this model")
     return FileResponse(path, media_type="image/png")
 
+
 @router.post("/models/select")
 async def models_select(request: Request):
     form = await request.form()
@@ -177,8 +210,10 @@ async def models_select(request: Request):
     reason = str(form.get("reason") or "").strip()
     if len(reason) < 5 or len(reason) > 500:
         # production scores with the newest chosen group: the switch needs a deliberate, stated reason
-        raise HTTPException(400, "reason: say why this model group should score production "
-                                 "(5 to 500 characters); it is kept in the audit")
+        raise HTTPException(
+            400,
+            "reason: say why this model group should score production (5 to 500 characters); it is kept in the audit",
+        )
 
     def work():
         with db.connect() as conn:
@@ -186,10 +221,19 @@ async def models_select(request: Request):
                 raise HTTPException(400, "model_group_id: not a model group of this experiment")
             previous = q.chosen_selection(conn, experiment)
             sid = q.insert_manual_selection(conn, experiment, metric or "manual", group, user.username)
-            store.audit(user.username, "select_model_group", group,
-                        {"experiment_id": experiment, "selection_id": sid, "reason": reason,
-                         "previous_group": previous["model_group_id"] if previous else None},
-                        client_of(request), conn)
+            store.audit(
+                user.username,
+                "select_model_group",
+                group,
+                {
+                    "experiment_id": experiment,
+                    "selection_id": sid,
+                    "reason": reason,
+                    "previous_group": previous["model_group_id"] if previous else None,
+                },
+                client_of(request),
+                conn,
+            )
 
     await run_in_threadpool(work)
     return RedirectResponse("/models?" + urlencode({"experiment": experiment, "group": group}), status_code=303)

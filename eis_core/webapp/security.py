@@ -39,15 +39,19 @@ LOGIN_CSRF_COOKIE = "eis_login_csrf"
 PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = ("/login",)
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 #: GE Data Docs are generated HTML that shows raw values of the drops (a quarantined value may be
 #: ``<script>``): they are untrusted content.  ``sandbox`` without ``allow-same-origin`` gives them an
 #: opaque origin (no cookies, no same-origin fetch, no forms, no scripts even if another layer failed),
 #: and ``script-src 'none'`` forbids every script; styles and images from this server only.
-DATA_DOCS_CSP = ("sandbox; default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
-                 "img-src 'self' data:; font-src 'self' data:; form-action 'none'; base-uri 'none'; "
-                 "frame-ancestors 'none'")
+DATA_DOCS_CSP = (
+    "sandbox; default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; form-action 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 def secret_key() -> str:
@@ -69,24 +73,38 @@ def secret_key() -> str:
 
 
 class Settings:
-    def __init__(self, *, secret: str | None = None, session_hours: float | None = None,
-                 secure_cookies: bool | None = None, trusted_proxies: str | None = None,
-                 idle_minutes: float | None = None, max_sessions: int | None = None,
-                 sweep_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        session_hours: float | None = None,
+        secure_cookies: bool | None = None,
+        trusted_proxies: str | None = None,
+        idle_minutes: float | None = None,
+        max_sessions: int | None = None,
+        sweep_seconds: float | None = None,
+    ) -> None:
         self.secret = secret or secret_key()
         hours = session_hours if session_hours is not None else float(os.environ.get("EIS_WEBAPP_SESSION_HOURS", "8"))
         self.lifetime = timedelta(hours=hours)
-        self.secure = (secure_cookies if secure_cookies is not None
-                       else os.environ.get("EIS_WEBAPP_SECURE_COOKIES", "") in ("1", "true", "yes"))
-        self.idle = timedelta(minutes=idle_minutes if idle_minutes is not None
-                              else float(os.environ.get("EIS_WEBAPP_IDLE_MINUTES", "30")))
-        self.max_sessions = (max_sessions if max_sessions is not None
-                             else int(os.environ.get("EIS_WEBAPP_MAX_SESSIONS", "3")))
+        self.secure = (
+            secure_cookies
+            if secure_cookies is not None
+            else os.environ.get("EIS_WEBAPP_SECURE_COOKIES", "") in ("1", "true", "yes")
+        )
+        self.idle = timedelta(
+            minutes=idle_minutes if idle_minutes is not None else float(os.environ.get("EIS_WEBAPP_IDLE_MINUTES", "30"))
+        )
+        self.max_sessions = (
+            max_sessions if max_sessions is not None else int(os.environ.get("EIS_WEBAPP_MAX_SESSIONS", "3"))
+        )
         #: the risk list runs the alert sweep at most this often (the alerts page on every view)
-        self.sweep_seconds = (sweep_seconds if sweep_seconds is not None
-                              else float(os.environ.get("EIS_WEBAPP_SWEEP_SECONDS", "60")))
-        self.trusted_proxies = parse_networks(trusted_proxies if trusted_proxies is not None
-                                              else os.environ.get("EIS_WEBAPP_TRUSTED_PROXIES", ""))
+        self.sweep_seconds = (
+            sweep_seconds if sweep_seconds is not None else float(os.environ.get("EIS_WEBAPP_SWEEP_SECONDS", "60"))
+        )
+        self.trusted_proxies = parse_networks(
+            trusted_proxies if trusted_proxies is not None else os.environ.get("EIS_WEBAPP_TRUSTED_PROXIES", "")
+        )
         self.signer = TimestampSigner(self.secret, salt="eis-webapp-session")
         self.login_signer = TimestampSigner(self.secret, salt="eis-webapp-login-csrf")
         self.docs_signer = TimestampSigner(self.secret, salt="eis-webapp-data-docs")
@@ -114,8 +132,15 @@ class Settings:
         return {"max_age": max_age, "httponly": True, "samesite": "strict", "secure": self.secure, "path": "/"}
 
     def set_docs_cookie(self, response, sid: str) -> None:
-        response.set_cookie(DOCS_COOKIE, self.docs_signer.sign(sid).decode(), max_age=int(self.lifetime.total_seconds()),
-                            httponly=True, samesite="lax", secure=self.secure, path=DOCS_PREFIX)
+        response.set_cookie(
+            DOCS_COOKIE,
+            self.docs_signer.sign(sid).decode(),
+            max_age=int(self.lifetime.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path=DOCS_PREFIX,
+        )
 
 
 def parse_networks(text: str) -> tuple:
@@ -182,8 +207,12 @@ class AuthGate:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                extra = [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
-                         (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin")]
+                extra = [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                ]
                 if not path.startswith("/static/"):
                     extra.append((b"cache-control", b"no-store"))
                 headers += [(k, v) for k, v in extra if k not in names]
@@ -195,9 +224,11 @@ class AuthGate:
         raw = scope.get("query_string", b"") + scope.get("raw_path", b"") + path.encode("utf-8", "surrogateescape")
         if b"\x00" in unquote_to_bytes(raw) or any(ord(ch) < 32 for ch in path):
             # PostgreSQL text cannot hold NUL, and no identifier of this app has control characters
-            resp = (JSONResponse({"detail": "request: NUL or control characters are not allowed"}, status_code=400)
-                    if path.startswith("/api/") else
-                    PlainTextResponse("400 Bad Request: NUL or control characters are not allowed", status_code=400))
+            resp = (
+                JSONResponse({"detail": "request: NUL or control characters are not allowed"}, status_code=400)
+                if path.startswith("/api/")
+                else PlainTextResponse("400 Bad Request: NUL or control characters are not allowed", status_code=400)
+            )
             await resp(scope, receive, send_with_headers)
             return
         started = False
@@ -214,8 +245,9 @@ class AuthGate:
             log.exception("unhandled error on %s", path)
             if started:
                 raise
-            await PlainTextResponse("500 Internal Server Error: the error is in the server log",
-                                    status_code=500)(scope, receive, send_with_headers)
+            await PlainTextResponse("500 Internal Server Error: the error is in the server log", status_code=500)(
+                scope, receive, send_with_headers
+            )
 
     async def _gate(self, scope, receive, send_with_headers, path: str) -> None:
         request = Request(scope)
@@ -234,8 +266,9 @@ class AuthGate:
             found = await run_in_threadpool(session_user, sid, self.settings.idle)
         if found is None:
             if path.startswith("/api/"):
-                resp = JSONResponse({"detail": "not authenticated"}, status_code=401,
-                                    headers={"WWW-Authenticate": 'Cookie realm="eis"'})
+                resp = JSONResponse(
+                    {"detail": "not authenticated"}, status_code=401, headers={"WWW-Authenticate": 'Cookie realm="eis"'}
+                )
             else:
                 target = path + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
                 resp = RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)

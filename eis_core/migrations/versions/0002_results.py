@@ -12,7 +12,7 @@ from __future__ import annotations
 from eis_core.migrations import execute_sql
 
 revision = "0002"
-down_revision = '0001'
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from eis_core.migrations import execute_sql
 
 revision = "0004"
-down_revision = '0003'
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

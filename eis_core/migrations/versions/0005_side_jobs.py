@@ -12,7 +12,7 @@ from __future__ import annotations
 from eis_core.migrations import execute_sql
 
 revision = "0005"
-down_revision = '0004'
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

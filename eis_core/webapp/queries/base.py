@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-
-
-
 WINDOW_PREFERENCE = ("1y", "6m", "5y", "3m", "1m", "all")
 
 
@@ -42,6 +39,7 @@ def schema_exists(conn, schema: str) -> bool:
 
 # ----------------------------------------------------------------------------------------- the bias flag rule
 
+
 def bias_rule() -> dict:
     """The production rule (``configs/officer_config.yaml`` ``production.audit_*``, used by
     ``eis_core.production.scoring.flag_rate_audit`` and ``insights.group_metrics``)."""
@@ -52,7 +50,11 @@ def bias_rule() -> dict:
     return {"lo": float(lo), "hi": float(hi), "min_size": int(pc.audit_min_group_size)}
 
 
-BIAS_RATIOS = (("flag_rate_ratio", "flag rate"), ("tpr_ratio", "true-positive rate"), ("fpr_ratio", "false-positive rate"))
+BIAS_RATIOS = (
+    ("flag_rate_ratio", "flag rate"),
+    ("tpr_ratio", "true-positive rate"),
+    ("fpr_ratio", "false-positive rate"),
+)
 
 
 def explain_bias(rows_: list[dict], rule: dict, ratios: tuple[str, ...]) -> None:
@@ -67,11 +69,13 @@ def explain_bias(rows_: list[dict], rule: dict, ratios: tuple[str, ...]) -> None
         if r["group_value"] == r["reference_group"]:
             why = "the reference group (the largest): the others are compared with it"
         elif small:
-            why = (f"not flagged: only {r['group_size']} officers (fewer than {rule['min_size']}), too few to judge"
-                   + (f" — the {', '.join(words[c] for c in out)} ratio would be outside the range" if out else ""))
+            why = f"not flagged: only {r['group_size']} officers (fewer than {rule['min_size']}), too few to judge" + (
+                f" — the {', '.join(words[c] for c in out)} ratio would be outside the range" if out else ""
+            )
         elif out:
-            why = "flagged: " + "; ".join(f"{words[c]} {r[c]:.3f} × the reference group's, outside "
-                                         f"{rule['lo']:g}–{rule['hi']:g}" for c in out)
+            why = "flagged: " + "; ".join(
+                f"{words[c]} {r[c]:.3f} × the reference group's, outside {rule['lo']:g}–{rule['hi']:g}" for c in out
+            )
         elif all(r.get(c) is None for c in ratios):
             why = "not flagged: no ratio (the reference group's rate is zero or unknown)"
         else:

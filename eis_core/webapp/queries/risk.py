@@ -7,14 +7,18 @@ from datetime import date
 
 from eis_core.webapp.queries.base import one, rows, table_exists
 
-
 # ----------------------------------------------------------------------------------------- production
+
 
 def scored_dates(conn, limit: int = 400) -> list[date]:
     if not table_exists(conn, "production.scoring_runs"):
         return []
-    out = [r[0] for r in conn.execute(
-        "SELECT as_of_date FROM production.scoring_runs ORDER BY as_of_date DESC LIMIT %s", (limit,))]
+    out = [
+        r[0]
+        for r in conn.execute(
+            "SELECT as_of_date FROM production.scoring_runs ORDER BY as_of_date DESC LIMIT %s", (limit,)
+        )
+    ]
     if not out:
         r = conn.execute("SELECT max(as_of_date) FROM production.predictions").fetchone()
         out = [r[0]] if r and r[0] else []
@@ -26,22 +30,37 @@ def scoring_run(conn, as_of: date) -> dict | None:
 
 
 def divisions_units(conn, as_of: date, division: str | None = None) -> list[dict]:
-    return rows(conn, "SELECT division, unit, count(*) AS officers FROM production.predictions "
-                      "WHERE as_of_date = %s AND (%s::text IS NULL OR division = %s) "
-                      "GROUP BY division, unit ORDER BY division NULLS LAST, unit NULLS LAST",
-                (as_of, division, division))
+    return rows(
+        conn,
+        "SELECT division, unit, count(*) AS officers FROM production.predictions "
+        "WHERE as_of_date = %s AND (%s::text IS NULL OR division = %s) "
+        "GROUP BY division, unit ORDER BY division NULLS LAST, unit NULLS LAST",
+        (as_of, division, division),
+    )
 
 
 def _risk_list_sql(scoped: bool) -> str:
     """The list query; *scoped* (a supervisor's division, ``%(scope)s``) adds the scope rule's conditions.
     Two constant texts rather than ``%(scope)s IS NULL OR ...``: each gets its own good plan."""
-    in_scope = ("AND r.officer_id IN (SELECT officer_id FROM production.predictions "
-                "WHERE as_of_date = %(as_of)s AND division = %(scope)s) "
-                "AND EXISTS (SELECT 1 FROM production.predictions pr WHERE pr.as_of_date = r.as_of_date "
-                "AND pr.officer_id = r.officer_id AND pr.division = %(scope)s)") if scoped else ""
-    now = ("AND p.division = %(scope)s AND (   -- and in it now: the division of their latest scored date\n"
-           "       SELECT pc.division FROM production.predictions pc WHERE pc.officer_id = p.officer_id\n"
-           "       ORDER BY pc.as_of_date DESC LIMIT 1) = %(scope)s") if scoped else ""
+    in_scope = (
+        (
+            "AND r.officer_id IN (SELECT officer_id FROM production.predictions "
+            "WHERE as_of_date = %(as_of)s AND division = %(scope)s) "
+            "AND EXISTS (SELECT 1 FROM production.predictions pr WHERE pr.as_of_date = r.as_of_date "
+            "AND pr.officer_id = r.officer_id AND pr.division = %(scope)s)"
+        )
+        if scoped
+        else ""
+    )
+    now = (
+        (
+            "AND p.division = %(scope)s AND (   -- and in it now: the division of their latest scored date\n"
+            "       SELECT pc.division FROM production.predictions pc WHERE pc.officer_id = p.officer_id\n"
+            "       ORDER BY pc.as_of_date DESC LIMIT 1) = %(scope)s"
+        )
+        if scoped
+        else ""
+    )
     return f"""
 WITH al AS MATERIALIZED (   -- each officer's current alert: an open one first, else the newest, raised by *as_of*
        SELECT DISTINCT ON (a.officer_id) a.officer_id, a.alert_id, a.status AS alert_status,
@@ -102,8 +121,11 @@ def risk_list(conn, as_of: date, division: str | None, unit: str | None, scope: 
     :func:`attach_factors` on the rows a page shows."""
     from eis_core.production.alerts import flag_share
 
-    out = rows(conn, RISK_LIST_SCOPED_SQL if scope is not None else RISK_LIST_SQL, {"as_of": as_of, "division": division, "unit": unit, "scope": scope,
-                                     "flag_share": flag_share()})
+    out = rows(
+        conn,
+        RISK_LIST_SCOPED_SQL if scope is not None else RISK_LIST_SQL,
+        {"as_of": as_of, "division": division, "unit": unit, "scope": scope, "flag_share": flag_share()},
+    )
     for r in out:
         r["move_7"] = -r["move_7"] if r["move_7"] is not None else None
         r["move_30"] = -r["move_30"] if r["move_30"] is not None else None
@@ -127,12 +149,18 @@ RISK_SORTS = {
     "move_30": lambda r: (r["move_30"] is None, -(r["move_30"] or 0), r["rank_abs"]),
     "officer": lambda r: (r["officer_id"],),
     "unit": lambda r: (r["division"] or "", r["unit"] or "", r["rank_abs"]),
-    "due": lambda r: (r["alert_due"] is None or r["alert_status"] == "closed", r["alert_due"] or date.max,
-                      r["rank_abs"]),
+    "due": lambda r: (
+        r["alert_due"] is None or r["alert_status"] == "closed",
+        r["alert_due"] or date.max,
+        r["rank_abs"],
+    ),
 }
-RISK_SHOWS = {"all": lambda r: True, "flagged": lambda r: r["flagged"],
-              "not_reviewed": lambda r: r["flagged"] and not r["reviewed"],
-              "overdue": lambda r: r["overdue"]}
+RISK_SHOWS = {
+    "all": lambda r: True,
+    "flagged": lambda r: r["flagged"],
+    "not_reviewed": lambda r: r["flagged"] and not r["reviewed"],
+    "overdue": lambda r: r["overdue"],
+}
 
 
 def division_peers(conn, as_of: date, features: set[str], divisions: set[str]) -> dict[tuple[str, str], list[float]]:
@@ -144,19 +172,26 @@ def division_peers(conn, as_of: date, features: set[str], divisions: set[str]) -
 
     if not features or not divisions or not table_exists(conn, "features.officer_features"):
         return {}
-    cols = {r[0] for r in conn.execute(  # pg_attribute: information_schema.columns costs ~10 ms a call
-        "SELECT attname FROM pg_attribute WHERE attrelid = 'features.officer_features'::regclass "
-        "AND attnum > 0 AND NOT attisdropped")}
+    cols = {
+        r[0]
+        for r in conn.execute(  # pg_attribute: information_schema.columns costs ~10 ms a call
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'features.officer_features'::regclass "
+            "AND attnum > 0 AND NOT attisdropped"
+        )
+    }
     feats = sorted(f for f in features if f in cols and f not in ("officer_id", "as_of_date"))
     if not feats:
         return {}
-    fdate = conn.execute("SELECT max(as_of_date) FROM features.officer_features WHERE as_of_date <= %s",
-                         (as_of,)).fetchone()[0]
+    fdate = conn.execute(
+        "SELECT max(as_of_date) FROM features.officer_features WHERE as_of_date <= %s", (as_of,)
+    ).fetchone()[0]
     if fdate is None:
         return {}
-    query = sql.SQL("SELECT p.division, {} FROM production.predictions p JOIN features.officer_features f "
-                    "ON f.officer_id = p.officer_id AND f.as_of_date = %s WHERE p.as_of_date = %s "
-                    "AND p.division = ANY(%s)").format(sql.SQL(", ").join(sql.Identifier("f", c) for c in feats))
+    query = sql.SQL(
+        "SELECT p.division, {} FROM production.predictions p JOIN features.officer_features f "
+        "ON f.officer_id = p.officer_id AND f.as_of_date = %s WHERE p.as_of_date = %s "
+        "AND p.division = ANY(%s)"
+    ).format(sql.SQL(", ").join(sql.Identifier("f", c) for c in feats))
     out: dict[tuple[str, str], list[float]] = {}
     for row in conn.execute(query, (fdate, as_of, sorted(divisions))):
         for c, v in zip(feats, row[1:]):
@@ -176,12 +211,15 @@ def worded_factors(factors: list[dict], division: str | None, peers: dict, limit
 
 
 def prediction(conn, officer_id: str, as_of: date) -> dict | None:
-    return one(conn, "SELECT * FROM production.predictions WHERE officer_id = %s AND as_of_date = %s",
-               (officer_id, as_of))
+    return one(
+        conn, "SELECT * FROM production.predictions WHERE officer_id = %s AND as_of_date = %s", (officer_id, as_of)
+    )
 
 
 def latest_officer_date(conn, officer_id: str) -> date | None:
-    r = conn.execute("SELECT max(as_of_date) FROM production.predictions WHERE officer_id = %s", (officer_id,)).fetchone()
+    r = conn.execute(
+        "SELECT max(as_of_date) FROM production.predictions WHERE officer_id = %s", (officer_id,)
+    ).fetchone()
     return r[0] if r else None
 
 
@@ -190,42 +228,64 @@ def current_division(conn, officer_id: str) -> str | None:
     them now.  The scope rule (docs/security.md): a supervisor sees an officer only while the officer is
     currently in the supervisor's division, and of that officer only the rows (scores, factors, reviews)
     of dates on which the officer was in that division."""
-    r = conn.execute("SELECT division FROM production.predictions WHERE officer_id = %s "
-                     "ORDER BY as_of_date DESC LIMIT 1", (officer_id,)).fetchone()
+    r = conn.execute(
+        "SELECT division FROM production.predictions WHERE officer_id = %s ORDER BY as_of_date DESC LIMIT 1",
+        (officer_id,),
+    ).fetchone()
     return r[0] if r else None
 
 
 def officer_history(conn, officer_id: str, limit: int = 800, scope: str | None = None) -> list[dict]:
-    return list(reversed(rows(conn, "SELECT as_of_date, score, rank_abs, rank_pct, division, unit "
-                                    "FROM production.predictions WHERE officer_id = %s "
-                                    "AND (%s::text IS NULL OR division = %s) "
-                                    "ORDER BY as_of_date DESC LIMIT %s", (officer_id, scope, scope, limit))))
+    return list(
+        reversed(
+            rows(
+                conn,
+                "SELECT as_of_date, score, rank_abs, rank_pct, division, unit "
+                "FROM production.predictions WHERE officer_id = %s "
+                "AND (%s::text IS NULL OR division = %s) "
+                "ORDER BY as_of_date DESC LIMIT %s",
+                (officer_id, scope, scope, limit),
+            )
+        )
+    )
 
 
 def risk_factors(conn, officer_id: str, as_of: date) -> list[dict]:
-    return rows(conn, "SELECT position, feature, block, value, contribution, direction, label, method "
-                      "FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s ORDER BY position",
-                (officer_id, as_of))
+    return rows(
+        conn,
+        "SELECT position, feature, block, value, contribution, direction, label, method "
+        "FROM production.risk_factors WHERE officer_id = %s AND as_of_date = %s ORDER BY position",
+        (officer_id, as_of),
+    )
 
 
 def rank_changes(conn, officer_id: str, as_of: date) -> list[dict]:
-    return rows(conn, "SELECT days_back, previous_rank, rank_change FROM production.rank_changes "
-                      "WHERE officer_id = %s AND as_of_date = %s ORDER BY days_back", (officer_id, as_of))
+    return rows(
+        conn,
+        "SELECT days_back, previous_rank, rank_change FROM production.rank_changes "
+        "WHERE officer_id = %s AND as_of_date = %s ORDER BY days_back",
+        (officer_id, as_of),
+    )
 
 
 def reviews(conn, officer_id: str, scope: str | None = None) -> list[dict]:
     """The officer's reviews; with *scope* (a supervisor's division) only those filed for a date on which
     the officer was in that division."""
-    return rows(conn, "SELECT r.review_id, r.alert_id, r.as_of_date, r.reviewer, r.reviewed_at, r.agrees_with_score, "
-                      "r.factor_agreement, r.dismissal_reason, r.intervention, r.intervention_date, r.notes "
-                      "FROM production.reviews r WHERE r.officer_id = %s AND (%s::text IS NULL OR EXISTS ("
-                      "  SELECT 1 FROM production.predictions p WHERE p.officer_id = r.officer_id "
-                      "  AND p.as_of_date = r.as_of_date AND p.division = %s)) "
-                      "ORDER BY r.reviewed_at DESC, r.review_id DESC", (officer_id, scope, scope))
+    return rows(
+        conn,
+        "SELECT r.review_id, r.alert_id, r.as_of_date, r.reviewer, r.reviewed_at, r.agrees_with_score, "
+        "r.factor_agreement, r.dismissal_reason, r.intervention, r.intervention_date, r.notes "
+        "FROM production.reviews r WHERE r.officer_id = %s AND (%s::text IS NULL OR EXISTS ("
+        "  SELECT 1 FROM production.predictions p WHERE p.officer_id = r.officer_id "
+        "  AND p.as_of_date = r.as_of_date AND p.division = %s)) "
+        "ORDER BY r.reviewed_at DESC, r.review_id DESC",
+        (officer_id, scope, scope),
+    )
 
 
-def validate_review(form: dict, factors: list[str], as_of: date, codes: list[str] | None = None,
-                    groups: list[list[str]] | None = None) -> tuple[dict, list[str]]:
+def validate_review(
+    form: dict, factors: list[str], as_of: date, codes: list[str] | None = None, groups: list[list[str]] | None = None
+) -> tuple[dict, list[str]]:
     """Check a submitted review form; returns (values, errors). Each error names its field.
     *codes*: the interventions of the catalogue; *groups*: factors shown as one sentence - one answer
     (``factor:<first feature of the group>``) covers the whole group."""
@@ -238,7 +298,7 @@ def validate_review(form: dict, factors: list[str], as_of: date, codes: list[str
         errors.append("agrees_with_score: choose whether you agree with the score (yes or no)")
     agrees = agrees_raw == "yes"
     fa: dict[str, bool] = {}
-    for group in (groups or [[f] for f in factors]):
+    for group in groups or [[f] for f in factors]:
         for feat in group:
             v = (form.get(f"factor:{feat}") or form.get(f"factor:{group[0]}") or "").strip()
             if v not in ("agree", "disagree"):
@@ -271,18 +331,31 @@ def validate_review(form: dict, factors: list[str], as_of: date, codes: list[str
         errors.append("notes: at most 4000 characters")
     if reason and len(reason) > 2000:
         errors.append("dismissal_reason: at most 2000 characters")
-    values = {"agrees": agrees, "factor_agreement": fa, "dismissal_reason": reason, "intervention": intervention,
-              "intervention_date": idate, "notes": notes}
+    values = {
+        "agrees": agrees,
+        "factor_agreement": fa,
+        "dismissal_reason": reason,
+        "intervention": intervention,
+        "intervention_date": idate,
+        "notes": notes,
+    }
     return values, errors
 
 
 def unit_risk(conn, as_of: date, division: str | None) -> list[dict]:
-    return rows(conn, "SELECT division, unit, officers, mean_score, max_score, top5_count FROM production.unit_risk "
-                      "WHERE as_of_date = %s AND (%s::text IS NULL OR division = %s) ORDER BY division, unit",
-                (as_of, division, division))
+    return rows(
+        conn,
+        "SELECT division, unit, officers, mean_score, max_score, top5_count FROM production.unit_risk "
+        "WHERE as_of_date = %s AND (%s::text IS NULL OR division = %s) ORDER BY division, unit",
+        (as_of, division, division),
+    )
 
 
 def production_bias(conn, as_of: date) -> list[dict]:
-    return rows(conn, "SELECT threshold, attribute, group_value, reference_group, group_size, flagged, flag_rate, "
-                      "flag_rate_ratio, out_of_range FROM production.bias_audit WHERE as_of_date = %s "
-                      "ORDER BY threshold, attribute, group_value", (as_of,))
+    return rows(
+        conn,
+        "SELECT threshold, attribute, group_value, reference_group, group_size, flagged, flag_rate, "
+        "flag_rate_ratio, out_of_range FROM production.bias_audit WHERE as_of_date = %s "
+        "ORDER BY threshold, attribute, group_value",
+        (as_of,),
+    )

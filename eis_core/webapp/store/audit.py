@@ -48,20 +48,33 @@ def bound_detail(detail: dict | None) -> dict | None:
     out = _bounded(detail)
     text = json.dumps(out, default=str)
     if len(text) > MAX_AUDIT_DETAIL:
-        out = {"truncated": True, "preview": text[:MAX_AUDIT_DETAIL - 200]}
+        out = {"truncated": True, "preview": text[: MAX_AUDIT_DETAIL - 200]}
     return out
 
 
-def audit_in(conn, username: str, action: str, target: str | None, detail: dict | None,
-             client: str | None = None) -> None:
-    conn.execute("INSERT INTO webapp.access_audit (username, action, target, detail, client) "
-                 "VALUES (%s, %s, %s, %s, %s)",
-                 (_bounded(username or "-")[:100], action[:60], _bounded(target)[:MAX_AUDIT_TEXT] if target else target,
-                  Jsonb(bound_detail(detail)) if detail is not None else None, (client or None) and client[:64]))
+def audit_in(
+    conn, username: str, action: str, target: str | None, detail: dict | None, client: str | None = None
+) -> None:
+    conn.execute(
+        "INSERT INTO webapp.access_audit (username, action, target, detail, client) VALUES (%s, %s, %s, %s, %s)",
+        (
+            _bounded(username or "-")[:100],
+            action[:60],
+            _bounded(target)[:MAX_AUDIT_TEXT] if target else target,
+            Jsonb(bound_detail(detail)) if detail is not None else None,
+            (client or None) and client[:64],
+        ),
+    )
 
 
-def audit(username: str, action: str, target: str | None = None, detail: dict | None = None,
-          client: str | None = None, conn: Any = None) -> None:
+def audit(
+    username: str,
+    action: str,
+    target: str | None = None,
+    detail: dict | None = None,
+    client: str | None = None,
+    conn: Any = None,
+) -> None:
     """Write one row of ``webapp.access_audit`` (in *conn*'s transaction when given)."""
     if conn is not None:
         audit_in(conn, username, action, target, detail, client)
@@ -82,13 +95,30 @@ ORDER BY audit_id DESC LIMIT %(limit)s
 """
 
 
-def search_audit(user: str | None = None, target: str | None = None, action: str | None = None,
-                 since=None, until=None, before: int | None = None, limit: int = 200) -> list[dict]:
+def search_audit(
+    user: str | None = None,
+    target: str | None = None,
+    action: str | None = None,
+    since=None,
+    until=None,
+    before: int | None = None,
+    limit: int = 200,
+) -> list[dict]:
     """Rows of ``webapp.access_audit``, newest first, filtered by user, target (an officer id, a user
     name …), action and date range (inclusive); *before* pages on (rows with a smaller audit_id)."""
     with db.connect() as conn:
-        cur = conn.execute(AUDIT_SEARCH_SQL, {"user": user, "target": target, "action": action, "since": since,
-                                              "until": until, "before": before, "limit": limit})
+        cur = conn.execute(
+            AUDIT_SEARCH_SQL,
+            {
+                "user": user,
+                "target": target,
+                "action": action,
+                "since": since,
+                "until": until,
+                "before": before,
+                "limit": limit,
+            },
+        )
         cols = [d.name for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
@@ -100,9 +130,13 @@ def audit_actions() -> list[str]:
 
 # ----------------------------------------------------------------------------------------- model comments
 
+
 def model_comments(conn, model_id: str) -> list[dict]:
-    cur = conn.execute("SELECT comment_id, username, body, created_at FROM webapp.model_comments "
-                       "WHERE model_id = %s ORDER BY created_at, comment_id", (model_id,))
+    cur = conn.execute(
+        "SELECT comment_id, username, body, created_at FROM webapp.model_comments "
+        "WHERE model_id = %s ORDER BY created_at, comment_id",
+        (model_id,),
+    )
     names = [d.name for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
@@ -114,5 +148,7 @@ def add_model_comment(conn, model_id: str, username: str, body: str) -> int:
     body = (body or "").strip()
     if not body or len(body) > MAX_COMMENT:
         raise UserError(f"comment: 1 to {MAX_COMMENT} characters")
-    return conn.execute("INSERT INTO webapp.model_comments (model_id, username, body) VALUES (%s, %s, %s) "
-                        "RETURNING comment_id", (model_id, username, body)).fetchone()[0]
+    return conn.execute(
+        "INSERT INTO webapp.model_comments (model_id, username, body) VALUES (%s, %s, %s) RETURNING comment_id",
+        (model_id, username, body),
+    ).fetchone()[0]

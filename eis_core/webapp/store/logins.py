@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from eis_core import db
 from eis_core.webapp.store.audit import audit_in
@@ -54,8 +54,10 @@ def current_locks() -> list[dict]:
     with db.connect() as conn:
         pairs = conn.execute(
             "SELECT DISTINCT username, client FROM webapp.login_attempts WHERE NOT success AND NOT refused "
-            "AND at > now() - %s::interval", (FAILURE_WINDOW,)).fetchall()
-        now = datetime.now(timezone.utc)
+            "AND at > now() - %s::interval",
+            (FAILURE_WINDOW,),
+        ).fetchall()
+        now = datetime.now(UTC)
         out = []
         for username, client in pairs:
             n, until = lock_state(conn, username, client)
@@ -69,8 +71,10 @@ def unlock_user(username: str, by: str = "eis users", client: str | None = None)
     username = (username or "").strip().lower()
     locked = [r for r in current_locks() if r["username"] == username]
     with db.connect() as conn:
-        conn.execute("INSERT INTO webapp.login_unlocks (username, unlocked_by, client) VALUES (%s, %s, %s)",
-                     (username, by, client))
+        conn.execute(
+            "INSERT INTO webapp.login_unlocks (username, unlocked_by, client) VALUES (%s, %s, %s)",
+            (username, by, client),
+        )
         audit_in(conn, by, "user_unlock", username, {"locked_pairs": [r["client"] for r in locked]}, client)
     return len(locked)
 
@@ -89,19 +93,30 @@ def authenticate(username: str, password: str, client: str | None) -> User | Non
 
     username = (username or "").strip().lower()[:100]
     with db.connect() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_login:' || %s || '|' || coalesce(%s, '')))",
-                     (username, client))  # concurrent guesses for one pair are counted one after the other
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('eis_login:' || %s || '|' || coalesce(%s, '')))", (username, client)
+        )  # concurrent guesses for one pair are counted one after the other
         failures, until = lock_state(conn, username, client)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if until is not None and until > now:
-            conn.execute("INSERT INTO webapp.login_attempts (username, client, success, refused) "
-                         "VALUES (%s, %s, false, true)", (username, client))
-            audit_in(conn, username or "-", "login_throttled", username,
-                   {"failures": failures, "locked_until": until.isoformat()}, client)
+            conn.execute(
+                "INSERT INTO webapp.login_attempts (username, client, success, refused) VALUES (%s, %s, false, true)",
+                (username, client),
+            )
+            audit_in(
+                conn,
+                username or "-",
+                "login_throttled",
+                username,
+                {"failures": failures, "locked_until": until.isoformat()},
+                client,
+            )
             conn.commit()  # keep the record: the exception below would roll the transaction back
             raise Throttled(username, max(1, int((until - now).total_seconds() + 0.999)))
-        row = conn.execute("SELECT username, role, division, disabled, password_hash FROM webapp.users "
-                           "WHERE username = %s", (username,)).fetchone()
+        row = conn.execute(
+            "SELECT username, role, division, disabled, password_hash FROM webapp.users WHERE username = %s",
+            (username,),
+        ).fetchone()
         ok = False
         if row is not None and not row[3]:
             try:
@@ -109,16 +124,19 @@ def authenticate(username: str, password: str, client: str | None) -> User | Non
             except (VerificationError, InvalidHashError):
                 ok = False
             if ok and hasher().check_needs_rehash(row[4]):
-                conn.execute("UPDATE webapp.users SET password_hash = %s WHERE username = %s",
-                             (hash_password(password), username))
+                conn.execute(
+                    "UPDATE webapp.users SET password_hash = %s WHERE username = %s",
+                    (hash_password(password), username),
+                )
         else:
             # spend the same time as a real check so that unknown names cannot be told apart
             try:
                 hasher().verify(_DUMMY_HASH(), password or "")
             except (VerificationError, InvalidHashError):
                 pass
-        conn.execute("INSERT INTO webapp.login_attempts (username, client, success) VALUES (%s, %s, %s)",
-                     (username, client, ok))
+        conn.execute(
+            "INSERT INTO webapp.login_attempts (username, client, success) VALUES (%s, %s, %s)", (username, client, ok)
+        )
         audit_in(conn, username or "-", "login" if ok else "login_failed", username, None, client)
         if not ok:
             return None
@@ -143,23 +161,28 @@ DEFAULT_MAX_SESSIONS = 3
 SEEN_RESOLUTION = timedelta(seconds=30)
 
 
-def create_session(username: str, lifetime: timedelta, client: str | None,
-                   max_sessions: int = DEFAULT_MAX_SESSIONS) -> tuple[str, str]:
+def create_session(
+    username: str, lifetime: timedelta, client: str | None, max_sessions: int = DEFAULT_MAX_SESSIONS
+) -> tuple[str, str]:
     """A new server-side session; returns (session id, CSRF token).  The user's sessions beyond
     *max_sessions* (the least recently used first) end."""
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with db.connect() as conn:
         conn.execute("DELETE FROM webapp.sessions WHERE expires_at < now()")
-        conn.execute("INSERT INTO webapp.sessions (session_id, username, csrf_token, expires_at, client) "
-                     "VALUES (%s, %s, %s, %s, %s)",
-                     (sid, username, csrf, datetime.now(timezone.utc) + lifetime, client))
+        conn.execute(
+            "INSERT INTO webapp.sessions (session_id, username, csrf_token, expires_at, client) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (sid, username, csrf, datetime.now(UTC) + lifetime, client),
+        )
         ended = conn.execute(
             "DELETE FROM webapp.sessions WHERE session_id IN (SELECT session_id FROM webapp.sessions "
             "WHERE username = %s ORDER BY last_seen_at DESC, created_at DESC OFFSET %s) RETURNING client",
-            (username, max(1, max_sessions))).fetchall()
+            (username, max(1, max_sessions)),
+        ).fetchall()
         if ended:
-            audit_in(conn, username, "session_limit", username,
-                   {"ended": len(ended), "max_sessions": max_sessions}, client)
+            audit_in(
+                conn, username, "session_limit", username, {"ended": len(ended), "max_sessions": max_sessions}, client
+            )
     return sid, csrf
 
 
@@ -172,7 +195,8 @@ def session_user(session_id: str, idle: timedelta = DEFAULT_IDLE) -> tuple[User,
             "s.last_seen_at < now() - %s::interval FROM webapp.sessions s "
             "JOIN webapp.users u USING (username) "
             "WHERE s.session_id = %s AND s.expires_at > now() AND NOT u.disabled",
-            (idle, SEEN_RESOLUTION, session_id)).fetchone()
+            (idle, SEEN_RESOLUTION, session_id),
+        ).fetchone()
         if row is None:
             return None
         if row[4]:

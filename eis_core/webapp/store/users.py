@@ -70,11 +70,17 @@ def _check_fields(username: str, role: str, division: str | None, password: str 
 
 def known_divisions(conn=None) -> list[str]:
     """The divisions of the scored officers (``production.predictions``); empty before the first scoring."""
+
     def read(c) -> list[str]:
         if not c.execute("SELECT to_regclass('production.predictions') IS NOT NULL").fetchone()[0]:
             return []
-        return [r[0] for r in c.execute("SELECT DISTINCT division FROM production.predictions "
-                                        "WHERE division IS NOT NULL ORDER BY 1")]
+        return [
+            r[0]
+            for r in c.execute(
+                "SELECT DISTINCT division FROM production.predictions WHERE division IS NOT NULL ORDER BY 1"
+            )
+        ]
+
     if conn is not None:
         return read(conn)
     with db.connect() as c:
@@ -98,9 +104,16 @@ def check_division(division: str | None, allow_new: bool = False) -> str | None:
     return match
 
 
-def add_user(username: str, role: str, division: str | None = None, password: str | None = None,
-             created_by: str = "eis users", replace: bool = False, client: str | None = None,
-             allow_new_division: bool = False) -> str:
+def add_user(
+    username: str,
+    role: str,
+    division: str | None = None,
+    password: str | None = None,
+    created_by: str = "eis users",
+    replace: bool = False,
+    client: str | None = None,
+    allow_new_division: bool = False,
+) -> str:
     """Create *username* (or, with *replace*, reset its role, division and password and enable it).
     Returns the password (generated when not given)."""
     username = (username or "").strip().lower()
@@ -116,26 +129,47 @@ def add_user(username: str, role: str, division: str | None = None, password: st
         if exists and not replace:
             raise UserError(f"username: {username!r} exists already (disable it, or use --reset)")
         if exists:
-            conn.execute("UPDATE webapp.users SET role = %s, division = %s, password_hash = %s, disabled = false, "
-                         "password_set_at = now() WHERE username = %s", (role, division, pw_hash, username))
+            conn.execute(
+                "UPDATE webapp.users SET role = %s, division = %s, password_hash = %s, disabled = false, "
+                "password_set_at = now() WHERE username = %s",
+                (role, division, pw_hash, username),
+            )
             conn.execute("DELETE FROM webapp.sessions WHERE username = %s", (username,))
         else:
-            conn.execute("INSERT INTO webapp.users (username, role, division, password_hash, created_by) "
-                         "VALUES (%s, %s, %s, %s, %s)", (username, role, division, pw_hash, created_by))
-        audit_in(conn, created_by, "user_reset" if exists else "user_add", username, {"role": role, "division": division},
-               client)
+            conn.execute(
+                "INSERT INTO webapp.users (username, role, division, password_hash, created_by) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (username, role, division, pw_hash, created_by),
+            )
+        audit_in(
+            conn,
+            created_by,
+            "user_reset" if exists else "user_add",
+            username,
+            {"role": role, "division": division},
+            client,
+        )
     return password
 
 
-def update_user(username: str, *, by: str, client: str | None = None, role: str | None = None,
-                division: str | None = None, enabled: bool | None = None, reset_password: bool = False,
-                allow_new_division: bool = False) -> str | None:
+def update_user(
+    username: str,
+    *,
+    by: str,
+    client: str | None = None,
+    role: str | None = None,
+    division: str | None = None,
+    enabled: bool | None = None,
+    reset_password: bool = False,
+    allow_new_division: bool = False,
+) -> str | None:
     """Change an existing user: role (and the supervisor's division), enable/disable, or a new generated
     password (returned, shown once).  Every change ends the user's sessions and is audited."""
     username = (username or "").strip().lower()
     with db.connect() as conn:
-        row = conn.execute("SELECT role, division, disabled FROM webapp.users WHERE username = %s",
-                           (username,)).fetchone()
+        row = conn.execute(
+            "SELECT role, division, disabled FROM webapp.users WHERE username = %s", (username,)
+        ).fetchone()
         if row is None:
             raise UserError(f"username: no user {username!r}")
         detail: dict[str, Any] = {}
@@ -151,8 +185,10 @@ def update_user(username: str, *, by: str, client: str | None = None, role: str 
             detail["enabled"] = enabled
         if reset_password:
             password = generate_password()
-            conn.execute("UPDATE webapp.users SET password_hash = %s, password_set_at = now() WHERE username = %s",
-                         (hash_password(password), username))
+            conn.execute(
+                "UPDATE webapp.users SET password_hash = %s, password_set_at = now() WHERE username = %s",
+                (hash_password(password), username),
+            )
             detail["password_reset"] = True
         conn.execute("DELETE FROM webapp.sessions WHERE username = %s", (username,))
         audit_in(conn, by, "user_update", username, detail, client)
@@ -162,8 +198,9 @@ def update_user(username: str, *, by: str, client: str | None = None, role: str 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,20}$")
 
 
-def set_contact(username: str, *, by: str, client: str | None = None, email: str | None = None,
-                reports_to: str | None = None) -> None:
+def set_contact(
+    username: str, *, by: str, client: str | None = None, email: str | None = None, reports_to: str | None = None
+) -> None:
     """Set a user's e-mail address (alert notifications) and who their overdue alerts escalate to.
     The next level must be an enabled admin, or a supervisor of the same division (someone who may
     see the officers); a user cannot report to themselves."""
@@ -173,30 +210,43 @@ def set_contact(username: str, *, by: str, client: str | None = None, email: str
     if email and not EMAIL_RE.match(email):
         raise UserError(f"email: not an e-mail address: {email[:60]!r}")
     with db.connect() as conn:
-        row = conn.execute("SELECT role, division, email, reports_to FROM webapp.users WHERE username = %s",
-                           (username,)).fetchone()
+        row = conn.execute(
+            "SELECT role, division, email, reports_to FROM webapp.users WHERE username = %s", (username,)
+        ).fetchone()
         if row is None:
             raise UserError(f"username: no user {username!r}")
         if reports_to:
             if reports_to == username:
                 raise UserError("reports_to: a user cannot escalate to themselves")
-            up = conn.execute("SELECT role, division, disabled FROM webapp.users WHERE username = %s",
-                              (reports_to,)).fetchone()
+            up = conn.execute(
+                "SELECT role, division, disabled FROM webapp.users WHERE username = %s", (reports_to,)
+            ).fetchone()
             if up is None or up[2]:
                 raise UserError(f"reports_to: no enabled user {reports_to!r}")
             if not (up[0] == "admin" or (up[0] == "supervisor" and row[0] == "supervisor" and up[1] == row[1])):
-                raise UserError("reports_to: the next level must be an admin or a supervisor of the same division "
-                                "(someone who may see these officers)")
-        conn.execute("UPDATE webapp.users SET email = %s, reports_to = %s WHERE username = %s",
-                     (email, reports_to, username))
-        audit_in(conn, by, "user_contact", username, {"email": email, "reports_to": reports_to,
-                                                   "previous": {"email": row[2], "reports_to": row[3]}}, client)
+                raise UserError(
+                    "reports_to: the next level must be an admin or a supervisor of the same division "
+                    "(someone who may see these officers)"
+                )
+        conn.execute(
+            "UPDATE webapp.users SET email = %s, reports_to = %s WHERE username = %s", (email, reports_to, username)
+        )
+        audit_in(
+            conn,
+            by,
+            "user_contact",
+            username,
+            {"email": email, "reports_to": reports_to, "previous": {"email": row[2], "reports_to": row[3]}},
+            client,
+        )
 
 
 def list_users() -> list[dict]:
     with db.connect() as conn:
-        cur = conn.execute("SELECT username, role, division, disabled, created_at, created_by, last_login_at, "
-                           "email, reports_to FROM webapp.users ORDER BY username")
+        cur = conn.execute(
+            "SELECT username, role, division, disabled, created_at, created_by, last_login_at, "
+            "email, reports_to FROM webapp.users ORDER BY username"
+        )
         cols = [d.name for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
