@@ -19,7 +19,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -36,8 +37,8 @@ THREADS = 2
 FAILED_STATUSES = {"fail"}
 ERROR_STATUSES = {"error", "runtime error"}
 
-# dbt-core does not support concurrent invocations in one process (global flags, adapter registry).
-_DBT_LOCK = threading.Lock()
+#: key of the PostgreSQL advisory lock that serialises dbt builds across processes (see dbt_lock)
+DBT_LOCK_KEY = 0x65697364  # "eisd"
 
 
 class TransformError(RuntimeError):
@@ -167,68 +168,20 @@ def _format_failures(failures: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def feature_shape_hash(dbt_vars: dict, empty_tables: list[str] | None = None) -> str:
-    """Hash of everything that shapes the feature and label marts' columns and meaning: the dbt vars
-    except the as-of dates (those only select which rows are computed), and which raw tables are empty
-    (a feature block whose source table is empty is skipped, so its columns come and go with the data:
-    a drop without citations, then one with them)."""
-    import hashlib
-    import json
-
-    eis = {k: v for k, v in (dbt_vars.get("eis") or {}).items() if k != "as_of_dates"}
-    if empty_tables:
-        eis = {**eis, "_empty_raw_tables": sorted(empty_tables)}
-    return hashlib.sha256(json.dumps(eis, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def empty_raw_tables() -> list[str]:
-    """The raw contract tables that hold no row (or do not exist yet)."""
-    from psycopg import sql
-
-    from eis_core import db
-    from eis_core.contract import load_contract
-
-    names = list(load_contract().tables)
-    out = []
-    with db.connect() as conn:
-        present = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'")}
-        for name in names:
-            if name not in present or not conn.execute(
-                    sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier("raw", name))).fetchone()[0]:
-                out.append(name)
-    return out
-
-
-def stored_feature_shape() -> str | None:
-    """The shape hash the marts were last built with (None before the first build)."""
+@contextmanager
+def dbt_lock() -> Iterator[None]:
+    """Serialise dbt across processes (CLI, Airflow tasks, web app, tests): a PostgreSQL session-level
+    advisory lock held on its own connection while dbt runs.  PostgreSQL releases it when the holder's
+    connection ends, so a killed build never leaves it behind.  Two threads of one process take it on two
+    connections, so they are serialised too (dbt-core cannot run twice at once in one process)."""
     from eis_core import db
 
-    with db.connect() as conn:
-        exists = conn.execute("SELECT to_regclass('features.build_info')").fetchone()[0]
-        if not exists:
-            return None
-        row = conn.execute("SELECT shape_hash FROM features.build_info ORDER BY built_at DESC LIMIT 1").fetchone()
-    return row[0] if row else None
-
-
-def existing_as_of_dates() -> set[str]:
-    """The as-of dates the cohort mart holds now (ISO strings; empty before the first build)."""
-    from eis_core import db
-
-    with db.connect() as conn:
-        if not conn.execute("SELECT to_regclass('features.officer_cohort')").fetchone()[0]:
-            return set()
-        return {d.isoformat() for (d,) in conn.execute("SELECT DISTINCT as_of_date FROM features.officer_cohort")}
-
-
-def store_feature_shape(shape: str) -> None:
-    from eis_core import db
-
-    with db.connect() as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS features; CREATE TABLE IF NOT EXISTS features.build_info "
-                     "(shape_hash text NOT NULL, built_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute("INSERT INTO features.build_info (shape_hash) VALUES (%s)", (shape,))
+    with db.connect(autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (DBT_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (DBT_LOCK_KEY,))
 
 
 def dbt_build(select: str | None = None, full_refresh: bool = False,
@@ -246,11 +199,12 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     *progress* receives one line per finished node (``None`` for silence).  *dbt_vars* are passed as
     ``--vars``; by default they come from ``configs/officer_config.yaml`` and
     ``configs/labels_config.yaml`` (see :func:`eis_core.config.dbt_vars`).
+
+    Builds are serialised across processes (:func:`dbt_lock`).  When the selection includes the
+    incremental marts, :mod:`eis_core.features.marts` widens the as-of dates (a changed feature shape:
+    full refresh of every held date; dates built from another load: rebuilt) and records which load the
+    marts are from.
     """
-    import json
-
-    from dbt.cli.main import dbtRunner
-
     if dbt_vars is None:
         from eis_core.config import dbt_vars as config_vars
         from eis_core.config import load_labels_config, load_officer_config
@@ -276,43 +230,23 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         args += ["--exclude", exclude]
     if indirect_selection:  # eager (dbt's default) | cautious | buildable | empty
         args += ["--indirect-selection", indirect_selection]
-    touches_marts = select is None or "marts" in select
-    shape = feature_shape_hash(dbt_vars, empty_raw_tables() if touches_marts else None)
-    if touches_marts and not full_refresh and stored_feature_shape() != shape:
-        # first build, or the feature/label definition changed (windows, blocks, rules, labels): the
-        # incremental marts cannot mix old and new columns, so they are rebuilt from scratch - for the
-        # requested as-of dates AND every date already in them, so that no date is lost
-        dates = sorted(set(dbt_vars.get("eis", {}).get("as_of_dates", [])) | existing_as_of_dates())
-        dbt_vars = {**dbt_vars, "eis": {**dbt_vars.get("eis", {}), "as_of_dates": dates}}
-        if progress:
-            progress(f"feature configuration new or changed since the last build: full refresh of {len(dates)} as-of date(s)")
-        full_refresh = True
-    raw_id = None
-    if touches_marts:
-        # issue 17.8: every as-of date the marts hold must come from the load raw holds now.  Dates built from
-        # another load (or whose last build failed) are rebuilt with the requested ones: a modeling run's
-        # monthly dates would otherwise keep the old drop's officers (and fail known_officer)
-        from eis_core.features import state as marts_state
-
-        raw_id = marts_state.raw_load_id()
-        if not full_refresh:
-            requested = set(dbt_vars.get("eis", {}).get("as_of_dates", []))
-            stale = {d.isoformat() for d in marts_state.stale_dates(raw_id)} - requested
-            if stale:
-                dates = sorted(requested | stale)
-                dbt_vars = {**dbt_vars, "eis": {**dbt_vars.get("eis", {}), "as_of_dates": dates}}
-                if progress:
-                    progress(f"raw is load {raw_id}: {len(stale)} as-of date(s) in the marts were built from another "
-                             f"load (or their build failed): rebuilding them too ({len(dates)} in all)")
-    built_dates = list(dbt_vars.get("eis", {}).get("as_of_dates", []))
-    args += ["--vars", json.dumps(dbt_vars)]
-    if full_refresh:
-        args.append("--full-refresh")
-
     callbacks = [_progress_callback(progress)] if progress else []
+    with dbt_lock():
+        return _build_locked(args, dbt_vars, full_refresh, callbacks, progress)
+
+
+def _build_locked(args: list[str], dbt_vars: dict, full_refresh: bool, callbacks: list, progress) -> dict:
+    """dbt_build under the lock: the marts' bookkeeping (eis_core.features.marts) around one dbt invocation."""
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    from eis_core.features import marts
+
+    plan = marts.prepare(dbt_vars, full_refresh, progress)
+    args = args + ["--vars", json.dumps(plan["dbt_vars"])] + (["--full-refresh"] if plan["full_refresh"] else [])
     started = time.monotonic()
-    with _DBT_LOCK:
-        res = dbtRunner(callbacks=callbacks).invoke(args)
+    res = dbtRunner(callbacks=callbacks).invoke(args)
     wall = time.monotonic() - started
 
     execution = res.result
@@ -339,32 +273,21 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     }
 
     def record(ok: bool, reason: str | None = None) -> str:
-        """Record the build's outcome for the marts (features.state); on failure return the state line
-        ("marts are from load N, raw is load M: ...") to append to the error, so alerts carry it."""
-        if not touches_marts:
-            return ""
-        from eis_core.features import state as marts_state
-
+        """Record the build's outcome for the marts (features.state) when it selected them; on failure
+        return the state line to append to the error, so alerts carry it."""
         try:
-            marts_state.record_build(built_dates, raw_id, ok, reason, full_refresh=full_refresh)
-            line = "" if ok else (marts_state.out_of_step_message() or "")
+            return marts.record(plan, nodes, ok, reason)
         except Exception as exc:  # noqa: BLE001 - never hide the build's own outcome; a success must not pass unrecorded
             if ok:
                 raise TransformError(f"dbt build succeeded but its load id could not be recorded: {exc}",
                                      summary=summary) from None
             return ""
-        return f"\n{line}" if line else ""
 
     if res.exception is not None:
         state_line = record(False, f"dbt could not run: {type(res.exception).__name__}")
         raise TransformError(f"dbt build could not run: {type(res.exception).__name__}: {str(res.exception).strip()}"
                              + state_line, summary=summary)
     failures = [n for n in nodes if n["status"] in FAILED_STATUSES | ERROR_STATUSES]
-    if touches_marts and failures and any(n["resource_type"] == "model" and n["name"] == "officer_features"
-                                          and n["status"] == "success" for n in nodes):
-        # the feature mart was (re)built with this shape even though something else failed (a data test):
-        # record it, or the next build would take the old shape for the current one
-        store_feature_shape(shape)
     if failures:
         shown = ", ".join(f"{f['resource_type']} {f['name']} {f['status']}" for f in failures[:2])
         state_line = record(False, shown + (f" and {len(failures) - 2} more" if len(failures) > 2 else ""))
@@ -373,8 +296,6 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
         state_line = record(False, "dbt reported failure without a failing node")
         raise TransformError("dbt build reported failure without a failing node; see "
                              f"{log_dir() / 'dbt.log'}" + state_line, summary=summary)
-    if touches_marts:
-        store_feature_shape(shape)
     record(True)
     return summary
 

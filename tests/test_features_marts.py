@@ -257,21 +257,27 @@ def test_column_names_and_dictionary(built):
     codes = CONTRACT.codes
     for code in codes["event_type"]:
         assert f"ia_cases_{code.lower()}_all" in cols
-    for code in codes["disposition"]:  # NO_FINDING (contract v2): columns only when a case has it
-        assert (f"ia_closed_{code.lower()}_all" in cols) == (code not in ("PENDING", "NO_FINDING"))
+    for code in codes["disposition"]:  # every final disposition, NO_FINDING too (the config decides, not the data)
+        assert (f"ia_closed_{code.lower()}_all" in cols) == (code != "PENDING")
     for name, prefix in [("charge_category", "arr_charge_"), ("training_topic", "trn_hours_")]:
         for code in codes[name]:
             assert f"{prefix}{code.lower()}_all" in cols
     for code in codes["shift"]:  # UNKNOWN is missing (all one-hot columns 0), never a category
         assert (f"chr_shift_{code.lower()}" in cols) == (code != "UNKNOWN")
-    # no UNKNOWN in the minidrop, no rank_history: the ordinals keep their v1 form, without indicators
-    assert "chr_education_ordinal" in cols and "chr_education_ordinal_missing" not in cols
-    assert "chr_rank_ordinal_missing" not in cols
-    # optional tables absent from the minidrop: blocks skipped, and the dictionary says so
-    assert not [c for c in cols if c.startswith(("fi_", "cit_", "sec_", "flg_"))]
-    skipped = dict(_q("SELECT block, description FROM features.feature_dictionary WHERE feature IS NULL"))
-    assert set(skipped) == {"field_interviews", "citations", "secondary_employment", "eis_flags", "use_of_force"}
-    assert "raw.field_interviews is empty" in skipped["field_interviews"]
+    # no UNKNOWN in the minidrop, no rank_history: the ordinals still have their indicators, all 0
+    assert {"chr_education_ordinal_missing", "chr_rank_ordinal_missing"} <= set(cols)
+    assert _q("SELECT max(chr_education_ordinal_missing), max(chr_rank_ordinal_missing) "
+              "FROM features.officer_features") == [(0.0, 0.0)]
+    # optional tables absent from the minidrop: the blocks' columns are there, 0, and the dictionary says why
+    for prefix in ("fi_total_", "cit_total_", "sec_jobs_", "flg_flags_", "uof_reports_"):
+        assert f"{prefix}all" in cols
+        assert _q(f"SELECT count(*) FROM features.officer_features WHERE {prefix}all <> 0") == [(0,)]
+    not_provided = dict(_q("SELECT block, description FROM features.feature_dictionary WHERE feature IS NULL"))
+    assert set(not_provided) == {"field_interviews", "citations", "secondary_employment", "eis_flags", "use_of_force"}
+    assert "raw.field_interviews is empty" in not_provided["field_interviews"]
+    blocks = dict(_q("SELECT block, status FROM features.feature_blocks"))
+    assert blocks["citations"] == "not_provided" and blocks["dispatches"] == "built"
+    assert list(blocks).count("dispatches") == 1  # one row per block, not per source
 
 
 def test_incremental_single_date(built):
@@ -332,21 +338,24 @@ def test_changed_feature_definition_rebuilds_without_losing_dates(built):
 BOTH = "path:models/intermediate path:models/marts"
 
 
-def test_an_optional_table_that_gains_rows_rebuilds_the_marts_with_its_block(built):
-    """The minidrop has no citations, so the citations block is skipped. Once raw.citations holds rows
-    (a later drop with the table), the next incremental build must rebuild the marts with the block's
-    columns instead of failing on dbt's 'out of sync' check, and drop them again when it empties."""
-    assert not [c for c in _columns() if c.startswith("cit_")]
+def test_an_optional_table_that_gains_rows_keeps_the_columns(built):
+    """The minidrop has no citations: the citations block has its columns, all 0.  Once raw.citations
+    holds rows (a later drop with the table), the next incremental build fills them - same columns, no
+    full refresh, no 'out of sync' - and they go back to 0 when it empties again."""
+    cols = _columns()
+    assert "cit_total_all" in cols
     with db.connect() as conn:
         conn.execute("INSERT INTO raw.citations (citation_id, officer_id, issued_at, division, citation_type, "
                      "electronic) VALUES ('c_test_1', 'o_0001', '2014-03-01 10:00', 'D1', 'MOVING', true)")
     try:
         lines: list[str] = []
-        dbt_build(select=BOTH, dbt_vars=_vars(["2015-07-01"]), progress=lines.append)
-        assert any("full refresh" in ln for ln in lines)
+        dbt_build(select=BOTH, dbt_vars=_vars(["2014-07-01"]), progress=lines.append)
+        assert not any("full refresh" in ln for ln in lines)
+        assert _columns() == cols
         assert _feature("o_0001", "2014-07-01", "cit_total_all") == 1
+        assert dict(_q("SELECT block, status FROM features.feature_blocks"))["citations"] == "built"
     finally:
         with db.connect() as conn:
             conn.execute("DELETE FROM raw.citations WHERE citation_id = 'c_test_1'")
-    dbt_build(select=BOTH, dbt_vars=_vars(["2015-07-01"]), progress=None)
-    assert not [c for c in _columns() if c.startswith("cit_")]
+    dbt_build(select=BOTH, dbt_vars=_vars(["2014-07-01"]), progress=None)
+    assert _columns() == cols and _feature("o_0001", "2014-07-01", "cit_total_all") == 0

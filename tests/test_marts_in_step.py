@@ -174,9 +174,10 @@ def test_a_failed_transform_is_recorded_and_scoring_and_matrices_refuse(second_b
     msg = out_of_step_message()
     assert msg and f"load {good}" in msg and f"load {new}" in msg and "eis transform" in msg, msg
 
-    # provoke a dbt test failure: a sex code the contract does not know, written behind the loader's back
+    # provoke a dbt failure: a duplicate officer row written behind the loader's back (the loader's suite
+    # would reject it; staging does not re-test it) breaks the cohort's unique (officer_id, as_of_date)
     with db.connect() as conn:
-        conn.execute("UPDATE raw.officers SET sex = 'Q' WHERE officer_id = 'o_0030'")
+        conn.execute("INSERT INTO raw.officers SELECT * FROM raw.officers WHERE officer_id = 'o_0030'")
     with pytest.raises(TransformError) as failed:
         dbt_build(dbt_vars=_vars(CONFIG_DATES), progress=None)
     msg = out_of_step_message()
@@ -200,7 +201,8 @@ def test_a_failed_transform_is_recorded_and_scoring_and_matrices_refuse(second_b
 
     # fix the cause and transform again: in step, nothing refused for that reason
     with db.connect() as conn:
-        conn.execute("UPDATE raw.officers SET sex = 'F' WHERE officer_id = 'o_0030'")
+        conn.execute("DELETE FROM raw.officers WHERE officer_id = 'o_0030' AND ctid <> "
+                     "(SELECT min(ctid) FROM raw.officers WHERE officer_id = 'o_0030')")
     dbt_build(dbt_vars=_vars(CONFIG_DATES), progress=None)
     assert out_of_step_message() is None
     assert "marts are from" not in _score_error()

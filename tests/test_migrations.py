@@ -192,9 +192,6 @@ DDL_ALLOWED = {
     "eis_core/load/ddl.py": "raw.<table> per contract table and side tables (contract-driven)",
     "eis_core/load/loader.py": "per-load side tables in raw_incoming (dropped, trimmed, copied)",
     "eis_core/severity/sandbox.py": "a sandbox copy of a drop's crime_reports file (columns from the file)",
-    # dbt-built schema features: the two bookkeeping tables issue 20 item 1 removes (dbt helper)
-    "eis_core/transform.py": "features.build_info (removed by the feature-shape change)",
-    "eis_core/modeling/matrices.py": "features.upstream_version (removed by the feature-shape change)",
 }
 
 

@@ -147,15 +147,23 @@ def test_the_grid_trains_and_a_day_is_scored(department):
     assert department["n_pred"] == department["n_cohort"] > 50
 
 
-def test_feature_shape_follows_the_blocks_named_and_the_tables_provided(department):
+def test_feature_shape_follows_the_blocks_named_not_the_tables_provided(department):
+    """Issue 20: with and without use_of_force (and rank_history) the same config gives the same columns."""
     cols = department["cols"]
     assert not [c for c in cols if c.startswith(("dsp_", "arr_", "ts_", "trn_", "fi_", "cit_", "sec_", "flg_", "nbh_"))]
     assert "leg_force_reports_2_in_180d_flag" in cols and "leg_complaints_2_in_365d_flag" in cols
-    has_uof = any(c.startswith("uof_") for c in cols)
-    assert has_uof == department["with_force"]
-    assert department["blocks"]["use_of_force"] == ("built" if department["with_force"] else "skipped")
-    if not department["with_force"]:  # no force reports: the legacy force rule never fires
+    assert "uof_reports_1y" in cols and "chr_rank_ordinal_missing" in cols
+    assert department["blocks"]["use_of_force"] == ("built" if department["with_force"] else "not_provided")
+    if not department["with_force"]:  # no force reports: the counts are 0 and the legacy force rule never fires
         assert (department["at_d"]["leg_force_reports_2_in_180d_flag"] == 0).all()
+        assert (department["at_d"]["uof_reports_all"] == 0).all()
+    SHAPES[department["with_force"]] = cols
+    if len(SHAPES) == 2:
+        assert SHAPES[True] == SHAPES[False]
+
+
+#: the column list of each variant (the module's fixture runs both, in order)
+SHAPES: dict[bool, list[str]] = {}
 
 
 def test_unknown_is_missing_not_a_category(department):

@@ -79,6 +79,11 @@
     }) }}
 {% endmacro %}
 
+{# A parenthesised SQL list of text literals: ('A', 'B'). #}
+{% macro eis_sql_in_list(values) -%}
+    ({% for t in values %}'{{ t }}'{{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
 {% macro eis_call_type_group(call_type_col) %}
     case
     {%- for grp, types in eis_call_type_groups().items() %}

@@ -4,7 +4,7 @@ The contract (``contract.yaml``) is the single source of truth; the files below 
 and committed so that dbt, code review and ``dbt docs`` see them like hand-written files:
 
 * ``dbt_project/models/staging/_sources.yml``     -- source ``raw``: every contract table and column
-* ``dbt_project/models/staging/_stg_models.yml``  -- docs and data tests of the staging models
+* ``dbt_project/models/staging/_stg_models.yml``  -- docs of the staging models (their rows are validated by the loader)
 * ``dbt_project/models/staging/stg_<table>.sql``  -- one view per contract table (select, type, rename)
 * ``dbt_project/macros/eis_contract.sql``         -- macros ``eis_codes()`` (the code sets, plus
   ``disposition_final``: the dispositions of a closed case) and ``eis_stress_call_types()``
@@ -134,28 +134,13 @@ def render_sources_yml(contract: Contract) -> str:
 
 
 # ----------------------------------------------------------------------------------- _stg_models.yml
-def _column_tests(contract: Contract, table: Table, column: Column) -> list:
-    tests: list = []
-    if table.primary_key == [column.name]:
-        tests.append("unique")
-    if not column.nullable:
-        tests.append("not_null")
-    codes = contract.codes_for(column)
-    if codes:
-        tests.append({"accepted_values": {"arguments": {"values": _FlowList(codes)}}})
-    if column.name in table.officer_fk:
-        tests.append(
-            {
-                "relationships": {
-                    "arguments": {"to": f"ref('{_model_name(contract.tables[OFFICERS_TABLE])}')", "field": OFFICER_KEY}
-                }
-            }
-        )
-    return tests
-
-
 def render_staging_models_yml(contract: Contract) -> str:
-    """``_stg_models.yml``: docs and data tests (keys, required columns, codes, officer references)."""
+    """``_stg_models.yml``: docs of the staging models, without data tests.
+
+    Keys, required values, codes, ranges, date order and officer references are checked once, by the
+    loader's Great Expectations suite (eis_core/load/suites.py) on the very rows staging selects 1:1;
+    dbt tests only what dbt makes: relationships across models and the marts' invariants (docs/dbt.md,
+    "One validation pass")."""
     models = []
     for table in contract.ordered_tables():
         model: dict = {
@@ -165,19 +150,10 @@ def render_staging_models_yml(contract: Contract) -> str:
                 f"types and names, loader bookkeeping renamed to load_id and source_row, extra columns dropped."
             ),
         }
-        if len(table.primary_key) > 1:
-            model["data_tests"] = [{"unique_combination": {"arguments": {"columns": _FlowList(table.primary_key)}}}]
-        columns = []
-        for c in table.column_list:
-            entry: dict = {
-                "name": c.name,
-                "data_type": c.pg_type,
-                "description": column_description(contract, table, c),
-            }
-            tests = _column_tests(contract, table, c)
-            if tests:
-                entry["data_tests"] = tests
-            columns.append(entry)
+        columns = [
+            {"name": c.name, "data_type": c.pg_type, "description": column_description(contract, table, c)}
+            for c in table.column_list
+        ]
         columns += [{"name": stg, "data_type": typ, "description": desc} for _, stg, typ, desc in META_RENAMES]
         model["columns"] = columns
         models.append(model)

@@ -14,12 +14,7 @@ from eis_core.config import (
     load_labels_config,
     load_officer_config,
 )
-
-#: dbt selector of everything the feature and label marts need (staging included).
-#: the marts with everything upstream, and every staging view: a config that switches a block off
-#: leaves that table's staging view outside the marts' lineage, but its relationship tests to
-#: stg_officers are still selected (dbt's eager indirect selection), so the view must exist
-MARTS_SELECTOR = "path:models/staging +path:models/marts"
+from eis_core.features.marts import MARTS_SELECTOR, ensure_marts
 
 
 def build_features(
@@ -55,3 +50,6 @@ def build_features(
     summary["as_of_dates"] = [d.isoformat() for d in dates]
     summary["wall_seconds"] = round(time.perf_counter() - t0, 2)
     return summary
+
+
+__all__ = ["MARTS_SELECTOR", "build_features", "ensure_marts"]

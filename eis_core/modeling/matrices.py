@@ -179,65 +179,10 @@ def dates_present(conn, dates: list[date], label_name: str) -> set[date]:
 
 def ensure_features(dates: Iterable[date], officer_cfg: OfficerConfig, labels_cfg: LabelsConfig,
                     progress: Progress = print) -> list[date]:
-    """Build the marts for the *dates* they lack (dbt, incremental); returns the dates built."""
-    from eis_core import db
+    """Build the marts for the *dates* they lack; returns the dates built (:func:`eis_core.features.ensure_marts`)."""
+    from eis_core.features import ensure_marts
 
-    dates = sorted(set(dates))
-    label_names = [label_name_for(w) for w in labels_cfg.label_windows]
-    with db.connect() as conn:
-        have = None
-        for ln in label_names:
-            p = dates_present(conn, dates, ln)
-            have = p if have is None else have & p
-    missing = [d for d in dates if d not in (have or set())]
-    if not missing:
-        return []
-    if progress:
-        progress(f"the marts lack {len(missing)} as-of date(s) ({missing[0]} … {missing[-1]}): building them")
-    from eis_core.config import dbt_vars
-    from eis_core.features import MARTS_SELECTOR
-    from eis_core.transform import TransformError, dbt_build
-
-    variables = dbt_vars(officer_cfg, labels_cfg, missing)
-    with db.connect() as conn:
-        upstream = _upstream_key(conn, variables)
-        current = _upstream_current(conn, upstream)
-    # staging views and the intermediate running totals depend only on the raw data and the configuration:
-    # when neither changed since they were last built, build only the marts (the new as-of dates)
-    selector = "path:models/marts" if current else MARTS_SELECTOR
-    if progress and current:
-        progress("raw data and configuration unchanged since the intermediate models were built: marts only")
-    try:
-        dbt_build(select=selector, progress=progress, dbt_vars=variables)
-        if not current:
-            with db.connect() as conn:
-                conn.execute("CREATE TABLE IF NOT EXISTS features.upstream_version (key text NOT NULL, "
-                             "built_at timestamptz NOT NULL DEFAULT now())")
-                conn.execute("DELETE FROM features.upstream_version")
-                conn.execute("INSERT INTO features.upstream_version (key) VALUES (%s)", (upstream,))
-    except TransformError as exc:
-        if "out of sync" in str(exc):  # dbt's on_schema_change='fail' of the incremental marts
-            raise MatrixError("the feature marts were built with another feature configuration (windows, blocks, "
-                              "legacy rules or protected attributes) than this config: rebuild them with "
-                              "`eis features build --config CONFIG --full-refresh`") from None
-        raise
-    return missing
-
-
-def _upstream_key(conn, variables: dict) -> str:
-    """What the staging and intermediate models depend on: the raw data version and the configuration
-    (without the as-of dates).  Kept in ``features.upstream_version`` after a build that included them."""
-    cfg = {k: v for k, v in variables["eis"].items() if k != "as_of_dates"}
-    return hashlib.sha256(canonical_json({"data": data_version(conn), "vars": cfg}).encode()).hexdigest()
-
-
-def _upstream_current(conn, key: str) -> bool:
-    if not _relation_exists(conn, "features.upstream_version"):
-        return False
-    if not _relation_exists(conn, "features.officer_features"):
-        return False
-    row = conn.execute("SELECT key FROM features.upstream_version LIMIT 1").fetchone()
-    return bool(row and row[0] == key)
+    return ensure_marts(dates, officer_cfg, labels_cfg, progress)
 
 
 def make_spec(as_of_dates: Iterable[date], officer_cfg: OfficerConfig, labels_cfg: LabelsConfig,

@@ -7,12 +7,16 @@
       med   per-as-of-date medians used to impute missing values;
       final the feature expressions (ratios, imputation, outliers via window functions over the cohort).
     Incremental (strategy replace_as_of_dates): a run replaces exactly the as-of dates in
-    var('eis')['as_of_dates'].  A change of the column set (blocks, windows) needs --full-refresh. -#}
+    var('eis')['as_of_dates'].  The column set depends only on the configuration (never on which tables
+    the drop provides); a change of it (blocks, windows) is a full refresh (eis_core.features.marts, which
+    passes the configuration's shape hash as var('eis_shape'); the post-hook keeps it as the table's comment). -#}
 {{ config(materialized='incremental', incremental_strategy='replace_as_of_dates', unique_key='as_of_date',
           on_schema_change='fail',
-          indexes=[{'columns': ['officer_id', 'as_of_date'], 'unique': True}, {'columns': ['as_of_date']}]) }}
+          indexes=[{'columns': ['officer_id', 'as_of_date'], 'unique': True}, {'columns': ['as_of_date']}],
+          post_hook="comment on table {{ this }} is '{{ var('eis_shape', '') }}'") }}
 {%- set F = eis_features() %}
-{%- set nbh = F.features | selectattr('block', 'equalto', 'neighborhood') | list | length > 0 %}
+{%- set nbh = eis_block_on('neighborhood') %}
+{%- set chr = eis_block_on('characteristics') %}
 
 with cohort as (
     select *
@@ -37,8 +41,7 @@ base as (
         o.race as o_race,
         o.sex as o_sex
         {%- if nbh %}
-        {%- for col in ['population', 'calls_311_per_1k', 'vacant_land_pct', 'median_income', 'violent_crime_per_1k',
-                        'nuisance_violations_per_1k', 'avg_age_at_death'] %},
+        {%- for col in eis_neighborhood_columns() %},
         cast(nb.{{ col }} as double precision) as n_{{ col }}
         {%- endfor %}
         {%- endif %}
@@ -61,7 +64,9 @@ base as (
     ) l_{{ s.key }}_{{ lb }} on true
     {%- endfor %}
     {%- endfor %}
-    {%- if F.rank_history %}
+    {%- if chr %}
+    {#- rank on D from rank_history when the drop provides it (a run-time choice: the columns stay the same) #}
+    cross join (select exists (select 1 from {{ ref('stg_rank_history') }}) as provided) rhp
     left join lateral (
         select r.rank from {{ ref('stg_rank_history') }} r
         where r.officer_id = c.officer_id and r.start_date < c.as_of_date
