@@ -102,7 +102,7 @@ def run_monitoring(day=None, *, frame: pd.DataFrame | None = None, model_version
     from eis_core.severity.features import FEATURES
     from eis_core.severity.registry import load_model
     from eis_core.severity.store import ensure_severity_schema, raise_alert
-    from eis_core.severity.train import load_frame
+    from eis_core.severity.features import load_frame
 
     say = progress or (lambda m: None)
     thresholds = FEATURE_THRESHOLDS if feature_thresholds is None else feature_thresholds

@@ -14,15 +14,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from eis_core.severity.features import (DEFAULT_ASSESSMENT_LAG_DAYS, FEATURE_VERSION, FEATURES, add_features,
-                                        data_end, data_hash, labelled, read_reports)
+from eis_core.severity.features import (DEFAULT_ASSESSMENT_LAG_DAYS, FEATURE_VERSION, FEATURES, data_end, data_hash,
+                                        labelled, load_frame)
+from eis_core.severity.monitoring import reference_distributions
 
 Progress = Callable[[str], object]
-
-
-def load_frame(source: tuple[str, str] | None = None) -> pd.DataFrame:
-    """Every report with its features (beat history from all reports of the warehouse)."""
-    return add_features(read_reports(source))
 
 
 def _py(v):
@@ -53,7 +49,6 @@ def train_model(frame: pd.DataFrame | None = None, *, as_of=None, test_days: int
     Returns ``{"version", "metrics", "pipeline", "metadata", "train", "test", "registered"}``.
     """
     from eis_core.severity.model import FastScorer, evaluate, fit
-    from eis_core.severity.monitoring import reference_distributions
     from eis_core.severity.registry import library_versions, make_version, save_model
 
     say = progress or (lambda m: None)
@@ -109,3 +104,6 @@ def format_metrics(metrics: dict) -> str:
     lines.append(f"test period ({metrics['test_start'][:10]}, {metrics['test_end'][:10]}]: {metrics['n_test']:,} "
                  f"reports; trained on {metrics['n_train']:,}")
     return "\n".join(lines)
+
+
+__all__ = ["format_metrics", "load_frame", "split_frames", "train_model"]
