@@ -152,16 +152,13 @@ def _quiet(progress: Progress) -> Progress:
 def _retrain(group_id: str, info: dict, d: date, officer_cfg: OfficerConfig, labels_cfg: LabelsConfig,
              project: Path, progress: Progress) -> dict:
     """Fit the group on the training window ending at *d*; reuse the model when it exists already."""
-    import os
-
-    import joblib
-
+    from eis_core.artifacts.models import model_exists
     from eis_core.modeling.estimators import fit_model
     from eis_core.modeling.grid import make_estimator
     from eis_core.modeling.matrices import _record, build_matrix, ensure_features, load_matrix, make_spec
     from eis_core.modeling.results import copy_rows, ensure_results_schema
     from eis_core.modeling.splits import train_dates
-    from eis_core.modeling.train import _importance_rows, model_id_for
+    from eis_core.modeling.train import _importance_rows, model_id_for, save_officer_model
 
     tc = officer_cfg.temporal_config
     if tc is None:
@@ -181,7 +178,7 @@ def _retrain(group_id: str, info: dict, d: date, officer_cfg: OfficerConfig, lab
     with db.connect() as conn:
         row = conn.execute("SELECT artifact_path FROM results.models WHERE model_id = %s AND status = 'done'",
                            (model_id,)).fetchone()
-    if row and row[0] and Path(row[0]).exists():
+    if row and row[0] and model_exists(row[0]):
         return {"model_id": model_id, "artifact_path": row[0], "train_matrix_id": meta["matrix_id"],
                 "last_train_as_of": max(dates), "reused": True}
     X, y, _, index = load_matrix(meta["matrix_id"], project)
@@ -189,11 +186,7 @@ def _retrain(group_id: str, info: dict, d: date, officer_cfg: OfficerConfig, lab
     t0 = time.perf_counter()
     fit_model(estimator, X, y, index)
     seconds = time.perf_counter() - t0
-    artifact = project / "models" / f"{model_id}.joblib"
-    artifact.parent.mkdir(parents=True, exist_ok=True)
-    tmp = artifact.with_suffix(f".tmp{os.getpid()}")
-    joblib.dump(estimator, tmp)
-    os.replace(tmp, artifact)
+    artifact = save_officer_model(estimator, project, model_id)
     with db.connect() as conn:
         conn.execute("DELETE FROM results.feature_importances WHERE model_id = %s", (model_id,))
         conn.execute(
@@ -311,8 +304,7 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     A date more than *max_stale_days* (default ``$EIS_STALE_AFTER_DAYS`` or 30) after the data's
     extraction date is refused (:mod:`eis_core.production.staleness`), and so is any date while the marts
     are from another load than raw (:func:`eis_core.features.state.out_of_step_message`)."""
-    import joblib
-
+    from eis_core.artifacts.models import ArtifactError, load_model
     from eis_core.modeling.estimators import predict_scores
     from eis_core.modeling.evaluate import rank_scores
     from eis_core.modeling.matrices import project_dir
@@ -357,7 +349,10 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     timings["marts_and_matrix"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    estimator = joblib.load(model["artifact_path"])
+    try:
+        estimator = load_model(model["artifact_path"], kind="officer-model")
+    except ArtifactError as exc:  # tampered, truncated or from other library versions: one line, exit 2
+        raise ProductionError(str(exc)) from None
     scores = predict_scores(estimator, X, index)
     if np.isnan(scores).any():
         raise ProductionError(f"model {model['model_id']} produced NaN scores on {d}")
