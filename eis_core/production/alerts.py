@@ -20,7 +20,9 @@ Steps (``production.alerts.status``)::
 * E-mail goes to the assignee's address (``webapp.users.email``) through the SMTP server configured by
   ``EIS_WEBAPP_SMTP_HOST`` / ``_PORT`` / ``_USER`` / ``_PASSWORD`` / ``_STARTTLS`` / ``_SSL`` and
   ``EIS_WEBAPP_EMAIL_FROM`` (falling back to the ``EIS_ALERT_SMTP_*`` settings of the pipeline alerts),
-  sent after the step is committed, with the outcome of each delivery in ``production.alert_notifications``.
+  written as a pending row of ``production.alert_notifications`` in the step's transaction and sent
+  after it commits (a process killed in between leaves it pending; the next score, sweep or web-app
+  step sends it), with the outcome of each delivery in the same row.
   The e-mail names the officer id and the due date and links to the alert; it carries no score and no
   risk factor.
 """
@@ -97,25 +99,48 @@ def smtp_configured() -> bool:
 
 @dataclass
 class Outbox:
-    """E-mails of one step, sent after its transaction commits (a slow SMTP server never holds a lock)."""
+    """E-mails of one step.  ``add`` writes each one as a *pending* row of ``production.alert_notifications``
+    in the step's own transaction, so an alert is never committed without its e-mail; ``send`` delivers,
+    after the commit (a slow SMTP server never holds the step's locks), every pending row in the warehouse,
+    this step's and any a killed process left behind.  Delivery is at least once: a process killed while
+    talking to the SMTP server leaves its row pending, and the next sender tries it again."""
 
-    items: list[tuple[int, str | None, str, str]] = field(default_factory=list)  # alert, user, subject, body
+    ids: list[int] = field(default_factory=list)
 
-    def add(self, alert_id: int, username: str | None, subject: str, body: str) -> None:
-        self.items.append((alert_id, username, subject, body))
+    def add(self, conn, alert_id: int, username: str | None, subject: str, body: str) -> None:
+        self.ids.append(conn.execute(
+            "INSERT INTO production.alert_notifications (alert_id, recipient, subject, body, status) "
+            "VALUES (%s, %s, %s, %s, 'pending') RETURNING notification_id",
+            (alert_id, username, subject[:300], body)).fetchone()[0])
 
     def send(self) -> list[dict]:
-        from eis_core.orchestration.notify import send_email
+        self.ids.clear()
+        return deliver_pending()
 
-        out = []
-        for alert_id, username, subject, body in self.items:
-            address = None
-            if username:
-                with db.connect() as conn:
-                    if conn.execute("SELECT to_regclass('webapp.users')").fetchone()[0]:
-                        r = conn.execute("SELECT email FROM webapp.users WHERE username = %s AND NOT disabled",
-                                         (username,)).fetchone()
-                        address = r[0] if r else None
+
+def _address(conn, username: str | None) -> str | None:
+    if not username or not conn.execute("SELECT to_regclass('webapp.users')").fetchone()[0]:
+        return None
+    r = conn.execute("SELECT email FROM webapp.users WHERE username = %s AND NOT disabled", (username,)).fetchone()
+    return r[0] if r else None
+
+
+def deliver_pending() -> list[dict]:
+    """Deliver every pending notification, oldest first, one row (and one row lock) at a time; concurrent
+    senders skip each other's rows.  Returns what happened to each."""
+    from eis_core.orchestration.notify import send_email
+
+    ensure_production_schema()
+    out = []
+    while True:
+        with db.connect() as conn:
+            row = conn.execute("SELECT notification_id, alert_id, recipient, subject, body "
+                               "FROM production.alert_notifications WHERE status = 'pending' "
+                               "ORDER BY notification_id LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+            if row is None:
+                return out
+            nid, alert_id, username, subject, body = row
+            address = _address(conn, username)
             if not username:
                 status = "not sent: nobody is assigned"
             elif not address:
@@ -124,16 +149,13 @@ class Outbox:
                 status = "not sent: no SMTP server configured (EIS_WEBAPP_SMTP_HOST)"
             else:
                 try:
-                    send_email(subject, body, mail_settings(address))
+                    send_email(subject, body or "", mail_settings(address))
                     status = "sent"
                 except Exception as exc:  # noqa: BLE001 - a failed e-mail never undoes the step
                     status = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
-            with db.connect() as conn:
-                conn.execute("INSERT INTO production.alert_notifications (alert_id, recipient, address, subject, "
-                             "status) VALUES (%s, %s, %s, %s, %s)", (alert_id, username, address, subject[:300], status))
-            out.append({"alert_id": alert_id, "recipient": username, "address": address, "status": status})
-        self.items.clear()
-        return out
+            conn.execute("UPDATE production.alert_notifications SET address = %s, status = %s, at = now() "
+                         "WHERE notification_id = %s", (address, status, nid))
+        out.append({"alert_id": alert_id, "recipient": username, "address": address, "status": status})
 
 
 def _link(alert_id: int) -> str:
@@ -289,7 +311,7 @@ def raise_alerts(as_of: date | None = None, by: str = "eis", audit: Audit = None
             _event(conn, aid, by, "created", {"as_of_date": as_of.isoformat(), "rank": f["rank_abs"],
                                               "assigned_to": who, "due_date": due.isoformat()}, audit, f["officer_id"])
             alert = get_alert(conn, aid)
-            box.add(aid, who, f"EIS alert: officer {f['officer_id']} flagged, due {due}",
+            box.add(conn, aid, who, f"EIS alert: officer {f['officer_id']} flagged, due {due}",
                     _mail_body(alert, f"Officer {f['officer_id']} is in the top {flag_share():.0%} of the risk list "
                                       f"of {as_of} and has been assigned to you."))
             new.append(aid)
@@ -325,7 +347,7 @@ def escalate_overdue(by: str = "eis", audit: Audit = None, today: date | None = 
             else:
                 lead = (f"The alert on officer {a['officer_id']} is overdue (level {a['escalation_level']}); "
                         "there is no one above to escalate it to.")
-            box.add(aid, up or a["assigned_to"], f"EIS alert overdue: officer {a['officer_id']}, escalated",
+            box.add(conn, aid, up or a["assigned_to"], f"EIS alert overdue: officer {a['officer_id']}, escalated",
                     _mail_body(a, lead))
             done.append(aid)
     if outbox is None:

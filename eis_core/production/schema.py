@@ -209,6 +209,11 @@ CREATE TABLE IF NOT EXISTS production.alert_notifications (
     subject         text NOT NULL,
     status          text NOT NULL
 );
+-- the outbox: a notification row is written 'pending' (with its body) in the transaction that raises or
+-- escalates the alert, and delivered afterwards; a killed process leaves it pending for the next sender
+ALTER TABLE production.alert_notifications ADD COLUMN IF NOT EXISTS body text;
+CREATE INDEX IF NOT EXISTS alert_notifications_pending_idx ON production.alert_notifications (notification_id)
+    WHERE status = 'pending';
 
 -- one review per officer per alert, editable until the alert is closed
 ALTER TABLE production.reviews ADD COLUMN IF NOT EXISTS alert_id bigint REFERENCES production.alerts (alert_id);
