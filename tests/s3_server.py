@@ -36,7 +36,7 @@ def s3_server():
         import s3fs
 
         fs = s3fs.S3FileSystem(endpoint_url=endpoint)
-        bucket = "eis-artifacts"
+        bucket = f"eis-artifacts-{port}"  # moto's threaded server keeps its state in this process: a new bucket
         fs.mkdir(bucket)
         try:
             yield {"endpoint": endpoint, "bucket": bucket, "fs": fs}
