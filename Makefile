@@ -39,7 +39,8 @@ bench-quality: $(STAMP)  ## decision quality per department vs a plain reference
 	$(BIN)/python bench/bench_quality.py
 
 WEBAPP_PORT ?= 8050
-webapp: $(STAMP)  ## serve the web app on http://127.0.0.1:8050/ (WEBAPP_PORT=...; `make demo` prints a login)
+webapp: $(STAMP)  ## upgrade the warehouse schema, then serve the web app on http://127.0.0.1:8050/ (WEBAPP_PORT=...; `make demo` prints a login)
+	$(BIN)/eis db upgrade
 	$(BIN)/eis webapp --port $(WEBAPP_PORT)
 
 SEVERITY_PORT ?= 8001

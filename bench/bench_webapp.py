@@ -245,7 +245,9 @@ def existing(home: Path, repeat: int) -> int:
         n_pred = conn.execute("SELECT count(*) FROM production.predictions").fetchone()[0]
         top, div = conn.execute("SELECT officer_id, division FROM production.predictions WHERE as_of_date = %s "
                                 "ORDER BY rank_abs LIMIT 1", (latest,)).fetchone()
-    store.ensure_webapp_schema()
+    from eis_core.migrations import ensure_schema
+
+    ensure_schema()
     password = store.add_user("benchana", "analyst", replace=True)
     client = TestClient(create_app(), follow_redirects=False)
     _login(client, "benchana", password)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: extra arguments per benchmark (the rest run with their defaults)
-ARGS = {"bench_matrices": ["--scale", "cmpd"], "bench_dispatch": ["--scale", "cmpd"]}
+ARGS = {"bench_matrices": ["--scale", "cmpd"], "bench_dispatch": ["--scale", "cmpd"],
+        # triage 6.0.0 side by side when $TRIAGE_PYTHON (or /tmp/triage-venv) has it; our side only otherwise
+        "bench_triage": ["--scale", "medium"]}
 #: run only when named (`make bench-quality`): decision quality, not speed, and about half an hour
 ON_REQUEST = {"bench_quality"}
 

@@ -303,32 +303,3 @@ __all__ = [
     "AIRFLOW_DB", "WAREHOUSE_DB", "DatabaseSetupError", "DbStatus", "check_mode", "connect", "connection", "database_url", "ensure_database", "external_url",
     "redact", "sqlalchemy_url", "start", "status", "stop", "url_parts", "with_database", "urlencode",
 ]
-
-
-# ----------------------------------------------------------------------------------------- DDL
-
-_ddl_done: set[tuple[str, str]] = set()
-
-
-def ensure_ddl(name: str, ddl: str, conn=None) -> None:
-    """Run the idempotent *ddl* (``CREATE … IF NOT EXISTS``) once per process and database, serialised by
-    a transaction-level advisory lock named *name* so that concurrent workers cannot race.  With *conn*,
-    it runs in that connection's transaction (and is run again every time: the caller's transaction
-    might roll back)."""
-    if conn is not None:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
-        conn.execute(ddl)
-        return
-    key = (database_url(), name)
-    if key in _ddl_done:
-        return
-    with connect() as c:
-        c.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
-        c.execute(ddl)
-    _ddl_done.add(key)
-
-
-def forget_ddl(name: str) -> None:
-    """Make the next :func:`ensure_ddl` of *name* run again (after its tables were dropped)."""
-    for key in [k for k in _ddl_done if k[1] == name]:
-        _ddl_done.discard(key)

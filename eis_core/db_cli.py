@@ -1,4 +1,4 @@
-"""``eis db``: manage the warehouse server."""
+"""``eis db``: manage the warehouse server and its schema migrations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from eis_core import db
 
 @click.group("db")
 def db_group() -> None:
-    """Manage the warehouse PostgreSQL.
+    """Manage the warehouse PostgreSQL and its schema (`eis db upgrade`).
 
     Embedded by default (data in $EIS_HOME/pgdata, Unix socket only); with EIS_DATABASE_URL set,
     these commands only report on that server and never start or stop it.
@@ -51,3 +51,40 @@ def url(database: str, driver: str | None) -> None:
     """Print the connection URL (starts the embedded server if needed)."""
     click.echo(db.database_url(database, driver=driver))
 
+
+
+@db_group.command()
+def upgrade() -> None:
+    """Create or upgrade the warehouse's fixed schemas to the newest migration (alembic; idempotent).
+
+    Run it after installing a new version, before `eis webapp` (which refuses a schema that is behind).
+    A warehouse made before the migrations is adopted: what it lacks is added, nothing is dropped."""
+    from eis_core import migrations
+
+    out = migrations.upgrade()
+    if out["adopted"]:
+        click.echo("adopted a warehouse made before the migrations (its tables kept, missing ones added)")
+    if out["from"] == out["to"]:
+        click.echo(f"warehouse schema already at {out['to']} (head)")
+    else:
+        click.echo(f"warehouse schema upgraded: {out['from'] or '(none)'} -> {out['to']} (head)")
+
+
+@db_group.command()
+def current() -> None:
+    """Print the warehouse's schema revision; exit 1 when it is not the newest (run `eis db upgrade`)."""
+    from eis_core import migrations
+
+    have, need = migrations.current(), migrations.head()
+    click.echo(f"{have or '(none)'}{' (head)' if have == need else f'  (head is {need}: run `eis db upgrade`)'}")
+    raise SystemExit(0 if have == need else 1)
+
+
+@db_group.command()
+def history() -> None:
+    """List the schema migrations, oldest first (the current one marked)."""
+    from eis_core import migrations
+
+    have = migrations.current()
+    for r in migrations.history():
+        click.echo(f"{'*' if r['revision'] == have else ' '} {r['revision']}  {r['doc']}")

@@ -29,14 +29,100 @@ def _done(t0: float) -> None:
     click.echo(f"      done in {time.perf_counter() - t0:.1f} s")
 
 
+class _GridProgress:
+    """The model grid of ``eis_modeling`` as a progress bar (on a terminal) over all its models, and one
+    summary line per mapped ``train_and_score`` task instead of one line per model.
+
+    Reads the lines that eis_core.modeling.pipeline prints: ``4 split(s) x 18 model configuration(s) = 72
+    task(s)``, ``batch 0: …`` (one per mapped task) and ``[i/n] split model: done (train x s, task y s)``.
+    """
+
+    _GRID = re.compile(r"^(\d+) split\(s\) x (\d+) model configuration\(s\) = (\d+) task\(s\)$")
+    _BATCH = re.compile(r"^batch \d+: ")
+    _MODEL = re.compile(r"^\[(\d+)/(\d+)\] (\S+) (\S+): (\w+) \(train ([\d.]+) s, task ([\d.]+) s\)$")
+
+    def __init__(self) -> None:
+        self.total = 0        # models in the grid
+        self.done = 0         # models finished so far
+        self.mapped = 0       # mapped tasks announced by prepare
+        self.finished = 0     # mapped tasks finished
+        self.models: list[tuple[str, str, str, float, float]] = []  # of the running mapped task
+        self.bar = None
+        self._task = None
+
+    def feed(self, line: str) -> bool:
+        """True when the line was taken (shown as progress or summarised), False to show it as is."""
+        if m := self._GRID.match(line):
+            self.total = int(m.group(3))
+            self.echo(f"      {line}")
+            self._start_bar()
+            return True
+        if self._BATCH.match(line):
+            self.mapped += 1
+            return True
+        if not (m := self._MODEL.match(line)):
+            return False
+        i, n = int(m.group(1)), int(m.group(2))
+        if i == 1:
+            self.models = []
+        self.models.append((m.group(3), m.group(4), m.group(5), float(m.group(6)), float(m.group(7))))
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(self._task, completed=self.done, description=f"{m.group(3)} {m.group(4).split('-')[0]}")
+        if i == n:
+            self.finished += 1
+            self.echo(f"      {self.summary()}")
+        return True
+
+    def echo(self, text: str) -> None:
+        """A line of output: above the bar while it is shown (rich draws both), else click.echo."""
+        if self.bar is not None:
+            self.bar.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        else:
+            click.echo(text)
+
+    def summary(self) -> str:
+        """One line for the mapped task that just finished."""
+        splits = sorted({s for s, *_ in self.models})
+        reused = sum(1 for *_, status, _t, _w in self.models if status == "reused")
+        slow = max(self.models, key=lambda r: r[3])
+        of = f"/{self.mapped}" if self.mapped else ""
+        done = f"{self.done}/{self.total}" if self.total else f"{self.done}"
+        return (f"mapped task {self.finished}{of}: {len(self.models)} model(s) on {len(splits)} split(s) "
+                f"({splits[0]}{' … ' + splits[-1] if len(splits) > 1 else ''}), "
+                f"{len(self.models) - reused} trained, {reused} reused; train {sum(r[3] for r in self.models):.1f} s, "
+                f"wall {sum(r[4] for r in self.models):.1f} s; slowest {slow[1].split('-')[0]} on {slow[0]} "
+                f"({slow[3]:.1f} s) [{done} models]")
+
+    def _start_bar(self) -> None:
+        from eis_core.cli_tables import is_terminal
+
+        if self.bar is not None or not is_terminal():
+            return  # piped (a log file, CI): the summary lines only
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("      model grid"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.description}"), transient=True,
+                            redirect_stdout=False, redirect_stderr=False)
+        self._task = self.bar.add_task("", total=self.total)
+        self.bar.start()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
 class _AirflowOutput:
-    """Shows what matters of `airflow dags test` output: our tasks' own lines, failures, the verdict."""
+    """Shows what matters of `airflow dags test` output: our tasks' own lines, failures, the verdict;
+    the model grid as a progress bar and one summary line per mapped task (:class:`_GridProgress`)."""
 
     _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
     _NODE = re.compile(r"^(pass|success|warn|skip(ped)?)\s+(test|model|seed|snapshot)\s")
 
     def __init__(self) -> None:
         self.hidden = 0
+        self.grid = _GridProgress()
 
     def __call__(self, line: str) -> None:
         keep = ("ERROR" in line or "Traceback" in line or "DagRun Finished" in line or "state=failed" in line)
@@ -44,10 +130,11 @@ class _AirflowOutput:
             self.hidden += 1
         elif self._NODE.match(line):
             self.hidden += 1
-        else:
-            click.echo(f"      {line}")
+        elif not self.grid.feed(line):
+            self.grid.echo(f"      {line}")
 
     def close(self) -> None:
+        self.grid.close()
         if self.hidden:
             click.echo(f"      ({self.hidden:,} lines of Airflow and dbt logging not shown; see $EIS_HOME/airflow/logs "
                        f"and $EIS_HOME/dbt/logs)")
@@ -57,9 +144,10 @@ def _run_dag(dag_id: str, conf: dict | None, logical_date: str | None = None) ->
     from eis_core.orchestration import stack
 
     out = _AirflowOutput()
-    code = stack.run_dag(dag_id, conf, logical_date, progress=lambda m: click.echo(f"      {m}"), output=out)
-    out.close()
-    return code
+    try:
+        return stack.run_dag(dag_id, conf, logical_date, progress=lambda m: click.echo(f"      {m}"), output=out)
+    finally:
+        out.close()
 
 
 def ensure_small_drop(seed: int) -> Path:
@@ -98,9 +186,11 @@ def load_summary() -> str:
             exists = conn.execute("SELECT to_regclass(%s)", (f"raw.{r[0]}",)).fetchone()[0]
             totals[r[0]] = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
                 sql.Identifier("raw"), sql.Identifier(r[0]))).fetchone()[0] if exists else 0
-    lines = [f"Load {load_id}:", f"  {'table':<22}{'status':<24}{'rows in raw':>12}{'quarantined':>13}"]
-    for name, status, _rin, _loaded, quar, _ in rows:
-        lines.append(f"  {name:<22}{status:<24}{totals[name]:>12,}{quar:>13,}")
+    from eis_core.cli_tables import render, table
+
+    lines = [f"Load {load_id}:", render(table(["table", "status", ("rows in raw", "right"), ("quarantined", "right")],
+                                              [(name, status, f"{totals[name]:,}", f"{quar:,}")
+                                               for name, status, _rin, _loaded, quar, _ in rows]), indent=2)]
     docs = next((r[5] for r in rows if r[5] and r[5].endswith("index.html")), None)
     if docs is None:  # nothing re-validated this time (unchanged files): the site from earlier loads
         site = eis_home() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -192,7 +282,10 @@ def demo(seed: int, real: str | None, src: Path | None) -> None:
     total = 9
     t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()
-    click.echo(f"      {st.mode}: {st.url}")
+    from eis_core import migrations
+
+    migrations.ensure_schema()  # = `eis db upgrade`
+    click.echo(f"      {st.mode}: {st.url} (schema {migrations.current()})")
     _done(t0)
     t0 = _step(2, total, "Generating the small synthetic department")
     drop = ensure_small_drop(seed)

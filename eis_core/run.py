@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from eis_core.config import DEFAULT_LABELS_CONFIG, DEFAULT_OFFICER_CONFIG, ConfigError
 
@@ -95,12 +96,13 @@ def _modeling(args: argparse.Namespace) -> int:
 
     try:
         if args.generatematrices:
+            from eis_core.modeling.cli import echo_built_matrices
             from eis_core.modeling.pipeline import build_all_matrices
 
+            t0 = time.perf_counter()
             built = build_all_matrices(args.config, args.labels)
-            for b in built:
-                print(f"{b['split']['split_id']}: train {b['train']['matrix_id']} ({b['train']['n_rows']} rows), "
-                      f"test {b['test']['matrix_id']} ({b['test']['n_rows']} rows)")
+            print()
+            echo_built_matrices(built, time.perf_counter() - t0)
             return 0
         from eis_core.modeling.pipeline import run_all
 

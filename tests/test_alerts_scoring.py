@@ -16,13 +16,10 @@ def _q(sql: str, params=()):
 
 def test_a_successful_score_day_raises_the_flagged_officers_alerts(run):
     from eis_core import db
+    from eis_core.migrations import ensure_schema
     from eis_core.production import alerts
-    from eis_core.webapp import store
 
-    from eis_core.production.schema import ensure_production_schema
-
-    store.ensure_webapp_schema()
-    ensure_production_schema()
+    ensure_schema()
     with db.connect() as conn:  # a clean slate in the session's warehouse (other modules score here too)
         conn.execute("UPDATE production.reviews SET alert_id = NULL WHERE alert_id IS NOT NULL")
         conn.execute("DELETE FROM production.alerts")

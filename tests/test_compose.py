@@ -418,12 +418,13 @@ def test_every_long_running_service_has_a_healthcheck():
             assert (svc.get("healthcheck") or {}).get("test"), f"{name} has no healthcheck"
     # the web app and the severity API are checked on routes they really serve
     services = _compose()["services"]
-    routes = {"webapp": (ROOT / "eis_core/webapp/app.py", "/login", 8050),
+    routes = {"webapp": (ROOT / "eis_core/webapp/routes_auth.py", "/login", 8050),  # the login router
               "severity-api": (ROOT / "eis_core/severity/api.py", "/healthz", 8001)}
     for name, (source, route, port) in routes.items():
         test = " ".join(services[name]["healthcheck"]["test"])
         assert f"http://localhost:{port}{route}" in test and "--fail" in test, test
-        assert f'@app.get("{route}"' in source.read_text(encoding="utf-8"), f"{source} serves no GET {route}"
+        assert re.search(rf'@(app|router)\.get\("{re.escape(route)}"', source.read_text(encoding="utf-8")), \
+            f"{source} serves no GET {route}"
         assert f"--port {port}" in " ".join(services[name]["command"])
 
 

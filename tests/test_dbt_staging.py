@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from eis_core import db
 from eis_core.contract import load_contract
-from eis_core.load.ddl import CONTROL_DDL, create_raw_table
+from eis_core.load.ddl import create_raw_table
 from eis_core.paths import REPO_ROOT
 from eis_core.transform import TransformError, dbt_build, profile_dict, transform_cli, write_profile
 
@@ -49,8 +49,10 @@ def warehouse():
 
     with private_eis_home("eis_dbt_test_", unset=("EIS_DATABASE_URL",)) as home:
         db.start()
+        from eis_core.migrations import ensure_schema
+
+        ensure_schema()
         with db.connect() as conn:
-            conn.execute(CONTROL_DDL)
             for table in CONTRACT.ordered_tables():
                 conn.execute(create_raw_table("raw", table.name, table, []))
         yield home

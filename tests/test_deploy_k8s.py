@@ -16,7 +16,7 @@ K8S = ROOT / "deploy" / "k8s"
 K8S_VERSION = "1.33.0"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|(^|_)KEY$|_URL$|_CONN")
 APPS = {  # deployment -> (source, readiness route, liveness route, port)
-    "eis-webapp": (ROOT / "eis_core/webapp/app.py", "/login", "/login", 8050),
+    "eis-webapp": (ROOT / "eis_core/webapp/routes_auth.py", "/login", "/login", 8050),  # the login router
     "eis-severity-api": (ROOT / "eis_core/severity/api.py", "/readyz", "/healthz", 8001),
 }
 
@@ -77,7 +77,7 @@ def test_apps_have_probes_resources_service_and_networkpolicy(name):
     assert c["readinessProbe"]["httpGet"]["path"] == ready and c["livenessProbe"]["httpGet"]["path"] == live
     code = source.read_text(encoding="utf-8")
     for route in {ready, live}:
-        assert f'@app.get("{route}"' in code, f"{source.name} serves no GET {route}"
+        assert re.search(rf'@(app|router)\.get\("{re.escape(route)}"', code), f"{source.name} serves no GET {route}"
     assert str(port) in c["command"] and c["ports"][0]["containerPort"] == port
     assert c["resources"]["requests"] and c["resources"]["limits"]
     assert spec["securityContext"]["runAsNonRoot"] is True

@@ -248,7 +248,9 @@ def test_web_app_suggests_officers_for_a_call_within_the_user_division(dispatch_
                                 "AND 18 ORDER BY call_id LIMIT 1").fetchone()
         other = conn.execute("SELECT division FROM raw.calls_for_service WHERE division <> %s LIMIT 1",
                              (div,)).fetchone()[0]
-    store.ensure_webapp_schema()
+    from eis_core.migrations import ensure_schema
+
+    ensure_schema()
     tag = uuid.uuid4().hex[:6]
     users = {f"an_{tag}": ("analyst", None), f"sv_{tag}": ("supervisor", other)}
     pw = {u: store.add_user(u, role, d) for u, (role, d) in users.items()}

@@ -291,7 +291,6 @@ def test_severity_monitoring_reads_in_words_without_json_or_paths(env):
     from eis_core import db
     from eis_core.severity.store import ensure_severity_schema
 
-    db.forget_ddl("eis_severity_schema")
     ensure_severity_schema()
     with db.connect() as conn:
         conn.execute("INSERT INTO severity.models (version, train_start, train_end, data_hash, library_versions, "
@@ -315,8 +314,7 @@ def test_severity_monitoring_reads_in_words_without_json_or_paths(env):
         assert login(env, "supnorth").get("/severity").status_code == 403
     finally:
         with db.connect() as conn:
-            conn.execute("DROP SCHEMA severity CASCADE")
-        db.forget_ddl("eis_severity_schema")
+            conn.execute("TRUNCATE severity.models CASCADE")
 
 
 def test_forecast_interval_edges_share_one_neutral_colour(env):
@@ -343,5 +341,4 @@ def test_forecast_interval_edges_share_one_neutral_colour(env):
         assert not {lo["borderColor"], hi["borderColor"], lo["backgroundColor"]} & reds_greens
     finally:
         with db.connect() as conn:
-            conn.execute("DROP SCHEMA forecast CASCADE")
-        db.forget_ddl("forecast_schema")
+            conn.execute("TRUNCATE forecast.runs CASCADE")

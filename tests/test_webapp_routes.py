@@ -386,10 +386,8 @@ def test_pages_render_with_data_and_empty_states(env, tmp_path):
                      "'split_2014-07-01', '2014-07-01', 'top 10%', 'race', 'BLACK', 'WHITE', 40, 9, 0.225, true)")
         conn.execute("UPDATE results.experiments SET config = jsonb_set(config, '{officer,project_path}', %s) "
                      "WHERE experiment_id = %s", (Jsonb(str(tmp_path / "project")), wd.EXPERIMENT_ID))
-        conn.execute("CREATE SCHEMA severity")
-        conn.execute("CREATE TABLE severity.monitoring_daily (day date, model_version text, n_resolved integer, "
-                     "macro_f1 double precision, accuracy double precision)")
-        conn.execute("INSERT INTO severity.monitoring_daily VALUES ('2024-06-01', 'v7', 321, 0.61, 0.74)")
+        conn.execute("INSERT INTO severity.monitoring_daily (day, model_version, n_resolved, macro_f1, accuracy) "
+                     "VALUES ('2024-06-01', 'v7', 321, 0.61, 0.74)")
     try:
         models = c.get("/models?group=wa_group_rf").text
         assert 'data-chart="rc1-data"' in models and "results.risk_curves)" not in models
@@ -406,11 +404,9 @@ def test_pages_render_with_data_and_empty_states(env, tmp_path):
         with db.connect() as conn:
             for t in ("risk_curves", "risk_curve_direction", "partial_dependence", "permutation_importances",
                       "bias_audit"):
-                conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("results", t)))
-            conn.execute("DROP SCHEMA severity CASCADE")
+                conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier("results", t)))
+            conn.execute("TRUNCATE severity.monitoring_daily")
             conn.execute("UPDATE results.experiments SET config = config #- '{officer,project_path}'")
-        db.forget_ddl(insights.DDL_NAME)
-        db.forget_ddl("eis_severity_schema")
 
 
 def test_admin_manages_users_in_the_browser_form(env):

@@ -1,6 +1,6 @@
-"""A realistic warehouse state for the web app's tests and benchmark, written through the platform's
-own DDL functions (``ensure_production_schema``, ``ensure_results_schema``, ``ensure_raw_schema``,
-``ensure_webapp_schema``) and plain parameterised INSERT / COPY statements.
+"""A realistic warehouse state for the web app's tests and benchmark, written into a warehouse
+upgraded by the migrations (``eis_core.migrations.ensure_schema``; ``ensure_raw_schema`` for the contract's
+raw tables) with plain parameterised INSERT / COPY statements.
 
 The real pipeline (loader, dbt, modeling, scoring) is tested elsewhere; here we need a known state
 to click through: *n* officers in several divisions and units scored on a few as-of dates (with rank
@@ -315,14 +315,10 @@ def seed_all(n_officers: int = 60, n_divisions: int = 3, seed: int = 7, dates: l
     """Seed everything into the active warehouse (``eis_core.db``); returns {officers, load_id}."""
     from eis_core import db
     from eis_core.load.loader import ensure_raw_schema
-    from eis_core.modeling.results import ensure_results_schema
-    from eis_core.production.schema import ensure_production_schema
-    from eis_core.webapp.store import ensure_webapp_schema
+    from eis_core.migrations import ensure_schema
 
-    ensure_production_schema()
-    ensure_results_schema()
+    ensure_schema()
     ensure_raw_schema()
-    ensure_webapp_schema()
     with db.connect() as conn:
         offs = seed_production(conn, n_officers, n_divisions, seed, dates)
         seed_results(conn, seed)

@@ -29,14 +29,15 @@ def contract() -> None:
 @contract.command()
 def show() -> None:
     """List tables, keys and columns of the contract."""
+    from eis_core.cli_tables import echo_table
     from eis_core.contract import load_contract
 
     c = load_contract()
     for t in c.ordered_tables():
         click.echo(f"{t.name}{' (optional)' if t.optional else ''}  key={'+'.join(t.primary_key)}")
-        for col in t.column_list:
-            extra = f" codes={col.codes}" if col.codes else ""
-            click.echo(f"    {col.name:<28} {col.type}{'?' if col.nullable else ''}{extra}")
+        echo_table(["column", "type", "codes"],
+                   [(col.name, f"{col.type}{'?' if col.nullable else ''}", col.codes or "")
+                    for col in t.column_list], indent=4)
 
 
 @contract.command()

@@ -91,10 +91,11 @@ def suggest_cmd(call_id: str, at: datetime | None, top: int, as_json: bool) -> N
         click.echo(f"call {call_id}: no officer of its division is on duty and available at that moment")
         return
     click.echo(f"call {call_id}: {len(ranked)} officer(s) on duty and available; rank 1 = lowest predicted risk")
-    for r in shown:
-        click.echo(f"{r['rank']:>3}  {r['officer_id']:<14} risk {r['score']:.3f}")
-        for reason in r["reasons"]:
-            click.echo(f"       - {reason}")
+    from eis_core.cli_tables import echo_table
+
+    echo_table([("rank", "right"), "officer", ("risk", "right"), "reasons"],
+               [(r["rank"], r["officer_id"], f"{r['score']:.3f}", "\n".join(f"- {x}" for x in r["reasons"]))
+                for r in shown])
 
 
 @dispatch_cli.command("report")

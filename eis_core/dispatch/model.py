@@ -37,44 +37,6 @@ from eis_core.dispatch.features import KIND_BLOCKS, SUBSETS, Spec, dataset_colum
 
 LABEL_NAME = "dispatch_adverse"
 CLASS_PATH = "sklearn.ensemble.RandomForestClassifier"
-DDL = """
-CREATE SCHEMA IF NOT EXISTS dispatch;
-CREATE TABLE IF NOT EXISTS dispatch.subset_comparison (
-    run_id            bigint NOT NULL,
-    experiment_id     text NOT NULL,
-    model_id          text NOT NULL,
-    model_kind        text NOT NULL,
-    subset            text NOT NULL,
-    split_date        date NOT NULL,
-    n_features        integer NOT NULL,
-    n_train           integer NOT NULL,
-    n_train_pos       integer NOT NULL,
-    n_test            integer NOT NULL,
-    n_test_pos        integer NOT NULL,
-    threshold         double precision,
-    f1                double precision,
-    precision         double precision,
-    recall            double precision,
-    random_f1         double precision,
-    roc_auc           double precision,
-    average_precision double precision,
-    unsampled         jsonb,
-    artifact_path     text,
-    created_at        timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (run_id, model_kind, subset)
-);
-CREATE TABLE IF NOT EXISTS dispatch.feature_effects (
-    run_id        bigint NOT NULL,
-    model_id      text NOT NULL,
-    model_kind    text NOT NULL,
-    subset        text NOT NULL,
-    feature       text NOT NULL,
-    block         text NOT NULL,
-    importance    double precision,
-    signed_effect double precision,
-    PRIMARY KEY (run_id, model_kind, subset, feature)
-);
-"""
 
 
 ARTIFACT_KIND = "dispatch-model"  # the kind recorded in a dispatch model file's sidecar
@@ -85,7 +47,10 @@ class DispatchError(RuntimeError):
 
 
 def ensure_tables() -> None:
-    db.ensure_ddl("eis_dispatch_schema", DDL)
+    """The warehouse schema at the migrations' head (schema ``dispatch`` is revision 0005)."""
+    from eis_core.migrations import ensure_schema
+
+    ensure_schema()
 
 
 def _select_columns() -> sql.Composable:

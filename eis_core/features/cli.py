@@ -66,5 +66,7 @@ def dictionary(block: str | None) -> None:
         rows = conn.execute(
             "SELECT feature, block, \"window\", description, imputation FROM features.feature_dictionary "
             "WHERE %s::text IS NULL OR block = %s ORDER BY block, feature", (block, block)).fetchall()
-    for f, b, w, d, imp in rows:
-        click.echo(f"{f:<48} {b:<20} {w or '':<5} {d}" + (f"  [imputed: {imp}]" if imp else ""))
+    from eis_core.cli_tables import echo_table
+
+    echo_table(["feature", "block", "window", "description", "imputation"],
+               [(f, b, w or "", d, imp or "") for f, b, w, d, imp in rows])

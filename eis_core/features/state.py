@@ -31,23 +31,6 @@ MART_TABLES = (("features", "officer_cohort"), ("features", "officer_features"),
 
 FIX_COMMAND = "eis transform"
 
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS features;
-CREATE TABLE IF NOT EXISTS features.marts_loads (
-    as_of_date date PRIMARY KEY,
-    load_id    bigint,
-    built_at   timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS features.marts_status (
-    singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    raw_load_id   bigint,
-    marts_load_id bigint,
-    ok            boolean NOT NULL,
-    message       text,
-    finished_at   timestamptz NOT NULL DEFAULT now()
-);
-"""
-
 
 def _connect(conn):
     from eis_core import db
@@ -103,10 +86,12 @@ def record_build(dates, raw_id: int | None, ok: bool, message: str | None = None
                  conn=None) -> None:
     """Record a build of the marts for *dates* from load *raw_id*: on success the dates are from that load
     (and, after a full refresh, the only ones); on failure their rows are of unknown origin (NULL)."""
+    from eis_core.migrations import ensure_schema
+
     days = sorted({date.fromisoformat(str(d)) for d in dates})
+    ensure_schema()
     with _connect(conn) as c:
         c.execute("SELECT pg_advisory_xact_lock(hashtext('eis_marts_state'))")  # concurrent builds: one at a time
-        c.execute(_DDL)
         previous = _status(c)
         if ok and full_refresh:
             c.execute("DELETE FROM features.marts_loads")

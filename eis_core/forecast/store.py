@@ -7,37 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS forecast;
-CREATE TABLE IF NOT EXISTS forecast.runs (
-    run_id bigserial PRIMARY KEY, kind text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
-    data_start timestamp, data_end timestamp, params jsonb, seconds double precision);
-CREATE TABLE IF NOT EXISTS forecast.backtests (
-    run_id bigint NOT NULL REFERENCES forecast.runs, target text NOT NULL, series text NOT NULL,
-    model text NOT NULL, cutoff timestamp, horizon_bucket text NOT NULL, rmse double precision,
-    mae double precision, mase double precision, coverage_80 double precision, coverage_95 double precision,
-    n integer, chosen boolean NOT NULL);
-CREATE TABLE IF NOT EXISTS forecast.calls_hourly (
-    run_id bigint NOT NULL REFERENCES forecast.runs, series text NOT NULL, ts timestamp NOT NULL,
-    model text NOT NULL, yhat double precision, lo_80 double precision, hi_80 double precision,
-    lo_95 double precision, hi_95 double precision, chosen boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (run_id, series, model, ts));
-CREATE TABLE IF NOT EXISTS forecast.stops_daily (
-    run_id bigint NOT NULL REFERENCES forecast.runs, series text NOT NULL, day date NOT NULL,
-    model text NOT NULL, yhat double precision, lo_80 double precision, hi_80 double precision,
-    lo_95 double precision, hi_95 double precision, chosen boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (run_id, series, model, day));
-CREATE TABLE IF NOT EXISTS forecast.priority_scores (
-    run_id bigint NOT NULL REFERENCES forecast.runs, model text NOT NULL, accuracy double precision,
-    macro_f1 double precision, n_train integer, n_test integer, split_at timestamp, chosen boolean NOT NULL);
-ALTER TABLE forecast.priority_scores ADD COLUMN IF NOT EXISTS val_macro_f1 double precision;
-"""
-
 
 def ensure_schema() -> None:
-    from eis_core import db
+    """The warehouse schema at the migrations' head (schema ``forecast`` is revision 0005)."""
+    from eis_core import migrations
 
-    db.ensure_ddl("forecast_schema", DDL)
+    migrations.ensure_schema()
 
 
 def new_run(kind: str, params: dict, data_start=None, data_end=None) -> int:

@@ -39,7 +39,7 @@ from psycopg import sql
 
 from eis_core import db
 from eis_core.contract import Contract, Table, load_contract
-from eis_core.load.ddl import CONTROL_DDL, RAW_SCHEMA, create_raw_table
+from eis_core.load.ddl import RAW_SCHEMA, add_column, create_raw_table
 from eis_core.load.parse import ROW_COL, ParsedFile, Problem, find_files, path_problem, read_table_file, sha256_of
 from eis_core.load.rowrules import UnsupportedRule, failing_rows
 from eis_core.load.suites import INCOMING_SCHEMA, read_suite
@@ -139,10 +139,12 @@ class LoadReport:
 
 
 def ensure_raw_schema(contract: Contract | None = None) -> None:
-    """Create the control tables and an empty ``raw.<table>`` for every contract table."""
+    """Upgrade the schema (the control tables) and create an empty ``raw.<table>`` for every contract table."""
+    from eis_core.migrations import ensure_schema
+
     contract = contract or load_contract()
+    ensure_schema()  # the bookkeeping tables (migration 0001); the raw tables below follow the contract
     with db.connect() as conn:
-        conn.execute(CONTROL_DDL)
         existing = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (RAW_SCHEMA,))}
         for t in contract.ordered_tables():
@@ -155,8 +157,7 @@ def ensure_raw_schema(contract: Contract | None = None) -> None:
                 (RAW_SCHEMA, t.name))}
             for c in t.column_list:
                 if c.name not in have:
-                    conn.execute(sql.SQL("ALTER TABLE {}.{} ADD COLUMN {} {}").format(
-                        sql.Identifier(RAW_SCHEMA), sql.Identifier(t.name), sql.Identifier(c.name), sql.SQL(c.pg_type)))
+                    conn.execute(add_column(RAW_SCHEMA, t.name, c.name, c.pg_type))
 
 
 def parse_extracted_at(value, source: str) -> str:

@@ -79,13 +79,20 @@ def build_cmd(config: str, labels: str, split_ids: tuple[str, ...]) -> None:
     except (MatrixError, TransformError) as exc:
         _fail(exc, 1)
     click.echo("")
-    click.echo(f"{'split':<18} {'train matrix':<17} {'rows':>7} {'pos':>5}  {'test matrix':<17} {'rows':>7} {'pos':>5}")
-    for b in built:
-        tr, te = b["train"], b["test"]
-        click.echo(f"{b['split']['split_id']:<18} {tr['matrix_id']:<17} {tr['n_rows']:>7,} {tr['n_positive']:>5,}  "
-                   f"{te['matrix_id']:<17} {te['n_rows']:>7,} {te['n_positive']:>5,}")
+    echo_built_matrices(built, time.perf_counter() - t0)
+
+
+def echo_built_matrices(built: list[dict], seconds: float) -> None:
+    """The train/test matrices of each split as a table, and how many were reused."""
+    from eis_core.cli_tables import echo_table
+
+    echo_table(["split", "train matrix", ("rows", "right"), ("pos", "right"), "test matrix", ("rows", "right"),
+                ("pos", "right")],
+               [(b["split"]["split_id"], b["train"]["matrix_id"], f"{b['train']['n_rows']:,}",
+                 f"{b['train']['n_positive']:,}", b["test"]["matrix_id"], f"{b['test']['n_rows']:,}",
+                 f"{b['test']['n_positive']:,}") for b in built])
     reused = sum(int(b[k].get("reused", False)) for b in built for k in ("train", "test"))
-    click.echo(f"{2 * len(built)} matrices ({reused} reused) in {time.perf_counter() - t0:.1f} s")
+    click.echo(f"{2 * len(built)} matrices ({reused} reused) in {seconds:.1f} s")
 
 
 @matrices_cli.command("list")
@@ -110,10 +117,13 @@ def list_cmd(config: str, as_json: bool) -> None:
     if not metas:
         click.echo(f"no matrices under {project_dir(cfg) / 'matrices'} (`eis matrices build`)")
         return
-    click.echo(f"{'matrix':<17} {'as-of dates':<25} {'label':<11} {'rows':>8} {'pos':>6} {'feat':>5} {'MB':>6}  created")
-    for m in metas:
-        dates = m.get("as_of_dates") or []
-        span = dates[0] if len(dates) == 1 else f"{dates[0]}…{dates[-1]} ({len(dates)})" if dates else "-"
-        click.echo(f"{m['matrix_id']:<17} {span:<25} {m.get('label_name', ''):<11} {m.get('n_rows', 0):>8,} "
-                   f"{m.get('n_positive', 0):>6,} {m.get('n_features', 0):>5} {m.get('bytes', 0) / 2**20:>6.1f}  "
-                   f"{m.get('created_at', '')}")
+    from eis_core.cli_tables import echo_table
+
+    def span(dates: list) -> str:
+        return dates[0] if len(dates) == 1 else f"{dates[0]}…{dates[-1]} ({len(dates)})" if dates else "-"
+
+    echo_table(["matrix", "as-of dates", "label", ("rows", "right"), ("pos", "right"), ("feat", "right"),
+                ("MB", "right"), "created"],
+               [(m["matrix_id"], span(m.get("as_of_dates") or []), m.get("label_name", ""), f"{m.get('n_rows', 0):,}",
+                 f"{m.get('n_positive', 0):,}", m.get("n_features", 0), f"{m.get('bytes', 0) / 2**20:.1f}",
+                 m.get("created_at", "")) for m in metas])

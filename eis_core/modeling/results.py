@@ -9,7 +9,7 @@ feature importances, selections and the paper's Table 3.
 * A **model group** is an estimator class + hyperparameters + feature list + label; a **model** is a
   model group trained on one train matrix with one seed (one per temporal split).
 
-Every table is created idempotently by :func:`ensure_results_schema`; bulk rows are written with
+Every table is created by the migrations (eis_core.migrations, revision 0002); bulk rows are written with
 ``COPY`` (psycopg ``cursor.copy`` with ``sql.Identifier``), never with string-formatted SQL.
 """
 
@@ -30,148 +30,19 @@ from eis_core.paths import REPO_ROOT
 
 SCHEMA = "results"
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS results;
-
-CREATE TABLE IF NOT EXISTS results.experiments (
-    experiment_id text PRIMARY KEY,
-    config        jsonb NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE IF NOT EXISTS results.runs (
-    run_id           bigserial PRIMARY KEY,
-    experiment_id    text NOT NULL REFERENCES results.experiments (experiment_id),
-    config_hash      text NOT NULL,
-    git_commit       text,
-    package_versions jsonb,
-    random_seed      integer,
-    started_at       timestamptz NOT NULL DEFAULT now(),
-    finished_at      timestamptz,
-    status           text NOT NULL DEFAULT 'running',
-    timings          jsonb
-);
-
-CREATE TABLE IF NOT EXISTS results.matrices (
-    matrix_id   text PRIMARY KEY,
-    kind        text,
-    split_id    text,
-    as_of_dates date[],
-    label_name  text,
-    n_rows      integer,
-    n_positive  integer,
-    n_features  integer,
-    path        text,
-    metadata    jsonb,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE IF NOT EXISTS results.model_groups (
-    model_group_id    text PRIMARY KEY,
-    class_path        text NOT NULL,
-    hyperparameters   jsonb NOT NULL,
-    feature_list_hash text NOT NULL,
-    label_name        text,
-    is_baseline       boolean NOT NULL DEFAULT false,
-    feature_names     jsonb,
-    created_at        timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE IF NOT EXISTS results.models (
-    model_id        text PRIMARY KEY,
-    model_group_id  text NOT NULL REFERENCES results.model_groups (model_group_id),
-    run_id          bigint REFERENCES results.runs (run_id),
-    split_id        text,
-    train_matrix_id text,
-    test_matrix_id  text,
-    artifact_path   text,
-    train_seconds   double precision,
-    status          text NOT NULL,
-    random_seed     integer,
-    message         text,
-    created_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS models_run_idx ON results.models (run_id);
-CREATE INDEX IF NOT EXISTS models_group_idx ON results.models (model_group_id);
-
--- which runs used which models (a model trained by one run is reused, not retrained, by later runs
--- and by other experiments with the same model group, train matrix and seed)
-CREATE TABLE IF NOT EXISTS results.run_models (
-    run_id   bigint NOT NULL REFERENCES results.runs (run_id),
-    model_id text NOT NULL REFERENCES results.models (model_id) ON DELETE CASCADE,
-    PRIMARY KEY (run_id, model_id)
-);
-
-CREATE TABLE IF NOT EXISTS results.predictions (
-    model_id           text NOT NULL,
-    officer_id         text NOT NULL,
-    as_of_date         date NOT NULL,
-    score              double precision NOT NULL,
-    label              smallint,
-    rank_abs_no_ties   integer NOT NULL,
-    rank_pct_no_ties   double precision NOT NULL,
-    rank_abs_with_ties integer NOT NULL,
-    rank_pct_with_ties double precision NOT NULL,
-    PRIMARY KEY (model_id, officer_id, as_of_date)
-);
-
-CREATE TABLE IF NOT EXISTS results.evaluations (
-    model_id   text NOT NULL,
-    split_id   text,
-    metric     text NOT NULL,
-    parameter  text NOT NULL DEFAULT '',
-    tie_method text NOT NULL CHECK (tie_method IN ('worst', 'best', 'stochastic', 'none')),
-    value      double precision,
-    value_sd   double precision,
-    n_examples integer,
-    PRIMARY KEY (model_id, metric, parameter, tie_method)
-);
-
-CREATE TABLE IF NOT EXISTS results.feature_importances (
-    model_id   text NOT NULL,
-    feature    text NOT NULL,
-    importance double precision,
-    method     text NOT NULL CHECK (method IN ('impurity', 'coefficient', 'none')),
-    rank       integer,
-    PRIMARY KEY (model_id, feature)
-);
-
-CREATE TABLE IF NOT EXISTS results.selections (
-    selection_id   bigserial PRIMARY KEY,
-    experiment_id  text NOT NULL,
-    rule           text NOT NULL,
-    metric         text NOT NULL,
-    model_group_id text,
-    chosen         boolean NOT NULL DEFAULT false,
-    report_path    text,
-    selected_at    timestamptz NOT NULL DEFAULT now(),
-    selected_by    text
-);
-
-CREATE TABLE IF NOT EXISTS results.table3 (
-    model_id       text PRIMARY KEY,
-    split_id       text,
-    model_group_id text,
-    flag_count     integer NOT NULL,
-    tp integer NOT NULL, fp integer NOT NULL, tn integer NOT NULL, fn integer NOT NULL,
-    legacy_tp integer NOT NULL, legacy_fp integer NOT NULL, legacy_tn integer NOT NULL, legacy_fn integer NOT NULL,
-    flags_to_match integer,   -- officers the model must flag to reach legacy_tp (NULL: never reaches it)
-    legacy_source  text       -- 'flags' (the department's eis_flags) or 'rules' (the configured legacy_rules)
-);
-ALTER TABLE results.table3 ADD COLUMN IF NOT EXISTS flags_to_match integer;
-ALTER TABLE results.table3 ADD COLUMN IF NOT EXISTS legacy_source text;
-ALTER TABLE results.runs ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz;
-ALTER TABLE results.runs ADD COLUMN IF NOT EXISTS owner text;
-"""
 
 PACKAGES = ("scikit-learn", "pandas", "numpy", "dbt-core", "apache-airflow", "great-expectations")
 
+
 def ensure_results_schema() -> None:
-    """Create schema ``results`` and its tables when missing (safe to call concurrently)."""
-    db.ensure_ddl("eis_results_schema", DDL)
+    """The warehouse schema at the migrations' head (schema ``results`` is revision 0002)."""
+    from eis_core.migrations import ensure_schema
+
+    ensure_schema()
 
 
 # ----------------------------------------------------------------------------------------- hashing
+
 
 def _json_default(o: Any) -> Any:
     if isinstance(o, (date, datetime)):
@@ -208,6 +79,7 @@ def config_hash(officer_cfg: Any, labels_cfg: Any = None) -> str:
 
 
 # ----------------------------------------------------------------------------------------- runs
+
 
 def git_commit() -> str | None:
     try:
@@ -342,6 +214,7 @@ def run_info(run_id: int) -> dict:
 
 # ----------------------------------------------------------------------------------------- matrices
 
+
 def record_matrix(meta: dict) -> None:
     """Upsert one row of results.matrices from a matrix's metadata dict (the whole dict goes to ``metadata``)."""
     ensure_results_schema()
@@ -371,6 +244,7 @@ def matrix_row(matrix_id: str) -> dict | None:
 
 
 # ----------------------------------------------------------------------------------------- COPY
+
 
 def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """COPY *rows* into results.<table> (columns named with sql.Identifier); returns the row count."""

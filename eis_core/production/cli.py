@@ -171,7 +171,8 @@ def feedback_outcomes():
     if not rows:
         click.echo("nothing to report yet")
         return
-    click.echo(f"{'intervention':<14} {'officers':>8} {'observed':>8} {'adverse':>8}")
-    for r in rows:
-        rate = "-" if r["adverse_rate"] is None else f"{r['adverse_rate']:.1%}"
-        click.echo(f"{r['intervention']:<14} {r['officers']:>8} {r['with_outcome']:>8} {rate:>8}")
+    from eis_core.cli_tables import echo_table
+
+    echo_table(["intervention", ("officers", "right"), ("observed", "right"), ("adverse", "right")],
+               [(r["intervention"], r["officers"], r["with_outcome"],
+                 "-" if r["adverse_rate"] is None else f"{r['adverse_rate']:.1%}") for r in rows])

@@ -29,76 +29,16 @@ from eis_core import db
 
 Progress = Callable[[str], object] | None
 
-DDL = """
-CREATE TABLE IF NOT EXISTS results.permutation_importances (
-    model_id        text NOT NULL,
-    feature         text NOT NULL,
-    importance_mean double precision NOT NULL,
-    importance_sd   double precision NOT NULL,
-    scoring         text NOT NULL,
-    n_repeats       integer NOT NULL,
-    rank            integer NOT NULL,
-    PRIMARY KEY (model_id, feature)
-);
-CREATE TABLE IF NOT EXISTS results.risk_curves (
-    model_id   text NOT NULL,
-    feature    text NOT NULL,
-    bin        integer NOT NULL,
-    bin_low    double precision NOT NULL,
-    bin_high   double precision NOT NULL,
-    mean_score double precision,
-    sd_score   double precision,
-    n          integer NOT NULL,
-    PRIMARY KEY (model_id, feature, bin)
-);
-CREATE TABLE IF NOT EXISTS results.risk_curve_direction (
-    model_id       text NOT NULL,
-    feature        text NOT NULL,
-    directionality double precision,
-    PRIMARY KEY (model_id, feature)
-);
-CREATE TABLE IF NOT EXISTS results.partial_dependence (
-    model_id    text NOT NULL,
-    feature     text NOT NULL,
-    grid_value  double precision NOT NULL,
-    average     double precision NOT NULL,
-    PRIMARY KEY (model_id, feature, grid_value)
-);
-CREATE TABLE IF NOT EXISTS results.bias_audit (
-    model_id        text NOT NULL,
-    split_id        text,
-    as_of_date      date NOT NULL,
-    threshold       text NOT NULL,
-    attribute       text NOT NULL,
-    group_value     text NOT NULL,
-    reference_group text NOT NULL,
-    group_size      integer NOT NULL,
-    flagged         integer NOT NULL,
-    flag_rate       double precision,
-    precision       double precision,
-    tpr             double precision,
-    fpr             double precision,
-    fnr             double precision,
-    flag_rate_ratio double precision,
-    tpr_ratio       double precision,
-    fpr_ratio       double precision,
-    out_of_range    boolean NOT NULL,
-    PRIMARY KEY (model_id, as_of_date, threshold, attribute, group_value)
-);
-"""
-
-#: the advisory-lock / once-per-database name of these tables (see eis_core.db.ensure_ddl)
-DDL_NAME = "eis_results_insights"
-
 
 def ensure_insight_tables() -> None:
-    from eis_core.modeling.results import ensure_results_schema
+    """The warehouse schema at the migrations' head (these ``results`` tables are revision 0002)."""
+    from eis_core.migrations import ensure_schema
 
-    ensure_results_schema()
-    db.ensure_ddl(DDL_NAME, DDL)
+    ensure_schema()
 
 
 # ----------------------------------------------------------------------------------------- bias audit
+
 
 def _safe_ratio(a, b):
     if a is None or b is None or not np.isfinite(a) or not np.isfinite(b) or b == 0:
@@ -193,6 +133,7 @@ def audit_model_group(model_group_id: str, officer_cfg=None, progress: Progress 
 
 
 # ----------------------------------------------------------------------------------------- curves
+
 
 def monte_carlo_curves(estimator, X_train: pd.DataFrame, features: list[str], n_samples: int = 5000,
                        n_bins: int = 10, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -169,11 +169,11 @@ def status_cmd(decisions) -> None:
     if not models:
         click.echo("no severity models yet: `eis severity train`")
         return
-    click.echo(f"{'version':24}{'status':12}{'train window':25}{'n_train':>9}{'macro-F1':>10}")
-    for m in models:
-        f1 = f"{float(m['macro_f1']):.3f}" if m["macro_f1"] else "-"
-        click.echo(f"{m['version']:24}{m['status']:12}{str(m['train_start']) + ' .. ' + str(m['train_end']):25}"
-                   f"{m['n_train'] or 0:9,}{f1:>10}")
+    from eis_core.cli_tables import echo_table
+
+    echo_table(["version", "status", "train window", ("n_train", "right"), ("macro-F1", "right")],
+               [(m["version"], m["status"], f"{m['train_start']} .. {m['train_end']}", f"{m['n_train'] or 0:,}",
+                 f"{float(m['macro_f1']):.3f}" if m["macro_f1"] else "-") for m in models])
     if dec:
         click.echo("\ndecisions:")
         for d in dec:
@@ -272,9 +272,12 @@ def tokens_list() -> None:
         rows = list_tokens(conn)
     if not rows:
         click.echo("no tokens: `eis tokens add NAME`")
-    for r in rows:
-        click.echo(f"{r['token_id']:>4}  {r['name']:30} {r['created_at']:%Y-%m-%d %H:%M}  "
-                   f"{'DISABLED' if r['disabled'] else 'active'}")
+        return
+    from eis_core.cli_tables import echo_table
+
+    echo_table([("id", "right"), "name", "created", "status"],
+               [(r["token_id"], r["name"], f"{r['created_at']:%Y-%m-%d %H:%M}",
+                 "DISABLED" if r["disabled"] else "active") for r in rows])
 
 
 @tokens_cli.command("disable")

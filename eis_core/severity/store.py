@@ -1,4 +1,4 @@
-"""Schema ``severity`` in the warehouse (created idempotently by :func:`ensure_severity_schema`).
+"""Schema ``severity`` in the warehouse (created by the migrations, revision 0005).
 
 Tables (names and columns are an interface: the web app reads them):
 
@@ -15,96 +15,13 @@ from __future__ import annotations
 
 import json
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS severity;
-CREATE TABLE IF NOT EXISTS severity.models (
-    version text PRIMARY KEY,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    train_start date,
-    train_end date,
-    data_hash text NOT NULL,
-    library_versions jsonb NOT NULL,
-    metrics jsonb NOT NULL,
-    artifact_path text NOT NULL,
-    status text NOT NULL CHECK (status IN ('champion', 'challenger', 'retired')),
-    artifact_sha256 text,
-    feature_version integer,
-    n_train integer,
-    params jsonb);
-CREATE UNIQUE INDEX IF NOT EXISTS models_one_champion ON severity.models ((true)) WHERE status = 'champion';
-CREATE TABLE IF NOT EXISTS severity.decisions (
-    decision_id bigserial PRIMARY KEY,
-    decided_at timestamptz NOT NULL DEFAULT now(),
-    champion_version text,
-    challenger_version text,
-    champion_f1 double precision,
-    challenger_f1 double precision,
-    margin double precision,
-    promoted boolean NOT NULL,
-    decided_by text NOT NULL,
-    reason text NOT NULL,
-    n_holdout integer);
-CREATE TABLE IF NOT EXISTS severity.predictions_log (
-    id bigserial PRIMARY KEY,
-    report_id text,
-    model_version text NOT NULL,
-    predicted text NOT NULL,
-    probabilities jsonb NOT NULL,
-    scored_at timestamptz NOT NULL DEFAULT now(),
-    token_id bigint);
-CREATE INDEX IF NOT EXISTS predictions_log_report ON severity.predictions_log (report_id);
-CREATE TABLE IF NOT EXISTS severity.monitoring_daily (
-    day date NOT NULL,
-    model_version text NOT NULL,
-    n_resolved integer NOT NULL,
-    macro_f1 double precision,
-    accuracy double precision,
-    PRIMARY KEY (day, model_version));
-CREATE TABLE IF NOT EXISTS severity.drift (
-    day date NOT NULL,
-    model_version text NOT NULL,
-    feature text NOT NULL,
-    psi double precision,
-    threshold double precision,
-    alert boolean NOT NULL,
-    PRIMARY KEY (day, model_version, feature));
-CREATE TABLE IF NOT EXISTS severity.division_f1 (
-    day date NOT NULL,
-    model_version text NOT NULL,
-    division text NOT NULL,
-    n integer NOT NULL,
-    macro_f1 double precision,
-    PRIMARY KEY (day, model_version, division));
-CREATE TABLE IF NOT EXISTS severity.alerts (
-    alert_id bigserial PRIMARY KEY,
-    raised_at timestamptz NOT NULL DEFAULT now(),
-    day date,
-    kind text NOT NULL,
-    message text NOT NULL,
-    model_version text);
-CREATE TABLE IF NOT EXISTS severity.api_tokens (
-    token_id bigserial PRIMARY KEY,
-    name text NOT NULL,
-    token_hash text NOT NULL UNIQUE,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    disabled boolean NOT NULL DEFAULT false);
-CREATE TABLE IF NOT EXISTS severity.retrain_runs (
-    run_id bigserial PRIMARY KEY,
-    ran_at timestamptz NOT NULL DEFAULT now(),
-    as_of timestamp NOT NULL,
-    outcomes_since timestamp,
-    n_new_outcomes integer NOT NULL,
-    challenger_version text,
-    decision_id bigint,
-    seconds double precision);
-"""
-
 
 def ensure_severity_schema(conn=None) -> None:
-    """Create schema ``severity`` and its tables if missing (safe to call any number of times)."""
-    from eis_core import db
+    """The warehouse schema at the migrations' head (:func:`eis_core.migrations.ensure_schema`; *conn* is
+    accepted for the callers' sake: the check runs once per process on its own connection)."""
+    from eis_core.migrations import ensure_schema
 
-    db.ensure_ddl("eis_severity_schema", DDL, conn)
+    ensure_schema()
 
 
 def record_decision(conn, *, champion_version, challenger_version, champion_f1, challenger_f1, margin, promoted,

@@ -18,11 +18,12 @@ def create_app(*args, **kwargs):
 
 
 def demo_step(echo=print, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> dict:
-    """Ensure schema ``webapp``, create (or reset) the ``admin`` user with a freshly generated password,
+    """Upgrade the warehouse schema (``eis db upgrade``), create (or reset) the ``admin`` user with a freshly generated password,
     and print how to open the app.  Returns {url, username, password, command}."""
-    from eis_core.webapp.store import add_user, ensure_webapp_schema
+    from eis_core.migrations import ensure_schema
+    from eis_core.webapp.store import add_user
 
-    ensure_webapp_schema()
+    ensure_schema()
     password = add_user("admin", "admin", password=None, created_by="eis demo", replace=True)
     url = f"http://{host}:{port}/"
     echo("")

@@ -23,11 +23,15 @@ def webapp_cli(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
     from eis_core import db
+    from eis_core.migrations import SchemaBehind
     from eis_core.webapp.app import create_app
     from eis_core.webapp.store import list_users
 
     db.start()
-    app = create_app()
+    try:
+        app = create_app()  # never changes the schema: refuses a warehouse that is behind
+    except SchemaBehind as exc:
+        raise click.ClickException(str(exc)) from None
     active = [u for u in list_users() if not u["disabled"]]
     if not active:
         click.echo("warning: no active user yet; create one with `eis users add NAME --role admin`", err=True)
@@ -54,8 +58,10 @@ def users_cli() -> None:
 def users_add(username: str, role: str, division: str | None, password_stdin: bool, reset: bool,
               new_division: bool) -> None:
     """Create USERNAME with a generated password (printed once; only its argon2 hash is stored)."""
+    from eis_core.migrations import ensure_schema
     from eis_core.webapp.store import UserError, add_user
 
+    ensure_schema()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
         pw = add_user(username, role, division, password, created_by="eis users", replace=reset,
@@ -71,25 +77,29 @@ def users_add(username: str, role: str, division: str | None, password_stdin: bo
 @users_cli.command("list")
 def users_list() -> None:
     """List the users (never their passwords)."""
+    from eis_core.migrations import ensure_schema
     from eis_core.webapp.store import list_users
 
+    ensure_schema()
     users = list_users()
     if not users:
         click.echo("no users yet: `eis users add NAME --role admin`")
         return
-    click.echo(f"{'user':<20} {'role':<11} {'division':<14} {'status':<9} last login")
-    for u in users:
-        last = u["last_login_at"].strftime("%Y-%m-%d %H:%M") if u["last_login_at"] else "-"
-        click.echo(f"{u['username']:<20} {u['role']:<11} {(u['division'] or '-'):<14} "
-                   f"{'disabled' if u['disabled'] else 'active':<9} {last}")
+    from eis_core.cli_tables import echo_table
+
+    echo_table(["user", "role", "division", "status", "last login"],
+               [(u["username"], u["role"], u["division"] or "-", "disabled" if u["disabled"] else "active",
+                 u["last_login_at"].strftime("%Y-%m-%d %H:%M") if u["last_login_at"] else "-") for u in users])
 
 
 @users_cli.command("disable")
 @click.argument("username")
 def users_disable(username: str) -> None:
     """Disable USERNAME (its sessions end at once; the row stays for the audit trail)."""
+    from eis_core.migrations import ensure_schema
     from eis_core.webapp.store import UserError, disable_user
 
+    ensure_schema()
     try:
         disable_user(username.strip().lower())
     except UserError as e:
@@ -101,7 +111,9 @@ def users_disable(username: str) -> None:
 @click.argument("username")
 def users_unlock(username: str) -> None:
     """Lift USERNAME's login locks (after repeated failed logins) at every address."""
+    from eis_core.migrations import ensure_schema
     from eis_core.webapp.store import unlock_user
 
+    ensure_schema()
     n = unlock_user(username.strip().lower(), by="eis users")
     click.echo(f"user {username}: {n} locked address{'es' if n != 1 else ''} unlocked")

@@ -1,0 +1,133 @@
+"""The admins' pages: the access audit (search, CSV export) and user management."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from eis_core.webapp import store
+from eis_core.webapp.common import check_csrf, clean, csv_safe, parse_date, render, require_role
+from eis_core.webapp.security import client_of
+
+router = APIRouter()
+
+
+def audit_query(request: Request, user: str | None, officer: str | None, action: str | None,
+                since: str | None, until: str | None, before: str | None, limit: int) -> dict:
+    require_role(request, "admin")
+    filters = {"user": clean(user), "officer": clean(officer), "action": clean(action),
+               "since": parse_date(since, "since"), "until": parse_date(until, "until")}
+    for k in ("user", "officer", "action"):
+        if filters[k] and len(filters[k]) > 100:
+            raise HTTPException(400, f"{k}: at most 100 characters")
+    try:
+        before_id = int(before) if before else None
+    except ValueError:
+        raise HTTPException(400, "before: not a number") from None
+    rows = store.search_audit(filters["user"], filters["officer"], filters["action"], filters["since"],
+                              filters["until"], before_id, limit)
+    return {"filters": filters, "rows": rows, "before": before_id}
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(request: Request, user: str | None = None, officer: str | None = None,
+               action: str | None = None, since: str | None = None, until: str | None = None,
+               before: str | None = None):
+    """Who did what, when, from where: filter by user, officer (or any target), action and dates."""
+    ctx = audit_query(request, user, officer, action, since, until, before, 200)
+    f = ctx["filters"]
+    query = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in f.items() if v}
+    ctx.update(actions=store.audit_actions(), export_query=urlencode(query),
+               next_query=urlencode({**query, "before": ctx["rows"][-1]["audit_id"]})
+               if len(ctx["rows"]) == 200 else None)
+    return render(request, "audit.html", ctx)
+
+@router.get("/admin/audit.csv")
+def audit_csv(request: Request, user: str | None = None, officer: str | None = None,
+              action: str | None = None, since: str | None = None, until: str | None = None):
+    admin = require_role(request, "admin")
+    ctx = audit_query(request, user, officer, action, since, until, None, 100_000)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["audit_id", "at", "username", "action", "target", "client", "detail"])
+    for r in ctx["rows"]:
+        w.writerow([csv_safe(x) for x in (r["audit_id"], r["at"].isoformat(), r["username"], r["action"],
+                                          r["target"], r["client"],
+                                          json.dumps(r["detail"], default=str) if r["detail"] else "")])
+    f = ctx["filters"]
+    store.audit(admin.username, "export_audit", "access_audit",
+                {**{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in f.items()},
+                 "rows": len(ctx["rows"])}, client_of(request))
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="eis-audit.csv"'})
+
+def users_render(request: Request, *, created: dict | None = None, error: str | None = None,
+                 notice: str | None = None, status: int = 200) -> HTMLResponse:
+    return render(request, "users.html", {"users": store.list_users(), "locks": store.current_locks(),
+                                          "divisions": store.known_divisions(), "created": created,
+                                          "error": error, "notice": notice}, status)
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request):
+    require_role(request, "admin")
+    return users_render(request)
+
+@router.post("/admin/users")
+async def users_add(request: Request):
+    form = await request.form()
+    check_csrf(request, form)
+    user = require_role(request, "admin")
+    name = str(form.get("username") or "").strip().lower()
+    try:
+        pw = await run_in_threadpool(store.add_user, name, str(form.get("role") or ""),
+                                     clean(str(form.get("division") or "")), None, user.username, False,
+                                     client_of(request))
+    except store.UserError as e:
+        return users_render(request, error=str(e), status=400)
+    return users_render(request, created={"username": name, "password": pw})
+
+@router.post("/admin/users/{username}/{action}")
+async def users_change(request: Request, username: str, action: str):
+    """disable, enable, unlock (lift the login locks), reset (a new generated password, shown once),
+    role (set role and the supervisor's division)."""
+    form = await request.form()
+    check_csrf(request, form)
+    user = require_role(request, "admin")
+    client = client_of(request)
+    if action not in ("disable", "enable", "unlock", "reset", "role", "contact"):
+        raise HTTPException(404, "action: one of disable, enable, unlock, reset, role, contact")
+    if username == user.username and action in ("disable", "role"):
+        raise HTTPException(400, f"username: you cannot {'disable' if action == 'disable' else 're-role'} "
+                                 "your own account")
+    try:
+        if action == "disable":
+            await run_in_threadpool(store.disable_user, username, user.username, client)
+        elif action == "unlock":
+            n = await run_in_threadpool(store.unlock_user, username, user.username, client)
+            return users_render(request, notice=f"{username}: login locks lifted ({n} address"
+                                                f"{'es' if n != 1 else ''} were locked)")
+        elif action == "enable":
+            await run_in_threadpool(lambda: store.update_user(username, by=user.username, client=client,
+                                                              enabled=True))
+        elif action == "contact":
+            await run_in_threadpool(lambda: store.set_contact(
+                username, by=user.username, client=client, email=str(form.get("email") or ""),
+                reports_to=str(form.get("reports_to") or "")))
+        elif action == "reset":
+            pw = await run_in_threadpool(lambda: store.update_user(username, by=user.username, client=client,
+                                                                   reset_password=True))
+            return users_render(request, created={"username": username, "password": pw})
+        else:
+            await run_in_threadpool(lambda: store.update_user(
+                username, by=user.username, client=client, role=str(form.get("role") or ""),
+                division=clean(str(form.get("division") or ""))))
+    except store.UserError as e:
+        if str(e).startswith("username: no user"):
+            raise HTTPException(404, str(e)) from None
+        return users_render(request, error=str(e), status=400)
+    return RedirectResponse("/admin/users", status_code=303)
