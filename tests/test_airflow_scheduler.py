@@ -100,6 +100,6 @@ def test_stop_leaves_no_process_behind(running_stack):
     assert stack.stop(progress=print) is True
     assert stack.group_members(running_stack.pgid) == []
     assert stack.stack_processes(running_stack.stack_id) == []
-    assert not any(stack._alive(pid) for pid in pids.values())
+    assert not any(stack.pid_alive(pid) for pid in pids.values())
     assert stack.status() == {"running": False}
     assert stack.health(running_stack.port, timeout=1) is None

@@ -3,12 +3,12 @@ resumable training (no duplicate rows, a crash mid-write leaves nothing), ranks,
 
 from __future__ import annotations
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
 from eis_core import db
+from eis_core.artifacts.models import load_model
 from eis_core.modeling import train as train_mod
 from eis_core.modeling.evaluate import rank_scores
 from eis_core.modeling.estimators import predict_scores
@@ -96,8 +96,8 @@ def test_train_and_score_is_idempotent_and_correct(setup, monkeypatch):
                 "rank_pct_with_ties FROM results.predictions WHERE model_id = %s ORDER BY officer_id", (mid,)).fetchall(),
                 columns=["officer_id", "score", "label", "abs_nt", "pct_nt", "abs_wt", "pct_wt"])
             assert len(df) == len(X)  # COPY-written rows = test matrix rows
-            # the artifact loads and reproduces the stored scores
-            est = joblib.load(m[0])
+            # the artifact verifies, loads and reproduces the stored scores
+            est = load_model(m[0], kind="officer-model")
             order = index["officer_id"].argsort().to_numpy()
             np.testing.assert_allclose(predict_scores(est, X, index)[order], df["score"].to_numpy(), rtol=1e-12)
             np.testing.assert_array_equal(y.to_numpy()[order], df["label"].to_numpy())

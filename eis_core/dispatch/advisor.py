@@ -171,7 +171,8 @@ def candidates(conn, call: dict, t: datetime, session_gap_hours: float) -> list[
 
 
 def latest_model() -> dict:
-    import joblib
+    from eis_core.artifacts.models import ArtifactError, load_model
+    from eis_core.dispatch.model import ARTIFACT_KIND
 
     with db.connect() as conn:
         if not conn.execute("SELECT to_regclass('dispatch.subset_comparison')").fetchone()[0]:
@@ -182,7 +183,10 @@ def latest_model() -> dict:
         ).fetchone()
     if row is None:
         raise SuggestError("no dispatch suggestion model: run `eis dispatch train` first")
-    art = joblib.load(row[0])
+    try:
+        art = load_model(row[0], kind=ARTIFACT_KIND)  # verified before unpickling
+    except ArtifactError as exc:
+        raise SuggestError(str(exc)) from None
     art["spec"] = Spec(**art["spec"])
     art.update(model_id=row[1], run_id=row[2])
     return art

@@ -14,7 +14,7 @@
    top-k dispatches, ROC-AUC, average precision.
 4. Record: ``results`` (own experiment, run, model groups, models, evaluations, feature importances)
    and ``dispatch.subset_comparison`` / ``dispatch.feature_effects``; artifacts under
-   ``$EIS_HOME/dispatch/models``.
+   ``<artifact root>/dispatch/models`` (:mod:`eis_core.artifacts`: written atomically, verified on load).
 """
 
 from __future__ import annotations
@@ -30,12 +30,16 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from eis_core import db
+from eis_core.artifacts.models import save_model
+from eis_core.artifacts.storage import artifact_root
 from eis_core.config import DEFAULT_LABELS_CONFIG
 from eis_core.dispatch.features import KIND_BLOCKS, SUBSETS, Spec, dataset_columns, subset_blocks
-from eis_core.paths import eis_home
 
 LABEL_NAME = "dispatch_adverse"
 CLASS_PATH = "sklearn.ensemble.RandomForestClassifier"
+
+
+ARTIFACT_KIND = "dispatch-model"  # the kind recorded in a dispatch model file's sidecar
 
 
 class DispatchError(RuntimeError):
@@ -193,13 +197,18 @@ def train(labels: Path | str = DEFAULT_LABELS_CONFIG, negative_ratio: float = 9.
           progress: Callable[[str], object] | None = print) -> dict:
     """See the module doc.  Returns {experiment_id, run_id, split_date, rows: [subset comparison rows],
     report (path or None)}."""
-    import joblib  # noqa: I001 (the import below is wrapped by hand: the module stays under 400 lines)
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     from eis_core.config import load_labels_config
     from eis_core.modeling.evaluate import evaluate_scores
-    from eis_core.modeling.results import (copy_rows, delete_model_rows, finish_run, link_run_model, stable_hash,
-                                           start_run)
+    from eis_core.modeling.results import (
+        copy_rows,
+        delete_model_rows,
+        finish_run,
+        link_run_model,
+        stable_hash,
+        start_run,
+    )
     from eis_core.modeling.train import feature_list_hash, model_group_id, model_id_for
 
     say = progress or (lambda _m: None)
@@ -241,8 +250,7 @@ def train(labels: Path | str = DEFAULT_LABELS_CONFIG, negative_ratio: float = 9.
     split_id = f"dispatch_{split.isoformat()}"
     train_id = stable_hash("dispatch_sample", split, negative_ratio, seed, counts, len(train_df), int(y_tr.sum()))
     test_id = stable_hash("dispatch_sample_test", split, negative_ratio, seed, counts, len(test_df), int(y_te.sum()))
-    art_dir = eis_home() / "dispatch" / "models"
-    art_dir.mkdir(parents=True, exist_ok=True)
+    art_dir = artifact_root() / "dispatch" / "models"  # EIS_ARTIFACT_ROOT, default $EIS_HOME
     prevalence = float(y_te.mean())
     rows, effects, fitted = [], [], {}
     status = "failed"
@@ -267,8 +275,9 @@ def train(labels: Path | str = DEFAULT_LABELS_CONFIG, negative_ratio: float = 9.
                 group = model_group_id(mc, feats, LABEL_NAME)
                 model_id = model_id_for(group, train_id, seed)
                 artifact = art_dir / f"{model_id}.joblib"
-                joblib.dump({"estimator": est, "spec": spec.to_dict(), "features": feats, "threshold": thr,
-                             "kind": kind, "subset": subset, "split_date": split.isoformat()}, artifact)
+                save_model({"estimator": est, "spec": spec.to_dict(), "features": feats, "threshold": thr,
+                            "kind": kind, "subset": subset, "split_date": split.isoformat()}, artifact,
+                           kind=ARTIFACT_KIND, extra={"model_id": model_id})
                 imp = est.feature_importances_
                 eff = signed_effects(est, X_te[feats]) if subset == "all" else np.full(len(feats), np.nan)
                 rank = np.empty(len(feats), int)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -274,9 +273,10 @@ def _legacy_flags_from_matrix(conn, test_matrix_id: str) -> tuple[pd.DataFrame, 
     if row is None or not row[0]:
         return None
     try:
+        from eis_core.artifacts.storage import location
         from eis_core.modeling.matrices import load_matrix
 
-        project = Path(row[0]).parent.parent
+        project = location(row[0]).parent.parent
         X, _, _, index = load_matrix(test_matrix_id, project)
     except Exception:  # noqa: BLE001 - no matrix, no legacy comparison
         return None

@@ -227,8 +227,8 @@ def explain_model(
     officer_cfg=None,
 ) -> dict:
     """Permutation importances, risk-score curves, directionality and partial dependence of one model."""
-    import joblib
-
+    from eis_core.artifacts.models import load_model
+    from eis_core.artifacts.storage import local_dir, location
     from eis_core.config import load_officer_config
     from eis_core.modeling.matrices import load_matrix
     from eis_core.modeling.results import copy_rows
@@ -248,8 +248,8 @@ def explain_model(
             "AND importance IS NOT NULL ORDER BY importance DESC, feature LIMIT %s",
             (model_id, top),
         ).fetchall()
-    estimator = joblib.load(row[0])
-    project = Path(row[0]).parent.parent  # <project_path>/models/<model_id>.joblib: its matrices are beside
+    estimator = load_model(row[0], kind="officer-model")  # verified before unpickling
+    project = location(row[0]).parent.parent  # <project_path>/models/<model_id>.joblib: its matrices are beside
     X_train, _, _, _ = load_matrix(row[1], project)
     features = [r[0] for r in imp] or list(X_train.columns[:top])
     seed = officer_cfg.random_seed
@@ -316,7 +316,7 @@ def explain_model(
                     for r in perm.itertuples(index=False)
                 ],
             )
-    plots = _plot(model_id, project / "reports" / "explain" / model_id, curves, direction, pdp, perm)
+    plots = _plot(model_id, local_dir(project) / "reports" / "explain" / model_id, curves, direction, pdp, perm)
     if progress:
         for k, v in plots.items():
             progress(f"  {k}: {v}")

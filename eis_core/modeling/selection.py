@@ -57,6 +57,7 @@ def select_model_group(experiment_id: str, officer_cfg: Any = None, selected_by:
     """Apply every selection rule, store the winners (``chosen`` for ``selection.chosen_rule``), write
     the report; returns {model_group_id, rule, report_path, leaderboard, winners, metric}."""
     from eis_core import db
+    from eis_core.artifacts.storage import local_dir
     from eis_core.modeling.results import ensure_results_schema
     from eis_core.modeling.train import resolve_project_path
 
@@ -78,7 +79,7 @@ def select_model_group(experiment_id: str, officer_cfg: Any = None, selected_by:
         raise click.ClickException(f"experiment {experiment_id}: no evaluations of {metric_name} to select from "
                                    "(run the modeling pipeline and evaluate_run first)")
     chosen = winners[rule]
-    report_dir = resolve_project_path(project_path) / "reports"
+    report_dir = local_dir(resolve_project_path(project_path)) / "reports"  # reports stay on the local disk
     report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / f"selection_{experiment_id}.md"
     t3 = table3(experiment_id, chosen)

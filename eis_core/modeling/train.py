@@ -10,7 +10,6 @@ transaction with COPY; a crash before the commit leaves nothing behind.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import pandas as pd
 from psycopg.types.json import Jsonb
 
 from eis_core import db
+from eis_core.artifacts.models import save_model
+from eis_core.artifacts.storage import Location, read_bytes, signature
 from eis_core.modeling.estimators import fit_model, importance_rows, predict_scores
 from eis_core.modeling.evaluate import rank_scores
 from eis_core.modeling.grid import make_estimator
@@ -31,7 +32,6 @@ from eis_core.modeling.results import (
     run_info,
     stable_hash,
 )
-from eis_core.paths import eis_home
 
 PREDICTION_COLUMNS = (
     "model_id",
@@ -47,9 +47,27 @@ PREDICTION_COLUMNS = (
 MODEL_TABLES = ("table3", "evaluations", "feature_importances", "predictions", "run_models", "models")
 
 
-def resolve_project_path(project_path: str | Path) -> Path:
-    p = Path(project_path)
-    return p if p.is_absolute() else eis_home() / p
+#: the kind recorded in the sidecar of an officer model file (modeling grid and production retrain)
+MODEL_KIND = "officer-model"
+
+
+def resolve_project_path(project_path: str | Path) -> Location:
+    """The project folder: a relative path is under the artifact root (``EIS_ARTIFACT_ROOT``/``$EIS_HOME``)."""
+    from eis_core.modeling.matrix_io import project_dir
+
+    return project_dir(project_path)
+
+
+def model_artifact(project: Location, model_id: str) -> Location:
+    """``<project>/models/<model_id>.joblib``."""
+    return project / "models" / f"{model_id}.joblib"
+
+
+def save_officer_model(estimator, project: Location, model_id: str) -> Location:
+    """Dump *estimator* atomically with its verification record (:mod:`eis_core.artifacts.models`)."""
+    artifact = model_artifact(project, model_id)
+    save_model(estimator, artifact, kind=MODEL_KIND, extra={"model_id": model_id})
+    return artifact
 
 
 #: the last train and the last test matrix read in this process (a batch of tasks of one split reads
@@ -57,18 +75,15 @@ def resolve_project_path(project_path: str | Path) -> Path:
 _matrix_cache: dict[str, tuple[tuple, tuple]] = {}
 
 
-def _load_matrix(matrix_id: str, project_path: Path, role: str | None = None):
+def _load_matrix(matrix_id: str, project_path: Location, role: str | None = None):
     """(X, y, meta, index) of a matrix: the matrices module of the modeling package.  With *role*
     (``train``/``test``) the last matrix of that role is kept for the next task of this process."""
     from eis_core.modeling.matrices import load_matrix, matrix_paths
 
     if role is None:
         return load_matrix(matrix_id, project_path)
-    try:
-        st = matrix_paths(matrix_id, project_path)[0].stat()
-        key = (matrix_id, str(project_path), st.st_mtime_ns, st.st_size)
-    except OSError:
-        key = None
+    sig = signature(matrix_paths(matrix_id, project_path)[0])
+    key = None if sig is None else (matrix_id, str(project_path), sig)
     cached = _matrix_cache.get(role)
     if key is not None and cached is not None and cached[0] == key:
         return cached[1]
@@ -79,16 +94,14 @@ def _load_matrix(matrix_id: str, project_path: Path, role: str | None = None):
     return value
 
 
-def _meta_features(matrix_id: str, project_path: Path) -> tuple[list[str] | None, str | None]:
+def _meta_features(matrix_id: str, project_path: Location) -> tuple[list[str] | None, str | None]:
     """The feature list and label name of a matrix from its metadata (JSON file or results.matrices),
     without reading the matrix; (None, label) when the metadata does not list the features."""
     meta: dict = {}
-    f = project_path / "matrices" / f"{matrix_id}.json"
-    if f.exists():
-        try:
-            meta = json.loads(f.read_text(encoding="utf-8"))
-        except ValueError:
-            meta = {}
+    try:
+        meta = json.loads(read_bytes(project_path / "matrices" / f"{matrix_id}.json"))
+    except (FileNotFoundError, ValueError):
+        meta = {}
     if not meta:
         row = matrix_row(matrix_id)
         meta = (row or {}).get("metadata") or {}
@@ -203,13 +216,7 @@ def train_and_score(experiment_id: str, run_id: int, task: dict, project_path: s
         _record_failure(model_id, group_id, mc, features, label_name, run_id, split_id, train_id, test_id, seed, exc)
         raise exc
 
-    artifact = project / "models" / f"{model_id}.joblib"
-    artifact.parent.mkdir(parents=True, exist_ok=True)
-    import joblib
-
-    tmp = artifact.with_suffix(f".tmp{os.getpid()}")
-    joblib.dump(estimator, tmp)
-    os.replace(tmp, artifact)
+    artifact = save_officer_model(estimator, project, model_id)
 
     pred_rows = _prediction_rows(model_id, index_test, scores, y_test, seed)
     imp_rows = importance_rows(model_id, estimator, features)

@@ -1,4 +1,5 @@
-"""Start, watch and stop the local Airflow 3 stack; talk to its REST API.
+"""Start, watch and stop the local Airflow 3 stack (its REST API client is in
+:mod:`eis_core.orchestration.api_client`, re-exported here).
 
 The stack is four ordinary Airflow processes - ``scheduler`` (with LocalExecutor), ``dag-processor``,
 ``triggerer`` and ``api-server`` - started with :func:`~eis_core.orchestration.airflow_env.airflow_env`
@@ -25,14 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from eis_core.orchestration.airflow_env import (
-    ADMIN_USER,
-    admin_password,
-    airflow_bin,
-    airflow_env,
-    default_port,
-    prepare,
-)
+from eis_core.orchestration.airflow_env import airflow_bin, airflow_env, default_port, prepare
+from eis_core.orchestration.api_client import TERMINAL_STATES, ApiClient, StackError, trigger
 from eis_core.paths import airflow_home
 
 #: start order: the api-server first - task processes talk to its Task Execution API from their first
@@ -40,16 +35,11 @@ from eis_core.paths import airflow_home
 COMPONENTS: tuple[str, ...] = ("api-server", "scheduler", "dag-processor", "triggerer")
 API_READY_TIMEOUT = 180.0
 HEALTH_PATH = "/api/v2/monitor/health"
-TERMINAL_STATES = {"success", "failed"}
 
 Progress = Callable[[str], object]
 
 # Popen objects of stacks started by this very process, so stop() can reap them (no zombies).
 _CHILDREN: dict[int, list[subprocess.Popen]] = {}
-
-
-class StackError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -85,7 +75,7 @@ def read_state() -> StackState | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -123,7 +113,7 @@ def stack_processes(stack_id: str) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+            if needle in (entry / "environ").read_bytes().split(b"\0") and pid_alive(int(entry.name)):
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -176,7 +166,7 @@ def status() -> dict:
     st = read_state()
     if st is None:
         return {"running": False}
-    procs = {name: _alive(pid) for name, pid in st.pids.items()}
+    procs = {name: pid_alive(pid) for name, pid in st.pids.items()}
     running = any(procs.values())
     out = {"running": running, "url": st.url, "port": st.port, "pgid": st.pgid, "processes": procs,
            "log_dir": st.log_dir}
@@ -188,7 +178,7 @@ def status() -> dict:
 def start(port: int | None = None, *, timeout: float = 240, progress: Progress = print) -> StackState:
     """Start scheduler, dag-processor, triggerer and api-server; return once all are healthy."""
     current = read_state()
-    if current is not None and any(_alive(p) for p in current.pids.values()):
+    if current is not None and any(pid_alive(p) for p in current.pids.values()):
         raise StackError(f"the Airflow stack runs already at {current.url} (pgid {current.pgid}); "
                          "`eis airflow stop` first")
     port = port or default_port()
@@ -233,7 +223,7 @@ def wait_healthy(state: StackState, *, timeout: float = 240, progress: Progress 
     h = None
     while time.monotonic() - t0 < timeout:
         for name, pid in state.pids.items():
-            if not _alive(pid):
+            if not pid_alive(pid):
                 raise StackError(f"airflow {name} exited during start-up; last lines of its log:\n"
                                  + _tail(Path(state.log_dir) / f"{name}.log"))
         h = health(state.port)
@@ -303,141 +293,6 @@ def stop(*, timeout: float = 60, progress: Progress = print) -> bool:
     state_file().unlink(missing_ok=True)
     progress("Airflow stopped.")
     return True
-
-
-# --------------------------------------------------------------------------------------- REST API
-class ApiClient:
-    """A minimal client of the Airflow 3 public REST API (``/api/v2``) with the simple auth manager."""
-
-    def __init__(self, base_url: str, username: str = ADMIN_USER, password: str | None = None,
-                 timeout: float = 30):
-        import httpx
-
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-        self._username = username
-        self._password = password if password is not None else admin_password()
-        self._token: str | None = None
-
-    @classmethod
-    def for_running_stack(cls) -> ApiClient:
-        st = read_state()
-        if st is None or not any(_alive(p) for p in st.pids.values()):
-            raise StackError("the Airflow stack is not running: `eis airflow start` first")
-        return cls(st.url)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ApiClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def token(self) -> str:
-        if self._token is None:
-            r = self._http.post("/auth/token", json={"username": self._username, "password": self._password})
-            if r.status_code not in (200, 201):
-                raise StackError(f"POST /auth/token failed: HTTP {r.status_code} {r.text[:300]}")
-            self._token = r.json()["access_token"]
-        return self._token
-
-    def request(self, method: str, path: str, **kwargs):
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        r = self._http.request(method, path, headers=headers, **kwargs)
-        if r.status_code == 401:  # token expired: log in again once
-            self._token = None
-            headers = {"Authorization": f"Bearer {self.token()}"}
-            r = self._http.request(method, path, headers=headers, **kwargs)
-        return r
-
-    def _json(self, method: str, path: str, ok=(200,), **kwargs) -> dict:
-        r = self.request(method, path, **kwargs)
-        if r.status_code not in ok:
-            raise StackError(f"{method} {path} failed: HTTP {r.status_code} {r.text[:500]}")
-        return r.json()
-
-    def get_dag(self, dag_id: str) -> dict | None:
-        r = self.request("GET", f"/api/v2/dags/{dag_id}")
-        if r.status_code == 404:
-            return None
-        if r.status_code != 200:
-            raise StackError(f"GET /api/v2/dags/{dag_id} failed: HTTP {r.status_code} {r.text[:300]}")
-        return r.json()
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 120, progress: Progress = print) -> dict:
-        """Wait until the dag-processor has parsed and serialized *dag_id*."""
-        t0 = time.monotonic()
-        noted = False
-        while True:
-            dag = self.get_dag(dag_id)
-            if dag is not None:
-                return dag
-            if time.monotonic() - t0 > timeout:
-                raise StackError(f"DAG {dag_id!r} unknown to Airflow after {timeout:.0f} s: is it in the dags "
-                                 "folder, and does it parse (`eis airflow status`, dag-processor.log)?")
-            if not noted:
-                progress(f"Waiting for the dag-processor to parse {dag_id} ...")
-                noted = True
-            time.sleep(1)
-
-    def unpause(self, dag_id: str) -> None:
-        self._json("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-
-    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> dict:
-        body = {"logical_date": logical_date, "conf": conf or {}}
-        return self._json("POST", f"/api/v2/dags/{dag_id}/dagRuns", ok=(200, 201), json=body)
-
-    def dag_run(self, dag_id: str, run_id: str) -> dict:
-        return self._json("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-
-    def dag_runs(self, dag_id: str) -> list[dict]:
-        return self._json("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"order_by": "-run_after"})["dag_runs"]
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self._json("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
-
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600,
-                     progress: Progress = print) -> dict:
-        """Poll until the run is ``success`` or ``failed`` (raises StackError on timeout)."""
-        t0 = time.monotonic()
-        last = None
-        while True:
-            run = self.dag_run(dag_id, run_id)
-            if run["state"] != last:
-                progress(f"  {dag_id} {run_id}: {run['state']} ({time.monotonic() - t0:.0f} s)")
-                last = run["state"]
-            if run["state"] in TERMINAL_STATES:
-                return run
-            if time.monotonic() - t0 > timeout:
-                raise StackError(f"{dag_id} {run_id} still {run['state']} after {timeout:.0f} s")
-            time.sleep(2)
-
-
-def trigger(dag_id: str, conf: dict | None = None, *, wait: bool = False, timeout: float = 600,
-            progress: Progress = print, client: ApiClient | None = None) -> dict:
-    """Trigger *dag_id* on the running stack (unpausing it if needed); optionally wait for the end."""
-    own = client is None
-    client = client or ApiClient.for_running_stack()
-    try:
-        dag = client.wait_for_dag(dag_id, progress=progress)
-        if dag.get("is_paused"):
-            progress(f"Unpausing {dag_id}")
-            client.unpause(dag_id)
-        run = client.trigger(dag_id, conf)
-        progress(f"Triggered {dag_id}: run {run['dag_run_id']}")
-        if wait:
-            run = client.wait_for_run(dag_id, run["dag_run_id"], timeout=timeout, progress=progress)
-            if run["state"] != "success":
-                for ti in client.task_instances(dag_id, run["dag_run_id"]):
-                    log = (airflow_home() / "logs" / f"dag_id={dag_id}" / f"run_id={run['dag_run_id']}"
-                           / f"task_id={ti['task_id']}" / f"attempt={ti.get('try_number') or 1}.log")
-                    progress(f"  task {ti['task_id']}: {ti['state']}; log: {log}")
-        return run
-    finally:
-        if own:
-            client.close()
 
 
 def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = None,
@@ -520,6 +375,6 @@ if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--launch":
 
 
 __all__ = [
-    "COMPONENTS", "ApiClient", "StackError", "StackState", "free_port", "group_members", "health", "read_state",
-    "run_dag", "stack_processes", "start", "status", "stop", "trigger", "wait_healthy",
+    "COMPONENTS", "TERMINAL_STATES", "ApiClient", "StackError", "StackState", "free_port", "group_members", "health",
+    "pid_alive", "read_state", "run_dag", "stack_processes", "start", "status", "stop", "trigger", "wait_healthy",
 ]

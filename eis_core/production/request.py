@@ -140,16 +140,13 @@ def retrain(
     progress: Progress,
 ) -> dict:
     """Fit the group on the training window ending at *d*; reuse the model when it exists already."""
-    import os
-
-    import joblib
-
+    from eis_core.artifacts.models import model_exists
     from eis_core.modeling.estimators import fit_model, importance_rows
     from eis_core.modeling.grid import make_estimator
     from eis_core.modeling.matrices import build_matrix, ensure_features, load_matrix, make_spec
     from eis_core.modeling.results import copy_rows, ensure_results_schema, record_matrix
     from eis_core.modeling.splits import train_dates
-    from eis_core.modeling.train import model_id_for
+    from eis_core.modeling.train import model_id_for, save_officer_model
 
     tc = officer_cfg.temporal_config
     if tc is None:
@@ -172,7 +169,7 @@ def retrain(
         row = conn.execute(
             "SELECT artifact_path FROM results.models WHERE model_id = %s AND status = 'done'", (model_id,)
         ).fetchone()
-    if row and row[0] and Path(row[0]).exists():
+    if row and row[0] and model_exists(row[0]):
         return {
             "model_id": model_id,
             "artifact_path": row[0],
@@ -185,11 +182,7 @@ def retrain(
     t0 = time.perf_counter()
     fit_model(estimator, X, y, index)
     seconds = time.perf_counter() - t0
-    artifact = project / "models" / f"{model_id}.joblib"
-    artifact.parent.mkdir(parents=True, exist_ok=True)
-    tmp = artifact.with_suffix(f".tmp{os.getpid()}")
-    joblib.dump(estimator, tmp)
-    os.replace(tmp, artifact)
+    artifact = save_officer_model(estimator, project, model_id)
     with db.connect() as conn:
         conn.execute("DELETE FROM results.feature_importances WHERE model_id = %s", (model_id,))
         conn.execute(

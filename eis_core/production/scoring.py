@@ -144,8 +144,7 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     A date more than *max_stale_days* (default ``$EIS_STALE_AFTER_DAYS`` or 30) after the data's
     extraction date is refused (:mod:`eis_core.production.staleness`), and so is any date while the marts
     are from another load than raw (:func:`eis_core.features.state.out_of_step_message`)."""
-    import joblib
-
+    from eis_core.artifacts.models import ArtifactError, load_model
     from eis_core.modeling.estimators import predict_scores
     from eis_core.modeling.evaluate import rank_scores
     from eis_core.modeling.matrices import project_dir
@@ -190,7 +189,10 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     timings["marts_and_matrix"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    estimator = joblib.load(model["artifact_path"])
+    try:
+        estimator = load_model(model["artifact_path"], kind="officer-model")
+    except ArtifactError as exc:  # tampered, truncated or from other library versions: one line, exit 2
+        raise ProductionError(str(exc)) from None
     scores = predict_scores(estimator, X, index)
     if np.isnan(scores).any():
         raise ProductionError(f"model {model['model_id']} produced NaN scores on {d}")

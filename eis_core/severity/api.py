@@ -17,247 +17,27 @@ service without a restart.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import queue
-import threading
 from contextlib import asynccontextmanager
-from typing import Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from eis_core.severity.features import FLAGS, OFFENSES, WEAPONS
+from eis_core.severity.schemas import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    BatchRequest,
+    BatchResponse,
+    CrimeReport,
+    SeverityPrediction,
+)
+from eis_core.severity.service import PredictionLogger, ServiceState
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 1000
-#: the largest request body accepted (a full batch of 1,000 reports is about 0.4 MB); larger gets 413
-MAX_BODY_BYTES = 2 * 1024 * 1024
-
-Offense = Literal[tuple(OFFENSES)]  # type: ignore[valid-type]
-Weapon = Literal[tuple(WEAPONS)]  # type: ignore[valid-type]
-Severity = Literal["HIGH", "MEDIUM", "LOW"]
-
-
-class CrimeReport(BaseModel):
-    """A crime report as it is filed (the contract's crime_reports columns known at filing)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "report_id": "R000123456", "reported_at": "2015-12-01T22:15:00", "division": "D1", "beat": "D1B1",
-        "offense_category": "ROBBERY", "weapon": "FIREARM", "victim_count": 1, "gang_related": False,
-        "domestic_violence": False, "narcotics": False, "hate_crime": False, "child_involved": False,
-        "suicide_related": False}]})
-
-    report_id: str = Field(min_length=1, max_length=64, description="The department's report id (logged).")
-    reported_at: dt.datetime = Field(description="When the report was filed (department wall-clock time; an offset is ignored).")
-    division: str = Field(min_length=1, max_length=64)
-    beat: str = Field(min_length=1, max_length=64)
-    offense_category: Offense
-    weapon: Weapon
-    victim_count: int = Field(ge=0, le=1000)
-    gang_related: bool = False
-    domestic_violence: bool = False
-    narcotics: bool = False
-    hate_crime: bool = False
-    child_involved: bool = False
-    suicide_related: bool = False
-    beat_reports_30d: int | None = Field(default=None, ge=0, description=(
-        "Reports in the beat in the 30 days before reported_at; omit it and the service counts them "
-        "from the warehouse."))
-
-
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reports: list[CrimeReport] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-class SeverityPrediction(BaseModel):
-    report_id: str
-    severity: Severity
-    probabilities: dict[str, float] = Field(description="HIGH, MEDIUM, LOW; they sum to 1.")
-    model_version: str
-    beat_reports_30d: int
-
-
-class BatchResponse(BaseModel):
-    model_version: str
-    predictions: list[SeverityPrediction]
-
-
-class PredictionLogger:
-    """Queues predictions and COPYs them into severity.predictions_log from one background thread."""
-
-    def __init__(self, batch: int = 500, interval: float = 0.5) -> None:
-        self.q: queue.Queue = queue.Queue()
-        self.batch, self.interval = batch, interval
-        self.written = 0
-        self.errors = 0
-        self._thread = threading.Thread(target=self._run, name="severity-prediction-log", daemon=True)
-        self._thread.start()
-
-    def put(self, row: tuple) -> None:
-        self.q.put(row)
-
-    def _drain(self, first) -> list:
-        rows = [first]
-        while len(rows) < self.batch:
-            try:
-                rows.append(self.q.get_nowait())
-            except queue.Empty:
-                break
-        return rows
-
-    def _run(self) -> None:
-        from eis_core import db
-        from eis_core.severity.store import log_predictions
-
-        while True:
-            first = self.q.get()
-            rows = self._drain(first)
-            stop = any(r is None for r in rows)
-            data = [r for r in rows if r is not None]
-            if data:
-                try:
-                    with db.connect() as conn:
-                        self.written += log_predictions(conn, data)
-                except Exception:  # noqa: BLE001 - keep serving; the failure is logged
-                    self.errors += len(data)
-                    log.exception("could not write %d predictions to severity.predictions_log", len(data))
-            for _ in rows:
-                self.q.task_done()
-            if stop:
-                return
-
-    def flush(self) -> None:
-        self.q.join()
-
-    def close(self) -> None:
-        self.q.put(None)
-        self._thread.join(timeout=30)
-
-
-class ServiceState:
-    def __init__(self, model_version: str | None, refresh_seconds: float, source) -> None:
-        self.pinned = model_version
-        self.refresh_seconds = refresh_seconds
-        self.source = source
-        self.model = None
-        self.history = None
-        self.tokens: dict[str, int] = {}
-        self.not_ready: str | None = "starting"
-        self.logger: PredictionLogger | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._schema_ok = False
-
-    # ---- loading
-    def load_model(self, conn) -> None:
-        from eis_core.severity.registry import champion_version, load_model
-
-        want = self.pinned or champion_version(conn)
-        if want is None:
-            raise LookupError("no champion severity model in the registry: train one with `eis severity train`")
-        if self.model is None or self.model.version != want:
-            model = load_model(want, conn=conn)
-            if self.model is not None:
-                log.warning("severity service: now serving %s (was %s)", model.version, self.model.version)
-            self.model = model
-
-    def load_history(self, conn) -> None:
-        from psycopg import sql
-
-        from eis_core.severity.features import BeatHistory, resolve_source
-
-        schema, table = resolve_source(conn, self.source)
-        rel = sql.Identifier(schema, table)
-        if self.history is None or self.history.latest is None:
-            rows = conn.execute(sql.SQL("SELECT beat, reported_at FROM {}").format(rel)).fetchall()
-            hist = BeatHistory()
-            hist.add([r[0] for r in rows], [r[1] for r in rows])
-            self.history = hist
-        else:
-            rows = conn.execute(sql.SQL("SELECT beat, reported_at FROM {} WHERE reported_at > %s").format(rel),
-                                (self.history.latest.to_pydatetime(),)).fetchall()
-            if rows:
-                with self._lock:
-                    self.history.add([r[0] for r in rows], [r[1] for r in rows])
-
-    def refresh(self) -> None:
-        from eis_core import db
-        from eis_core.severity.store import ensure_severity_schema
-        from eis_core.severity.tokens import active_hashes
-
-        try:
-            with db.connect() as conn:
-                if not self._schema_ok:
-                    ensure_severity_schema(conn)
-                    conn.commit()
-                    self._schema_ok = True
-                self.tokens = active_hashes(conn)
-                self.load_model(conn)
-                self.load_history(conn)
-            self.not_ready = None
-        except Exception as e:  # noqa: BLE001 - readiness reports it
-            log.error("severity service refresh failed: %s", e)
-            if self.model is None or self.history is None:
-                self.not_ready = f"{type(e).__name__}: {e}"
-
-    def start(self) -> None:
-        self.logger = PredictionLogger()
-        self.refresh()
-        self._thread = threading.Thread(target=self._loop, name="severity-refresh", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.refresh_seconds):
-            self.refresh()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self.logger is not None:
-            self.logger.close()
-
-    # ---- auth
-    def cached_token_id(self, token: str) -> int | None:
-        from eis_core.severity.tokens import hash_token
-
-        return self.tokens.get(hash_token(token))
-
-    def token_id(self, token: str) -> int | None:
-        from eis_core import db
-        from eis_core.severity.tokens import hash_token, lookup
-
-        h = hash_token(token)
-        with db.connect() as conn:
-            tid = lookup(conn, h)
-        if tid is not None:
-            self.tokens = {**self.tokens, h: tid}
-        return tid
-
-    # ---- scoring
-    def score(self, report: CrimeReport, token_id: int | None, model=None) -> SeverityPrediction:
-        from eis_core.severity.features import naive
-
-        model = model or self.model
-        at = naive(report.reported_at)
-        row = report.model_dump()
-        if report.beat_reports_30d is None:
-            with self._lock:
-                row["beat_reports_30d"] = self.history.count(report.beat, at)
-        row["hour"] = at.hour
-        row["weekday"] = at.day_of_week
-        for f in FLAGS:
-            row[f] = int(row[f])
-        label, proba = model.predict_one(row)
-        self.logger.put((report.report_id, model.version, label, proba, dt.datetime.now(dt.UTC), token_id))
-        return SeverityPrediction(report_id=report.report_id, severity=label, probabilities=proba,
-                                  model_version=model.version, beat_reports_30d=row["beat_reports_30d"])
 
 
 class BodyLimit:
@@ -441,3 +221,7 @@ def serve(host: str = "127.0.0.1", port: int = 8001, model_version: str | None =
 
     app = create_app(model_version, refresh_seconds=refresh_seconds, source=source)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info")
+
+
+__all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "BatchRequest", "BatchResponse", "BodyLimit", "CrimeReport",
+           "PredictionLogger", "ServiceState", "SeverityPrediction", "create_app", "serve"]

@@ -223,3 +223,8 @@ def data_end(frame: pd.DataFrame) -> pd.Timestamp:
     if frame["cleared_at"].notna().any():
         ends.append(frame["cleared_at"].max())
     return max(ends)
+
+
+def load_frame(source: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Every report with its features (beat history from all reports of the warehouse)."""
+    return add_features(read_reports(source))

@@ -110,10 +110,9 @@ def run_monitoring(
       macro-F1 more than *division_gap* below the day's overall (divisions with >= *min_resolved*).
     """
     from eis_core import db
-    from eis_core.severity.features import FEATURES
+    from eis_core.severity.features import FEATURES, load_frame
     from eis_core.severity.registry import load_model
     from eis_core.severity.store import ensure_severity_schema, raise_alert
-    from eis_core.severity.train import load_frame
 
     say = progress or (lambda m: None)
     thresholds = FEATURE_THRESHOLDS if feature_thresholds is None else feature_thresholds

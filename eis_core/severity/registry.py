@@ -1,4 +1,8 @@
-"""The model registry: joblib artifacts under ``$EIS_HOME/models/severity/`` and rows in ``severity.models``.
+"""The model registry: joblib artifacts under ``<artifact root>/models/severity/`` and rows in ``severity.models``.
+
+The files go through the artifact store (:mod:`eis_core.artifacts`): written atomically with a sha256 +
+library-versions record beside them, verified before they are unpickled; the registry row keeps the
+sha256 too, so a file replaced together with its record is still refused.
 
 An artifact is a dictionary ``{"format": "eis-severity-model", "format_version": 1, "pipeline": ...,
 "metadata": {...}}``; the metadata repeats what the registry row says (version, training window, data
@@ -16,52 +20,30 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import platform
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from eis_core.artifacts.models import ArtifactError, library_versions  # noqa: F401 - re-exported (train)
+from eis_core.artifacts.storage import Location, artifact_root, location
 from eis_core.severity import SEVERITIES
 from eis_core.severity.features import FEATURE_VERSION, FEATURES
 
 FORMAT = "eis-severity-model"
 FORMAT_VERSION = 1
+#: the kind recorded in the artifact store's sidecar
+ARTIFACT_KIND = "severity-model"
 
 
 class IncompatibleModelError(RuntimeError):
     """The artifact cannot be used by this code / environment (the message says why)."""
 
 
-def models_dir() -> Path:
-    from eis_core.paths import eis_home
-
-    d = eis_home() / "models" / "severity"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def library_versions() -> dict:
-    import joblib
-    import numpy
-    import pandas
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-        "joblib": joblib.__version__,
-    }
+def models_dir() -> Location:
+    """``<artifact root>/models/severity`` (``EIS_ARTIFACT_ROOT``, default ``$EIS_HOME``)."""
+    return artifact_root() / "models" / "severity"
 
 
 def _minor(v: str) -> str:
     return ".".join(str(v).split(".")[:2])
-
-
-def sha256_file(path: Path) -> str:
-    from eis_core.load.parse import sha256_of
-
-    return sha256_of(path)
 
 
 @dataclass
@@ -85,9 +67,8 @@ def make_version(train_end, data_hash: str, params: dict) -> str:
 
 def save_model(pipeline, metadata: dict, status: str = "challenger", conn=None) -> dict:
     """Write the artifact and register it (idempotent: an existing version is returned unchanged)."""
-    import joblib
-
     from eis_core import db
+    from eis_core.artifacts.models import save_model as store_model
     from eis_core.severity.store import ensure_severity_schema
 
     if status not in ("champion", "challenger", "retired"):
@@ -101,14 +82,13 @@ def save_model(pipeline, metadata: dict, status: str = "challenger", conn=None) 
         if row:
             return {"version": row[0], "status": row[1], "artifact_path": row[2], "created": False}
         path = models_dir() / f"{version}.joblib"
-        tmp = path.with_suffix(".joblib.tmp")
-        joblib.dump(
+        sha = store_model(
             {"format": FORMAT, "format_version": FORMAT_VERSION, "pipeline": pipeline, "metadata": metadata},
-            tmp,
+            path,
+            kind=ARTIFACT_KIND,
             compress=3,
-        )
-        tmp.replace(path)
-        sha = sha256_file(path)
+            extra={"version": version},
+        )["sha256"]
         if status == "champion":
             c.execute("UPDATE severity.models SET status = 'retired' WHERE status = 'champion'")
         c.execute(
@@ -195,10 +175,10 @@ def check_artifact(obj, row: dict) -> None:
 
 def load_model(version: str | None = None, conn=None) -> LoadedModel:
     """Load *version* (default: the champion) after checking it against the registry and this code."""
-    import joblib
     import pandas as pd
 
     from eis_core import db
+    from eis_core.artifacts.models import load_model as load_artifact
     from eis_core.severity.model import FastScorer
     from eis_core.severity.store import ensure_severity_schema
 
@@ -211,19 +191,13 @@ def load_model(version: str | None = None, conn=None) -> LoadedModel:
         row = registry_row(version, c)
     if row is None:
         raise LookupError(f"unknown severity model version {version!r} (`eis severity status` lists the registry)")
-    path = Path(row["artifact_path"])
+    path = location(row["artifact_path"])
     if not path.exists():
         raise IncompatibleModelError(f"model {version}: artifact {path} is missing")
-    sha = sha256_file(path)
-    if row["artifact_sha256"] and sha != row["artifact_sha256"]:
-        raise IncompatibleModelError(
-            f"model {version}: artifact {path} was modified after registration (sha256 {sha[:12]}... != registered "
-            f"{row['artifact_sha256'][:12]}...); refusing to load it"
-        )
-    try:
-        obj = joblib.load(path)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is an unusable artifact
-        raise IncompatibleModelError(f"model {version}: cannot read artifact {path}: {type(e).__name__}: {e}") from e
+    try:  # sha256 against the registry and the sidecar, library versions - before unpickling
+        obj = load_artifact(path, expected_sha256=row["artifact_sha256"], kind=ARTIFACT_KIND)
+    except ArtifactError as e:
+        raise IncompatibleModelError(f"model {version}: {e}") from None
     check_artifact(obj, row)
     pipe = obj["pipeline"]
     try:

@@ -18,19 +18,14 @@ from eis_core.severity.features import (
     DEFAULT_ASSESSMENT_LAG_DAYS,
     FEATURE_VERSION,
     FEATURES,
-    add_features,
     data_end,
     data_hash,
     labelled,
-    read_reports,
+    load_frame,
 )
+from eis_core.severity.monitoring import reference_distributions
 
 Progress = Callable[[str], object]
-
-
-def load_frame(source: tuple[str, str] | None = None) -> pd.DataFrame:
-    """Every report with its features (beat history from all reports of the warehouse)."""
-    return add_features(read_reports(source))
 
 
 def _py(v):
@@ -76,7 +71,6 @@ def train_model(
     Returns ``{"version", "metrics", "pipeline", "metadata", "train", "test", "registered"}``.
     """
     from eis_core.severity.model import FastScorer, evaluate, fit
-    from eis_core.severity.monitoring import reference_distributions
     from eis_core.severity.registry import library_versions, make_version, save_model
 
     say = progress or (lambda m: None)
@@ -170,3 +164,6 @@ def format_metrics(metrics: dict) -> str:
         f"reports; trained on {metrics['n_train']:,}"
     )
     return "\n".join(lines)
+
+
+__all__ = ["format_metrics", "load_frame", "split_frames", "train_model"]

@@ -176,23 +176,21 @@ def explain_dir(conn, model_id: str):
     """``<project>/reports/explain/<model_id>``, where the production explanations write their PNGs:
     the project is the folder of the model's artifact (``<project>/models/<id>.joblib``, as
     ``eis_core.production.insights`` derives it), else the experiment's ``project_path`` - a relative
-    one resolved against EIS_HOME like the modeling code does (not against the app's working
+    one resolved against the artifact root like the modeling code does (not against the app's working
     directory); None when neither is known."""
-    from pathlib import Path
+    from eis_core.artifacts.storage import local_dir, location
 
     art = conn.execute("SELECT artifact_path FROM results.models WHERE model_id = %s", (model_id,)).fetchone()
-    if art and art[0]:
-        return Path(art[0]).parent.parent / "reports" / "explain" / model_id
+    if art and art[0]:  # reports stay on the local disk (a local mirror for a project on object storage)
+        return local_dir(location(art[0]).parent.parent) / "reports" / "explain" / model_id
     project = experiment_project(conn, model_id)
-    return project / "reports" / "explain" / model_id if project else None
+    return local_dir(project) / "reports" / "explain" / model_id if project else None
 
 
 def experiment_project(conn, model_id: str):
     """The ``project_path`` of the latest experiment that ran *model_id* (relative: under EIS_HOME, as the
-    modeling code resolves it), or None."""
-    from pathlib import Path
-
-    from eis_core.paths import eis_home
+    modeling code resolves it: the artifact root), or None."""
+    from eis_core.artifacts.storage import resolve
 
     row = conn.execute(
         "SELECT e.config -> 'officer' ->> 'project_path' FROM results.run_models rm "
@@ -203,8 +201,7 @@ def experiment_project(conn, model_id: str):
     ).fetchone()
     if not row or not row[0]:
         return None
-    project = Path(row[0])
-    return project if project.is_absolute() else eis_home() / project
+    return resolve(row[0])
 
 
 # ----------------------------------------------------------------------------------------- the analyst's model pages
@@ -301,8 +298,8 @@ def top_k_over_time(conn, models: list[dict], k: int) -> list[dict]:
 
 def model_matrices(conn, model_id: str) -> dict | None:
     """The model's train and test matrix ids and the project folder they live in (``<project>/matrices``):
-    from the matrices' recorded path, else the experiment's ``project_path`` (relative: under EIS_HOME)."""
-    from pathlib import Path
+    from the matrices' recorded path, else the experiment's ``project_path`` (relative: under the artifact root)."""
+    from eis_core.artifacts.storage import location
 
     m = one(
         conn,
@@ -314,7 +311,7 @@ def model_matrices(conn, model_id: str) -> dict | None:
     if not m or not m["train_matrix_id"] or not m["test_matrix_id"]:
         return None
     path = m["train_path"] or m["test_path"]
-    project = Path(path).parent.parent if path else experiment_project(conn, model_id)
+    project = location(path).parent.parent if path else experiment_project(conn, model_id)
     if project is None:
         return None
     return {"train": m["train_matrix_id"], "test": m["test_matrix_id"], "project": project}
