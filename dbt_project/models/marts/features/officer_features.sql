@@ -66,7 +66,7 @@ base as (
     {%- endfor %}
     {%- if chr %}
     {#- rank on D from rank_history when the drop provides it (a run-time choice: the columns stay the same) #}
-    cross join (select exists (select 1 from {{ ref('stg_rank_history') }}) as provided) rhp
+    cross join (select exists (select 1 from {{ ref('stg_rank_history') }}) as provided) rhp  -- noqa: ST05, LT01, LT06
     left join lateral (
         select r.rank from {{ ref('stg_rank_history') }} r
         where r.officer_id = c.officer_id and r.start_date < c.as_of_date
