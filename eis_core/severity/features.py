@@ -22,7 +22,11 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from eis_core.contract import load_contract
 from eis_core.severity import SEVERITIES
+
+#: the contract's code sets, the one definition (eis_core/contract/contract.yaml)
+CODES = load_contract().codes
 
 CATEGORICAL = ["offense_category", "weapon", "division", "beat"]
 FLAGS = ["gang_related", "domestic_violence", "narcotics", "hate_crime", "child_involved", "suicide_related"]
@@ -33,21 +37,8 @@ FEATURE_VERSION = 1
 HISTORY_DAYS = 30
 DEFAULT_ASSESSMENT_LAG_DAYS = 45
 
-OFFENSES = [
-    "HOMICIDE",
-    "ASSAULT",
-    "ROBBERY",
-    "SEX_OFFENSE",
-    "BURGLARY",
-    "THEFT",
-    "VEHICLE_THEFT",
-    "VANDALISM",
-    "DRUG",
-    "FRAUD",
-    "WEAPONS",
-    "OTHER",
-]
-WEAPONS = ["NONE", "FIREARM", "KNIFE", "OTHER", "UNKNOWN"]
+OFFENSES = list(CODES["offense_category"])
+WEAPONS = list(CODES["weapon"])
 COLUMNS = [
     "report_id",
     "reported_at",

@@ -17,24 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from eis_core.contract import load_contract
+
+#: the contract's code sets, the one definition (eis_core/contract/contract.yaml)
+CODES = load_contract().codes
+
 # --------------------------------------------------------------------------------------------------
 # The legacy threshold EIS (reused later as the baseline to beat)
 # --------------------------------------------------------------------------------------------------
 
 
-INDICATOR_EVENTS = (
-    "CITIZEN_COMPLAINT",
-    "OFFICER_COMPLAINT",
-    "VEHICLE_ACCIDENT",
-    "INJURY",
-    "USE_OF_FORCE",
-    "RAID_AND_SEARCH",
-    "PURSUIT",
-    "FIREARM_DISCHARGE",
-    "TIRE_DEFLATION",
-    "RULE_VIOLATION",
-    "SICK_LEAVE",
-)
+INDICATOR_EVENTS = tuple(CODES["event_type"])
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from eis_core.contract import load_contract
+
+#: the contract's code sets, the one definition (eis_core/contract/contract.yaml)
+CODES = load_contract().codes
+
 GENERATOR_VERSION = "1.1.0"
 DAY = 86400
 EPOCH = dt.date(1970, 1, 1)
@@ -99,10 +104,10 @@ UNIT_DISPATCH = np.array([1.0, 0.5, 0.25, 0.4, 0.8, 0.5])
 UNIT_STOPS = np.array([1.0, 3.5, 0.2, 0.5, 0.8, 0.3])
 CIVIL_UNITS = ["RECORDS", "COMMUNICATIONS", "CRIME_LAB", "ADMIN"]
 UNITS = SWORN_UNITS + CIVIL_UNITS
-RANKS = ["OFFICER", "SERGEANT", "LIEUTENANT", "CAPTAIN"]
+RANKS = list(CODES["rank"])
 RANK_DISPATCH = np.array([1.0, 0.6, 0.2, 0.05])
 
-SEX = ["M", "F", "X"]
+SEX = list(CODES["sex"])
 RACE = ["WHITE", "BLACK", "HISPANIC", "ASIAN", "OTHER"]
 EDU = ["HS", "SOME_COLLEGE", "ASSOCIATE", "BACHELOR", "GRADUATE"]
 
@@ -157,22 +162,10 @@ CIT_W = np.array([v[0] for v in CITIZEN_TYPES.values()], float)
 OI_IDX = np.array([CALL_TYPES.index(t) for t in OFFICER_TYPES])
 OI_W = np.array([v[0] for v in OFFICER_TYPES.values()], float)
 T_DOMESTIC, T_ALARM, T_TSTOP = CALL_TYPES.index("DOMESTIC"), CALL_TYPES.index("ALARM"), CALL_TYPES.index("TRAFFIC-STOP")
-SOURCES = ["CITIZEN_911", "CITIZEN_NON_EMERGENCY", "OFFICER_INITIATED", "ALARM"]
+SOURCES = list(CODES["call_source"])
 CALL_DISPO = ["REPORT", "ARREST", "ADVISED", "NO_ACTION", "GONE_ON_ARRIVAL", "CANCELLED"]
 
-EVENT_TYPES = [
-    "CITIZEN_COMPLAINT",
-    "OFFICER_COMPLAINT",
-    "VEHICLE_ACCIDENT",
-    "INJURY",
-    "USE_OF_FORCE",
-    "RAID_AND_SEARCH",
-    "PURSUIT",
-    "FIREARM_DISCHARGE",
-    "TIRE_DEFLATION",
-    "RULE_VIOLATION",
-    "SICK_LEAVE",
-]
+EVENT_TYPES = list(CODES["event_type"])
 DISPOSITIONS = [
     "SUSTAINED",
     "NOT_SUSTAINED",
@@ -222,33 +215,20 @@ CLOSE_DELAY = {"FIREARM_DISCHARGE": (90, 0.5), "CITIZEN_COMPLAINT": (42, 0.6), "
 ADVERSE_INTERVENTIONS = ["COUNSELING", "TRAINING", "WRITTEN_REPRIMAND", "SUSPENSION"]
 FLAG_INTERVENTIONS = ["COUNSELING", "TRAINING", "SUPERVISOR_MONITORING", "REASSIGNMENT"]
 
-CHARGES = ["VIOLENT", "PROPERTY", "DRUG", "PUBLIC_ORDER", "TRAFFIC", "WARRANT", "OTHER"]
-STOP_REASONS = ["SPEEDING", "MOVING_VIOLATION", "EQUIPMENT", "REGISTRATION", "INVESTIGATIVE", "OTHER"]
-STOP_OUTCOMES = ["NO_ACTION", "WARNING", "CITATION", "ARREST"]
-FI_TYPES = ["STOP_AND_FRISK", "KNOCK_AND_TALK", "RAID_AND_SEARCH", "TRAFFIC_RELATED", "OTHER"]
-CIT_TYPES = ["MOVING", "PARKING", "EQUIPMENT", "CRIMINAL", "OTHER"]
-OFFENSES = [
-    "HOMICIDE",
-    "ASSAULT",
-    "ROBBERY",
-    "SEX_OFFENSE",
-    "BURGLARY",
-    "THEFT",
-    "VEHICLE_THEFT",
-    "VANDALISM",
-    "DRUG",
-    "FRAUD",
-    "WEAPONS",
-    "OTHER",
-]
+CHARGES = list(CODES["charge_category"])
+STOP_REASONS = list(CODES["stop_reason"])
+STOP_OUTCOMES = list(CODES["stop_outcome"])
+FI_TYPES = list(CODES["fi_type"])
+CIT_TYPES = list(CODES["citation_type"])
+OFFENSES = list(CODES["offense_category"])
 OFF_W = np.array([0.15, 12, 5, 1.5, 13, 30, 6, 10, 8, 6, 3, 5.35])
 OFF_VIOLENT = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0], bool)
 OFF_SEV = np.array([3.2, 1.3, 1.6, 1.8, 0.5, -0.6, 0.2, -0.8, -0.2, -0.4, 1.0, -0.5])
 OFF_CLEAR = np.array([0.65, 0.45, 0.25, 0.3, 0.12, 0.15, 0.12, 0.1, 0.85, 0.25, 0.7, 0.2])
-WEAPONS = ["NONE", "FIREARM", "KNIFE", "OTHER", "UNKNOWN"]
+WEAPONS = list(CODES["weapon"])
 WEAPON_SEV = np.array([0, 1.4, 0.9, 0.6, 0.3])
-EMPLOYERS = ["RETAIL", "FINANCIAL", "SPORTS", "EVENTS", "HOSPITAL", "OTHER"]
-TOPICS = ["LESS_LETHAL", "BIAS", "FITNESS", "DE_ESCALATION", "FIREARMS", "LEGAL", "OTHER"]
+EMPLOYERS = list(CODES["employer_type"])
+TOPICS = list(CODES["training_topic"])
 TOPIC_P = np.array([0.10, 0.09, 0.12, 0.11, 0.18, 0.22, 0.18])
 RELEVANT_TOPICS = np.array([1, 1, 0, 1, 0, 0, 0], bool)
 COURSES = {
