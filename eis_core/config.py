@@ -99,14 +99,14 @@ class AsOfGrid(BaseModel):
         """start, start + f, start + 2f, … ≤ end; each step counted from start (Jan 31 + 1 month = Feb 28)."""
         out, k = [], 0
         while True:
-            d = self.start + _times(self.frequency, k)
+            d = self.start + times(self.frequency, k)
             if d > self.end:
                 return out
             out.append(d)
             k += 1
 
 
-def _times(d: Duration, k: int) -> relativedelta:
+def times(d: Duration, k: int) -> relativedelta:
     return relativedelta(**{d.unit + "s": d.n * k})
 
 

@@ -24,12 +24,12 @@ from eis_core import db
 from eis_core.paths import eis_home
 
 
-def _step(n: int, total: int, text: str) -> float:
+def step_start(n: int, total: int, text: str) -> float:
     click.secho(f"\n[{n}/{total}] {text}", bold=True)
     return time.perf_counter()
 
 
-def _done(t0: float) -> None:
+def step_done(t0: float) -> None:
     click.echo(f"      done in {time.perf_counter() - t0:.1f} s")
 
 
@@ -322,48 +322,52 @@ def demo(seed: int, real: str | None, src: Path | None) -> None:
         run_real_demo(real, src)
         return
     total = 9
-    t0 = _step(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
+    t0 = step_start(1, total, "Starting the warehouse (embedded PostgreSQL unless EIS_DATABASE_URL is set)")
     st = db.start()
     from eis_core import migrations
 
     migrations.ensure_schema()  # = `eis db upgrade`
     click.echo(f"      {st.mode}: {st.url} (schema {migrations.current()})")
-    _done(t0)
-    t0 = _step(2, total, "Generating the small synthetic department")
+    step_done(t0)
+    t0 = step_start(2, total, "Generating the small synthetic department")
     drop = ensure_small_drop(seed)
-    _done(t0)
+    step_done(t0)
     dag_steps = [
         ("eis_ingest", {"drop_dir": str(drop)}, "validate with Great Expectations and load into schema raw"),
         ("eis_transform", None, "dbt build (staging, officer features and labels, tests)"),
         ("eis_modeling", None, "splits, matrices, model grid (mapped tasks), evaluation, selection"),
     ]
     for n, (dag_id, conf, what) in enumerate(dag_steps, start=3):
-        t0 = _step(n, total, f"Airflow DAG {dag_id}: {what}")
+        t0 = step_start(n, total, f"Airflow DAG {dag_id}: {what}")
         code = _run_dag(dag_id, conf)
         if code != 0:
             click.secho(f"{dag_id} failed; see the output above", fg="red", err=True)
             sys.exit(code)
-        _done(t0)
+        step_done(t0)
     today = scoring_date()
-    t0 = _step(6, total, f"Airflow DAG eis_production for {today} (the day after the data ends): the daily risk list")
+    t0 = step_start(
+        6, total, f"Airflow DAG eis_production for {today} (the day after the data ends): the daily risk list"
+    )
     code = _run_dag("eis_production", None, today.isoformat())
     if code != 0:
         click.secho("eis_production failed; see the output above", fg="red", err=True)
         sys.exit(code)
-    _done(t0)
-    t0 = _step(
+    step_done(t0)
+    t0 = step_start(
         7, total, "Explanations of the chosen model group: risk-score curves, permutation importance, bias audit"
     )
     explain_step()
-    _done(t0)
-    t0 = _step(8, total, "Forecasts: hourly calls (backtest, 7 days ahead), daily stops, peak hours, call priority")
+    step_done(t0)
+    t0 = step_start(
+        8, total, "Forecasts: hourly calls (backtest, 7 days ahead), daily stops, peak hours, call priority"
+    )
     forecast_step()
-    _done(t0)
-    t0 = _step(9, total, "Crime-report severity: first model, the real-time API scoring sample reports")
+    step_done(t0)
+    t0 = step_start(9, total, "Crime-report severity: first model, the real-time API scoring sample reports")
     from eis_core.severity.demo import demo_step as severity_demo_step
 
     severity_demo_step(echo=lambda m: click.echo(f"      {m}"))
-    _done(t0)
+    step_done(t0)
     click.secho("\nSummary", bold=True)
     click.echo(load_summary())
     click.echo("")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from eis_core.demo import _done, _step
+from eis_core.demo import step_done, step_start
 from eis_core.paths import REPO_ROOT
 
 
@@ -63,12 +63,12 @@ def run_real_demo(name: str, src: Path | None = None) -> None:
 
     total = 7
     click.secho(f"Real department: {dept.what}", bold=True)
-    t0 = _step(1, total, "Starting this department's warehouse")
+    t0 = step_start(1, total, "Starting this department's warehouse")
     st = db.start()
     click.echo(f"      {st.mode}: {st.url}")
-    _done(t0)
+    step_done(t0)
 
-    t0 = _step(2, total, f"eis import cpdp {src}")
+    t0 = step_start(2, total, f"eis import cpdp {src}")
     drop = home / "drops" / name
     try:
         rep = run_import(src, drop, progress=lambda m: click.echo(f"      {m}"))
@@ -77,43 +77,43 @@ def run_real_demo(name: str, src: Path | None = None) -> None:
     click.echo("\n".join("      " + ln for ln in rep.summary_lines()))
     if rep.too_many_dropped:
         raise DemoFailed(f"the import dropped too many rows of {', '.join(rep.too_many_dropped)}")
-    _done(t0)
+    step_done(t0)
 
-    t0 = _step(3, total, "eis load: Great Expectations, then schema raw")
+    t0 = step_start(3, total, "eis load: Great Expectations, then schema raw")
     report = load_drop(drop, progress=lambda m: None)
     click.echo("\n".join("      " + ln for ln in report.summary().splitlines()))
     if not report.ok:
         raise DemoFailed("the import's drop did not load; see the report above")
-    _done(t0)
+    step_done(t0)
 
     from eis_core.features import build_features
     from eis_core.transform import TransformError
 
-    t0 = _step(4, total, "Feature and label marts (dbt)")
+    t0 = step_start(4, total, "Feature and label marts (dbt)")
     try:
         summary = build_features(dept.config, dept.labels, progress=None)
     except TransformError as e:
         raise DemoFailed(str(e).splitlines()[0]) from None
     click.echo(f"      {len(summary['as_of_dates'])} as-of dates, {summary.get('wall_seconds')} s")
-    _done(t0)
+    step_done(t0)
 
     from eis_core.modeling.pipeline import run_all
 
-    t0 = _step(5, total, "Temporal splits, the model grid, evaluation and selection")
+    t0 = step_start(5, total, "Temporal splits, the model grid, evaluation and selection")
     res = run_all(dept.config, dept.labels, progress=lambda m: click.echo(f"      {m}"))
-    _done(t0)
+    step_done(t0)
 
     from eis_core.modeling.selection import leaderboard_text, table3_text
 
-    t0 = _step(6, total, "Leaderboard and Table 3 (the chosen model vs the legacy rule, same number flagged)")
+    t0 = step_start(6, total, "Leaderboard and Table 3 (the chosen model vs the legacy rule, same number flagged)")
     click.echo(leaderboard_text(res["experiment_id"], top=8))
     click.echo("")
     click.echo(table3_text(res["experiment_id"]))
-    _done(t0)
+    step_done(t0)
 
     from eis_core.production.scoring import ProductionError, bias_summary_text, risk_list_text, score_day
 
-    t0 = _step(7, total, f"Scoring day {dept.scoring_day}: the risk list with its reasons")
+    t0 = step_start(7, total, f"Scoring day {dept.scoring_day}: the risk list with its reasons")
     try:
         score_day(
             dept.scoring_day,
@@ -128,5 +128,5 @@ def run_real_demo(name: str, src: Path | None = None) -> None:
     click.echo(risk_list_text(dept.scoring_day, top=10))
     click.echo("")
     click.echo(bias_summary_text(dept.scoring_day))
-    _done(t0)
+    step_done(t0)
     click.echo(f"\nThis department's data: EIS_HOME={home} (`EIS_HOME={home} eis db url`).")

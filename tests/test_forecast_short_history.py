@@ -207,10 +207,10 @@ def test_import_commands_on_empty_header_only_and_short_files(tmp_path):
 
 
 def test_missing_warehouse_table_is_a_clear_error(warehouse):
-    from eis_core.forecast.data import _relation
+    from eis_core.forecast.data import relation_name
 
     with warehouse.connect() as conn, pytest.raises(ValueError, match="no table raw.no_such_table"):
-        _relation(conn, "no_such_table")
+        relation_name(conn, "no_such_table")
 
 
 def test_the_real_one_day_sample_is_a_clear_error(tmp_path):

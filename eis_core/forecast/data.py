@@ -20,7 +20,7 @@ _TABLES = {  # kind -> (table, timestamp column, pandas frequency)
 }
 
 
-def _relation(conn, table: str) -> str:
+def relation_name(conn, table: str) -> str:
     """``staging.stg_<table>`` when dbt built it, else ``raw.<table>``; ValueError when neither exists."""
     row = conn.execute(
         "SELECT 1 FROM information_schema.views WHERE table_schema = 'staging' AND table_name = %s", (f"stg_{table}",)
@@ -42,7 +42,7 @@ def events_from_db(kind: str, since: str | None = None) -> pd.DataFrame:
     table, col, freq = _TABLES[kind]
     unit = "hour" if freq == "h" else "day"
     with db.connect() as conn:
-        rel = _relation(conn, table)  # one of two fixed names
+        rel = relation_name(conn, table)  # one of two fixed names
         q = (
             f"SELECT date_trunc('{unit}', {col}) AS ts, division, count(*) AS n FROM {rel} "
             + (f"WHERE {col} >= %s " if since else "")

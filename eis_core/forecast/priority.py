@@ -58,10 +58,10 @@ def read_calls(since: str | None = None, drop_dir: str | Path | None = None) -> 
         df["received_at"] = pd.to_datetime(df["received_at"], errors="coerce")
         return df.dropna(subset=["received_at", "priority"])
     from eis_core import db
-    from eis_core.forecast.data import _relation
+    from eis_core.forecast.data import relation_name
 
     with db.connect() as conn:
-        rel = _relation(conn, "calls_for_service")
+        rel = relation_name(conn, "calls_for_service")
         rows = conn.execute(
             f"SELECT {', '.join(cols)} FROM {rel}" + (" WHERE received_at >= %s" if since else ""),
             (since,) if since else None,

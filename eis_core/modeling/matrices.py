@@ -61,7 +61,6 @@ from eis_core.modeling.matrix_spec import (
 )
 
 #: the former private name (production scoring imports it)
-_record = record_matrix_meta
 
 __all__ = ["DATA_CHANGING", "FLOAT32_EXACT_INT", "KEY_COLUMNS", "PROTECTED_COLUMNS", "PROTECTED_PREFIX",
            "ROW_GROUP_ROWS", "MatrixError", "MatrixSpec", "build_matrix", "build_split_matrices", "canonical_json",

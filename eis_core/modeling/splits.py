@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-from eis_core.config import Duration, TemporalConfig, _times
+from eis_core.config import Duration, TemporalConfig, times
 
 
 class SplitError(ValueError):
@@ -63,11 +63,11 @@ class Split:
 
 
 def _back(anchor: date, d: Duration, k: int) -> date:
-    return anchor - _times(d, k) if d.n else anchor
+    return anchor - times(d, k) if d.n else anchor
 
 
 def _fwd(anchor: date, d: Duration, k: int) -> date:
-    return anchor + _times(d, k) if d.n else anchor
+    return anchor + times(d, k) if d.n else anchor
 
 
 def split_dates(tc: TemporalConfig) -> list[date]:
