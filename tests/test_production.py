@@ -326,3 +326,21 @@ def test_the_production_dag_scores_its_logical_date(run):
     with db.connect() as conn:
         row = conn.execute("SELECT n_scored, scored_by FROM production.scoring_runs WHERE as_of_date = %s", (d,)).fetchone()
     assert row is not None and row[0] > 50 and row[1] == "airflow:eis_production"
+
+
+def test_the_cli_risk_list_words_factors_like_the_web_app(run):
+    """`eis score` / `eis demo` print each officer's factors as the web app's plain sentences, not as the
+    mart's column descriptions."""
+    from eis_core.production.risk_list import risk_list, risk_list_text
+    from eis_core.production.wording import sentences
+
+    _score(run, D)
+    rows = risk_list(D, 3)
+    text = risk_list_text(D, top=3)
+    assert rows and all(r["factors"] for r in rows)
+    for r in rows:
+        said = sentences(r["factors"], None, 3)
+        assert said and all(f"- {s.text}" in text for s in said), text
+    shown = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("- ")]
+    described = {f["label"] for r in rows for f in r["factors"]} - {s.text for r in rows for s in sentences(r["factors"])}
+    assert shown and not described & set(shown), text

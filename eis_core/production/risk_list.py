@@ -63,6 +63,10 @@ def risk_list(d: date | None = None, top: int = 10) -> list[dict]:
 
 
 def risk_list_text(d: date | None = None, top: int = 10, factors: int = 3) -> str:
+    """The CLI's risk list: each officer's strongest *factors* in the same plain sentences as the web app
+    (:mod:`eis_core.production.wording`), without the division comparison."""
+    from eis_core.production.wording import sentences
+
     rows = risk_list(d, top)
     if not rows:
         return "(nothing scored yet: run `eis score --date YYYY-MM-DD`)"
@@ -74,8 +78,8 @@ def risk_list_text(d: date | None = None, top: int = 10, factors: int = 3) -> st
             f"  {r['rank_abs']:>3}. {r['officer_id']:<10} score {r['score']:.3f}  {chs}  "
             f"{r['division'] or '?'} / {r['unit'] or '?'}"
         )
-        for f in r["factors"][:factors]:
-            lines.append(f"         - {f['label']}")
+        for sentence in sentences(r["factors"], None, factors):  # the web app's plain-language sentences
+            lines.append(f"         - {sentence.text}")
     return "\n".join(lines)
 
 
