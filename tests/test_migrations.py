@@ -18,19 +18,30 @@ from schema_snapshot import snapshot
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_baseline.json"
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = "0005"
-#: what the revisions after the baseline add to its catalogue snapshot (0006: the alert e-mails' outbox)
+#: what the revisions after the baseline add to its catalogue snapshot (0006: the alert e-mails' outbox;
+#: 0007: one bias-audit table, results.bias_audit with a scope, production.bias_audit moved into it)
 AFTER_BASELINE = {
-    "columns": ["production.alert_notifications 008 body text null=YES default=None"],
+    "columns": ["production.alert_notifications 008 body text null=YES default=None",
+                "results.bias_audit 019 scope text null=NO default='test_split'::text"],
     "indexes": ["production.alert_notifications alert_notifications_pending_idx CREATE INDEX "
                 "alert_notifications_pending_idx ON production.alert_notifications USING btree (notification_id) "
-                "WHERE (status = 'pending'::text)"],
+                "WHERE (status = 'pending'::text)",
+                "results.bias_audit bias_audit_pkey CREATE UNIQUE INDEX bias_audit_pkey ON results.bias_audit USING "
+                "btree (scope, model_id, as_of_date, threshold, attribute, group_value)",
+                "results.bias_audit bias_audit_scored_day_idx CREATE INDEX bias_audit_scored_day_idx ON "
+                "results.bias_audit USING btree (as_of_date) WHERE (scope = 'scored_day'::text)"],
+}
+#: ... and what they take away (0007: the old table and the old key)
+REMOVED_AFTER_BASELINE = {
+    "columns": lambda x: x.startswith("production.bias_audit "),
+    "indexes": lambda x: x.startswith("production.bias_audit ") or x.startswith("results.bias_audit bias_audit_pkey "),
 }
 
 
 def expected_head() -> dict:
     out = json.loads(FIXTURE.read_text())
     for part, extra in AFTER_BASELINE.items():
-        out[part] = sorted(out[part] + extra)
+        out[part] = sorted([x for x in out[part] if not REMOVED_AFTER_BASELINE[part](x)] + extra)
     return out
 
 
@@ -206,3 +217,24 @@ def test_no_ddl_outside_the_migrations():
         if pattern.search(path.read_text(encoding="utf-8")):
             offenders.append(rel)
     assert offenders == [], f"DDL outside eis_core/migrations: {offenders}"
+
+
+def test_0007_moves_the_days_bias_audit_into_the_one_table_and_back(fresh):
+    from eis_core import db, migrations
+
+    migrations.upgrade("0006")
+    row = ("2015-07-01", "m1", "top5%", "race", "BLACK", "WHITE", 40, 3, 0.075, 0.9, False)
+    with db.connect() as c:
+        c.execute("INSERT INTO production.bias_audit (as_of_date, model_id, threshold, attribute, group_value, "
+                  "reference_group, group_size, flagged, flag_rate, flag_rate_ratio, out_of_range) "
+                  "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", row)
+    migrations.upgrade()
+    moved = "SELECT scope, split_id, model_id, group_value, flagged, flag_rate_ratio FROM results.bias_audit"
+    with db.connect() as c:
+        assert c.execute("SELECT to_regclass('production.bias_audit')").fetchone()[0] is None
+        assert c.execute(moved).fetchall() == [("scored_day", "production", "m1", "BLACK", 3, 0.9)]
+    migrations.downgrade("0006")
+    with db.connect() as c:
+        assert c.execute("SELECT model_id, group_value, flagged FROM production.bias_audit").fetchall() == \
+            [("m1", "BLACK", 3)]
+        assert c.execute("SELECT count(*) FROM results.bias_audit").fetchone()[0] == 0

@@ -14,9 +14,9 @@ import pandas as pd
 import psycopg
 import pytest
 from click.testing import CliRunner
+from modeling_data import prepared, write_config
 
 from eis_core import db
-from modeling_data import prepared, write_config
 
 D = date(2015, 7, 1)
 
@@ -48,6 +48,11 @@ def _rows(table: str, d: date, order: str) -> list[tuple]:
     from psycopg import sql
 
     with db.connect() as conn:
+        if table == "bias_audit":  # the day's audit lives in the one bias-audit table, scope 'scored_day'
+            return conn.execute(sql.SQL(
+                "SELECT as_of_date, model_id, threshold, attribute, group_value, reference_group, group_size, flagged, "
+                "flag_rate, flag_rate_ratio, out_of_range FROM results.bias_audit WHERE scope = 'scored_day' "
+                "AND as_of_date = %s ORDER BY {}").format(sql.SQL(order)), (d,)).fetchall()
         return conn.execute(sql.SQL("SELECT * FROM {} WHERE as_of_date = %s ORDER BY {}").format(
             sql.Identifier("production", table), sql.SQL(order)), (d,)).fetchall()
 
@@ -207,12 +212,13 @@ def test_results_bias_audit_matches_a_hand_computation(run):
 
     assert audit_model_group(run["group"], progress=None) > 0
     with db.connect() as conn:
-        model_id, as_of = conn.execute("SELECT model_id, as_of_date FROM results.bias_audit b WHERE model_id IN "
+        model_id, as_of = conn.execute("SELECT model_id, as_of_date FROM results.bias_audit b WHERE scope = 'test_split' AND model_id IN "
                                        "(SELECT model_id FROM results.models WHERE model_group_id = %s) LIMIT 1",
                                        (run["group"],)).fetchone()
         audit = pd.DataFrame(conn.execute(
             "SELECT group_value, group_size, flagged, precision, tpr, fpr, fnr, tpr_ratio FROM results.bias_audit "
-            "WHERE model_id = %s AND as_of_date = %s AND threshold = 'top10%%' AND attribute = 'sex'",
+            "WHERE scope = 'test_split' AND model_id = %s AND as_of_date = %s AND threshold = 'top10%%' "
+            "AND attribute = 'sex'",
             (model_id, as_of)).fetchall(), columns=["g", "size", "flagged", "precision", "tpr", "fpr", "fnr", "tpr_ratio"]
         ).set_index("g")
         pred = pd.DataFrame(conn.execute(

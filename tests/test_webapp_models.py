@@ -244,7 +244,7 @@ def test_bias_flag_rule_is_explained_and_is_the_one_production_applies(env):
     from eis_core import db
 
     with db.connect() as conn:
-        conn.execute("DELETE FROM results.bias_audit")
+        conn.execute("DELETE FROM results.bias_audit WHERE scope = 'test_split'")
         for r in rows:
             conn.execute("INSERT INTO results.bias_audit (model_id, split_id, as_of_date, threshold, attribute, "
                          "group_value, reference_group, group_size, flagged, flag_rate, precision, tpr, fpr, fnr, "
@@ -272,11 +272,11 @@ def test_bias_flag_rule_is_explained_and_is_the_one_production_applies(env):
     assert shown["F"]["flagged"] == "yes" and "0.799" in shown["F"]["flag_ratio"] and "⚠" in shown["F"]["flag_ratio"]
     assert shown["F"]["why"].startswith("flagged: flag rate 0.799")
     assert "another rule" not in table  # every stored flag agrees with the rule
-    # the units page: production's flag-rate audit, the same words and flags as production.bias_audit
+    # the units page: production's flag-rate audit, the same words and flags as the day's rows (scored_day)
     units = login(env, "ana").get("/units").text
     assert "flag rate (the share of its officers flagged)" in units
-    audit = db_rows("SELECT group_value, attribute, out_of_range, group_size FROM production.bias_audit "
-                    "WHERE as_of_date = %s ORDER BY threshold, attribute, group_value", (wd.LATEST,))
+    audit = db_rows("SELECT group_value, attribute, out_of_range, group_size FROM results.bias_audit "
+                    "WHERE scope = 'scored_day' AND as_of_date = %s ORDER BY threshold, attribute, group_value", (wd.LATEST,))
     cells = re.findall(r"<tr class=\"[a-z]*\"><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>.*?"
                        r"<td>(yes|no)</td><td class=\"small\">([^<]*)</td></tr>",
                        re.search(r'id="flag-rate-audit">(.*?)</table>', units, re.S).group(1), re.S)

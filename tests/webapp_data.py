@@ -157,9 +157,10 @@ def seed_production(conn, n_officers: int = 60, n_divisions: int = 3, seed: int 
             for g in groups:
                 rate = flagged[g] / sizes[g]
                 ratio = rate / ref_rate if ref_rate > 0 else None
-                conn.execute("INSERT INTO production.bias_audit (as_of_date, model_id, threshold, attribute, group_value, "
-                             "reference_group, group_size, flagged, flag_rate, flag_rate_ratio, out_of_range) "
-                             "VALUES (%s, 'wa_model_rf_3', 'top10%%', %s, %s, %s, %s, %s, %s, %s, %s)",
+                conn.execute("INSERT INTO results.bias_audit (as_of_date, model_id, threshold, attribute, group_value, "
+                             "reference_group, group_size, flagged, flag_rate, flag_rate_ratio, out_of_range, scope, "
+                             "split_id) VALUES (%s, 'wa_model_rf_3', 'top10%%', %s, %s, %s, %s, %s, %s, %s, %s, "
+                             "'scored_day', 'production')",
                              (d, attr, g, ref, sizes[g], flagged[g], rate, ratio,
                               ratio is not None and not (0.8 <= ratio <= 1.25) and sizes[g] >= 10))
     return offs

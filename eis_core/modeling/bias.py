@@ -5,12 +5,13 @@ labels are known, precision, TPR, FPR and FNR; ratios to the reference (largest)
 flagged (``out_of_range``) when a ratio leaves the configured range (``production.audit_ratio_range``)
 and it has at least ``production.audit_min_group_size`` officers.
 
-Two callers, one rule:
+Two callers, one rule, one table (``results.bias_audit``, whose ``scope`` says which):
 
 * production scoring of a day (:func:`eis_core.production.scoring.score_day`): the labels are the
-  future, so only the flag-rate ratio can be judged; rows in ``production.bias_audit``;
+  future, so only the flag-rate ratio can be judged; scope ``scored_day`` (split_id 'production'),
+  replaced together with that day's production rows;
 * :func:`audit_model_group`: every model of a group on its test splits, labels known (flag rate, TPR
-  and FPR ratios); rows in ``results.bias_audit``.
+  and FPR ratios); scope ``test_split``.
 
 Flag sets (:func:`flag_sets`): the legacy EIS's flag count and the top x % of the ranked list.
 """
@@ -177,7 +178,10 @@ def audit_model_group(model_group_id: str, officer_cfg=None, progress: Progress 
                                     r["out_of_range"],
                                 )
                             )
-        conn.execute("DELETE FROM results.bias_audit WHERE model_id = ANY(%s)", ([m[0] for m in models],))
+        conn.execute(
+            "DELETE FROM results.bias_audit WHERE scope = 'test_split' AND model_id = ANY(%s)",
+            ([m[0] for m in models],),
+        )
         copy_rows(
             conn,
             "bias_audit",

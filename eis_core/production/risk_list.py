@@ -91,7 +91,7 @@ def bias_summary_text(d: date | None = None) -> str:
             return "(no bias audit yet)"
         rows = conn.execute(
             "SELECT threshold, attribute, group_value, reference_group, group_size, flagged, flag_rate, "
-            "flag_rate_ratio, out_of_range FROM production.bias_audit WHERE as_of_date = %s "
+            "flag_rate_ratio, out_of_range FROM results.bias_audit WHERE scope = 'scored_day' AND as_of_date = %s "
             "ORDER BY threshold LIKE 'top%%', length(threshold), threshold, attribute, group_size DESC",
             (d,),
         ).fetchall()

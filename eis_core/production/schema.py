@@ -9,7 +9,8 @@
 * ``rank_changes``   rank now against 1, 7, 30, 90 and 365 *calendar* days earlier (NULL when that day was not
                      scored, never the previous row).
 * ``unit_risk``      division/unit aggregates: officers, mean score, officers in the top 5 %.
-* ``bias_audit``     flag rates per race and sex group on the scored date (no outcomes yet: rates only).
+* the day's bias audit (flag rates per race and sex group, no outcomes yet) is in ``results.bias_audit``
+  with scope ``scored_day``: one table for both audits (eis_core.modeling.bias); it is replaced with the day.
 * ``reviews``        a supervisor's review of a flagged officer (constraints make an incomplete one impossible).
 * ``intervention_catalogue`` the interventions a review or alert may choose (the department edits it).
 * ``alerts``, ``alert_events``, ``alert_notifications`` the intervention workflow (eis_core.production.alerts).

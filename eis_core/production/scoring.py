@@ -61,7 +61,7 @@ __all__ = ["DATE_TABLES", "ProductionError", "ScoreResult", "audit_groups", "bia
            "resolve_model_group", "risk_list", "risk_list_text", "score_day", "stored_model"]
 
 #: production tables holding one as-of date's rows (reviews are never touched by scoring)
-DATE_TABLES = ("predictions", "risk_factors", "rank_changes", "unit_risk", "bias_audit", "scoring_runs")
+DATE_TABLES = ("predictions", "risk_factors", "rank_changes", "unit_risk", "scoring_runs")
 
 
 @dataclass
@@ -253,9 +253,12 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
                                          "division", "unit"), pred_rows)
         _copy_into(conn, "risk_factors", ("as_of_date", "officer_id", "position", "feature", "block", "value",
                                           "contribution", "direction", "label", "method"), factor_rows)
+        # the day's bias audit: results.bias_audit, scope 'scored_day' (one table for both audits)
+        conn.execute("DELETE FROM results.bias_audit WHERE scope = 'scored_day' AND as_of_date = %s", (d,))
         _copy_into(conn, "bias_audit", ("as_of_date", "model_id", "threshold", "attribute", "group_value",
                                         "reference_group", "group_size", "flagged", "flag_rate", "flag_rate_ratio",
-                                        "out_of_range"), audit_rows)
+                                        "out_of_range", "scope", "split_id"),
+                   [(*r, "scored_day", "production") for r in audit_rows], schema="results")
         conn.execute(
             "INSERT INTO production.unit_risk (as_of_date, division, unit, officers, mean_score, max_score, top5_count) "
             "SELECT as_of_date, coalesce(division, 'unknown'), coalesce(unit, 'unknown'), count(*), avg(score), "
@@ -280,8 +283,8 @@ def score_day(as_of: str | date, model_group_id: str | None = None, mode: str | 
     return ScoreResult(d, model["model_id"], group_id, mode, len(frame), flag_count, expl.method, timings)
 
 
-def _copy_into(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> int:
-    q = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier("production", table),
+def _copy_into(conn, table: str, columns: tuple[str, ...], rows: list[tuple], schema: str = "production") -> int:
+    q = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(schema, table),
                                                    sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     with conn.cursor().copy(q) as cp:
         for r in rows:

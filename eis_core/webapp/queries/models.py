@@ -118,13 +118,13 @@ def risk_curves(conn, model_id: str) -> list[dict] | None:
 
 
 def results_bias(conn, model_id: str) -> list[dict] | None:
-    if not populated(conn, "results.bias_audit"):
-        return None
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM results.bias_audit WHERE scope = 'test_split')").fetchone()[0]:
+        return None  # the test-split audit has not been run (the scored days' rows are the other scope)
     return rows(
         conn,
         "SELECT as_of_date, threshold, attribute, group_value, reference_group, group_size, flagged, "
         "flag_rate, precision, tpr, fpr, fnr, flag_rate_ratio, tpr_ratio, fpr_ratio, out_of_range "
-        "FROM results.bias_audit WHERE model_id = %s ORDER BY as_of_date, threshold, attribute, group_value",
+        "FROM results.bias_audit WHERE scope = 'test_split' AND model_id = %s ORDER BY as_of_date, threshold, attribute, group_value",
         (model_id,),
     )
 

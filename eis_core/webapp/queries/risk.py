@@ -355,7 +355,7 @@ def production_bias(conn, as_of: date) -> list[dict]:
     return rows(
         conn,
         "SELECT threshold, attribute, group_value, reference_group, group_size, flagged, flag_rate, "
-        "flag_rate_ratio, out_of_range FROM production.bias_audit WHERE as_of_date = %s "
+        "flag_rate_ratio, out_of_range FROM results.bias_audit WHERE scope = 'scored_day' AND as_of_date = %s "
         "ORDER BY threshold, attribute, group_value",
         (as_of,),
     )
