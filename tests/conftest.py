@@ -90,3 +90,19 @@ def reset_raw(warehouse) -> None:
         from psycopg import sql
 
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier("raw", t) for t in tables)))
+
+
+#: the longest modules (measured, `make test --durations`), collected first so that pytest-xdist's
+#: loadfile scheduling starts them at once and the run does not end on one worker with a long module
+#: while the other sits idle; every other module keeps its place (and each module its own test order).
+HEAVY_FIRST = (
+    "test_kill_converges.py", "test_dispatch_pipeline.py", "test_airflow_chain.py", "test_airflow_scheduler.py",
+    "test_production.py", "test_modeling_dag.py", "test_load_trust.py", "test_features_leakage.py",
+    "test_matrices.py", "test_alerts_scoring.py", "test_marts_in_step.py", "test_features_independent.py",
+    "test_features_marts.py", "test_airflow_dags.py", "test_artifacts_s3.py", "test_webapp_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

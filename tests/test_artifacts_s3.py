@@ -30,7 +30,10 @@ def s3_run(small_drop, tmp_path_factory, s3_server):  # noqa: F811 - the fixture
             "feature_start_time": "2012-01-01", "label_start_time": "2013-01-01", "label_end_time": "2014-07-01",
             "model_update_frequency": "6 months", "max_training_history": "2 years",
             "training_as_of_frequency": "6 months", "test_duration": "0 days", "test_as_of_frequency": "6 months",
-            "label_timespan": "1 year"})
+            "label_timespan": "1 year"},
+            # a seed of its own: its model ids differ from a same-shaped run another module of this worker
+            # made (with local files), so every model here is trained and stored on S3, not reused
+            random_seed=4242)
         summary = run_all(cfg, data["labels"], progress=None)
         yield {**data, "config": cfg, "group": summary["model_group_id"], "s3": s3_server}
 

@@ -28,9 +28,9 @@ def _values() -> dict:
 
 def _lock_version(package: str) -> str:
     for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
-        name, _, version = line.partition("==")
-        if name.strip().lower() == package:
-            return version.strip()
+        name, _, version = line.partition("==")  # hashed lock: "name[extra]==1.2.3 \\" then --hash lines
+        if name.split("[")[0].strip().lower() == package and version:
+            return version.split()[0]
     raise AssertionError(package)
 
 
