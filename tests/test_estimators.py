@@ -211,3 +211,19 @@ def test_count_reference_uses_plain_counts_only():
     assert roc_auc_score(yt, predict_scores(big, Xt)) > 0.6  # it learns the ia_cases signal of the matrix
     with pytest.raises(ValueError, match="no plain count columns"):
         CountGBReference().fit(X[["noise_a", "noise_b"]], y)
+
+
+def test_every_estimator_of_the_shipped_grids_fits_and_scores_with_a_protected_index():
+    """Meta-estimators without scikit-learn metadata routing (AdaBoost, Bagging, ...) ask for nothing: the
+    protected index must not break their fit or scores (make demo trained AdaBoost and failed on this)."""
+    X, y, _, index = TRAIN
+    seen = set()
+    for path in ("configs/officer_config.yaml", "configs/chicago/officer_config.yaml"):
+        for mc in expand_grid(load_officer_config(path)):
+            if mc["class_path"] in seen:
+                continue
+            seen.add(mc["class_path"])
+            est = fit_model(make_estimator(mc, 0), X, y, index)
+            scores = predict_scores(est, TEST[0], TEST[3])
+            assert scores.shape == (len(TEST[0]),) and np.isfinite(scores).all(), mc["class_path"]
+    assert "sklearn.ensemble.AdaBoostClassifier" in seen

@@ -202,9 +202,12 @@ def routed_params(estimator, method: str, index: pd.DataFrame | None) -> dict:
     if protected is None:
         return {}
     with config_context(enable_metadata_routing=True):
-        router = MetadataRouter(owner="eis_core.modeling.estimators").add(
-            estimator=estimator, method_mapping=MethodMapping().add(caller=method, callee=method)
-        )
+        try:
+            router = MetadataRouter(owner="eis_core.modeling.estimators").add(
+                estimator=estimator, method_mapping=MethodMapping().add(caller=method, callee=method)
+            )
+        except NotImplementedError:  # a meta-estimator without routing (AdaBoost, ...): it asks for nothing
+            return {}
         return dict(router.route_params(caller=method, params={PROTECTED_METADATA: protected}).estimator[method])
 
 
