@@ -138,15 +138,17 @@ def test_a_roster_changing_drop_rebuilds_every_as_of_date_in_the_marts(second_bu
 
 
 def _score_error(d: str = "2016-01-01") -> str:
-    """Why scoring *d* fails.  Once in step it still fails here, for another reason that depends on what other
+    """Why scoring *d* fails ('' when it does not).  Once in step it may still fail here, for another reason that depends on what other
     modules of this worker left in the shared warehouse (no chosen model group, or one trained on columns
     this module's mini drop cannot feed): the point is only that it is not the out-of-step refusal."""
     from eis_core.modeling.matrices import MatrixError
     from eis_core.production.scoring import ProductionError, score_day
 
-    with pytest.raises((ProductionError, MatrixError)) as info:
+    try:
         score_day(d, progress=None, today=date(2016, 1, 2))
-    return str(info.value)
+    except (ProductionError, MatrixError) as exc:
+        return str(exc)
+    return ""  # scored: whatever other modules left made it work, and it certainly was not refused
 
 
 def test_a_failed_transform_is_recorded_and_scoring_and_matrices_refuse(second_build):
