@@ -14,7 +14,7 @@ from eis_core.config import load_officer_config
 from eis_core.modeling.baselines import (CountGBReference, LegacyEISBaseline, PriorBaseline, RandomBaseline,
                                          SimpleLogisticBaseline)
 from eis_core.modeling.estimators import (CalibratedLinearSVC, ScaledLogisticRegression, feature_importances,
-                                          fit_model, predict_scores)
+                                          fit_model, predict_scores, requests_metadata)
 from eis_core.modeling.grid import expand_grid, make_estimator
 from modeling_synth import LEGACY_COLS, make_matrix
 
@@ -226,4 +226,5 @@ def test_every_estimator_of_the_shipped_grids_fits_and_scores_with_a_protected_i
             est = fit_model(make_estimator(mc, 0), X, y, index)
             scores = predict_scores(est, TEST[0], TEST[3])
             assert scores.shape == (len(TEST[0]),) and np.isfinite(scores).all(), mc["class_path"]
+            assert requests_metadata(est) is (mc["class_path"].endswith("SimpleLogisticBaseline")), mc["class_path"]
     assert "sklearn.ensemble.AdaBoostClassifier" in seen

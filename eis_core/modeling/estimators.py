@@ -238,7 +238,10 @@ def requests_metadata(estimator, method: str = "predict_proba") -> bool:
     from sklearn.utils.metadata_routing import get_routing_for_object
 
     with config_context(enable_metadata_routing=True):
-        return bool(get_routing_for_object(estimator).consumes(method, [PROTECTED_METADATA]))
+        try:
+            return bool(get_routing_for_object(estimator).consumes(method, [PROTECTED_METADATA]))
+        except NotImplementedError:  # a meta-estimator without routing (AdaBoost, ...) asks for nothing
+            return False
 
 
 def feature_importances(estimator, feature_names) -> tuple[list[str], np.ndarray | None, str]:
