@@ -184,9 +184,14 @@ def dbt_lock() -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (DBT_LOCK_KEY,))
 
 
-def dbt_build(select: str | None = None, full_refresh: bool = False,
-              progress: Callable[[str], object] | None = print, dbt_vars: dict | None = None,
-              exclude: str | None = None, indirect_selection: str | None = None) -> dict:
+def dbt_build(
+    select: str | None = None,
+    full_refresh: bool = False,
+    progress: Callable[[str], object] | None = print,
+    dbt_vars: dict | None = None,
+    exclude: str | None = None,
+    indirect_selection: str | None = None,
+) -> dict:
     """Run ``dbt build`` (models and their data tests, in DAG order) and return a summary.
 
     The summary: ``success``, ``passed`` (models built + tests passed), ``failed`` (tests that found
@@ -214,10 +219,14 @@ def dbt_build(select: str | None = None, full_refresh: bool = False,
     profiles_dir = write_profile().parent
     args = [
         "build",
-        "--project-dir", str(dbt_project_dir()),
-        "--profiles-dir", str(profiles_dir),
-        "--target-path", str(target_dir()),
-        "--log-path", str(log_dir()),
+        "--project-dir",
+        str(dbt_project_dir()),
+        "--profiles-dir",
+        str(profiles_dir),
+        "--target-path",
+        str(target_dir()),
+        "--log-path",
+        str(log_dir()),
         "--quiet",  # dbt's own stdout is errors only; `progress` reports nodes, dbt.log has everything
     ]
     if not sys.stdout.isatty():
@@ -279,14 +288,17 @@ def _build_locked(args: list[str], dbt_vars: dict, full_refresh: bool, callbacks
             return marts.record(plan, nodes, ok, reason)
         except Exception as exc:  # noqa: BLE001 - never hide the build's own outcome; a success must not pass unrecorded
             if ok:
-                raise TransformError(f"dbt build succeeded but its load id could not be recorded: {exc}",
-                                     summary=summary) from None
+                raise TransformError(
+                    f"dbt build succeeded but its load id could not be recorded: {exc}", summary=summary
+                ) from None
             return ""
 
     if res.exception is not None:
         state_line = record(False, f"dbt could not run: {type(res.exception).__name__}")
-        raise TransformError(f"dbt build could not run: {type(res.exception).__name__}: {str(res.exception).strip()}"
-                             + state_line, summary=summary)
+        raise TransformError(
+            f"dbt build could not run: {type(res.exception).__name__}: {str(res.exception).strip()}" + state_line,
+            summary=summary,
+        )
     failures = [n for n in nodes if n["status"] in FAILED_STATUSES | ERROR_STATUSES]
     if failures:
         shown = ", ".join(f"{f['resource_type']} {f['name']} {f['status']}" for f in failures[:2])
@@ -294,21 +306,31 @@ def _build_locked(args: list[str], dbt_vars: dict, full_refresh: bool, callbacks
         raise TransformError(_format_failures(failures) + state_line, failures=failures, summary=summary)
     if not res.success:
         state_line = record(False, "dbt reported failure without a failing node")
-        raise TransformError("dbt build reported failure without a failing node; see "
-                             f"{log_dir() / 'dbt.log'}" + state_line, summary=summary)
+        raise TransformError(
+            f"dbt build reported failure without a failing node; see {log_dir() / 'dbt.log'}" + state_line,
+            summary=summary,
+        )
     record(True)
     return summary
 
 
 def format_summary(summary: dict) -> str:
-    return (f"dbt build: {summary['passed']} passed, {summary['failed']} failed, {summary['errored']} errored, "
-            f"{summary['skipped']} skipped, {summary['warned']} warned in {summary['elapsed']:.1f}s")
+    return (
+        f"dbt build: {summary['passed']} passed, {summary['failed']} failed, {summary['errored']} errored, "
+        f"{summary['skipped']} skipped, {summary['warned']} warned in {summary['elapsed']:.1f}s"
+    )
 
 
 # ----------------------------------------------------------------------------------------------- CLI
 @click.command("transform")
-@click.option("--select", "-s", "select", default=None, metavar="SELECTOR",
-              help="dbt node selection, e.g. 'staging' or 'stg_officers+' (default: everything).")
+@click.option(
+    "--select",
+    "-s",
+    "select",
+    default=None,
+    metavar="SELECTOR",
+    help="dbt node selection, e.g. 'staging' or 'stg_officers+' (default: everything).",
+)
 @click.option("--full-refresh", is_flag=True, default=False, help="Rebuild incremental models from scratch.")
 def transform_cli(select: str | None, full_refresh: bool) -> None:
     """Run dbt build (staging, marts and their tests) on the warehouse."""
@@ -324,6 +346,13 @@ def transform_cli(select: str | None, full_refresh: bool) -> None:
 
 
 __all__ = [
-    "TransformError", "dbt_build", "dbt_home", "format_summary", "log_dir", "profile_dict", "target_dir",
-    "transform_cli", "write_profile",
+    "TransformError",
+    "dbt_build",
+    "dbt_home",
+    "format_summary",
+    "log_dir",
+    "profile_dict",
+    "target_dir",
+    "transform_cli",
+    "write_profile",
 ]

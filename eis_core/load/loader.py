@@ -62,25 +62,41 @@ def ensure_raw_schema(contract: Contract | None = None) -> None:
     contract = contract or load_contract()
     ensure_schema()  # the bookkeeping tables (migration 0001); the raw tables below follow the contract
     with db.connect() as conn:
-        existing = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (RAW_SCHEMA,))}
+        existing = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (RAW_SCHEMA,)
+            )
+        }
         for t in contract.ordered_tables():
             if t.name not in existing:
                 conn.execute(create_raw_table(RAW_SCHEMA, t.name, t, []))
                 continue
             # a warehouse created under an older contract gets the columns added since (v2: ia_cases.allegation)
-            have = {r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-                (RAW_SCHEMA, t.name))}
+            have = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                    (RAW_SCHEMA, t.name),
+                )
+            }
             for c in t.column_list:
                 if c.name not in have:
                     conn.execute(add_column(RAW_SCHEMA, t.name, c.name, c.pg_type))
 
 
 class DropLoader:
-    def __init__(self, drop_dir: Path, reject_share: float, extracted_at: str | None,
-                 progress: Callable[[str], None], *, allow_shrink: bool = False, max_shrink: float = 0.2,
-                 wait: bool = False) -> None:
+    def __init__(
+        self,
+        drop_dir: Path,
+        reject_share: float,
+        extracted_at: str | None,
+        progress: Callable[[str], None],
+        *,
+        allow_shrink: bool = False,
+        max_shrink: float = 0.2,
+        wait: bool = False,
+    ) -> None:
         self.drop_dir = drop_dir.resolve()
         self.reject_share = reject_share
         self.allow_shrink, self.max_shrink = allow_shrink, max_shrink
@@ -103,28 +119,41 @@ class DropLoader:
         elif not self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
             other = self._lock_conn.execute(
                 "SELECT load_id, drop_path, started_at FROM raw.load_log WHERE table_name = %s AND status = 'running' "
-                "ORDER BY load_id DESC LIMIT 1", (LOAD_ROW,)).fetchone()
+                "ORDER BY load_id DESC LIMIT 1",
+                (LOAD_ROW,),
+            ).fetchone()
             self.release()
             who = f"load {other[0]} of {other[1]}, started {other[2]:%Y-%m-%d %H:%M:%S}" if other else "another load"
-            raise LoadBusy(f"another eis load is running ({who}); loads run one at a time: wait for it to finish "
-                           f"and run this one again (or pass --wait)")
+            raise LoadBusy(
+                f"another eis load is running ({who}); loads run one at a time: wait for it to finish "
+                f"and run this one again (or pass --wait)"
+            )
         with db.connect() as conn:
-            conn.execute("UPDATE raw.load_log SET status = 'aborted', finished_at = now(), message = "
-                         "'killed or crashed before it finished; its tables each kept the old or the new data' "
-                         "WHERE table_name = %s AND status = 'running'", (LOAD_ROW,))
+            conn.execute(
+                "UPDATE raw.load_log SET status = 'aborted', finished_at = now(), message = "
+                "'killed or crashed before it finished; its tables each kept the old or the new data' "
+                "WHERE table_name = %s AND status = 'running'",
+                (LOAD_ROW,),
+            )
             # side tables of loads that did not finish (only this load may use raw_incoming now)
-            for (name,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                                        (INCOMING_SCHEMA,)).fetchall():
+            for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (INCOMING_SCHEMA,)
+            ).fetchall():
                 drop_side(conn, name)
             self.load_id = conn.execute("SELECT nextval('raw.load_id_seq')").fetchone()[0]
-            conn.execute("INSERT INTO raw.load_log (load_id, drop_path, table_name, status, message, started_at, finished_at) "
-                         "VALUES (%s, %s, %s, 'running', 'load in progress', now(), now())",
-                         (self.load_id, str(self.drop_dir), LOAD_ROW))
+            conn.execute(
+                "INSERT INTO raw.load_log (load_id, drop_path, table_name, status, message, started_at, finished_at) "
+                "VALUES (%s, %s, %s, 'running', 'load in progress', now(), now())",
+                (self.load_id, str(self.drop_dir), LOAD_ROW),
+            )
 
     def finish(self, status: str, message: str) -> None:
         with db.connect() as conn:
-            conn.execute("UPDATE raw.load_log SET status = %s, message = %s, finished_at = now() "
-                         "WHERE load_id = %s AND table_name = %s", (status, message, self.load_id, LOAD_ROW))
+            conn.execute(
+                "UPDATE raw.load_log SET status = %s, message = %s, finished_at = now() "
+                "WHERE load_id = %s AND table_name = %s",
+                (status, message, self.load_id, LOAD_ROW),
+            )
 
     def release(self) -> None:
         if self._lock_conn is not None:
@@ -145,7 +174,9 @@ class DropLoader:
             self.extracted_at = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
         self.kind = manifest.get("kind", "department")
         if self.kind not in DROP_KINDS:
-            raise ManifestError(f"{self.drop_dir / '_drop.json'}: kind must be one of {list(DROP_KINDS)}, not {self.kind!r}")
+            raise ManifestError(
+                f"{self.drop_dir / '_drop.json'}: kind must be one of {list(DROP_KINDS)}, not {self.kind!r}"
+            )
         self.required = set(self.contract.required_tables) if self.kind == "department" else set()
         self.runner = SuiteRunner()
         self.docs_path = str(self.runner.data_docs_index())
@@ -154,7 +185,8 @@ class DropLoader:
         """The officers a table's rows must name: those this load will leave in raw.officers."""
         if table != "officers" and self._officers_good:
             return sql.SQL("(SELECT officer_id FROM {}.{})").format(
-                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(self._officers_good))
+                sql.Identifier(INCOMING_SCHEMA), sql.Identifier(self._officers_good)
+            )
         return sql.SQL("(SELECT officer_id FROM raw.officers)")
 
     def _set_officers_good(self, tl: TableLoad | None) -> None:
@@ -164,8 +196,9 @@ class DropLoader:
             if tl is None:
                 self._officers_good = None
                 return
-            conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT officer_id FROM ({}) g").format(
-                ident(name), tl.good_rows()))
+            conn.execute(
+                sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT officer_id FROM ({}) g").format(ident(name), tl.good_rows())
+            )
         self._officers_good = name
 
     def _orphans(self, officers: TableLoad, pending: dict[str, TableLoad]) -> dict | None:
@@ -173,7 +206,8 @@ class DropLoader:
         an officer now in raw.officers and absent from the file (rows of replaced tables are checked
         against the new officers by the 'known officer' rule)."""
         removed = sql.SQL("(SELECT officer_id FROM raw.officers EXCEPT SELECT officer_id FROM {}.{})").format(
-            sql.Identifier(INCOMING_SCHEMA), sql.Identifier(officers.side))
+            sql.Identifier(INCOMING_SCHEMA), sql.Identifier(officers.side)
+        )
         per_table, total = {}, 0
         with db.connect() as conn:
             gone = [r[0] for r in conn.execute(sql.SQL("SELECT officer_id FROM {} r ORDER BY 1").format(removed))]
@@ -182,19 +216,29 @@ class DropLoader:
             for t in self.contract.ordered_tables():
                 if t.name == "officers" or t.name in pending or not t.officer_fk:
                     continue
-                cond = sql.SQL(" OR ").join(sql.SQL("{} IN {}").format(sql.Identifier(fk), removed) for fk in t.officer_fk)
-                n = conn.execute(sql.SQL("SELECT count(*) FROM {}.{} WHERE {}").format(
-                    sql.Identifier(RAW_SCHEMA), sql.Identifier(t.name), cond)).fetchone()[0]
+                cond = sql.SQL(" OR ").join(
+                    sql.SQL("{} IN {}").format(sql.Identifier(fk), removed) for fk in t.officer_fk
+                )
+                n = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}.{} WHERE {}").format(
+                        sql.Identifier(RAW_SCHEMA), sql.Identifier(t.name), cond
+                    )
+                ).fetchone()[0]
                 if n:
                     per_table[t.name] = n
                     total += n
         if not total:
             return None
         where = ", ".join(f"{k} {v:,}" for k, v in per_table.items())
-        return {"rule": "no orphaned history", "column": "officer_id", "count": total, "examples": gone[:5],
-                "message": f"{len(gone):,} officer(s) in the warehouse are missing from {officers.sf.path.name} "
-                           f"(e.g. {', '.join(gone[:3])}) and {total:,} row(s) of their history would be orphaned "
-                           f"({where}): a truncated export? pass --allow-shrink if it is intended"}
+        return {
+            "rule": "no orphaned history",
+            "column": "officer_id",
+            "count": total,
+            "examples": gone[:5],
+            "message": f"{len(gone):,} officer(s) in the warehouse are missing from {officers.sf.path.name} "
+            f"(e.g. {', '.join(gone[:3])}) and {total:,} row(s) of their history would be orphaned "
+            f"({where}): a truncated export? pass --allow-shrink if it is intended",
+        }
 
     # -- the drop ------------------------------------------------------------------------------------
     def _guarded(self, tl: TableLoad, step: Callable[[], TableResult]) -> TableResult:
@@ -205,8 +249,11 @@ class DropLoader:
 
     def run(self) -> LoadReport:
         known = {t.name for t in self.contract.ordered_tables()}
-        unknown_files = sorted(p.name for p in self.drop_dir.iterdir()
-                               if p.is_file() and p.stem not in known and not p.name.startswith("_"))
+        unknown_files = sorted(
+            p.name
+            for p in self.drop_dir.iterdir()
+            if p.is_file() and p.stem not in known and not p.name.startswith("_")
+        )
         loads: dict[str, TableLoad] = {}
         pending: dict[str, TableLoad] = {}
         for spec in self.contract.ordered_tables():
@@ -242,15 +289,24 @@ class DropLoader:
             if spec.name == "officers" and unknown_files:
                 res.warnings.append(f"files not in the contract were ignored: {unknown_files}")
             if present or res.rejected:
-                self.progress(f"[{spec.name}] {res.status.replace('_', ' ')}: {res.rows_loaded:,} loaded, {res.rows_quarantined:,} quarantined"
-                              f"{' — ' + res.message if res.rejected or res.not_provided else ''}")
+                self.progress(
+                    f"[{spec.name}] {res.status.replace('_', ' ')}: {res.rows_loaded:,} loaded, {res.rows_quarantined:,} quarantined"
+                    f"{' — ' + res.message if res.rejected or res.not_provided else ''}"
+                )
             results.append(res)
         return LoadReport(self.load_id, str(self.drop_dir), self.extracted_at, results, self.docs_path)
 
 
-def load_drop(drop_dir: str | Path, *, reject_share: float = 0.01, extracted_at: str | None = None,
-              progress: Callable[[str], None] | None = print, allow_shrink: bool = False, max_shrink: float = 0.2,
-              wait: bool = False) -> LoadReport:
+def load_drop(
+    drop_dir: str | Path,
+    *,
+    reject_share: float = 0.01,
+    extracted_at: str | None = None,
+    progress: Callable[[str], None] | None = print,
+    allow_shrink: bool = False,
+    max_shrink: float = 0.2,
+    wait: bool = False,
+) -> LoadReport:
     """Validate and load every contract table found in *drop_dir*; see the module docstring.
 
     Raises ``LoadBusy`` when another load holds the lock (unless *wait*), ``ManifestError`` (a
@@ -259,8 +315,15 @@ def load_drop(drop_dir: str | Path, *, reject_share: float = 0.01, extracted_at:
     drop_dir = Path(drop_dir)
     if not drop_dir.is_dir():
         raise FileNotFoundError(f"drop folder {drop_dir} does not exist")
-    loader = DropLoader(drop_dir, reject_share, extracted_at, progress or (lambda m: None),
-                        allow_shrink=allow_shrink, max_shrink=max_shrink, wait=wait)
+    loader = DropLoader(
+        drop_dir,
+        reject_share,
+        extracted_at,
+        progress or (lambda m: None),
+        allow_shrink=allow_shrink,
+        max_shrink=max_shrink,
+        wait=wait,
+    )
     loader.acquire()
     status, message = "aborted", "stopped by an error"
     try:

@@ -76,8 +76,10 @@ def select_model_group(experiment_id: str, officer_cfg: Any = None, selected_by:
     winners = apply_rules(board_from(lb), lb["greater_is_better"], rules)
     lb["winners"] = winners
     if not winners:
-        raise click.ClickException(f"experiment {experiment_id}: no evaluations of {metric_name} to select from "
-                                   "(run the modeling pipeline and evaluate_run first)")
+        raise click.ClickException(
+            f"experiment {experiment_id}: no evaluations of {metric_name} to select from "
+            "(run the modeling pipeline and evaluate_run first)"
+        )
     chosen = winners[rule]
     report_dir = local_dir(resolve_project_path(project_path)) / "reports"  # reports stay on the local disk
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -87,12 +89,19 @@ def select_model_group(experiment_id: str, officer_cfg: Any = None, selected_by:
     write_report(report, experiment_id, lb, rule, chosen, plots, t3, selected_by)
     with db.connect() as conn:
         for r, g in winners.items():
-            conn.execute("INSERT INTO results.selections (experiment_id, rule, metric, model_group_id, chosen, "
-                         "report_path, selected_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                         (experiment_id, r, lb["metric"], g, r == rule, str(report), selected_by))
-    return {"model_group_id": chosen, "rule": rule, "report_path": str(report), "metric": lb["metric"],
-            "winners": winners, "leaderboard": lb["rows"]}
-
+            conn.execute(
+                "INSERT INTO results.selections (experiment_id, rule, metric, model_group_id, chosen, "
+                "report_path, selected_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (experiment_id, r, lb["metric"], g, r == rule, str(report), selected_by),
+            )
+    return {
+        "model_group_id": chosen,
+        "rule": rule,
+        "report_path": str(report),
+        "metric": lb["metric"],
+        "winners": winners,
+        "leaderboard": lb["rows"],
+    }
 
 
 def latest_experiment() -> str | None:
@@ -102,17 +111,24 @@ def latest_experiment() -> str | None:
     ensure_results_schema()
     with db.connect() as conn:
         # officer-level experiments only: the dispatch-level experiment (eis dispatch) has its own models
-        row = conn.execute("SELECT r.experiment_id FROM results.runs r JOIN results.experiments x USING (experiment_id) "
-                           "WHERE EXISTS (SELECT 1 FROM results.run_models rm "
-                           "JOIN results.evaluations e USING (model_id) WHERE rm.run_id = r.run_id) "
-                           "AND coalesce(x.config -> 'officer' ->> 'kind', '') <> 'dispatch_level' "
-                           "ORDER BY r.run_id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT r.experiment_id FROM results.runs r JOIN results.experiments x USING (experiment_id) "
+            "WHERE EXISTS (SELECT 1 FROM results.run_models rm "
+            "JOIN results.evaluations e USING (model_id) WHERE rm.run_id = r.run_id) "
+            "AND coalesce(x.config -> 'officer' ->> 'kind', '') <> 'dispatch_level' "
+            "ORDER BY r.run_id DESC LIMIT 1"
+        ).fetchone()
     return row[0] if row else None
 
 
 @click.command("select")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="officer config (default configs/officer_config.yaml): selection metric, rules, chosen rule")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="officer config (default configs/officer_config.yaml): selection metric, rules, chosen rule",
+)
 @click.option("--experiment", "experiment_id", default=None, help="experiment id (default: the latest evaluated one)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def select_cli(config_path: str | None, experiment_id: str | None, as_json: bool) -> None:

@@ -85,7 +85,9 @@ def assignee_for(conn, division: str | None) -> str | None:
     r = conn.execute(
         "SELECT u.username FROM webapp.users u WHERE u.role = 'supervisor' AND NOT u.disabled AND u.division = %s "
         "ORDER BY (SELECT count(*) FROM production.alerts a WHERE a.assigned_to = u.username AND a.status <> 'closed'), "
-        "u.username LIMIT 1", (division,)).fetchone()
+        "u.username LIMIT 1",
+        (division,),
+    ).fetchone()
     return r[0] if r else None
 
 
@@ -96,21 +98,32 @@ def next_level(conn, username: str | None, division: str | None) -> str | None:
     if not users_table(conn):
         return None
     if username:
-        r = conn.execute("SELECT u.reports_to, u.role FROM webapp.users u WHERE u.username = %s", (username,)).fetchone()
+        r = conn.execute(
+            "SELECT u.reports_to, u.role FROM webapp.users u WHERE u.username = %s", (username,)
+        ).fetchone()
         if r and r[0]:
-            up = conn.execute("SELECT role, division FROM webapp.users WHERE username = %s AND NOT disabled",
-                              (r[0],)).fetchone()
+            up = conn.execute(
+                "SELECT role, division FROM webapp.users WHERE username = %s AND NOT disabled", (r[0],)
+            ).fetchone()
             if up and (up[0] == "admin" or (up[0] == "supervisor" and up[1] == division)):
                 return r[0]
         if r and r[1] == "admin":
             return None
-    a = conn.execute("SELECT username FROM webapp.users WHERE role = 'admin' AND NOT disabled "
-                     "AND username IS DISTINCT FROM %s ORDER BY username LIMIT 1", (username,)).fetchone()
+    a = conn.execute(
+        "SELECT username FROM webapp.users WHERE role = 'admin' AND NOT disabled "
+        "AND username IS DISTINCT FROM %s ORDER BY username LIMIT 1",
+        (username,),
+    ).fetchone()
     return a[0] if a else None
 
 
-def raise_alerts(as_of: date | None = None, by: str = "eis", audit: Audit = None, today: date | None = None,
-                 outbox: Outbox | None = None) -> list[int]:
+def raise_alerts(
+    as_of: date | None = None,
+    by: str = "eis",
+    audit: Audit = None,
+    today: date | None = None,
+    outbox: Outbox | None = None,
+) -> list[int]:
     """One alert for every flagged officer of *as_of* (default: the newest scored date) who has no open
     alert and none for that date yet; returns the new alert ids.  E-mails go to the assignees (sent
     here unless an *outbox* is given)."""
@@ -123,60 +136,114 @@ def raise_alerts(as_of: date | None = None, by: str = "eis", audit: Audit = None
         as_of = as_of or conn.execute("SELECT max(as_of_date) FROM production.predictions").fetchone()[0]
         if as_of is None:
             return []
-        flagged = rows_of(conn, "SELECT p.officer_id, p.division, p.score, p.rank_abs, p.rank_pct "
-                              "FROM production.predictions p WHERE p.as_of_date = %s AND p.rank_pct <= %s "
-                              "AND NOT EXISTS (SELECT 1 FROM production.alerts a WHERE a.officer_id = p.officer_id "
-                              "                AND (a.status <> 'closed' OR a.as_of_date = p.as_of_date)) "
-                              "ORDER BY p.rank_abs", (as_of, flag_share()))
+        flagged = rows_of(
+            conn,
+            "SELECT p.officer_id, p.division, p.score, p.rank_abs, p.rank_pct "
+            "FROM production.predictions p WHERE p.as_of_date = %s AND p.rank_pct <= %s "
+            "AND NOT EXISTS (SELECT 1 FROM production.alerts a WHERE a.officer_id = p.officer_id "
+            "                AND (a.status <> 'closed' OR a.as_of_date = p.as_of_date)) "
+            "ORDER BY p.rank_abs",
+            (as_of, flag_share()),
+        )
         for f in flagged:
             who = assignee_for(conn, f["division"])
             due = today + timedelta(days=due_days())
             aid = conn.execute(
                 "INSERT INTO production.alerts (officer_id, as_of_date, division, score, rank_abs, rank_pct, "
                 "assigned_to, due_date, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING alert_id",
-                (f["officer_id"], as_of, f["division"], f["score"], f["rank_abs"], f["rank_pct"], who, due,
-                 by)).fetchone()[0]
-            record_event(conn, aid, by, "created", {"as_of_date": as_of.isoformat(), "rank": f["rank_abs"],
-                                              "assigned_to": who, "due_date": due.isoformat()}, audit, f["officer_id"])
+                (f["officer_id"], as_of, f["division"], f["score"], f["rank_abs"], f["rank_pct"], who, due, by),
+            ).fetchone()[0]
+            record_event(
+                conn,
+                aid,
+                by,
+                "created",
+                {
+                    "as_of_date": as_of.isoformat(),
+                    "rank": f["rank_abs"],
+                    "assigned_to": who,
+                    "due_date": due.isoformat(),
+                },
+                audit,
+                f["officer_id"],
+            )
             alert = get_alert(conn, aid)
-            box.add(conn, aid, who, f"EIS alert: officer {f['officer_id']} flagged, due {due}",
-                    mail_body(alert, f"Officer {f['officer_id']} is in the top {flag_share():.0%} of the risk list "
-                                      f"of {as_of} and has been assigned to you."))
+            box.add(
+                conn,
+                aid,
+                who,
+                f"EIS alert: officer {f['officer_id']} flagged, due {due}",
+                mail_body(
+                    alert,
+                    f"Officer {f['officer_id']} is in the top {flag_share():.0%} of the risk list "
+                    f"of {as_of} and has been assigned to you.",
+                ),
+            )
             new.append(aid)
     if outbox is None:
         box.send()
     return new
 
 
-def escalate_overdue(by: str = "eis", audit: Audit = None, today: date | None = None,
-                     outbox: Outbox | None = None) -> list[int]:
+def escalate_overdue(
+    by: str = "eis", audit: Audit = None, today: date | None = None, outbox: Outbox | None = None
+) -> list[int]:
     """Hand every alert past its due date to the next level; returns the escalated alert ids."""
     ensure_production_schema()
     today = today or date.today()
     box = outbox or Outbox()
     done = []
     with db.connect() as conn:
-        due = [r[0] for r in conn.execute("SELECT alert_id FROM production.alerts WHERE status <> 'closed' "
-                                          "AND due_date < %s ORDER BY alert_id FOR UPDATE SKIP LOCKED", (today,))]
+        due = [
+            r[0]
+            for r in conn.execute(
+                "SELECT alert_id FROM production.alerts WHERE status <> 'closed' "
+                "AND due_date < %s ORDER BY alert_id FOR UPDATE SKIP LOCKED",
+                (today,),
+            )
+        ]
         for aid in due:
             a = get_alert(conn, aid)
             up = next_level(conn, a["assigned_to"], a["division"])
             new_due = today + timedelta(days=escalation_days())
-            conn.execute("UPDATE production.alerts SET escalation_level = escalation_level + 1, "
-                         "assigned_to = coalesce(%s, assigned_to), due_date = %s WHERE alert_id = %s",
-                         (up, new_due, aid))
-            record_event(conn, aid, by, "escalated", {"from": a["assigned_to"], "to": up or a["assigned_to"],
-                                                "level": a["escalation_level"] + 1, "was_due": a["due_date"].isoformat(),
-                                                "due_date": new_due.isoformat()}, audit, a["officer_id"])
+            conn.execute(
+                "UPDATE production.alerts SET escalation_level = escalation_level + 1, "
+                "assigned_to = coalesce(%s, assigned_to), due_date = %s WHERE alert_id = %s",
+                (up, new_due, aid),
+            )
+            record_event(
+                conn,
+                aid,
+                by,
+                "escalated",
+                {
+                    "from": a["assigned_to"],
+                    "to": up or a["assigned_to"],
+                    "level": a["escalation_level"] + 1,
+                    "was_due": a["due_date"].isoformat(),
+                    "due_date": new_due.isoformat(),
+                },
+                audit,
+                a["officer_id"],
+            )
             a = get_alert(conn, aid)
             if up:
-                lead = (f"The alert on officer {a['officer_id']} was not worked by its due date and has been "
-                        f"escalated to you (level {a['escalation_level']}).")
+                lead = (
+                    f"The alert on officer {a['officer_id']} was not worked by its due date and has been "
+                    f"escalated to you (level {a['escalation_level']})."
+                )
             else:
-                lead = (f"The alert on officer {a['officer_id']} is overdue (level {a['escalation_level']}); "
-                        "there is no one above to escalate it to.")
-            box.add(conn, aid, up or a["assigned_to"], f"EIS alert overdue: officer {a['officer_id']}, escalated",
-                    mail_body(a, lead))
+                lead = (
+                    f"The alert on officer {a['officer_id']} is overdue (level {a['escalation_level']}); "
+                    "there is no one above to escalate it to."
+                )
+            box.add(
+                conn,
+                aid,
+                up or a["assigned_to"],
+                f"EIS alert overdue: officer {a['officer_id']}, escalated",
+                mail_body(a, lead),
+            )
             done.append(aid)
     if outbox is None:
         box.send()
@@ -193,6 +260,7 @@ def webapp_audit(username: str = "eis", client: str | None = None) -> Audit:
             from eis_core.webapp import store
 
             store.audit(username, action, target, detail, client, conn)
+
     return write
 
 
@@ -205,8 +273,7 @@ def after_scoring(as_of: date, progress: Callable[[str], Any] | None = None, by:
     except Exception as exc:  # noqa: BLE001 - the day is scored; the next sweep raises the alerts
         import logging
 
-        msg = (f"{as_of}: alerts not raised ({type(exc).__name__}: {str(exc)[:200]}); "
-               "`eis alerts sweep` raises them")
+        msg = f"{as_of}: alerts not raised ({type(exc).__name__}: {str(exc)[:200]}); `eis alerts sweep` raises them"
         logging.getLogger("eis.alerts").warning(msg)
         if progress:
             progress(msg)
@@ -224,4 +291,3 @@ def sweep(by: str = "eis", audit: Audit = None, today: date | None = None) -> di
     escalated = escalate_overdue(by=by, audit=audit, today=today, outbox=box)
     sent = box.send()
     return {"raised": raised, "escalated": escalated, "notifications": sent}
-

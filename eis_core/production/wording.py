@@ -45,6 +45,7 @@ from eis_core.production.wording_words import (  # noqa: F401 (all re-exported)
 
 # ----------------------------------------------------------------------------------------- grouping
 
+
 def split_window(feature: str) -> tuple[str, str | None]:
     """(base, window) of ``<base>_<window>``; window None for a state on the date."""
     m = WINDOW_PATTERN.match(feature)
@@ -53,7 +54,7 @@ def split_window(feature: str) -> tuple[str, str | None]:
 
 def fact_key(feature: str) -> str:
     """The fact a feature states, whatever its window: the key that groups factors."""
-    f = feature[:-len("_missing")] if feature.endswith("_missing") else feature
+    f = feature[: -len("_missing")] if feature.endswith("_missing") else feature
     base, _ = split_window(f)
     m = re.match(r"^out_(?P<count>.+)_(div|beat)_(ratio|z)$", base)
     if m:
@@ -77,8 +78,11 @@ class Group:
 
     @property
     def primary(self) -> dict:
-        plain = [f for f in self.factors if not f["feature"].endswith("_missing")
-                 and not f["feature"].startswith(("out_", "chg_"))]
+        plain = [
+            f
+            for f in self.factors
+            if not f["feature"].endswith("_missing") and not f["feature"].startswith(("out_", "chg_"))
+        ]
         pool = plain or self.factors
         return max(pool, key=lambda f: abs(f.get("contribution") or 0.0))
 
@@ -106,6 +110,7 @@ def factor_groups(factors: list[dict]) -> list[Group]:
 
 # ----------------------------------------------------------------------------------------- numbers
 
+
 def _num(v: float | None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "unknown"
@@ -129,7 +134,7 @@ def _pct(share: float) -> str:
 
 
 def comparison(value: float | None, peers: list[float] | None, *, counts: bool = True) -> str | None:
-    """"more than 90 % of officers in the division" from the sorted values of the division's officers
+    """ "more than 90 % of officers in the division" from the sorted values of the division's officers
     on the date (the officer included); None when there is nothing to compare with."""
     if value is None or not peers or len(peers) < 5:
         return None
@@ -149,12 +154,13 @@ def comparison(value: float | None, peers: list[float] | None, *, counts: bool =
 
 # ----------------------------------------------------------------------------------------- sentences
 
+
 def _window_text(w: str | None) -> str:
     return WINDOWS.get(w or "", "")
 
 
 def _others(group: Group, primary: dict, noun: tuple[str, str] | None) -> str:
-    """"(3 in the last 5 years)": the other windows of the same count."""
+    """ "(3 in the last 5 years)": the other windows of the same count."""
     parts = []
     rank = {w: i for i, w in enumerate(WINDOW_ORDER)}
     for f in sorted(group.factors, key=lambda f: rank.get(split_window(f["feature"])[1] or "", 99)):
@@ -179,8 +185,11 @@ def _count_noun(base: str) -> tuple[str, str, str | None] | None:
     m = re.match(r"^ia_alg_(.+)$", base)
     if m:
         what = m.group(1).replace("_", " ")
-        return (f"complaint alleging {what}", f"complaints alleging {what}",
-                "This counts allegations, whatever their outcome. " + NOT_A_FINDING)
+        return (
+            f"complaint alleging {what}",
+            f"complaints alleging {what}",
+            "This counts allegations, whatever their outcome. " + NOT_A_FINDING,
+        )
     m = re.match(r"^dsp_calls_grp_(.+)$", base)
     if m and m.group(1) in CALL_GROUPS:
         return (*CALL_GROUPS[m.group(1)], None)
@@ -220,8 +229,14 @@ class Sentence:
     comparable: bool  # a count or share whose value can be put next to the division's officers
 
     def as_dict(self) -> dict:
-        return {"text": self.text, "note": self.note, "direction": self.direction, "features": self.features,
-                "primary": self.primary, "value": self.value}
+        return {
+            "text": self.text,
+            "note": self.note,
+            "direction": self.direction,
+            "features": self.features,
+            "primary": self.primary,
+            "value": self.value,
+        }
 
 
 def describe(group: Group, peers: dict[str, list[float]] | None = None) -> Sentence:
@@ -248,8 +263,10 @@ def describe(group: Group, peers: dict[str, list[float]] | None = None) -> Sente
             if diff == 0:
                 text = f"As many {plural} in the last 6 months as in the 6 months before"
             else:
-                text = f"{_num(abs(diff))} {'more' if diff > 0 else 'fewer'} {plural} in the last 6 months than " \
-                       "in the 6 months before"
+                text = (
+                    f"{_num(abs(diff))} {'more' if diff > 0 else 'fewer'} {plural} in the last 6 months than "
+                    "in the 6 months before"
+                )
         else:
             ratio = next(iter(values.values()))
             text = f"{plural.capitalize()} in the last 6 months: {_num(ratio)} times the 6 months before"
@@ -262,16 +279,20 @@ def describe(group: Group, peers: dict[str, list[float]] | None = None) -> Sente
         if m and m.group("k") == "ratio":
             text = f"{_num(value)} times the {where}'s average number of {plural} {_window_text(w)}"
         else:
-            level = ("far above" if value >= 2 else "above" if value >= 1 else "about" if value > -1 else "below") \
-                if value is not None else "unknown against"
+            level = (
+                ("far above" if value >= 2 else "above" if value >= 1 else "about" if value > -1 else "below")
+                if value is not None
+                else "unknown against"
+            )
             text = f"{plural.capitalize()} {_window_text(w)}: {level} the {where}'s average"
         comparable = False
     elif base == "ia_days_since_adverse":
         missing = values.get("ia_days_since_adverse_missing")
         days = values.get("ia_days_since_adverse")
         if missing == 1 or (days is None and missing is not None and missing >= 0.5):
-            text = "No case closed with a finding against the officer" + \
-                   (f" in {_years(days)} of service" if days else "")
+            text = "No case closed with a finding against the officer" + (
+                f" in {_years(days)} of service" if days else ""
+            )
         elif days is not None:
             text = f"Last finding against the officer {_years(days)} before this date"
         else:
@@ -320,8 +341,11 @@ def describe(group: Group, peers: dict[str, list[float]] | None = None) -> Sente
         flag = next((v for k, v in values.items() if k.endswith("_flag")), None)
         cases = next((v for k, v in values.items() if k.endswith("_cases")), None)
         if flag is not None and cases is None:
-            text = (f"Meets the department's warning rule “{rule}”" if flag else
-                    f"Does not meet the department's warning rule “{rule}”")
+            text = (
+                f"Meets the department's warning rule “{rule}”"
+                if flag
+                else f"Does not meet the department's warning rule “{rule}”"
+            )
         else:
             text = f"{_count(cases, 'case', 'cases').capitalize()} counted by the department's warning rule “{rule}”"
         comparable = False
@@ -347,12 +371,20 @@ def describe(group: Group, peers: dict[str, list[float]] | None = None) -> Sente
         c = cmp(c=counts)
         if c:
             text = f"{text} — {c}"
-    return Sentence(text=text, note=note, direction=group.direction, features=group.features, primary=feat,
-                    value=value, comparable=comparable)
+    return Sentence(
+        text=text,
+        note=note,
+        direction=group.direction,
+        features=group.features,
+        primary=feat,
+        value=value,
+        comparable=comparable,
+    )
 
 
-def sentences(factors: list[dict], peers: dict[str, list[float]] | None = None, limit: int | None = None
-              ) -> list[Sentence]:
+def sentences(
+    factors: list[dict], peers: dict[str, list[float]] | None = None, limit: int | None = None
+) -> list[Sentence]:
     """The officer's risk factors as grouped sentences, strongest first."""
     out = [describe(g, peers) for g in factor_groups(factors)]
     return out[:limit] if limit else out

@@ -48,9 +48,14 @@ class BodyLimit:
         self.app, self.limit = app, limit
 
     async def too_large(self, scope, receive, send) -> None:
-        await JSONResponse(status_code=413, content={
-            "message": f"request body too large: at most {self.limit // (1024 * 1024)} MiB "
-                       f"(a batch holds at most {MAX_BATCH} reports)", "fields": ["body"]})(scope, receive, send)
+        await JSONResponse(
+            status_code=413,
+            content={
+                "message": f"request body too large: at most {self.limit // (1024 * 1024)} MiB "
+                f"(a batch holds at most {MAX_BATCH} reports)",
+                "fields": ["body"],
+            },
+        )(scope, receive, send)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
@@ -115,9 +120,15 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
         finally:
             state.stop()
 
-    app = FastAPI(title="EIS crime-report severity API", version="1", lifespan=lifespan, description=(
-        "Predicts the severity (HIGH / MEDIUM / LOW) of a crime report from what is known when it is filed. "
-        "Authenticate with `Authorization: Bearer <token>` (`eis tokens add NAME`). See docs/severity.md."))
+    app = FastAPI(
+        title="EIS crime-report severity API",
+        version="1",
+        lifespan=lifespan,
+        description=(
+            "Predicts the severity (HIGH / MEDIUM / LOW) of a crime report from what is known when it is filed. "
+            "Authenticate with `Authorization: Bearer <token>` (`eis tokens add NAME`). See docs/severity.md."
+        ),
+    )
     app.state.severity = state
     bearer = HTTPBearer(auto_error=False, description="An API token from `eis tokens add NAME`.")
 
@@ -125,11 +136,21 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
 
     @app.exception_handler(UnknownBeat)
     async def unknown_beat(request: Request, exc: UnknownBeat):
-        return JSONResponse(status_code=422, content={
-            "message": f"invalid input in field {exc.field}: unknown beat {exc.beat[:64]!r} (no crime report of "
-                       "this beat in the warehouse; check the spelling)", "fields": [exc.field],
-            "detail": [{"loc": ["body", *exc.field.replace("[", ".").replace("]", "").split(".")],
-                        "type": "unknown_beat", "msg": "unknown beat"}]})
+        return JSONResponse(
+            status_code=422,
+            content={
+                "message": f"invalid input in field {exc.field}: unknown beat {exc.beat[:64]!r} (no crime report of "
+                "this beat in the warehouse; check the spelling)",
+                "fields": [exc.field],
+                "detail": [
+                    {
+                        "loc": ["body", *exc.field.replace("[", ".").replace("]", "").split(".")],
+                        "type": "unknown_beat",
+                        "msg": "unknown beat",
+                    }
+                ],
+            },
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -139,23 +160,31 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
             e = syntax[0]
             pos = next((p for p in e.get("loc", ()) if isinstance(p, int)), None)
             why = (e.get("ctx") or {}).get("error") or e.get("msg") or "JSON decode error"
-            return JSONResponse(status_code=422, content={
-                "message": f"the request body is not valid JSON: {why}"
-                           + (f" (at character {pos})" if pos is not None else ""),
-                "fields": ["body"], "detail": [{"loc": ["body"], "type": "json_invalid", "msg": str(why),
-                                                "position": pos}]})
+            return JSONResponse(
+                status_code=422,
+                content={
+                    "message": f"the request body is not valid JSON: {why}"
+                    + (f" (at character {pos})" if pos is not None else ""),
+                    "fields": ["body"],
+                    "detail": [{"loc": ["body"], "type": "json_invalid", "msg": str(why), "position": pos}],
+                },
+            )
         fields = sorted({_field(e.get("loc", ())) for e in errors})
         first = errors[0] if errors else {}
         msg = f"invalid input in field {_field(first.get('loc', ()))}: {first.get('msg', 'invalid')}"
         if len(fields) > 1:
             msg += f" (fields with errors: {', '.join(fields)})"
-        return JSONResponse(status_code=422, content={"message": msg, "fields": fields,
-                                                      "detail": jsonable_encoder(errors, exclude={"input", "ctx"})})
+        return JSONResponse(
+            status_code=422,
+            content={"message": msg, "fields": fields, "detail": jsonable_encoder(errors, exclude={"input", "ctx"})},
+        )
 
     async def authed(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> int:
-        unauthorized = HTTPException(status_code=401, detail="a valid API token is required "
-                                     "(Authorization: Bearer <token>; `eis tokens add NAME`)",
-                                     headers={"WWW-Authenticate": "Bearer"})
+        unauthorized = HTTPException(
+            status_code=401,
+            detail="a valid API token is required (Authorization: Bearer <token>; `eis tokens add NAME`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
         if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
             raise unauthorized
         tid = state.cached_token_id(creds.credentials)
@@ -183,21 +212,32 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
     @app.get("/readyz", tags=["ops"], summary="Readiness: a model and the beat history are loaded")
     def readyz() -> dict:
         ready()
-        return {"status": "ready", "model_version": state.model.version,
-                "beat_history_reports": state.history.n_reports,
-                "beat_history_until": str(state.history.latest) if state.history.latest is not None else None}
+        return {
+            "status": "ready",
+            "model_version": state.model.version,
+            "beat_history_reports": state.history.n_reports,
+            "beat_history_until": str(state.history.latest) if state.history.latest is not None else None,
+        }
 
-    @app.post("/v1/severity", response_model=SeverityPrediction, tags=["severity"],
-              summary="Predict the severity of one crime report",
-              responses={401: {"description": "missing or invalid token"}, 422: {"description": "invalid field"}})
+    @app.post(
+        "/v1/severity",
+        response_model=SeverityPrediction,
+        tags=["severity"],
+        summary="Predict the severity of one crime report",
+        responses={401: {"description": "missing or invalid token"}, 422: {"description": "invalid field"}},
+    )
     async def predict(report: CrimeReport, token_id: int = Depends(authed)) -> SeverityPrediction:
         ready()
         check_beats([report], "beat")
         return state.score(report, token_id)
 
-    @app.post("/v1/severity/batch", response_model=BatchResponse, tags=["severity"],
-              summary=f"Predict the severity of up to {MAX_BATCH} crime reports",
-              responses={401: {"description": "missing or invalid token"}, 422: {"description": "invalid field"}})
+    @app.post(
+        "/v1/severity/batch",
+        response_model=BatchResponse,
+        tags=["severity"],
+        summary=f"Predict the severity of up to {MAX_BATCH} crime reports",
+        responses={401: {"description": "missing or invalid token"}, 422: {"description": "invalid field"}},
+    )
     def predict_batch(body: BatchRequest, token_id: int = Depends(authed)) -> BatchResponse:
         ready()
         check_beats(body.reports, "reports[{i}].beat")
@@ -209,19 +249,42 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
     def model_info(token_id: int = Depends(authed)) -> dict:
         ready()
         m = state.model.metadata
-        return {"version": state.model.version, "train_start": m["train_start"], "train_end": m["train_end"],
-                "data_hash": m["data_hash"], "library_versions": m["library_versions"], "metrics": m["metrics"]}
+        return {
+            "version": state.model.version,
+            "train_start": m["train_start"],
+            "train_end": m["train_end"],
+            "data_hash": m["data_hash"],
+            "library_versions": m["library_versions"],
+            "metrics": m["metrics"],
+        }
 
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8001, model_version: str | None = None, refresh_seconds: float = 10.0,
-          access_log: bool = False, source=None) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    model_version: str | None = None,
+    refresh_seconds: float = 10.0,
+    access_log: bool = False,
+    source=None,
+) -> None:
     import uvicorn
 
     app = create_app(model_version, refresh_seconds=refresh_seconds, source=source)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info")
 
 
-__all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "BatchRequest", "BatchResponse", "BodyLimit", "CrimeReport",
-           "PredictionLogger", "ServiceState", "SeverityPrediction", "create_app", "serve"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_BODY_BYTES",
+    "BatchRequest",
+    "BatchResponse",
+    "BodyLimit",
+    "CrimeReport",
+    "PredictionLogger",
+    "ServiceState",
+    "SeverityPrediction",
+    "create_app",
+    "serve",
+]

@@ -96,29 +96,44 @@ class _Sim(WorkforceSim, DutySim, IncidentsSim):
         cat = {k: v[order] for k, v in cat.items()}
         m = order.size
         case_ids = id_array("IA", np.arange(1, m + 1), 7)
-        self.w.write("ia_cases", {
-            "case_id": case_ids, "officer_id": pa_take(self.ids, cat["off"]),
-            "event_type": ("codes", EVENT_TYPES, cat["ev"]), "incident_date": cat["inc"], "reported_date": cat["rep"],
-            "closed_date": (cat["close"], cat["pending"]), "disposition": ("codes", DISPOSITIONS, cat["dispo"]),
-            "call_id": id_array("C", np.maximum(cat["call"], 0), 9, cat["call"] < 0),
-            "intervention": ("codes", ADVERSE_INTERVENTIONS, cat["interv"]),
-        })
-        frame = pd.DataFrame({"officer_id": np.array(self.ids, dtype=object)[cat["off"]],
-                              "event_type": np.array(EVENT_TYPES, dtype=object)[cat["ev"]],
-                              "reported_date": cat["rep"].astype("datetime64[D]")})
+        self.w.write(
+            "ia_cases",
+            {
+                "case_id": case_ids,
+                "officer_id": pa_take(self.ids, cat["off"]),
+                "event_type": ("codes", EVENT_TYPES, cat["ev"]),
+                "incident_date": cat["inc"],
+                "reported_date": cat["rep"],
+                "closed_date": (cat["close"], cat["pending"]),
+                "disposition": ("codes", DISPOSITIONS, cat["dispo"]),
+                "call_id": id_array("C", np.maximum(cat["call"], 0), 9, cat["call"] < 0),
+                "intervention": ("codes", ADVERSE_INTERVENTIONS, cat["interv"]),
+            },
+        )
+        frame = pd.DataFrame(
+            {
+                "officer_id": np.array(self.ids, dtype=object)[cat["off"]],
+                "event_type": np.array(EVENT_TYPES, dtype=object)[cat["ev"]],
+                "reported_date": cat["rep"].astype("datetime64[D]"),
+            }
+        )
         flags = legacy_flags(frame)
         fday = flags["flagged_on"].to_numpy("datetime64[D]").astype(np.int64)
         keep = self.recorded("eis_flags", fday)
         flags, fday = flags[keep], fday[keep]
         k = len(flags)
-        interv = np.where(rng.random(k) < 0.45, -1, choice(rng, [.4, .25, .25, .1], k))
+        interv = np.where(rng.random(k) < 0.45, -1, choice(rng, [0.4, 0.25, 0.25, 0.1], k))
         rules = sorted(set(flags["rule"]))
-        self.w.write("eis_flags", {
-            "flag_id": id_array("EF", np.arange(1, k + 1), 6),
-            "officer_id": pa_take_str(flags["officer_id"].tolist()),
-            "flagged_on": fday, "rule": ("codes", rules, np.array([rules.index(r) for r in flags["rule"]], np.int64)),
-            "intervention": ("codes", FLAG_INTERVENTIONS, interv),
-        })
+        self.w.write(
+            "eis_flags",
+            {
+                "flag_id": id_array("EF", np.arange(1, k + 1), 6),
+                "officer_id": pa_take_str(flags["officer_id"].tolist()),
+                "flagged_on": fday,
+                "rule": ("codes", rules, np.array([rules.index(r) for r in flags["rule"]], np.int64)),
+                "intervention": ("codes", FLAG_INTERVENTIONS, interv),
+            },
+        )
 
     def run(self, progress: Callable | None):
         t0 = time.perf_counter()
@@ -132,7 +147,7 @@ class _Sim(WorkforceSim, DutySim, IncidentsSim):
         self.geography()
         self.neighborhoods()
         self.workforce()
-        self.last_adverse = np.full(self.n, -10 ** 9, np.int64)
+        self.last_adverse = np.full(self.n, -(10**9), np.int64)
         step("officers, assignments, neighborhoods", 1)
         for k, y in enumerate(years):
             ys, ye = max(to_day(dt.date(y, 1, 1)), self.d0), min(to_day(dt.date(y, 12, 31)), self.d1)
@@ -149,8 +164,9 @@ class _Sim(WorkforceSim, DutySim, IncidentsSim):
 V2_TABLES = ("rank_history", "use_of_force")
 
 
-def generate(scale: str, seed: int, out_dir: Path, fmt: str = "csv", progress: Callable | None = None,
-             contract_version: int = 1) -> dict:
+def generate(
+    scale: str, seed: int, out_dir: Path, fmt: str = "csv", progress: Callable | None = None, contract_version: int = 1
+) -> dict:
     """Write a synthetic department drop for ``scale`` into ``out_dir`` and return its manifest.
 
     One file per contract table (``<table>.csv`` or ``<table>.parquet``) plus ``_drop.json``.  The
