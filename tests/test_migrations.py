@@ -28,7 +28,33 @@ AFTER_BASELINE = {
                 "platform.departments 002 database text null=NO default=None",
                 "platform.departments 003 contributes_to_pooled boolean null=NO default=true",
                 "platform.departments 004 created_at timestamp with time zone null=NO default=now()",
-                "platform.departments 005 created_by text null=NO default=CURRENT_USER"],
+                "platform.departments 005 created_by text null=NO default=CURRENT_USER",
+                # 0010: pooled models
+                "results.pooled_models 001 pooled_model_id text null=NO default=None",
+                "results.pooled_models 002 evaluation_id text null=NO default=None",
+                "results.pooled_models 003 target_department text null=NO default=None",
+                "results.pooled_models 004 split_id text null=NO default=None",
+                "results.pooled_models 005 recipe text null=NO default=None",
+                "results.pooled_models 006 recipe_config jsonb null=NO default=None",
+                "results.pooled_models 007 kind text null=NO default=None",
+                "results.pooled_models 008 trained_on ARRAY null=NO default=None",
+                "results.pooled_models 009 train_rows jsonb null=NO default=None",
+                "results.pooled_models 010 train_label_end date null=NO default=None",
+                "results.pooled_models 011 test_as_of_dates ARRAY null=NO default=None",
+                "results.pooled_models 012 features ARRAY null=NO default=None",
+                "results.pooled_models 013 created_at timestamp with time zone null=NO default=now()",
+                "results.pooled_table3 001 pooled_model_id text null=NO default=None",
+                "results.pooled_table3 002 flag_count integer null=NO default=None",
+                "results.pooled_table3 003 tp integer null=NO default=None",
+                "results.pooled_table3 004 fp integer null=NO default=None",
+                "results.pooled_table3 005 tn integer null=NO default=None",
+                "results.pooled_table3 006 fn integer null=NO default=None",
+                "results.pooled_table3 007 legacy_tp integer null=NO default=None",
+                "results.pooled_table3 008 legacy_fp integer null=NO default=None",
+                "results.pooled_table3 009 legacy_tn integer null=NO default=None",
+                "results.pooled_table3 010 legacy_fn integer null=NO default=None",
+                "results.pooled_table3 011 flags_to_match integer null=YES default=None",
+                "results.pooled_table3 012 legacy_source text null=YES default=None"],
     "indexes": ["production.alert_notifications alert_notifications_pending_idx CREATE INDEX "
                 "alert_notifications_pending_idx ON production.alert_notifications USING btree (notification_id) "
                 "WHERE (status = 'pending'::text)",
@@ -39,7 +65,13 @@ AFTER_BASELINE = {
                 "platform.departments departments_database_key CREATE UNIQUE INDEX departments_database_key ON "
                 "platform.departments USING btree (database)",
                 "platform.departments departments_pkey CREATE UNIQUE INDEX departments_pkey ON platform.departments "
-                "USING btree (name)"],
+                "USING btree (name)",
+                "results.pooled_models pooled_models_evaluation_idx CREATE INDEX pooled_models_evaluation_idx ON "
+                "results.pooled_models USING btree (evaluation_id)",
+                "results.pooled_models pooled_models_pkey CREATE UNIQUE INDEX pooled_models_pkey ON "
+                "results.pooled_models USING btree (pooled_model_id)",
+                "results.pooled_table3 pooled_table3_pkey CREATE UNIQUE INDEX pooled_table3_pkey ON "
+                "results.pooled_table3 USING btree (pooled_model_id)"],
 }
 #: ... and what they take away (0007: the old table and the old key)
 REMOVED_AFTER_BASELINE = {

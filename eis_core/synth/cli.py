@@ -160,5 +160,7 @@ def _consortium(out: Path, seed: int, members: str | None, fmt: str, contract_ve
             f"{name:<10} {m['n_sworn']:>4} sworn, {m['n_divisions']} divisions, adverse share {m['adverse_share']:.3f}, "
             f"{sum(m['tables'].values()):>9,} rows -> {out / name}"
         )
-    click.echo(f"wrote {len(manifest['departments'])} department drops + _consortium.json to {out} in "
-               f"{time.perf_counter() - t0:.1f}s (seed {seed})")
+    click.echo(
+        f"wrote {len(manifest['departments'])} department drops + _consortium.json to {out} in "
+        f"{time.perf_counter() - t0:.1f}s (seed {seed})"
+    )

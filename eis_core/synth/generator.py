@@ -165,7 +165,12 @@ V2_TABLES = ("rank_history", "use_of_force")
 
 
 def generate(
-    scale: str | Scale, seed: int, out_dir: Path, fmt: str = "csv", progress: Callable | None = None, contract_version: int = 1
+    scale: str | Scale,
+    seed: int,
+    out_dir: Path,
+    fmt: str = "csv",
+    progress: Callable | None = None,
+    contract_version: int = 1,
 ) -> dict:
     """Write a synthetic department drop for ``scale`` into ``out_dir`` and return its manifest.
 
