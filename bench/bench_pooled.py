@@ -35,6 +35,7 @@ def load_consortium(seed: int, work: Path, reload: bool) -> dict[str, str]:
     from eis_core import departments
     from eis_core.departments import registry
     from eis_core.load.loader import load_drop
+    from eis_core.modeling.pooled import has_data
     from eis_core.synth.consortium import CONSORTIUM, generate_consortium
 
     out = work / f"consortium-{seed}"
@@ -47,7 +48,7 @@ def load_consortium(seed: int, work: Path, reload: bool) -> dict[str, str]:
     for member in CONSORTIUM:
         name = f"{member}_s{seed}"
         names[member] = name
-        if name in known and not reload:
+        if name in known and has_data(name) and not reload:
             continue
         registry.add(name, officer_config=CONFIG, exist_ok=True)
         t0 = time.perf_counter()

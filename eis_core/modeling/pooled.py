@@ -31,6 +31,7 @@ import pandas as pd
 from eis_core import departments
 
 NORMALISATIONS = ("raw", "rank", "raw+rank")
+FEATURE_SETS = ("counts", "all")
 DEPT_PREFIX = "dept_"
 RANK_PREFIX = "pct_"
 
@@ -43,16 +44,22 @@ class Recipe:
     hyperparameters: dict = field(default_factory=dict, hash=False, compare=True)
     normalise: str = "rank"
     department_feature: bool = False
+    #: "counts": each source's event count per window, age and tenure (the plain counts every department
+    #: has; fast); "all": every shared matrix column
+    features: str = "counts"
 
     def __post_init__(self):
         if self.normalise not in NORMALISATIONS:
             raise ValueError(f"normalise must be one of {NORMALISATIONS}, not {self.normalise!r}")
+        if self.features not in FEATURE_SETS:
+            raise ValueError(f"features must be one of {FEATURE_SETS}, not {self.features!r}")
 
     @property
     def name(self) -> str:
         short = self.class_path.rsplit(".", 1)[-1]
         hp = ",".join(f"{k}={v}" for k, v in sorted(self.hyperparameters.items()) if k != "n_jobs")
-        return f"{short}({hp}) {self.normalise}{' +department' if self.department_feature else ''}"
+        dept = " +department" if self.department_feature else ""
+        return f"{short}({hp}) {self.features} {self.normalise}{dept}"
 
     def to_dict(self) -> dict:
         return {
@@ -60,20 +67,20 @@ class Recipe:
             "hyperparameters": dict(self.hyperparameters),
             "normalise": self.normalise,
             "department_feature": self.department_feature,
+            "features": self.features,
         }
 
 
 _LR = "eis_core.modeling.estimators.ScaledLogisticRegression"
+_LR_HP = {"penalty": "l2", "C": 0.05}
 _RF = "sklearn.ensemble.RandomForestClassifier"
-_RF_HP = {"n_estimators": 300, "min_samples_leaf": 10, "max_features": 0.3, "n_jobs": 1}
+_RF_HP = {"n_estimators": 200, "min_samples_leaf": 5, "max_features": "sqrt", "n_jobs": 1}
 
-#: The grid ``eis pool evaluate`` tries: every normalisation, with and without the department feature,
-#: for a regularised logistic regression and a random forest (the recipe search is in docs/departments.md).
-POOLED_GRID: list[Recipe] = [
-    Recipe(cls, hp, norm, dept)
-    for cls, hp in ((_LR, {"penalty": "l2", "C": 0.05}), (_RF, _RF_HP))
-    for norm in NORMALISATIONS
-    for dept in (False, True)
+#: The grid ``eis pool evaluate`` tries on the count features: every normalisation, with and without the
+#: department feature, for a regularised logistic regression; two of them for a random forest (the
+#: recipe search and its numbers are in docs/departments.md).
+POOLED_GRID: list[Recipe] = [Recipe(_LR, _LR_HP, norm, dept) for norm in NORMALISATIONS for dept in (False, True)] + [
+    Recipe(_RF, _RF_HP, norm, dept) for norm in ("raw+rank", "rank") for dept in (False, True)
 ]
 #: The recipe the recommendation is made with: chosen on consortium seeds other than the reported ones.
 DEFAULT_RECIPE = Recipe(_RF, _RF_HP, "raw+rank", False)
@@ -170,10 +177,19 @@ def common_columns(pool: list[Rows]) -> tuple[list[str], list[str]]:
     return [c for c in first if c in shared], sorted(c for c in everything if c not in shared)
 
 
+def recipe_columns(columns: list[str], recipe: Recipe) -> list[str]:
+    """The shared *columns* the recipe's feature set uses."""
+    if recipe.features == "all":
+        return list(columns)
+    from eis_core.modeling.baselines import count_reference_columns
+
+    return count_reference_columns(columns)
+
+
 def design(rows: Rows, columns: list[str], recipe: Recipe, pooled: list[str]) -> pd.DataFrame:
     """The model's input for *rows*: raw columns and/or percentile ranks within (department, as-of date),
     and one 0/1 column per pooled department when the recipe asks (*pooled*: their names, in order)."""
-    X = rows.X[columns]
+    X = rows.X[recipe_columns(columns, recipe)]
     parts = []
     if recipe.normalise in ("raw", "raw+rank"):
         parts.append(X)

@@ -85,7 +85,12 @@ def evaluate(target: str, recipes: list[Recipe] | None = None, store: bool = Tru
         done_local: dict[tuple, dict] = {}
         for recipe in recipes:
             for kind in ("pooled", "department_only"):
-                key = (recipe.class_path, json.dumps(recipe.hyperparameters, sort_keys=True), recipe.normalise)
+                key = (
+                    recipe.class_path,
+                    json.dumps(recipe.hyperparameters, sort_keys=True),
+                    recipe.normalise,
+                    recipe.features,
+                )
                 if kind == "department_only" and key in done_local:
                     rows.append({**done_local[key], "recipe": recipe.name, "recipe_config": recipe.to_dict()})
                     continue
@@ -249,11 +254,11 @@ def report_text(ev: dict, recipe: Recipe | str = DEFAULT_RECIPE, grid: bool = Tr
             + (" …" if len(ev["dropped_columns"]) > 8 else "")
         )
     lines.append(
-        f"{'split':<12} {'flagged':>7} {'adverse':>7} | {'dept-only TP':>12} {'pooled TP':>9} {'legacy TP':>9}"
+        f"{'split':<18} {'flagged':>7} {'adverse':>7} | {'dept-only TP':>12} {'pooled TP':>9} {'legacy TP':>9}"
     )
     for r in cmp:
         lines.append(
-            f"{r['split_id']:<12} {r['flag_count']:>7} {r['n_positive']:>7} | {r['department_only_tp']:>12} "
+            f"{r['split_id']:<18} {r['flag_count']:>7} {r['n_positive']:>7} | {r['department_only_tp']:>12} "
             f"{r['pooled_tp']:>9} {r['legacy_tp']:>9}"
         )
     if cmp:
@@ -262,7 +267,7 @@ def report_text(ev: dict, recipe: Recipe | str = DEFAULT_RECIPE, grid: bool = Tr
             for k in ("flag_count", "n_positive", "department_only_tp", "pooled_tp", "legacy_tp")
         }
         lines.append(
-            f"{'total':<12} {tot['flag_count']:>7} {tot['n_positive']:>7} | {tot['department_only_tp']:>12} "
+            f"{'total':<18} {tot['flag_count']:>7} {tot['n_positive']:>7} | {tot['department_only_tp']:>12} "
             f"{tot['pooled_tp']:>9} {tot['legacy_tp']:>9}"
         )
     verdict, why = recommend(cmp)
@@ -271,11 +276,12 @@ def report_text(ev: dict, recipe: Recipe | str = DEFAULT_RECIPE, grid: bool = Tr
         recipes = list(dict.fromkeys(r["recipe"] for r in ev["rows"]))
         if len(recipes) > 1:
             lines.append("every recipe (TP over all splits: pooled / department-only; splits pooled >= both):")
+            w = max(len(rn) for rn in recipes)
             for rn in recipes:
                 c = comparison(ev, rn)
                 ok = sum(r["pooled_tp"] >= max(r["department_only_tp"], r["legacy_tp"]) for r in c)
                 lines.append(
-                    f"  {rn:<58} {sum(r['pooled_tp'] for r in c):>4} / "
+                    f"  {rn:<{w}} {sum(r['pooled_tp'] for r in c):>4} / "
                     f"{sum(r['department_only_tp'] for r in c):<4} {ok}/{len(c)}"
                 )
     return "\n".join(lines)
