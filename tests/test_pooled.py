@@ -62,12 +62,13 @@ def consortium(warehouse, tmp_path_factory):
         registry.add(name, officer_config=config, contributes_to_pooled=name != OPTED_OUT)
         scale = replace(list(CONSORTIUM.values())[k], name=name, n_sworn=n)
         generator.generate(scale, department_seed(7, name), root / name, progress=None)
-        if name == OPTED_OUT:  # it only has to have officers and data: the three required tables load fast
-            keep = {"officers.csv", "assignments.csv", "ia_cases.csv"}
-            for f in (root / name).iterdir():
-                if f.name not in keep:
-                    f.unlink()
-            (root / name / "_drop.json").write_text(json.dumps({"extracted_at": "2015-12-31T23:59:59"}))
+        # a partial drop loads and builds its marts fast: the required tables, and the department's own EIS
+        # flags (the legacy EIS of Table 3) for the two that pool; the opted-out one needs only officers
+        keep = {"officers.csv", "assignments.csv", "ia_cases.csv"} | ({"eis_flags.csv"} if name != OPTED_OUT else set())
+        for f in (root / name).iterdir():
+            if f.name not in keep:
+                f.unlink()
+        (root / name / "_drop.json").write_text(json.dumps({"extracted_at": "2015-12-31T23:59:59"}))
         with departments.use(name):
             assert load_drop(root / name, progress=None).ok
     yield root
