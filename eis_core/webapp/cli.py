@@ -161,15 +161,15 @@ def users_list(department: str | None) -> None:
     from eis_core.cli_tables import echo_table
 
     echo_table(
-        ["user", "role", "department", "division", "status", "last login"],
+        ["user", "role", "division", "status", "last login", "department"],
         [
             (
                 u["username"],
                 u["role"],
-                u["department"],
                 u["division"] or "-",
                 "disabled" if u["disabled"] else "active",
                 u["last_login_at"].strftime("%Y-%m-%d %H:%M") if u["last_login_at"] else "-",
+                u["department"],
             )
             for u in users
         ],

@@ -3,7 +3,7 @@ role, the department a platform admin's session views, and the department of a r
 
 Users, sessions and logins are read and written in the registry's database (the ``default``
 department's); the columns exist, unused, in every department's database because all of them share one
-migration history.  Existing users get ``department = 'default'``: a single-department installation is
+migration history.  Idempotent (a re-run finds everything in place).  Existing users get ``department = 'default'``: a single-department installation is
 unchanged.
 """
 
@@ -25,6 +25,7 @@ ALTER TABLE webapp.users DROP CONSTRAINT IF EXISTS users_role_check;
 ALTER TABLE webapp.users ADD CONSTRAINT users_role_check
     CHECK (role IN ('platform_admin', 'admin', 'analyst', 'supervisor'));
 -- a platform admin belongs to the installation: their home is the registry's department
+ALTER TABLE webapp.users DROP CONSTRAINT IF EXISTS users_platform_admin_home;
 ALTER TABLE webapp.users ADD CONSTRAINT users_platform_admin_home
     CHECK (role <> 'platform_admin' OR department = 'default');
 CREATE INDEX IF NOT EXISTS users_department_idx ON webapp.users (department, role);
