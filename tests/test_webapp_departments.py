@@ -330,3 +330,34 @@ def test_users_cli_puts_users_in_departments(env):
     assert r.exit_code != 0 and "not a division of the scored officers" in r.output
     r = run(main, ["users", "list", "--department", B])
     assert r.exit_code == 0 and "cli_sup" in r.output and uname(A, "admin") not in r.output
+
+
+def test_alerts_go_to_the_departments_own_supervisors_and_admins(env):
+    """Assignment, escalation and reassignment read the registry's users of the current department only
+    (both departments have a NORTH division and a supervisor of it)."""
+    from eis_core import db, departments
+    from eis_core.production import alerts
+
+    for dept in (A, B):
+        with departments.use(dept), db.connect() as conn:
+            assert alerts.assignee_for(conn, "NORTH") == uname(dept, "supervisor")
+            assert alerts.next_level(conn, uname(dept, "supervisor"), "NORTH") == uname(dept, "admin")
+    with departments.use(B):
+        with pytest.raises(alerts.AlertError, match="assigned_to"):
+            alerts.reassign(int(env["res"][B]["alert"]), uname(B, "admin"), uname(A, "supervisor"))
+        assert alerts.reassign(int(env["res"][B]["alert"]), uname(B, "admin"), uname(B, "admin"))["assigned_to"] == (
+            uname(B, "admin")
+        )
+
+
+def test_removing_a_department_retires_its_users(env):
+    """(Last in the module: B's users are disabled.)  ``eis department remove`` disables the department's
+    users and ends their sessions, so a department added again under the name does not revive them."""
+    from eis_core.webapp import store
+
+    c = login(env, uname(B, "admin"))
+    assert c.get("/risk").status_code == 200
+    assert store.retire_department_users(B) == sorted([uname(B, r) for r in ROLES] + ["cli_sup"])
+    assert c.get("/risk").status_code == 303  # the session ended at once
+    assert login_fails(env, uname(B, "admin")) == 401
+    assert login(env, uname(A, "admin")).get("/risk").status_code == 200

@@ -207,8 +207,9 @@ def _pg_dump() -> str:
 
 
 def remove(name: str, export_dir: Path | None = None) -> Path:
-    """Export department *name* (:func:`export`), then drop its database and its registry row.  Returns
-    the export folder.  Its files folder is kept."""
+    """Export department *name* (:func:`export`), then drop its database and its registry row, and
+    disable its web-app users (their rows stay for the audit).  Returns the export folder.  Its files
+    folder is kept."""
     from psycopg import sql
 
     from eis_core import db
@@ -224,6 +225,9 @@ def remove(name: str, export_dir: Path | None = None) -> Path:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dept.database)))
     with _platform() as conn:
         conn.execute("DELETE FROM platform.departments WHERE name = %s", (name,))
+    from eis_core.webapp.store import retire_department_users
+
+    retire_department_users(name)  # a department added again later under this name does not revive them
     from eis_core import migrations
 
     migrations.forget()

@@ -328,3 +328,20 @@ def disable_user(username: str, by: str = "eis users", client: str | None = None
         conn.execute("UPDATE webapp.users SET disabled = true WHERE username = %s", (username,))
         conn.execute("DELETE FROM webapp.sessions WHERE username = %s", (username,))
         audit_in(conn, by, "user_disable", username, None, client, department)
+
+
+def retire_department_users(department: str, by: str = "eis department remove") -> list[str]:
+    """Disable every user of *department* and end their sessions (the department is being removed; a
+    department added again under the name starts without users).  Returns their names."""
+    with registry() as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "UPDATE webapp.users SET disabled = true WHERE department = %s AND NOT disabled RETURNING username",
+                (department,),
+            )
+        ]
+        conn.execute("DELETE FROM webapp.sessions WHERE username = ANY(%s)", (names,))
+        if names:
+            audit_in(conn, by, "department_users_retired", department, {"users": names}, None, department)
+    return sorted(names)
