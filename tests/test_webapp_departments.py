@@ -350,6 +350,22 @@ def test_alerts_go_to_the_departments_own_supervisors_and_admins(env):
         )
 
 
+def test_the_app_refuses_to_start_while_a_department_is_behind(env):
+    from eis_core import departments, migrations
+    from eis_core.webapp.app import create_app
+    from eis_core.webapp.security import Settings
+
+    with departments.use(B):
+        migrations.downgrade("0008")
+    try:
+        with pytest.raises(migrations.SchemaBehind, match=f"department {B}: .*eis --department {B} db upgrade"):
+            create_app(Settings(secret="d" * 40))
+    finally:
+        migrations.forget()
+        with departments.use(B):
+            migrations.upgrade()
+
+
 def test_removing_a_department_retires_its_users(env):
     """(Last in the module: B's users are disabled.)  ``eis department remove`` disables the department's
     users and ends their sessions, so a department added again under the name does not revive them."""

@@ -67,7 +67,9 @@ def require_current_everywhere() -> None:
             try:
                 migrations.require_current()
             except migrations.SchemaBehind as exc:
-                raise migrations.SchemaBehind(f"department {name}: {exc}") from None
+                raise migrations.SchemaBehind(
+                    f"department {name}: {exc} (for this department: `eis --department {name} db upgrade`)"
+                ) from None
 
 
 def create_app(settings: Settings | None = None, data_docs: Path | None = None) -> FastAPI:
