@@ -223,6 +223,9 @@ def test_own_resources_open_and_supervisors_stay_in_their_division(env):
         assert r["officer"] in admin.get("/risk").text
         assert uname(dept, "supervisor") in admin.get("/admin/users").text
         assert "plat" not in admin.get("/admin/users").text  # platform admins are not a department's to manage
+        for action in USER_ACTIONS:
+            resp = admin.post(f"/admin/users/plat/{action}", data={**FORM, "csrf_token": admin.csrf})
+            assert resp.status_code == 404, (dept, action, resp.status_code)
         sup = login(env, uname(dept, "supervisor"))
         assert sup.get(f"/officers/{r['officer']}").status_code == 200
         assert sup.get(f"/officers/{r['south_officer']}").status_code == 403
