@@ -314,12 +314,13 @@ def test_the_department_reaches_sync_routes_and_their_sync_dependencies(env):
         assert c.get("/probe/async").json() == {"route": dept}
 
 
-def test_users_cli_puts_users_in_departments(env):
+def test_users_cli_puts_users_in_departments(env, monkeypatch):
     from click.testing import CliRunner
 
     from eis_core.cli import main
     from eis_core.webapp import store
 
+    monkeypatch.setenv("EIS_DEPARTMENT", A)  # `eis --department` sets it for the process: undone after the test
     run = CliRunner().invoke
     r = run(main, ["users", "add", "cli_sup", "--role", "supervisor", "--department", B, "--division", "SOUTH"])
     assert r.exit_code == 0, r.output
