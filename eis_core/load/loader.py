@@ -189,6 +189,10 @@ class DropLoader:
             )
         return sql.SQL("(SELECT officer_id FROM raw.officers)")
 
+    def officers_table(self, table: str) -> str | None:
+        """The name (in ``raw_incoming``) of the table behind :meth:`officers_source`, None for raw.officers."""
+        return self._officers_good if table != "officers" else None
+
     def _set_officers_good(self, tl: TableLoad | None) -> None:
         name = f"officers_next__load{self.load_id}"
         with db.connect() as conn:
