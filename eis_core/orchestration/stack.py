@@ -137,6 +137,7 @@ def start(port: int | None = None, *, timeout: float = 240, progress: Progress =
             start_new_session=True,
             text=True,
         )
+    assert launcher.stdout is not None  # stdout=PIPE
     line = launcher.stdout.readline()
     launcher.stdout.close()
     if not line:
@@ -170,7 +171,7 @@ def wait_healthy(state: StackState, *, timeout: float = 240, progress: Progress 
                     + tail(Path(state.log_dir) / f"{name}.log")
                 )
         h = health(state.port)
-        if _healthy(h):
+        if h is not None and _healthy(h):
             progress(f"Airflow is healthy after {time.monotonic() - t0:.0f} s.")
             return h
         if time.monotonic() - last_note >= 10:
