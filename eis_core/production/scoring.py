@@ -157,9 +157,8 @@ def score_day(
     with db.connect() as conn:
         group_id, experiment_id = resolve_model_group(conn, model_group_id)
         info = group_info(conn, group_id)
-        model = stored_model(conn, group_id, d, span) if mode == "stored" else None
-    if mode == "retrain":
-        model = retrain(group_id, info, d, officer_cfg, labels_cfg, project, progress)
+        stored = stored_model(conn, group_id, d, span) if mode == "stored" else None
+    model = stored if stored is not None else retrain(group_id, info, d, officer_cfg, labels_cfg, project, progress)
     if progress:
         progress(
             f"{d}: model group {group_id}, model {model['model_id']} ({mode}; trained on as-of dates up to "
