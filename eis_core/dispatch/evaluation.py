@@ -14,6 +14,9 @@ from psycopg import sql
 
 from eis_core.dispatch.sampling import select_columns
 
+#: a fitted model's key: (model kind, feature subset)
+Key = tuple[str, str]
+
 
 def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """The score threshold (predict positive when score >= t) maximising F1 on (scores, labels)."""
@@ -73,13 +76,13 @@ def month_starts(first: date, last: date) -> list[date]:
 
 
 def score_unsampled(
-    conn, models: dict[str, tuple], split_date: date, progress: Callable[[str], object] | None = None
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    conn, models: dict[Key, tuple], split_date: date, progress: Callable[[str], object] | None = None
+) -> tuple[dict[Key, np.ndarray], np.ndarray]:
     """Scores of every dispatch on/after split_date for each (estimator, spec, features) in *models*, read
     one calendar month at a time with COPY (CSV) so memory stays flat on the 14M-row department."""
     import io
 
-    scores: dict[str, list] = {k: [] for k in models}
+    scores: dict[Key, list] = {k: [] for k in models}
     labels: list = []
     last = conn.execute("SELECT max(dispatch_date) FROM dispatch.dispatch_dataset").fetchone()[0]
     done = 0

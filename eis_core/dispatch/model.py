@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,7 +164,9 @@ def train(
     test_id = stable_hash("dispatch_sample_test", split, negative_ratio, seed, counts, len(test_df), int(y_te.sum()))
     art_dir = artifact_root() / "dispatch" / "models"  # EIS_ARTIFACT_ROOT, default $EIS_HOME
     prevalence = float(y_te.mean())
-    rows, effects, fitted = [], [], {}
+    rows: list[dict[str, Any]] = []
+    effects: list[tuple] = []
+    fitted: dict[tuple[str, str], tuple] = {}
     status = "failed"
     try:
         for kind in KIND_BLOCKS:
