@@ -78,7 +78,8 @@ class AsOfGrid(BaseModel):
 
     def dates(self) -> list[date]:
         """start, start + f, start + 2f, … ≤ end; each step counted from start (Jan 31 + 1 month = Feb 28)."""
-        out, k = [], 0
+        out: list[date] = []
+        k = 0
         while True:
             d = self.start + times(self.frequency, k)
             if d > self.end:

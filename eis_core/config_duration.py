@@ -41,19 +41,26 @@ class Duration(BaseModel):
     def is_all(self) -> bool:
         return self.n is None
 
+    def parts(self) -> tuple[int, str]:
+        """(n, unit) of a duration with a length; ValueError for 'all'."""
+        if self.n is None or self.unit is None:
+            raise ValueError("'all' has no length")
+        return self.n, self.unit
+
     @property
     def name(self) -> str:
         """Short suffix for column names: 1m, 3m, 1y, 90d, all."""
-        return "all" if self.is_all else f"{self.n}{_SHORT[self.unit]}"
+        if self.is_all:
+            return "all"
+        n, unit = self.parts()
+        return f"{n}{_SHORT[unit]}"
 
     @property
     def pg_interval(self) -> str | None:
         return None if self.is_all else self.text
 
     def delta(self) -> relativedelta:
-        if self.is_all:
-            raise ValueError("'all' has no length")
-        return relativedelta(**{self.unit + "s": self.n})
+        return times(self, 1)
 
     def __str__(self) -> str:
         return self.text
@@ -64,4 +71,13 @@ def durations(v: Any) -> list[Duration]:
 
 
 def times(d: Duration, k: int) -> relativedelta:
-    return relativedelta(**{d.unit + "s": d.n * k})
+    """*k* times *d* as a relativedelta (ValueError for 'all')."""
+    n, unit = d.parts()
+    steps = n * k
+    if unit == "day":
+        return relativedelta(days=steps)
+    if unit == "week":
+        return relativedelta(weeks=steps)
+    if unit == "month":
+        return relativedelta(months=steps)
+    return relativedelta(years=steps)
