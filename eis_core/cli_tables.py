@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -25,7 +26,7 @@ Column = str | tuple[str, Justify]
 
 
 def is_terminal(err: bool = False) -> bool:
-    stream = click.get_text_stream("stderr" if err else "stdout")
+    stream = sys.stderr if err else sys.stdout
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):

@@ -27,7 +27,7 @@ from eis_core.config_modeling import (
     parse_grid,
 )
 from eis_core.contract import load_contract
-from eis_core.paths import REPO_ROOT
+from eis_core.paths import REPO_ROOT, department_config
 
 #: names kept importable from here (the modules split out of this one: config_duration, config_modeling)
 __all__ = [
@@ -249,11 +249,13 @@ def _load(path: Path, model: type[BaseModel]) -> Any:
 
 
 def load_officer_config(path: Path | str = DEFAULT_OFFICER_CONFIG) -> OfficerConfig:
-    return _load(Path(path), OfficerConfig)
+    """The officer config at *path*; the shipped default means the current department's own copy."""
+    return _load(department_config(path, DEFAULT_OFFICER_CONFIG), OfficerConfig)
 
 
 def load_labels_config(path: Path | str = DEFAULT_LABELS_CONFIG) -> LabelsConfig:
-    return _load(Path(path), LabelsConfig)
+    """The labels config at *path*; the shipped default means the current department's own copy."""
+    return _load(department_config(path, DEFAULT_LABELS_CONFIG), LabelsConfig)
 
 
 def dbt_vars(officer: OfficerConfig, labels: LabelsConfig, as_of_dates: list[date] | None = None) -> dict:

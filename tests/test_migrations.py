@@ -19,17 +19,27 @@ FIXTURE = Path(__file__).parent / "fixtures" / "schema_baseline.json"
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = "0005"
 #: what the revisions after the baseline add to its catalogue snapshot (0006: the alert e-mails' outbox;
-#: 0007: one bias-audit table, results.bias_audit with a scope, production.bias_audit moved into it)
+#: 0007: one bias-audit table, results.bias_audit with a scope, production.bias_audit moved into it;
+#: 0008: the registry of departments, platform.departments)
 AFTER_BASELINE = {
     "columns": ["production.alert_notifications 008 body text null=YES default=None",
-                "results.bias_audit 019 scope text null=NO default='test_split'::text"],
+                "results.bias_audit 019 scope text null=NO default='test_split'::text",
+                "platform.departments 001 name text null=NO default=None",
+                "platform.departments 002 database text null=NO default=None",
+                "platform.departments 003 contributes_to_pooled boolean null=NO default=true",
+                "platform.departments 004 created_at timestamp with time zone null=NO default=now()",
+                "platform.departments 005 created_by text null=NO default=CURRENT_USER"],
     "indexes": ["production.alert_notifications alert_notifications_pending_idx CREATE INDEX "
                 "alert_notifications_pending_idx ON production.alert_notifications USING btree (notification_id) "
                 "WHERE (status = 'pending'::text)",
                 "results.bias_audit bias_audit_pkey CREATE UNIQUE INDEX bias_audit_pkey ON results.bias_audit USING "
                 "btree (scope, model_id, as_of_date, threshold, attribute, group_value)",
                 "results.bias_audit bias_audit_scored_day_idx CREATE INDEX bias_audit_scored_day_idx ON "
-                "results.bias_audit USING btree (as_of_date) WHERE (scope = 'scored_day'::text)"],
+                "results.bias_audit USING btree (as_of_date) WHERE (scope = 'scored_day'::text)",
+                "platform.departments departments_database_key CREATE UNIQUE INDEX departments_database_key ON "
+                "platform.departments USING btree (database)",
+                "platform.departments departments_pkey CREATE UNIQUE INDEX departments_pkey ON platform.departments "
+                "USING btree (name)"],
 }
 #: ... and what they take away (0007: the old table and the old key)
 REMOVED_AFTER_BASELINE = {

@@ -82,7 +82,9 @@ def location(where: str | os.PathLike | Location) -> Location:
 
 
 def artifact_root() -> Location:
-    """The root of every artifact: ``EIS_ARTIFACT_ROOT`` or ``$EIS_HOME``."""
+    """The root of the current department's artifacts: ``EIS_ARTIFACT_ROOT`` (plus ``departments/NAME``
+    for a department other than ``default``) or the department's folder (:func:`eis_core.paths.eis_home`)."""
+    from eis_core import departments
     from eis_core.paths import eis_home
 
     value = os.environ.get(ROOT_ENV, "").strip()
@@ -90,6 +92,8 @@ def artifact_root() -> Location:
         return eis_home()
     if is_remote(value) and not value.startswith(("s3://", "s3a://")):
         raise StorageError(f"{ROOT_ENV}={value}: only a local folder or s3://bucket/prefix is supported")
+    if not departments.is_default():
+        value = value.rstrip("/") + "/departments/" + departments.current()
     loc = location(value)
     if isinstance(loc, Path):
         loc = loc.expanduser().resolve()

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eis_core import db
-from eis_core.paths import REPO_ROOT, airflow_home, dags_dir, eis_home
+from eis_core.paths import REPO_ROOT, airflow_home, dags_dir, platform_home
 
 DEFAULT_PORT = 8080
 ADMIN_USER = "admin"
@@ -113,7 +113,7 @@ def _secrets() -> dict[str, str]:
 
 def warehouse_connection() -> str:
     """``AIRFLOW_CONN_EIS_WAREHOUSE`` in Airflow's JSON connection format (handles Unix sockets)."""
-    parts = db.url_parts(db.database_url(db.WAREHOUSE_DB))
+    parts = db.url_parts(db.database_url())
     conn = {
         "conn_type": "postgres",
         "host": parts["host"],
@@ -138,7 +138,7 @@ def airflow_settings(port: int | None = None, dags_folder: str | os.PathLike | N
     settings = {k: os.environ.get(k, v) for k, v in _TUNABLES.items()}
     settings.update(
         {
-            "EIS_HOME": str(eis_home()),
+            "EIS_HOME": str(platform_home()),
             "AIRFLOW_HOME": str(home),
             "PYTHONPATH": os.pathsep.join(dict.fromkeys(pythonpath)),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or dags_dir()),
