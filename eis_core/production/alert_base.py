@@ -170,15 +170,14 @@ def department_users(where: str = "true", params: tuple = (), enabled_only: bool
     from eis_core import db, departments
 
     with db.connect(db.warehouse_db(departments.DEFAULT)) as conn:
-        if not conn.execute("SELECT to_regclass('webapp.users')").fetchone()[0]:
+        if not db.scalar(conn, "SELECT to_regclass('webapp.users')"):
             return []
-        cur = conn.execute(
+        return rows_of(
+            conn,
             "SELECT username, role, division, email, reports_to FROM webapp.users "
             f"WHERE department = %s AND (NOT disabled OR NOT %s) AND ({where}) ORDER BY username",
             (departments.current(), enabled_only, *params),
         )
-        names = [d.name for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
 def department_user(username: str | None, enabled_only: bool = True) -> dict | None:
