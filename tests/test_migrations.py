@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINE = "0005"
 #: what the revisions after the baseline add to its catalogue snapshot (0006: the alert e-mails' outbox;
 #: 0007: one bias-audit table, results.bias_audit with a scope, production.bias_audit moved into it;
-#: 0008: the registry of departments, platform.departments)
+#: 0008: the registry of departments, platform.departments; 0009: users scoped by department)
 AFTER_BASELINE = {
     "columns": ["production.alert_notifications 008 body text null=YES default=None",
                 "results.bias_audit 019 scope text null=NO default='test_split'::text",
@@ -54,7 +54,10 @@ AFTER_BASELINE = {
                 "results.pooled_table3 009 legacy_tn integer null=NO default=None",
                 "results.pooled_table3 010 legacy_fn integer null=NO default=None",
                 "results.pooled_table3 011 flags_to_match integer null=YES default=None",
-                "results.pooled_table3 012 legacy_source text null=YES default=None"],
+                "results.pooled_table3 012 legacy_source text null=YES default=None",
+                "webapp.users 012 department text null=NO default='default'::text",
+                "webapp.sessions 008 viewing text null=YES default=None",
+                "webapp.access_audit 008 department text null=YES default=None"],
     "indexes": ["production.alert_notifications alert_notifications_pending_idx CREATE INDEX "
                 "alert_notifications_pending_idx ON production.alert_notifications USING btree (notification_id) "
                 "WHERE (status = 'pending'::text)",
@@ -71,7 +74,9 @@ AFTER_BASELINE = {
                 "results.pooled_models pooled_models_pkey CREATE UNIQUE INDEX pooled_models_pkey ON "
                 "results.pooled_models USING btree (pooled_model_id)",
                 "results.pooled_table3 pooled_table3_pkey CREATE UNIQUE INDEX pooled_table3_pkey ON "
-                "results.pooled_table3 USING btree (pooled_model_id)"],
+                "results.pooled_table3 USING btree (pooled_model_id)",
+                "webapp.users users_department_idx CREATE INDEX users_department_idx ON webapp.users USING btree "
+                "(department, role)"],
 }
 #: ... and what they take away (0007: the old table and the old key)
 REMOVED_AFTER_BASELINE = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 from eis_core.migrations import execute_sql
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
