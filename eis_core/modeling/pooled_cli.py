@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import NoReturn
 
 import click
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     click.secho(f"eis pool: {exc}", fg="red", err=True)
     sys.exit(2)
 

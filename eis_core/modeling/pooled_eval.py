@@ -188,7 +188,7 @@ def comparison(ev: dict, recipe: Recipe | str = DEFAULT_RECIPE) -> list[dict]:
     """Per split: flag count and the TP of the department-only model, the pooled model and the legacy EIS
     for *recipe* (a :class:`Recipe` or its name)."""
     name = recipe if isinstance(recipe, str) else recipe.name
-    by = {}
+    by: dict = {}
     for r in ev["rows"]:
         if r["recipe"] == name:
             by.setdefault(r["split_id"], {})[r["kind"]] = r
@@ -309,7 +309,7 @@ def load_evaluation(target: str, evaluation_id: str | None = None) -> dict | Non
                 "JOIN results.pooled_table3 t USING (pooled_model_id) WHERE m.evaluation_id = %s ORDER BY m.split_id",
                 (evaluation_id,),
             )
-            names = [c.name for c in cur.description]
+            names = [c.name for c in cur.description or []]
             rows = [dict(zip(names, r)) for r in cur.fetchall()]
     if not rows:
         return None

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from eis_core.synth.params import GENERATOR_VERSION, SCALES
+from eis_core.synth.params import GENERATOR_VERSION, SCALES, Scale
 
 _TINY = SCALES["tiny"]
 _START, _END = dt.date(2012, 1, 1), dt.date(2015, 12, 31)
 
 #: name -> Scale.  Three small departments (40-80 officers), two larger contributors.
-CONSORTIUM: dict[str, object] = {
+CONSORTIUM: dict[str, Scale] = {
     "small_a": replace(
         _TINY,
         name="small_a",
