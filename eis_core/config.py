@@ -234,6 +234,9 @@ class ProductionConfig(BaseModel):
     #: 'stored': score with the newest stored model of the group whose label windows ended by the date;
     #: 'retrain': retrain the group on the latest training window ending at the date (the original EIS)
     mode: Literal["stored", "retrain"] = "stored"
+    #: when the eis_production DAG scores this department: a cron expression or preset (UTC)
+    schedule: str = "@daily"
+    _cron = field_validator("schedule")(lambda cls, v: __import__("croniter").croniter(v) and v)  # a bad one raises
     #: risk factors kept per officer (the largest absolute contributions)
     top_factors: int = Field(default=5, ge=1, le=5)
     #: flag sets of the bias audit besides the legacy EIS's flag count: top x % of the ranked list
