@@ -33,7 +33,7 @@ DEMO_GRID = {
     "eis_core.modeling.estimators.ScaledLogisticRegression": {"penalty": ["l2"], "C": [1.0]},
     "sklearn.ensemble.RandomForestClassifier": {"n_estimators": [50], "min_samples_leaf": [5], "n_jobs": [2]},
 }
-DEMO_BASELINES = {
+DEMO_BASELINES: dict[str, dict] = {
     "eis_core.modeling.baselines.PriorBaseline": {},
     "eis_core.modeling.baselines.LegacyEISBaseline": {},
 }
@@ -99,20 +99,23 @@ def run_department(name: str, drop: Path) -> dict:
     report = load_drop(drop, progress=None)
     report.raise_for_status()
     out["load_s"] = time.perf_counter() - t0
+    click.echo(f"      loaded {drop.name} into {name}'s database in {out['load_s']:.0f} s")
     t0 = time.perf_counter()
     built = build_features(progress=None)
     out["marts_s"] = time.perf_counter() - t0
     out["as_of_dates"] = len(built["as_of_dates"])
+    click.echo(f"      marts: {out['as_of_dates']} as-of dates in {out['marts_s']:.0f} s")
     t0 = time.perf_counter()
     res = run_all(progress=None)
     out["grid_s"] = time.perf_counter() - t0
     out.update(experiment_id=res["experiment_id"], model_group_id=res["model_group_id"])
+    click.echo(f"      grid: {res['timings']['models']} models, evaluation and selection in {out['grid_s']:.0f} s")
     click.echo("\n".join("      " + ln for ln in table3_text(res["experiment_id"]).splitlines()))
     rows = table3(res["experiment_id"], res["model_group_id"]) if res["model_group_id"] else []
     out["table3"] = table3_total(rows) if rows else None
     with db.connect() as conn:
-        out["officers"] = conn.execute("SELECT count(*) FROM raw.officers").fetchone()[0]
-        out["cohort_rows"] = conn.execute("SELECT count(*) FROM features.officer_cohort").fetchone()[0]
+        (out["officers"],) = conn.execute("SELECT count(*) FROM raw.officers").fetchone() or (0,)
+        (out["cohort_rows"],) = conn.execute("SELECT count(*) FROM features.officer_cohort").fetchone() or (0,)
         out["database"] = db.warehouse_db()
         row = conn.execute(
             "SELECT class_path FROM results.model_groups WHERE model_group_id = %s", (res["model_group_id"],)
@@ -154,7 +157,7 @@ def summary_lines(results: list[dict]) -> list[str]:
                 f"{r['load_s']:.0f} / {r['marts_s']:.0f} / {r['grid_s']:.0f}",
             )
         )
-    head = [
+    head: list[str | tuple[str, str]] = [
         "department",
         "database",
         ("officers", "right"),
