@@ -329,6 +329,20 @@ def connection(conn: psycopg.Connection | None = None) -> Iterator[psycopg.Conne
         yield own
 
 
+def first_row(conn: psycopg.Connection, query, params=None) -> tuple:
+    """The first row of *query*, for queries that always return one (an aggregate, ``to_regclass``);
+    RuntimeError when there is none (psycopg's ``fetchone()`` gives None, which would fail later)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"the query returned no row: {query}")
+    return row
+
+
+def scalar(conn: psycopg.Connection, query, params=None):
+    """The first column of the first row of *query* (see :func:`first_row`)."""
+    return first_row(conn, query, params)[0]
+
+
 def sqlalchemy_url(dbname: str | None = None) -> str:
     """A SQLAlchemy URL (psycopg2 driver) for Great Expectations and Airflow."""
     return database_url(dbname, driver="psycopg2")
@@ -342,10 +356,12 @@ __all__ = [
     "check_mode",
     "connect",
     "connection",
+    "first_row",
     "database_url",
     "ensure_database",
     "external_url",
     "redact",
+    "scalar",
     "server_bin_dir",
     "sqlalchemy_url",
     "start",

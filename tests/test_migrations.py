@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINE = "0005"
 #: what the revisions after the baseline add to its catalogue snapshot (0006: the alert e-mails' outbox;
 #: 0007: one bias-audit table, results.bias_audit with a scope, production.bias_audit moved into it;
-#: 0008: the registry of departments, platform.departments)
+#: 0008: the registry of departments, platform.departments; 0009: users scoped by department)
 AFTER_BASELINE = {
     "columns": ["production.alert_notifications 008 body text null=YES default=None",
                 "results.bias_audit 019 scope text null=NO default='test_split'::text",
@@ -28,7 +28,10 @@ AFTER_BASELINE = {
                 "platform.departments 002 database text null=NO default=None",
                 "platform.departments 003 contributes_to_pooled boolean null=NO default=true",
                 "platform.departments 004 created_at timestamp with time zone null=NO default=now()",
-                "platform.departments 005 created_by text null=NO default=CURRENT_USER"],
+                "platform.departments 005 created_by text null=NO default=CURRENT_USER",
+                "webapp.users 012 department text null=NO default='default'::text",
+                "webapp.sessions 008 viewing text null=YES default=None",
+                "webapp.access_audit 008 department text null=YES default=None"],
     "indexes": ["production.alert_notifications alert_notifications_pending_idx CREATE INDEX "
                 "alert_notifications_pending_idx ON production.alert_notifications USING btree (notification_id) "
                 "WHERE (status = 'pending'::text)",
@@ -39,7 +42,9 @@ AFTER_BASELINE = {
                 "platform.departments departments_database_key CREATE UNIQUE INDEX departments_database_key ON "
                 "platform.departments USING btree (database)",
                 "platform.departments departments_pkey CREATE UNIQUE INDEX departments_pkey ON platform.departments "
-                "USING btree (name)"],
+                "USING btree (name)",
+                "webapp.users users_department_idx CREATE INDEX users_department_idx ON webapp.users USING btree "
+                "(department, role)"],
 }
 #: ... and what they take away (0007: the old table and the old key)
 REMOVED_AFTER_BASELINE = {

@@ -26,6 +26,7 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from eis_core import db
@@ -65,7 +66,7 @@ def default_port() -> int:
     return int(os.environ.get("EIS_AIRFLOW_PORT", DEFAULT_PORT))
 
 
-def _private_json(path: Path, make: callable) -> dict:
+def _private_json(path: Path, make: Callable[[dict], dict]) -> dict:
     """Read a JSON file, creating it (mode 0600) with ``make()`` the first time."""
     if path.exists():
         data = json.loads(path.read_text() or "{}")
@@ -163,8 +164,9 @@ def airflow_settings(port: int | None = None, dags_folder: str | os.PathLike | N
             "AIRFLOW_CONN_EIS_WAREHOUSE": warehouse_connection(),
         }
     )
-    if db.external_url():
-        settings["EIS_DATABASE_URL"] = db.external_url()
+    external = db.external_url()
+    if external:
+        settings["EIS_DATABASE_URL"] = external
     return settings
 
 
@@ -198,7 +200,7 @@ def _marker_value(env: dict[str, str]) -> str:
 def _metadata_exists() -> bool:
     try:
         with db.connect(db.AIRFLOW_DB) as conn:
-            return conn.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL").fetchone()[0]
+            return db.scalar(conn, "SELECT to_regclass('public.alembic_version') IS NOT NULL")
     except Exception:  # noqa: BLE001
         return False
 

@@ -47,16 +47,18 @@ from eis_core.production.alert_base import (  # noqa: F401 (re-exported)
     alert_notifications,
     alert_review,
     catalogue,
+    department_user,
+    department_users,
     due_days,
     env_int,
     escalation_days,
+    existing_alert,
     flag_share,
     get_alert,
     list_alerts,
     officer_alerts,
     record_event,
     rows_of,
-    users_table,
 )
 from eis_core.production.alert_mail import (  # noqa: F401
     Outbox,
@@ -79,14 +81,17 @@ from eis_core.production.schema import ensure_production_schema
 
 
 def assignee_for(conn, division: str | None) -> str | None:
-    """The enabled supervisor of *division* with the fewest open alerts (then by name); None if none."""
-    if division is None or not users_table(conn):
+    """The enabled supervisor of *division* (in the current department) with the fewest open alerts (then
+    by name); None if none."""
+    if division is None:
+        return None
+    names = [u["username"] for u in department_users("role = 'supervisor' AND division = %s", (division,))]
+    if not names:
         return None
     r = conn.execute(
-        "SELECT u.username FROM webapp.users u WHERE u.role = 'supervisor' AND NOT u.disabled AND u.division = %s "
-        "ORDER BY (SELECT count(*) FROM production.alerts a WHERE a.assigned_to = u.username AND a.status <> 'closed'), "
-        "u.username LIMIT 1",
-        (division,),
+        "SELECT u FROM unnest(%s::text[]) u ORDER BY (SELECT count(*) FROM production.alerts a "
+        "WHERE a.assigned_to = u AND a.status <> 'closed'), u LIMIT 1",
+        (names,),
     ).fetchone()
     return r[0] if r else None
 
@@ -94,27 +99,17 @@ def assignee_for(conn, division: str | None) -> str | None:
 def next_level(conn, username: str | None, division: str | None) -> str | None:
     """Who an overdue alert of *username* goes to: their ``reports_to`` when that user is enabled and may
     see the division (an admin, or a supervisor of it), else the first enabled admin; None when there is
-    no one above (an admin without reports_to)."""
-    if not users_table(conn):
-        return None
+    no one above (an admin without reports_to).  Only users of the current department are considered."""
     if username:
-        r = conn.execute(
-            "SELECT u.reports_to, u.role FROM webapp.users u WHERE u.username = %s", (username,)
-        ).fetchone()
-        if r and r[0]:
-            up = conn.execute(
-                "SELECT role, division FROM webapp.users WHERE username = %s AND NOT disabled", (r[0],)
-            ).fetchone()
-            if up and (up[0] == "admin" or (up[0] == "supervisor" and up[1] == division)):
-                return r[0]
-        if r and r[1] == "admin":
+        r = department_user(username, enabled_only=False)
+        if r and r["reports_to"]:
+            up = department_user(r["reports_to"])
+            if up and (up["role"] == "admin" or (up["role"] == "supervisor" and up["division"] == division)):
+                return r["reports_to"]
+        if r and r["role"] == "admin":
             return None
-    a = conn.execute(
-        "SELECT username FROM webapp.users WHERE role = 'admin' AND NOT disabled "
-        "AND username IS DISTINCT FROM %s ORDER BY username LIMIT 1",
-        (username,),
-    ).fetchone()
-    return a[0] if a else None
+    a = department_users("role = 'admin' AND username IS DISTINCT FROM %s", (username,))
+    return a[0]["username"] if a else None
 
 
 def raise_alerts(
@@ -133,7 +128,7 @@ def raise_alerts(
     new: list[int] = []
     with db.connect() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_raise_alerts'))")
-        as_of = as_of or conn.execute("SELECT max(as_of_date) FROM production.predictions").fetchone()[0]
+        as_of = as_of or db.scalar(conn, "SELECT max(as_of_date) FROM production.predictions")
         if as_of is None:
             return []
         flagged = rows_of(
@@ -148,11 +143,12 @@ def raise_alerts(
         for f in flagged:
             who = assignee_for(conn, f["division"])
             due = today + timedelta(days=due_days())
-            aid = conn.execute(
+            aid = db.scalar(
+                conn,
                 "INSERT INTO production.alerts (officer_id, as_of_date, division, score, rank_abs, rank_pct, "
                 "assigned_to, due_date, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING alert_id",
                 (f["officer_id"], as_of, f["division"], f["score"], f["rank_abs"], f["rank_pct"], who, due, by),
-            ).fetchone()[0]
+            )
             record_event(
                 conn,
                 aid,
@@ -167,7 +163,7 @@ def raise_alerts(
                 audit,
                 f["officer_id"],
             )
-            alert = get_alert(conn, aid)
+            alert = existing_alert(conn, aid)
             box.add(
                 conn,
                 aid,
@@ -203,7 +199,7 @@ def escalate_overdue(
             )
         ]
         for aid in due:
-            a = get_alert(conn, aid)
+            a = existing_alert(conn, aid)
             up = next_level(conn, a["assigned_to"], a["division"])
             new_due = today + timedelta(days=escalation_days())
             conn.execute(
@@ -226,7 +222,7 @@ def escalate_overdue(
                 audit,
                 a["officer_id"],
             )
-            a = get_alert(conn, aid)
+            a = existing_alert(conn, aid)
             if up:
                 lead = (
                     f"The alert on officer {a['officer_id']} was not worked by its due date and has been "
@@ -256,7 +252,7 @@ def webapp_audit(username: str = "eis", client: str | None = None) -> Audit:
     viewer like the ones a page view raises; a no-op before the web app's schema exists."""
 
     def write(conn, action: str, target: str, detail: dict) -> None:
-        if conn.execute("SELECT to_regclass('webapp.access_audit')").fetchone()[0]:
+        if db.scalar(conn, "SELECT to_regclass('webapp.access_audit')"):
             from eis_core.webapp import store
 
             store.audit(username, action, target, detail, client, conn)
