@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import time
 from pathlib import Path
+from typing import Literal
 
 import click
 import yaml
@@ -157,7 +158,7 @@ def summary_lines(results: list[dict]) -> list[str]:
                 f"{r['load_s']:.0f} / {r['marts_s']:.0f} / {r['grid_s']:.0f}",
             )
         )
-    head: list[str | tuple[str, str]] = [
+    head: list[str | tuple[str, Literal["left", "right"]]] = [
         "department",
         "database",
         ("officers", "right"),
