@@ -17,6 +17,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
+from eis_core.orchestration.departments import PARAM as DEPARTMENT
 
 
 @dag(
@@ -29,6 +30,13 @@ from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
     default_args=default_args(retry_policy=NOT_IDEMPOTENT),
     tags=["eis", "forecast"],
     params={
+        DEPARTMENT: Param(
+            "default",
+            type="string",
+            pattern="^[a-z][a-z0-9_]{1,30}$",
+            title="Department",
+            description="whose warehouse the run works in (`eis department list`)",
+        ),
         "horizon_days": Param(7, type="integer", minimum=1, maximum=14, title="Hourly call horizon (days)"),
         "history_days": Param(None, type=["null", "integer"], title="Use only the last N days of data"),
         "n_origins": Param(4, type="integer", minimum=1, maximum=12, title="Backtest origins"),
@@ -42,42 +50,51 @@ def calls_forecast():
     @task
     def calls_hourly(**context) -> dict:
         from eis_core.forecast.run import format_table, run_calls_forecast
+        from eis_core.orchestration.departments import working_for
 
         p = context["params"]
-        res = run_calls_forecast(
-            horizon_days=p["horizon_days"],
-            history_days=p["history_days"],
-            n_origins=p["n_origins"],
-            gbm_train_weeks=p["gbm_train_weeks"],
-        )
-        print(format_table(res["table"]))
-        return {"run_id": res["run_id"], "chosen": res["chosen"], "seconds": round(res["seconds"], 1)}
+        with working_for(p[DEPARTMENT]):
+            res = run_calls_forecast(
+                horizon_days=p["horizon_days"],
+                history_days=p["history_days"],
+                n_origins=p["n_origins"],
+                gbm_train_weeks=p["gbm_train_weeks"],
+            )
+            print(format_table(res["table"]))
+            return {"run_id": res["run_id"], "chosen": res["chosen"], "seconds": round(res["seconds"], 1)}
 
     @task
     def stops_daily(**context) -> dict:
         from eis_core.forecast.run import format_table, run_stops_forecast
+        from eis_core.orchestration.departments import working_for
 
         p = context["params"]
-        res = run_stops_forecast(history_days=p["history_days"], n_origins=p["n_origins"])
-        print(format_table(res["table"]))
-        return {"run_id": res["run_id"], "chosen": res["chosen"]}
+        with working_for(p[DEPARTMENT]):
+            res = run_stops_forecast(history_days=p["history_days"], n_origins=p["n_origins"])
+            print(format_table(res["table"]))
+            return {"run_id": res["run_id"], "chosen": res["chosen"]}
 
     @task
-    def peaks(calls: dict) -> dict:
+    def peaks(calls: dict, **context) -> dict:
         from eis_core.forecast.run import format_peaks, peaks_report
+        from eis_core.orchestration.departments import working_for
 
-        table, png, run_id = peaks_report(run_id=calls["run_id"])
-        print(format_peaks(table))
-        return {"run_id": run_id, "png": str(png)}
+        p = context["params"]
+        with working_for(p[DEPARTMENT]):
+            table, png, run_id = peaks_report(run_id=calls["run_id"])
+            print(format_peaks(table))
+            return {"run_id": run_id, "png": str(png)}
 
     @task
     def priority_model(**context) -> dict:
         from eis_core.forecast.priority import format_priority, run_priority
+        from eis_core.orchestration.departments import working_for
 
         p = context["params"]
-        res = run_priority(train_days=p["priority_train_days"], test_days=p["priority_test_days"])
-        print(format_priority(res))
-        return {"run_id": res["run_id"], "scores": res["scores"].drop(columns="split_at").to_dict("records")}
+        with working_for(p[DEPARTMENT]):
+            res = run_priority(train_days=p["priority_train_days"], test_days=p["priority_test_days"])
+            print(format_priority(res))
+            return {"run_id": res["run_id"], "scores": res["scores"].drop(columns="split_at").to_dict("records")}
 
     peaks(calls_hourly())
     stops_daily()

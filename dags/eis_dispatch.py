@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
+from eis_core.orchestration.departments import PARAM as DEPARTMENT
 from eis_core.paths import REPO_ROOT
 
 _DEFAULT_LABELS = os.environ.get("EIS_MODELING_LABELS", str(REPO_ROOT / "configs" / "labels_config.yaml"))
@@ -33,6 +34,13 @@ _DEFAULT_LABELS = os.environ.get("EIS_MODELING_LABELS", str(REPO_ROOT / "configs
     default_args=default_args(),
     tags=["eis", "dispatch"],
     params={
+        DEPARTMENT: Param(
+            "default",
+            type="string",
+            pattern="^[a-z][a-z0-9_]{1,30}$",
+            title="Department",
+            description="whose warehouse the run works in (`eis department list`)",
+        ),
         "labels": Param(
             _DEFAULT_LABELS,
             type="string",
@@ -52,33 +60,37 @@ def eis_dispatch():
     @task
     def build(**context) -> dict:
         from eis_core.dispatch.dataset import build_dataset
+        from eis_core.orchestration.departments import working_for
 
         p = context["params"]
-        s = build_dataset(labels=p["labels"], session_gap_hours=float(p["session_gap_hours"]))
-        return {"rows": s["rows"], "positives": s["positives"], "seconds": s["wall_seconds"]}
+        with working_for(p[DEPARTMENT]):
+            s = build_dataset(labels=p["labels"], session_gap_hours=float(p["session_gap_hours"]))
+            return {"rows": s["rows"], "positives": s["positives"], "seconds": s["wall_seconds"]}
 
     @task(retry_policy=NOT_IDEMPOTENT)  # records a new results run per try
     def train(built: dict, **context) -> dict:
         from datetime import date
 
         from eis_core.dispatch.model import train as train_models
+        from eis_core.orchestration.departments import working_for
 
         p = context["params"]
-        split = date.fromisoformat(p["split_date"]) if p.get("split_date") else None
-        res = train_models(
-            labels=p["labels"],
-            negative_ratio=float(p["negative_ratio"]),
-            split_date=split,
-            seed=int(p["seed"]),
-            n_estimators=int(p["trees"]),
-        )
-        return {
-            "run_id": res["run_id"],
-            "experiment_id": res["experiment_id"],
-            "split_date": res["split_date"],
-            "report": res["report"],
-            "dataset_rows": built["rows"],
-        }
+        with working_for(p[DEPARTMENT]):
+            split = date.fromisoformat(p["split_date"]) if p.get("split_date") else None
+            res = train_models(
+                labels=p["labels"],
+                negative_ratio=float(p["negative_ratio"]),
+                split_date=split,
+                seed=int(p["seed"]),
+                n_estimators=int(p["trees"]),
+            )
+            return {
+                "run_id": res["run_id"],
+                "experiment_id": res["experiment_id"],
+                "split_date": res["split_date"],
+                "report": res["report"],
+                "dataset_rows": built["rows"],
+            }
 
     train(build())
 

@@ -14,7 +14,8 @@ and model selection.
   ``<project_path>/reports``); ``mark_failed`` closes the run as failed when a task failed.
 
 Triggered manually (or through the REST API) with ``{"config": ..., "labels": ...}`` (defaults: the
-repository's configs).  Not scheduled on the ``eis://warehouse/staging`` Asset on purpose: a full grid
+repository's configs, which for a department other than ``default`` mean its own copies) and
+``"department": "NAME"`` (default ``default``): every task works in that department's database.  Not scheduled on the ``eis://warehouse/staging`` Asset on purpose: a full grid
 is heavy, and a new load should not retrain every model group unasked (see docs/modeling.md).
 
 Wiring only: every heavy import happens inside the tasks, in eis_core.modeling.pipeline.  Tasks pass
@@ -34,6 +35,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
+from eis_core.orchestration.departments import PARAM as DEPARTMENT
 from eis_core.paths import REPO_ROOT
 
 _DEFAULT_CONFIG = os.environ.get("EIS_MODELING_CONFIG", str(REPO_ROOT / "configs" / "officer_config.yaml"))
@@ -65,6 +67,13 @@ _PARALLEL = int(os.environ.get("EIS_MODELING_PARALLEL_TASKS", "2"))
             title="Labels config",
             description="labels_config.yaml: adverse-event definition and label windows.",
         ),
+        DEPARTMENT: Param(
+            "default",
+            type="string",
+            pattern="^[a-z][a-z0-9_]{1,30}$",
+            title="Department",
+            description="whose warehouse, configs (the shipped paths mean the department's copies) and project",
+        ),
     },
     doc_md=__doc__,
 )
@@ -74,9 +83,11 @@ def eis_modeling():
         """Returns the batches of tasks (what train_and_score maps over); pushes the run info as XCom
         ``run`` and the splits as XCom ``splits`` (Airflow maps only over a return value)."""
         from eis_core.modeling.pipeline import batch_label, batch_tasks, default_instances, prepare_run, run_info_of
+        from eis_core.orchestration.departments import working_for
 
         params = context["params"]
-        prepared = prepare_run(params["config"], params["labels"])
+        with working_for(params[DEPARTMENT]):
+            prepared = prepare_run(params["config"], params["labels"])
         for s in prepared["splits"]:
             print(
                 f"{s['split_id']}: train {s['train_matrix_id']} ({s['train_rows']} rows), "
@@ -95,23 +106,30 @@ def eis_modeling():
         from airflow.sdk import get_current_context
 
         from eis_core.modeling.pipeline import batch_label, run_batch
+        from eis_core.orchestration.departments import working_for
 
         # names each mapped instance in the UI: "split_2015-01-01 RandomForestClassifier-3f2a9c1b0e"
         # (one model) or "9 models: split_2014-01-01, split_2014-07-01"
-        get_current_context()["eis_task_label"] = batch_label(model_batch)
-        return run_batch(run, model_batch)
+        context = get_current_context()
+        context["eis_task_label"] = batch_label(model_batch)
+        with working_for(context["params"][DEPARTMENT]):
+            return run_batch(run, model_batch)
 
     @task(retry_policy=NOT_IDEMPOTENT)
-    def finish(run: dict, results) -> dict:
+    def finish(run: dict, results, **context) -> dict:
         from eis_core.modeling.pipeline import finish_run
+        from eis_core.orchestration.departments import working_for
 
-        return finish_run(run, list(results))
+        with working_for(context["params"][DEPARTMENT]):
+            return finish_run(run, list(results))
 
     @task(trigger_rule="one_failed")
-    def mark_failed(run: dict) -> None:
+    def mark_failed(run: dict, **context) -> None:
         from eis_core.modeling.pipeline import mark_failed as close_failed
+        from eis_core.orchestration.departments import working_for
 
-        close_failed(run)
+        with working_for(context["params"][DEPARTMENT]):
+            close_failed(run)
 
     model_tasks = prepare()
     run = model_tasks["run"]  # the XCom `run` that prepare pushes

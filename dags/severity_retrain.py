@@ -18,6 +18,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
+from eis_core.orchestration.departments import PARAM as DEPARTMENT
 
 
 @dag(
@@ -30,6 +31,13 @@ from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
     default_args=default_args(retry_policy=NOT_IDEMPOTENT),
     tags=["eis", "severity"],
     params={
+        DEPARTMENT: Param(
+            "default",
+            type="string",
+            pattern="^[a-z][a-z0-9_]{1,30}$",
+            title="Department",
+            description="whose warehouse the run works in (`eis department list`)",
+        ),
         "as_of": Param(None, type=["null", "string"], title="As-of time (empty: the latest data)"),
         "window_days": Param(365, type="integer", minimum=1, title="Rolling training window (days)"),
         "holdout_days": Param(30, type="integer", minimum=1, title="Newest outcomes held out (days)"),
@@ -47,29 +55,31 @@ from eis_core.orchestration.dag_defaults import NOT_IDEMPOTENT, default_args
 def severity_retrain():
     @task
     def retrain(**context) -> dict:
+        from eis_core.orchestration.departments import working_for
         from eis_core.severity.features import parse_source
         from eis_core.severity.retrain import run_retrain
 
         p = context["params"]
-        res = run_retrain(
-            p["as_of"],
-            window_days=p["window_days"],
-            holdout_days=p["holdout_days"],
-            margin=p["margin"],
-            min_holdout=p["min_holdout"],
-            source=parse_source(p["source"]),
-            decided_by="dag:severity_retrain",
-            progress=print,
-        )
-        return {
-            "as_of": str(res["as_of"]),
-            "promoted": res["promoted"],
-            "reason": res["reason"],
-            "challenger": res["challenger"],
-            "champion_before": res["champion"],
-            "decision_id": res["decision_id"],
-            "n_new_outcomes": res["n_new_outcomes"],
-        }
+        with working_for(p[DEPARTMENT]):
+            res = run_retrain(
+                p["as_of"],
+                window_days=p["window_days"],
+                holdout_days=p["holdout_days"],
+                margin=p["margin"],
+                min_holdout=p["min_holdout"],
+                source=parse_source(p["source"]),
+                decided_by="dag:severity_retrain",
+                progress=print,
+            )
+            return {
+                "as_of": str(res["as_of"]),
+                "promoted": res["promoted"],
+                "reason": res["reason"],
+                "challenger": res["challenger"],
+                "champion_before": res["champion"],
+                "decision_id": res["decision_id"],
+                "n_new_outcomes": res["n_new_outcomes"],
+            }
 
     @task
     def monitor(decision: dict, **context) -> dict:
@@ -77,31 +87,33 @@ def severity_retrain():
 
         import pandas as pd
 
+        from eis_core.orchestration.departments import working_for
         from eis_core.severity.features import parse_source
         from eis_core.severity.monitoring import run_monitoring
         from eis_core.severity.train import load_frame
 
         p = context["params"]
-        frame = load_frame(parse_source(p["source"]))
-        last = pd.Timestamp(decision["as_of"]).date()
-        days = []
-        for i in range(p["monitor_days"] - 1, -1, -1):
-            res = run_monitoring(
-                last - dt.timedelta(days=i),
-                frame=frame,
-                psi_threshold=p["psi_threshold"],
-                f1_drop=p["f1_drop"],
-                progress=print,
-            )
-            days.append(
-                {
-                    "day": str(res["day"]),
-                    "n_resolved": res["n_resolved"],
-                    "macro_f1": res["macro_f1"],
-                    "alerts": len(res["alerts"]),
-                }
-            )
-        return {"model_version": res["model_version"], "days": days}
+        with working_for(p[DEPARTMENT]):
+            frame = load_frame(parse_source(p["source"]))
+            last = pd.Timestamp(decision["as_of"]).date()
+            days = []
+            for i in range(p["monitor_days"] - 1, -1, -1):
+                res = run_monitoring(
+                    last - dt.timedelta(days=i),
+                    frame=frame,
+                    psi_threshold=p["psi_threshold"],
+                    f1_drop=p["f1_drop"],
+                    progress=print,
+                )
+                days.append(
+                    {
+                        "day": str(res["day"]),
+                        "n_resolved": res["n_resolved"],
+                        "macro_f1": res["macro_f1"],
+                        "alerts": len(res["alerts"]),
+                    }
+                )
+            return {"model_version": res["model_version"], "days": days}
 
     monitor(retrain())
 

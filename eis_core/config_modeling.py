@@ -117,6 +117,8 @@ class ProductionConfig(BaseModel):
     #: 'stored': score with the newest stored model of the group whose label windows ended by the date;
     #: 'retrain': retrain the group on the latest training window ending at the date (the original EIS)
     mode: Literal["stored", "retrain"] = "stored"
+    #: when the eis_production DAG scores this department: a cron expression or preset (UTC)
+    schedule: str = "@daily"
     #: risk factors kept per officer (the largest absolute contributions)
     top_factors: int = Field(default=5, ge=1, le=5)
     #: flag sets of the bias audit besides the legacy EIS's flag count: top x % of the ranked list
@@ -125,6 +127,14 @@ class ProductionConfig(BaseModel):
     audit_ratio_range: tuple[float, float] = (0.8, 1.25)
     #: groups smaller than this are reported but never flagged (one officer more or less swings the ratio)
     audit_min_group_size: int = Field(default=10, ge=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from croniter import croniter  # type: ignore[import-untyped]
+
+        croniter(v)  # a malformed expression raises (a ValueError: the config names the field)
+        return v
 
 
 def parse_grid(v: Any) -> dict[str, dict[str, list]]:

@@ -311,11 +311,24 @@ def forecast_step() -> None:
     default=None,
     help="With --real: the data folder (default ../shared/data/cpdp beside the repository).",
 )
-def demo(seed: int, real: str | None, src: Path | None) -> None:
+@click.option(
+    "--departments",
+    "several",
+    is_flag=True,
+    help="Three small synthetic departments side by side (a database each): load, marts, a small grid, "
+    "selection and Table 3 per department, then one summary screen (in one process).",
+)
+def demo(seed: int, real: str | None, src: Path | None, several: bool) -> None:
     """Run the pipeline end to end on the small synthetic department, through Airflow.
 
     With --real chicago: the same officer EIS on real Chicago Police data, in one process.
+    With --departments: three departments on one installation.
     """
+    if several:
+        from eis_core.demo_departments import run_departments_demo
+
+        run_departments_demo()
+        return
     if real:
         from eis_core.real_demo import run_real_demo
 

@@ -97,7 +97,8 @@ def reset_raw(warehouse) -> None:
 #: while the other sits idle; every other module keeps its place (and each module its own test order).
 HEAVY_FIRST = (
     "test_kill_converges.py", "test_dispatch_pipeline.py", "test_airflow_chain.py", "test_airflow_scheduler.py",
-    "test_production.py", "test_modeling_dag.py", "test_load_trust.py", "test_features_leakage.py",
+    "test_production.py", "test_airflow_departments.py", "test_modeling_dag.py", "test_load_trust.py",
+    "test_features_leakage.py",
     "test_matrices.py", "test_alerts_scoring.py", "test_marts_in_step.py", "test_features_independent.py",
     "test_features_marts.py", "test_airflow_dags.py", "test_artifacts_s3.py", "test_webapp_e2e.py",
 )

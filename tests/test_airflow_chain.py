@@ -83,7 +83,8 @@ def test_a_drop_triggered_through_the_rest_api_reaches_the_risk_list(home_with_a
         production = _wait_asset_run(api, "eis_production")
         final = api.wait_for_run("eis_production", production["dag_run_id"], timeout=RUN_TIMEOUT, progress=print)
         tis = {t["task_id"]: t["state"] for t in api.task_instances("eis_production", production["dag_run_id"])}
-        assert final["state"] == "success" and tis == {"missed_days": "success", "score": "success"}, tis
+        assert final["state"] == "success" and tis == {
+            "departments": "success", "missed_days": "success", "score": "success"}, tis
     print(f"drop -> risk list through the scheduler: {time.monotonic() - t_all:.0f} s")
 
     with db.connect() as conn:

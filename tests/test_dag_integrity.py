@@ -100,13 +100,14 @@ def test_ingest_is_manual_with_required_drop_dir(parsed):
     assert ingest["tasks"] == ["validate_and_load"]
     assert ingest["params"]["drop_dir"]["schema"]["type"] == "string"
     assert ingest["outlets"] == ["eis://warehouse/raw"]
+    assert ingest["params"]["department"]["schema"]["type"] == "string"  # default: the default department
 
 
 def test_transform_is_scheduled_on_the_asset_ingest_produces(parsed):
     ingest, transform = parsed["dags"]["eis_ingest"], parsed["dags"]["eis_transform"]
     assert transform["timetable"] == "AssetTriggeredTimetable"
     assert transform["schedule_assets"] == ingest["outlets"] == ["eis://warehouse/raw"]
-    assert transform["tasks"] == ["dbt_build"]
+    assert transform["tasks"] == ["dbt_build", "departments"]  # dbt_build mapped over the departments
     assert transform["outlets"] == ["eis://warehouse/staging"]
 
 
@@ -119,9 +120,17 @@ def test_production_scores_on_schedule_and_on_every_new_staging_build(parsed):
     prod, transform = parsed["dags"]["eis_production"], parsed["dags"]["eis_transform"]
     assert prod["timetable"] == "AssetOrTimeSchedule"
     assert prod["schedule_assets"] == transform["outlets"] == ["eis://warehouse/staging"]
-    assert prod["tasks"] == ["missed_days", "score"]
+    assert prod["tasks"] == ["departments", "missed_days", "score"]
     assert prod["outlets"] == ["eis://warehouse/production"]
-    assert {"as_of", "max_stale_days", "missed_days"} <= set(prod["params"])
+    assert {"as_of", "max_stale_days", "missed_days", "department"} <= set(prod["params"])
+
+
+def test_one_set_of_dags_serves_every_department(parsed):
+    # no DAG per department: the department is a param (or read from the Asset events) of the same DAGs
+    assert not [d for d in parsed["dags"] if d not in EXPECTED_DAGS]
+    for dag_id in ("eis_ingest", "eis_transform", "eis_modeling", "eis_production"):
+        assert "department" in parsed["dags"][dag_id]["params"], dag_id
+    assert parsed["dags"]["eis_production"]["params"]["department"]["schema"]["type"] == ["null", "string"]
 
 
 def test_every_task_has_retries_with_backoff_and_the_failure_notifier(parsed):
@@ -133,8 +142,9 @@ def test_every_task_has_retries_with_backoff_and_the_failure_notifier(parsed):
             assert pol["notifiers"] == ["FailureNotifier"], where
 
 
-IDEMPOTENT_TASKS = {"eis_ingest.validate_and_load", "eis_transform.dbt_build", "eis_production.missed_days",
-                    "eis_production.score", "eis_modeling.mark_failed", "eis_dispatch.build"}
+IDEMPOTENT_TASKS = {"eis_ingest.validate_and_load", "eis_transform.departments", "eis_transform.dbt_build",
+                    "eis_production.departments", "eis_production.missed_days", "eis_production.score",
+                    "eis_modeling.mark_failed", "eis_dispatch.build"}
 
 
 def test_only_idempotent_tasks_retry_errors_of_their_own_code(parsed):

@@ -62,8 +62,10 @@ def handle_missed_days(
     policy: str | None,
     score: Callable[[date], object],
     progress: Callable[[str], object] = print,
+    expected: Callable[[date], bool] | None = None,
 ) -> dict:
-    """Alert with (or catch up) the dates without a risk list before *day*; see the module doc."""
+    """Alert with (or catch up) the dates without a risk list before *day*; see the module doc.
+    *expected*: which dates should have one (the department's schedule; default every day)."""
     from eis_core.orchestration.notify import send_alert
     from eis_core.production.scoring import ProductionError
     from eis_core.production.staleness import format_dates, missing_dates
@@ -72,7 +74,7 @@ def handle_missed_days(
     out: dict[str, Any] = {"day": day.isoformat(), "run_type": run_type, "missing": [], "action": "none"}
     if run_type not in CHECKED_RUN_TYPES:
         return out
-    missing = missing_dates(day)
+    missing = [d for d in missing_dates(day) if expected is None or expected(d)]
     out["missing"] = [d.isoformat() for d in missing]
     if not missing:
         progress(f"no missed day before {day}")
