@@ -7,15 +7,14 @@ given their marts, a small model grid, a selection and Table 3, each inside
 own small one (two splits, a few models and the baselines) so the whole run stays within minutes on two
 cores; each department's config is its own copy (``$EIS_HOME/departments/NAME/officer_config.yaml``).
 
-Pooled models across the departments (issue 15, item 3) are a step of their own when
-``eis_core.modeling.pooled`` provides ``demo_step(departments, echo)``; until then the step says so.
+Then pooled models: for each department, the default pooled recipe trained on all three departments'
+rows known before its test dates, against its department-only model and its legacy EIS at the legacy
+flag count, and the recommendation (``eis pool evaluate``, docs/departments.md).
 ``make demo`` (one department, through Airflow) is unchanged.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from pathlib import Path
 from typing import Literal
@@ -127,16 +126,21 @@ def run_department(name: str, drop: Path) -> dict:
 
 
 def pooled_step(names: list[str]) -> None:
-    """The pooled models across the departments, when the pooled modeling module provides its demo step."""
-    if importlib.util.find_spec("eis_core.modeling.pooled") is None:
-        click.echo("      pooled models are not part of this installation yet (eis_core.modeling.pooled)")
-        return
-    mod = importlib.import_module("eis_core.modeling.pooled")
-    step = getattr(mod, "demo_step", None)
-    if step is None:
-        click.echo("      eis_core.modeling.pooled has no demo_step(departments, echo) yet: skipped")
-        return
-    step(names, echo=lambda m: click.echo(f"      {m}"))
+    """Should each department pool? The default pooled recipe on each department's own splits, trained on
+    the rows of all of them (`eis pool evaluate --department NAME` for one), and its recommendation."""
+    from eis_core.modeling.pooled import DEFAULT_RECIPE
+    from eis_core.modeling.pooled_eval import comparison, evaluate, recommend
+
+    for name in names:
+        ev = evaluate(name, [DEFAULT_RECIPE], store=True, progress=None)
+        cmp = comparison(ev)
+        tot = {k: sum(r[k] for r in cmp) for k in ("department_only_tp", "pooled_tp", "legacy_tp")}
+        verdict, why = recommend(cmp)
+        click.echo(
+            f"      {name}: true positives at the legacy EIS's flag count, {len(cmp)} split(s): department-only "
+            f"{tot['department_only_tp']}, pooled {tot['pooled_tp']}, legacy {tot['legacy_tp']} -> {verdict.upper()}"
+        )
+        click.echo(f"        ({why})")
 
 
 def summary_lines(results: list[dict]) -> list[str]:
