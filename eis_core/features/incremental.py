@@ -1,0 +1,166 @@
+"""Incremental running totals (issue 19.2): which intermediate models a dbt build may update by load.
+
+The running-total models (``intermediate.int_<src>_daily`` and ``int_dsp_day``) are dbt incremental models
+(strategy ``eis_running_totals``, ``dbt_project/macros/eis_incremental.sql``).  Each keeps, as its table
+comment, the raw load id it was last built through (``eis running totals through load N``, written by its
+post-hook in the model's own transaction).  Before dbt runs, :func:`plan` decides per model, from the
+loader's bookkeeping (``raw.load_log.write_mode``, migration 0008; ``eis_core.load.write``):
+
+* ``append`` -- every load since N that changed one of the model's source tables appended to it (the rows
+  of earlier loads are all still there, unchanged): the model recomputes only the officers with a new row,
+  from their first affected knowledge day onward, carrying the totals of the day before;
+* ``full`` -- a source table was replaced since N (rows of earlier loads changed or deleted), or a load
+  logged before write modes were recorded, or the model has no recorded build: the model recomputes
+  everything.  :func:`summary_line` names the table (and load) that forced it, in one line.
+
+The decision is passed to dbt as ``var('eis_incr')``; ``eis transform --full-refresh`` (and a changed feature
+shape) rebuilds the tables from scratch regardless.  What a model reads is in :data:`SOURCES`
+(``tests/test_incremental_load.py`` checks it against dbt's manifest).
+"""
+
+from __future__ import annotations
+
+import re
+
+#: every running-total model and the raw tables it reads (through their staging views)
+SOURCES: dict[str, tuple[str, ...]] = {
+    "int_ia_daily": ("ia_cases",),
+    "int_uof_daily": ("use_of_force",),
+    "int_dsp_day": ("dispatches", "calls_for_service"),
+    "int_dsp_daily": ("dispatches", "calls_for_service"),
+    "int_crs_daily": ("crime_reports",),
+    "int_arr_daily": ("arrests",),
+    "int_ts_daily": ("traffic_stops",),
+    "int_fi_daily": ("field_interviews",),
+    "int_cit_daily": ("citations",),
+    "int_sec_daily": ("secondary_employment",),
+    "int_trn_daily": ("training",),
+    "int_flg_daily": ("eis_flags",),
+}
+SCHEMA = "intermediate"
+COMMENT_PREFIX = "eis running totals through load "
+#: load_log statuses of a table a load changed (eis_core.features.state.DATA_CHANGING)
+CHANGED = ("loaded", "loaded_with_quarantine")
+
+
+def built_through(model: str, conn=None) -> tuple[bool, int | None]:
+    """(the model's table exists, the raw load id it was last built through or None)."""
+    from eis_core import db
+
+    with db.connection(conn) as c:
+        (exists, comment) = c.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
+            (f"{SCHEMA}.{model}", f"{SCHEMA}.{model}"),
+        ).fetchone()
+    m = re.fullmatch(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")
+    return bool(exists), (int(m.group(1)) if m else None)
+
+
+def _forcing_load(c, since: int, tables: tuple[str, ...]) -> tuple | None:
+    """The first load after *since* that changed one of *tables* other than by appending (or None)."""
+    return c.execute(
+        "SELECT table_name, load_id, write_mode, rows_removed FROM raw.load_log "
+        "WHERE load_id > %s AND table_name = ANY(%s) AND status = ANY(%s) "
+        "AND write_mode IS DISTINCT FROM 'append' ORDER BY load_id, table_name LIMIT 1",
+        (since, list(tables), list(CHANGED)),
+    ).fetchone()
+
+
+def through_load(conn=None) -> int | None:
+    """The load id a build now is built through: the newest load that changed a table, below any load still
+    running (a running load may commit more tables under its id after dbt has read them; its rows then count
+    as new for the next build)."""
+    from eis_core import db
+
+    with db.connection(conn) as c:
+        if not c.execute("SELECT to_regclass('raw.load_log') IS NOT NULL").fetchone()[0]:
+            return None
+        (lid,) = c.execute(
+            "SELECT max(load_id) FROM raw.load_log WHERE status = ANY(%s) AND load_id < coalesce("
+            "(SELECT min(load_id) FROM raw.load_log WHERE table_name = '(load)' AND status = 'running'), "
+            "9223372036854775807)",
+            (list(CHANGED),),
+        ).fetchone()
+    return None if lid is None else int(lid)
+
+
+def plan(conn=None) -> dict:
+    """``{'load': N, 'models': {model: {'mode': 'append', 'since': S} | {'mode': 'full', 'reason': ...}}}``
+    (what ``var('eis_incr')`` carries; N: :func:`through_load`; models without a table are left out: dbt
+    builds them from scratch)."""
+    from eis_core import db
+
+    models: dict[str, dict] = {}
+    with db.connection(conn) as c:
+        through = through_load(c)
+        logged = set()
+        if through is not None:
+            logged = {r[0] for r in c.execute("SELECT DISTINCT load_id FROM raw.load_log")}
+        for model, tables in SOURCES.items():
+            exists, since = built_through(model, c)
+            if not exists:
+                continue
+            if since is None:
+                models[model] = {"mode": "full", "reason": "no recorded build (built before loads were tracked)"}
+            elif through is None or since not in logged or since > through:
+                # the load log does not reach back to the build (raw emptied and reloaded, a restored backup)
+                models[model] = {
+                    "mode": "full",
+                    "reason": f"built through load {since}, which raw.load_log does not hold",
+                }
+            elif (hit := _forcing_load(c, since, tables)) is not None:
+                table, lid, mode, removed = hit
+                why = (
+                    f"{removed:,} row(s) of earlier loads changed or deleted"
+                    if mode == "replace"
+                    else "logged before write modes were recorded"
+                )
+                models[model] = {"mode": "full", "reason": f"raw.{table} was replaced by load {lid} ({why})"}
+            else:
+                models[model] = {"mode": "append", "since": since}
+    return {"load": through, "models": models}
+
+
+def summary_line(p: dict) -> str | None:
+    """One line: which models append from which load, which are rebuilt in full and which table forced it."""
+    models = p["models"]
+    if not models:
+        return None
+    full = {m: v["reason"] for m, v in models.items() if v["mode"] == "full"}
+    appends = sorted({v["since"] for v in models.values() if v["mode"] == "append"})
+    parts = []
+    if full:
+        by_reason: dict[str, list[str]] = {}
+        for m, reason in full.items():
+            by_reason.setdefault(reason, []).append(m)
+        parts.append("; ".join(f"{', '.join(ms)} rebuilt in full: {reason}" for reason, ms in by_reason.items()))
+    n_app = len(models) - len(full)
+    if n_app:
+        since = appends[0] if len(appends) == 1 else f"{appends[0]}-{appends[-1]}"
+        parts.append(f"{n_app} model(s) updated with the rows appended after load {since}")
+    return "running totals: " + "; ".join(parts)
+
+
+def checksums(schemas: tuple[str, ...] = ("intermediate", "features", "labels"), conn=None) -> dict[str, str]:
+    """md5 of every table of *schemas* (``schema.table`` -> md5 over its rows' text, in sorted order): two
+    builds with equal checksums hold the same rows, every float to the last bit (PostgreSQL prints the
+    shortest text that reads back exactly).  Bookkeeping tables (``marts_*``) are left out."""
+    from eis_core import db
+
+    out = {}
+    with db.connection(conn) as c:
+        tables = c.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = ANY(%s) "
+            "AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'marts\\_%%' ORDER BY 1, 2",
+            (list(schemas),),
+        ).fetchall()
+        for schema, table in tables:
+            (h,) = c.execute(
+                f"SELECT md5(coalesce(string_agg(h, '' ORDER BY h), '')) FROM "
+                f'(SELECT md5(t::text) AS h FROM "{schema}"."{table}" t) x'
+            ).fetchone()
+            out[f"{schema}.{table}"] = h
+    return out
+
+
+__all__ = ["COMMENT_PREFIX", "SOURCES", "built_through", "checksums", "plan", "summary_line", "through_load"]

@@ -1,0 +1,42 @@
+"""0008: how a load wrote each raw table (issue 19.2, incremental by load).
+
+``raw.load_log`` gains, for the tables a load changed (``loaded`` / ``loaded_with_quarantine``):
+
+* ``write_mode`` -- ``append``: every row the table held is in the new file unchanged, so the loader kept
+  them (with their ``_load_id``) and inserted only the new rows under this load's id; ``replace``: rows of
+  earlier loads were changed or deleted, so the table was replaced as a whole (TRUNCATE + INSERT);
+* ``rows_added`` -- rows of the file the table did not hold (all of them on a replace);
+* ``rows_removed`` -- rows the table held that the file does not have unchanged (0 on an append).
+
+The running totals (``eis_core.features.incremental``) read them: a table appended since a model was built
+updates that model from the first affected day onward; a replaced one (or a load logged before this
+revision, whose mode is NULL) rebuilds it.  Idempotent.
+"""
+
+from __future__ import annotations
+
+from eis_core.migrations import execute_sql
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    execute_sql("""
+ALTER TABLE raw.load_log ADD COLUMN IF NOT EXISTS write_mode text;
+ALTER TABLE raw.load_log ADD COLUMN IF NOT EXISTS rows_added bigint;
+ALTER TABLE raw.load_log ADD COLUMN IF NOT EXISTS rows_removed bigint;
+ALTER TABLE raw.load_log DROP CONSTRAINT IF EXISTS load_log_write_mode_check;
+ALTER TABLE raw.load_log ADD CONSTRAINT load_log_write_mode_check CHECK (write_mode IN ('append', 'replace'));
+""")
+
+
+def downgrade() -> None:
+    execute_sql("""
+ALTER TABLE raw.load_log DROP CONSTRAINT IF EXISTS load_log_write_mode_check;
+ALTER TABLE raw.load_log DROP COLUMN IF EXISTS rows_removed;
+ALTER TABLE raw.load_log DROP COLUMN IF EXISTS rows_added;
+ALTER TABLE raw.load_log DROP COLUMN IF EXISTS write_mode;
+""")
