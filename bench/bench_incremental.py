@@ -53,7 +53,14 @@ def step(args: list[str]) -> dict:
     if proc.returncode:
         raise SystemExit(f"eis {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     lines = [x for x in proc.stdout.splitlines() if x.startswith(("running totals:", "dbt build:"))]
-    return {"wall_s": round(w1 - w0, 2), "cpu_s": round(c1 - c0 + s1 - s0, 2), "client_cpu_s": round(c1 - c0, 2),
+    slowest = []
+    if args[0] == "features":  # where the build's time went (dbt's node times)
+        from eis_core.transform import target_dir
+
+        nodes = json.loads((target_dir() / "run_results.json").read_text())["results"]
+        slowest = [(n["unique_id"].split(".")[2], round(n["execution_time"], 2))
+                   for n in sorted(nodes, key=lambda n: -n["execution_time"])[:6]]
+    return {"slowest_nodes": slowest, "wall_s": round(w1 - w0, 2), "cpu_s": round(c1 - c0 + s1 - s0, 2), "client_cpu_s": round(c1 - c0, 2),
             "server_cpu_s": round(s1 - s0, 2), "load_average": [round(x, 2) for x in os.getloadavg()], "lines": lines}
 
 

@@ -1,6 +1,7 @@
 """Issue 19.2, incremental by load (real loader, real dbt, real PostgreSQL, the `small` department).
 
-* The small drop cut before 2015-12-01 (eis_core.synth.cut) is loaded and built; then the whole drop is
+* The small drop cut before 2015-12-01 (eis_core.synth.cut) is loaded and built (as-of 2016-01-01, from
+  what was known before the cut); then the whole drop is
   loaded: the loader appends only the new rows (write_mode 'append', the old rows keep their load id) and
   the next build updates the running totals of the affected officers from their first affected day only
   (rows before it are not rewritten).  Every table of intermediate, features and labels then has the same
@@ -28,7 +29,7 @@ from eis_core.synth.cut import WHOLE, cut_drop
 from eis_core.transform import target_dir
 
 CUT = date(2015, 12, 1)
-FIRST, SECOND = date(2015, 12, 1), date(2016, 1, 1)
+D = date(2016, 1, 1)  # the one as-of date built (from the cut, then again from each later load)
 EVENT_TABLES = ("ia_cases", "calls_for_service", "dispatches", "arrests", "traffic_stops", "field_interviews",
                 "citations", "crime_reports", "secondary_employment", "training", "eis_flags")
 
@@ -52,16 +53,16 @@ def _log(load_id: int) -> dict[str, tuple]:
 
 @pytest.fixture(scope="module")
 def appended(warehouse, small_drop, tmp_path_factory):
-    """Load the cut, build FIRST; load the whole drop, build SECOND incrementally; return what it saw."""
+    """Load the cut, build D; load the whole drop, build D again incrementally; return what it saw."""
     reset_raw(warehouse)
     cut = tmp_path_factory.mktemp("cut")
     cut_rows = cut_drop(small_drop, cut, CUT)
     first = load_drop(cut, progress=None)
-    _build([FIRST])
+    _build([D])
     # the totals of days well before the cut: an append must not rewrite them (same row versions)
     old = dict(_q("SELECT officer_id || day, xmin::text FROM intermediate.int_dsp_daily WHERE day < '2015-11-01'"))
     second = load_drop(small_drop, progress=None)
-    lines = _build([SECOND])
+    lines = _build([D])
     kept = dict(_q("SELECT officer_id || day, xmin::text FROM intermediate.int_dsp_daily WHERE day < '2015-11-01'"))
     with db.connect() as conn:  # kept to name the columns that differ, should a checksum not match
         conn.execute("DROP TABLE IF EXISTS public.incr_officer_features")
@@ -96,8 +97,8 @@ def test_the_incremental_build_equals_a_full_rebuild(appended):
     sums = appended["sums"]
     assert {f"intermediate.{m}" for m in incremental.SOURCES} <= set(sums)
     assert {"features.officer_features", "features.officer_cohort", "labels.officer_labels"} <= set(sums)
-    assert _q("SELECT count(DISTINCT as_of_date) FROM features.officer_features") == [(2,)]
-    _build([FIRST, SECOND], full_refresh=True)
+    assert _q("SELECT DISTINCT as_of_date FROM features.officer_features") == [(D,)]
+    _build([D], full_refresh=True)
     rebuilt = incremental.checksums()
     assert rebuilt == sums, ([k for k in sums if rebuilt.get(k) != sums[k]], _feature_diff())
 
@@ -128,7 +129,7 @@ def test_a_drop_that_rewrites_history_is_detected_and_rebuilds_what_it_feeds(app
     log = _log(third)
     assert log["ia_cases"] == ("loaded", "replace", len(rows) - 1, 1)
     assert all(log[t][0] == "unchanged" for t in EVENT_TABLES if t != "ia_cases")
-    lines = _build([SECOND])
+    lines = _build([D])
     running = [x for x in lines if x.startswith("running totals:")]
     assert running == [
         f"running totals: int_ia_daily rebuilt in full: raw.ia_cases was replaced by load {third} (1 row(s) of "
@@ -138,7 +139,7 @@ def test_a_drop_that_rewrites_history_is_detected_and_rebuilds_what_it_feeds(app
               (changed[0],)) == [(1,)]
     sums = incremental.checksums()
     assert sums["intermediate.int_ia_daily"] != appended["sums"]["intermediate.int_ia_daily"]
-    _build([FIRST, SECOND], full_refresh=True)
+    _build([D], full_refresh=True)
     assert incremental.checksums() == sums
 
 

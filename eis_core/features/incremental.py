@@ -142,9 +142,10 @@ def summary_line(p: dict) -> str | None:
 
 
 def checksums(schemas: tuple[str, ...] = ("intermediate", "features", "labels"), conn=None) -> dict[str, str]:
-    """md5 of every table of *schemas* (``schema.table`` -> md5 over its rows' text, in sorted order): two
-    builds with equal checksums hold the same rows, every float to the last bit (PostgreSQL prints the
-    shortest text that reads back exactly).  Bookkeeping tables (``marts_*``) are left out."""
+    """md5 of every table of *schemas* (``schema.table`` -> md5 over its rows as JSON, keys sorted, rows in
+    sorted order): two builds with equal checksums hold the same rows whatever the column order, every float
+    to the last bit (PostgreSQL writes the shortest text that reads back exactly).  Bookkeeping tables
+    (``marts_*``) are left out."""
     from eis_core import db
 
     out = {}
@@ -157,7 +158,7 @@ def checksums(schemas: tuple[str, ...] = ("intermediate", "features", "labels"),
         for schema, table in tables:
             (h,) = c.execute(
                 f"SELECT md5(coalesce(string_agg(h, '' ORDER BY h), '')) FROM "
-                f'(SELECT md5(t::text) AS h FROM "{schema}"."{table}" t) x'
+                f'(SELECT md5(to_jsonb(t)::text) AS h FROM "{schema}"."{table}" t) x'
             ).fetchone()
             out[f"{schema}.{table}"] = h
     return out

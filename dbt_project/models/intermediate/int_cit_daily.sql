@@ -1,5 +1,5 @@
 {#- Citations per officer and day of issued_at, running totals, all and by citation_type. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('citations'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('citations'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 

@@ -1,6 +1,6 @@
 {#- Crime reports the officer responded to (crime_reports.officer_id), per knowledge day (reported_at),
     running totals of all reports and of the stress flags. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('dispatches'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('dispatches'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 {%- set flags = ['child_involved', 'gang_related', 'narcotics', 'domestic_violence', 'suicide_related'] %}

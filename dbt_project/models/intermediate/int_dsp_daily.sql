@@ -8,7 +8,7 @@
     affected day, reading int_dsp_day through its index. -#}
 -- depends_on: {{ ref('stg_dispatches') }}
 -- depends_on: {{ ref('stg_calls_for_service') }}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('dispatches'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('dispatches'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           pre_hook=["set local work_mem = '256MB'", "set local max_parallel_workers_per_gather = 0"],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}

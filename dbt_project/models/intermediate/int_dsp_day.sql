@@ -17,7 +17,7 @@
     affected one; the strategy replaces those rows.  Hours and travel time are whole microseconds here
     (hours_us, travel_us): integer sums are exact in any order, so the re-aggregated days are the full
     build's numbers whatever plan PostgreSQL picks; int_dsp_daily turns them into hours and minutes. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('dispatches'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('dispatches'),
           indexes=[{'columns': ['officer_id', 'day']}],
           pre_hook=["set local work_mem = '256MB'", "set local max_parallel_workers_per_gather = 0"],
           post_hook=['{{ eis_incr_mark() }}']) }}

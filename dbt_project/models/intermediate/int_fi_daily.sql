@@ -1,5 +1,5 @@
 {#- Field interviews per officer and day of occurred_at, running totals, all and by fi_type. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('field_interviews'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('field_interviews'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 

@@ -4,7 +4,7 @@
     last_adverse_incident: latest incident_date of an adverse case whose disposition is known.
     alg_<group>: cases reported whose allegation falls in a configured allegation group (alg_other: an
     allegation in no group); only when the config has allegation_groups. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('ia_history') or eis_block_on('legacy_rules'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('ia_history') or eis_block_on('legacy_rules'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 {%- set c = eis_codes() %}

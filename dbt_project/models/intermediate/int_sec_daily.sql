@@ -1,5 +1,5 @@
 {#- Secondary employment per officer and day of start_at, running totals: jobs, hours, incidents. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('secondary_employment'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('secondary_employment'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 

@@ -1,5 +1,5 @@
 {#- Training per officer and completed_on, running totals: courses, credit hours, hours by topic. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('training'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('training'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 

@@ -1,6 +1,6 @@
 {#- Traffic stops per officer and day of stopped_at, running totals: stops, searches, searches that
     found contraband (hits), stops ending in arrest, stops with use of force. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('traffic_stops'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('traffic_stops'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 

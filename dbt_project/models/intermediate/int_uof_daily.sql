@@ -2,7 +2,7 @@
     happened (occurred_at: the officer files it for that event) by force type and injuries; its
     supervisor review counts from reviewed_on (reviewed; not_approved: NOT_APPROVED or REFERRED_TO_IA),
     never earlier.  A review is a supervisor's, not an Internal Affairs finding. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', enabled=eis_block_on('use_of_force') or eis_block_on('legacy_rules'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('use_of_force') or eis_block_on('legacy_rules'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
           post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 {%- set c = eis_codes() %}
