@@ -3,7 +3,7 @@
     models with the strategy "eis_running_totals".  What a run does to each of them is decided in Python,
     before dbt, from the loader's bookkeeping (eis_core.features.incremental) and passed as
 
-        var('eis_incr') = {'load': <raw load id of this build>,
+        var('eis_incr') = {'load': <raw load id of this build>, 'writes': <last raw.table_writes seq>,
                            'models': {'<model>': {'mode': 'append', 'since': <load id>} | {'mode': 'full', ...}}}
 
     * mode 'append' (every source table of the model was only appended to since load `since`, the load the
@@ -15,8 +15,8 @@
       everything; the strategy truncates the table and inserts it all.  `--full-refresh` (and a change of the
       feature shape) rebuilds the table as a new relation instead.
 
-    The post-hook eis_incr_mark() records the load id the model is now built through as the table's comment
-    (in the model's transaction), so the next build knows where to start.
+    The post-hook eis_incr_mark() records the load id and the raw.table_writes position the model is now
+    built through as the table's comment (in the model's transaction), so the next build knows where to start.
 #}
 
 {# The load id a run of this model appends from (the load it was last built through), or none: recompute all. #}
@@ -30,8 +30,9 @@
 
 {# Post-hook: "eis running totals through load <id>" as the table's comment (read by eis_core.features.incremental). #}
 {% macro eis_incr_mark() %}
-    {%- set lid = (var('eis_incr', {}) or {}).get('load') -%}
-    comment on table {{ this }} is 'eis running totals through load {{ lid if lid is not none else "unknown" }}'
+    {%- set v = var('eis_incr', {}) or {} -%}
+    {%- set lid, seq = v.get('load'), v.get('writes') -%}
+    comment on table {{ this }} is 'eis running totals through load {{ lid if lid is not none else "unknown" }} write {{ seq if seq is not none else "unknown" }}'
 {% endmacro %}
 
 

@@ -2,16 +2,17 @@
 
 The running-total models (``intermediate.int_<src>_daily`` and ``int_dsp_day``) are dbt incremental models
 (strategy ``eis_running_totals``, ``dbt_project/macros/eis_incremental.sql``).  Each keeps, as its table
-comment, the raw load id it was last built through (``eis running totals through load N``, written by its
-post-hook in the model's own transaction).  Before dbt runs, :func:`plan` decides per model, from the
+comment, the raw load id and the position in ``raw.table_writes`` it was last built through (``eis running
+totals through load N write S``, written by its post-hook in the model's own transaction).  Before dbt runs, :func:`plan` decides per model, from the
 loader's bookkeeping (``raw.load_log.write_mode``, migration 0008; ``eis_core.load.write``):
 
-* ``append`` -- every load since N that changed one of the model's source tables appended to it (the rows
-  of earlier loads are all still there, unchanged): the model recomputes only the officers with a new row,
-  from their first affected knowledge day onward, carrying the totals of the day before;
-* ``full`` -- a source table was replaced since N (rows of earlier loads changed or deleted), or a load
-  logged before write modes were recorded, or the model has no recorded build: the model recomputes
-  everything.  :func:`summary_line` names the table (and load) that forced it, in one line.
+* ``append`` -- every write to one of the model's source tables since its build was a loader append
+  (``raw.table_writes``, a trigger on each raw table; the loader tags its own writes): the rows of
+  earlier loads are all still there, unchanged, and the model recomputes only the officers with a row of a
+  later load, from their first affected knowledge day onward, carrying the totals of the day before;
+* ``full`` -- a source table was replaced since (rows of earlier loads changed or deleted), or written
+  outside the loader (an UPDATE by hand, a TRUNCATE, a restore), or the model has no recorded build: the
+  model recomputes everything.  :func:`summary_line` names the table (and load) that forced it, in one line.
 
 The decision is passed to dbt as ``var('eis_incr')``; ``eis transform --full-refresh`` (and a changed feature
 shape) rebuilds the tables from scratch regardless.  What a model reads is in :data:`SOURCES`
@@ -43,8 +44,9 @@ COMMENT_PREFIX = "eis running totals through load "
 CHANGED = ("loaded", "loaded_with_quarantine")
 
 
-def built_through(model: str, conn=None) -> tuple[bool, int | None]:
-    """(the model's table exists, the raw load id it was last built through or None)."""
+def built_through(model: str, conn=None) -> tuple[bool, int | None, int | None]:
+    """(the model's table exists, the raw load id and the raw.table_writes position it was last built
+    through, or None when not recorded)."""
     from eis_core import db
 
     with db.connection(conn) as c:
@@ -52,18 +54,29 @@ def built_through(model: str, conn=None) -> tuple[bool, int | None]:
             "SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
             (f"{SCHEMA}.{model}", f"{SCHEMA}.{model}"),
         ).fetchone()
-    m = re.fullmatch(re.escape(COMMENT_PREFIX) + r"(\d+)", comment or "")
-    return bool(exists), (int(m.group(1)) if m else None)
+    m = re.fullmatch(re.escape(COMMENT_PREFIX) + r"(\d+) write (\d+)", comment or "")
+    return bool(exists), (int(m.group(1)) if m else None), (int(m.group(2)) if m else None)
 
 
-def _forcing_load(c, since: int, tables: tuple[str, ...]) -> tuple | None:
-    """The first load after *since* that changed one of *tables* other than by appending (or None)."""
-    return c.execute(
-        "SELECT table_name, load_id, write_mode, rows_removed FROM raw.load_log "
-        "WHERE load_id > %s AND table_name = ANY(%s) AND status = ANY(%s) "
-        "AND write_mode IS DISTINCT FROM 'append' ORDER BY load_id, table_name LIMIT 1",
-        (since, list(tables), list(CHANGED)),
+def _forcing_write(c, seq: int, tables: tuple[str, ...]) -> str | None:
+    """Why a write to one of *tables* after position *seq* of raw.table_writes forces a full rebuild (None:
+    every such write was a loader append)."""
+    row = c.execute(
+        "SELECT table_name, op, writer FROM raw.table_writes WHERE seq > %s AND table_name = ANY(%s) "
+        "AND (writer IS NULL OR writer NOT LIKE 'append:%%') ORDER BY seq LIMIT 1",
+        (seq, list(tables)),
     ).fetchone()
+    if row is None:
+        return None
+    table, op, writer = row
+    if writer and writer.startswith("replace:"):
+        lid = int(writer.split(":", 1)[1])
+        removed = c.execute(
+            "SELECT rows_removed FROM raw.load_log WHERE load_id = %s AND table_name = %s", (lid, table)
+        ).fetchone()
+        n = f"{removed[0]:,}" if removed and removed[0] is not None else "some"
+        return f"raw.{table} was replaced by load {lid} ({n} row(s) of earlier loads changed or deleted)"
+    return f"raw.{table} was written outside the loader ({op})"
 
 
 def through_load(conn=None) -> int | None:
@@ -85,40 +98,41 @@ def through_load(conn=None) -> int | None:
 
 
 def plan(conn=None) -> dict:
-    """``{'load': N, 'models': {model: {'mode': 'append', 'since': S} | {'mode': 'full', 'reason': ...}}}``
-    (what ``var('eis_incr')`` carries; N: :func:`through_load`; models without a table are left out: dbt
-    builds them from scratch)."""
+    """``{'load': N, 'writes': S, 'models': {model: {'mode': 'append', 'since': L} | {'mode': 'full', 'reason':
+    ...}}}`` (what ``var('eis_incr')`` carries; N: :func:`through_load`, S: the last raw.table_writes position;
+    models without a table are left out: dbt builds them from scratch)."""
     from eis_core import db
 
     models: dict[str, dict] = {}
     with db.connection(conn) as c:
         through = through_load(c)
-        logged = set()
-        if through is not None:
-            logged = {r[0] for r in c.execute("SELECT DISTINCT load_id FROM raw.load_log")}
+        logged = c.execute("SELECT to_regclass('raw.table_writes') IS NOT NULL").fetchone()[0]
+        writes = c.execute("SELECT coalesce(max(seq), 0) FROM raw.table_writes").fetchone()[0] if logged else None
+        watched = set()
+        if logged:
+            watched = {
+                r[0]
+                for r in c.execute(
+                    "SELECT c.relname FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname = 'raw' AND g.tgname = 'eis_note_write'"
+                )
+            }
         for model, tables in SOURCES.items():
-            exists, since = built_through(model, c)
+            exists, since, seq = built_through(model, c)
             if not exists:
                 continue
-            if since is None:
-                models[model] = {"mode": "full", "reason": "no recorded build (built before loads were tracked)"}
-            elif through is None or since not in logged or since > through:
-                # the load log does not reach back to the build (raw emptied and reloaded, a restored backup)
-                models[model] = {
-                    "mode": "full",
-                    "reason": f"built through load {since}, which raw.load_log does not hold",
-                }
-            elif (hit := _forcing_load(c, since, tables)) is not None:
-                table, lid, mode, removed = hit
-                why = (
-                    f"{removed:,} row(s) of earlier loads changed or deleted"
-                    if mode == "replace"
-                    else "logged before write modes were recorded"
-                )
-                models[model] = {"mode": "full", "reason": f"raw.{table} was replaced by load {lid} ({why})"}
+            unwatched = [t for t in tables if t not in watched]
+            if since is None or seq is None:
+                models[model] = {"mode": "full", "reason": "no recorded build (built before writes were tracked)"}
+            elif through is None or writes is None or since > through or seq > writes:
+                models[model] = {"mode": "full", "reason": f"built through load {since}, raw is load {through}"}
+            elif unwatched:
+                models[model] = {"mode": "full", "reason": f"raw.{unwatched[0]} has no write log (run `eis load`)"}
+            elif (why := _forcing_write(c, seq, tables)) is not None:
+                models[model] = {"mode": "full", "reason": why}
             else:
                 models[model] = {"mode": "append", "since": since}
-    return {"load": through, "models": models}
+    return {"load": through, "writes": writes, "models": models}
 
 
 def summary_line(p: dict) -> str | None:

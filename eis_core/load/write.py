@@ -8,7 +8,9 @@ any column (a changed disposition, a corrected timestamp, a deleted record), the
 (``TRUNCATE`` + ``INSERT`` of every accepted row, as before).  Both happen inside the table's one load
 transaction.  ``raw.load_log`` records the mode and the counts (``write_mode``, ``rows_added``,
 ``rows_removed``; migration 0008), and the incremental running totals (``eis_core.features.incremental``)
-read them: only an append since a model's last build lets that model update incrementally.
+read them: only an append since a model's last build lets that model update incrementally.  Every
+statement that writes a raw table is also logged by a trigger in ``raw.table_writes``; the loader tags its
+own (:func:`tag`), so a write by anything else is seen too.
 
 The comparison is over every data column of ``raw.<table>`` (the contract's and any extra columns; an
 extra column the file lacks counts as NULL), with ``EXCEPT ALL``, so it needs no key and treats NULLs as
@@ -50,6 +52,11 @@ def _data_columns(conn, table: str) -> list[str]:
     ]
 
 
+def tag(conn, mode: str, load_id: int) -> None:
+    """Name the loader as the writer of this transaction's raw writes (raw.table_writes.writer)."""
+    conn.execute("SELECT set_config('eis.raw_write', %s, true)", (f"{mode}:{load_id}",))
+
+
 def write_table(conn, spec: Table, file_columns: list[str], good: sql.Composable, load_id: int) -> Written:
     """Put the accepted rows (*good*: a query over the file's *file_columns* and ``_row_number``) into
     ``raw.<spec.name>`` in *conn*'s transaction: appended when the table's rows are all in them unchanged,
@@ -69,6 +76,7 @@ def write_table(conn, spec: Table, file_columns: list[str], good: sql.Composable
             )
         ).fetchone()[0]
     if removed == 0:
+        tag(conn, APPEND, load_id)
         same_key = sql.SQL(" AND ").join(sql.SQL("r.{k} = g.{k}").format(k=sql.Identifier(k)) for k in spec.primary_key)
         added = conn.execute(
             sql.SQL(
@@ -84,6 +92,7 @@ def write_table(conn, spec: Table, file_columns: list[str], good: sql.Composable
                 f"accepted rows (key {spec.primary_key})"
             )
         return Written(APPEND, total, added, 0)
+    tag(conn, REPLACE, load_id)
     conn.execute(sql.SQL("TRUNCATE {}").format(raw))
     loaded = conn.execute(
         sql.SQL("INSERT INTO {} ({}, _load_id) SELECT {}, %s FROM ({}) g").format(raw, cols, cols, good),
