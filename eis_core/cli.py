@@ -13,6 +13,10 @@ import click
 # name -> ("module:attribute", one-line help shown by `eis --help`)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "db": ("eis_core.db_cli:db_group", "Start, stop and inspect the warehouse PostgreSQL (embedded by default)."),
+    "department": (
+        "eis_core.departments.cli:department_cli",
+        "The departments this installation serves: add, list, show, remove, pooled-model contribution.",
+    ),
     "config": (
         "eis_core.config_check:config_cli",
         "Check the department's configs against its data (dates, legacy system, blocks).",
@@ -105,13 +109,37 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="eis-platform")
-def main() -> None:
+@click.option(
+    "--department",
+    metavar="NAME",
+    envvar="EIS_DEPARTMENT",
+    default=None,
+    help="The department to work for (default: EIS_DEPARTMENT, else `default`); see `eis department list`.",
+)
+def main(department: str | None) -> None:
     """Early Intervention System platform.
 
     Typical day one: `eis db start`, `eis synth --scale small --out var/drops/small`,
     `eis load var/drops/small`, `eis transform`.  `make demo` does all of it through Airflow.
     The warehouse is the embedded PostgreSQL unless EIS_DATABASE_URL names another server.
+    Several departments: `eis department add NAME`, then `eis --department NAME load ...`.
     """
+    import os
+
+    from eis_core import departments
+
+    if department:
+        name = departments.check_name(department)
+        os.environ[departments.ENV] = name  # for this process and what it starts (dbt, Airflow tasks)
+        if name != departments.DEFAULT and not _is_department_admin_command():
+            from eis_core.departments import registry
+
+            registry.get(name)  # an unknown department is a one-line error, not an empty warehouse
+
+
+def _is_department_admin_command() -> bool:
+    ctx = click.get_current_context()
+    return ctx.invoked_subcommand == "department"
 
 
 if __name__ == "__main__":  # pragma: no cover

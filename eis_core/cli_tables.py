@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import click
 from rich import box
@@ -18,12 +20,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+Justify = Literal["left", "right"]
 #: a column: its header, or (header, "left" | "right")
-Column = str | tuple[str, str]
+Column = str | tuple[str, Justify]
 
 
 def is_terminal(err: bool = False) -> bool:
-    stream = click.get_text_stream("stderr" if err else "stdout")
+    stream = sys.stderr if err else sys.stdout
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
@@ -42,8 +45,13 @@ def table(columns: Sequence[Column], rows: Iterable[Sequence[object]], title: st
         header_style="bold",
         safe_box=True,
     )
+    header: str
+    justify: Justify
     for c in columns:
-        header, justify = (c, "left") if isinstance(c, str) else c
+        if isinstance(c, str):
+            header, justify = c, "left"
+        else:
+            header, justify = c
         t.add_column(header, justify=justify, overflow="fold")
     for r in rows:
         t.add_row(*(_cell(v) for v in r))
@@ -63,8 +71,9 @@ def render(renderable, indent: int = 0, err: bool = False) -> str:
     """*renderable* as text for stdout (or stderr): styled on a terminal, plain otherwise."""
     tty = is_terminal(err)
     width = shutil.get_terminal_size((100, 24)).columns if tty else 10_000
+    buf = io.StringIO()
     console = Console(
-        file=io.StringIO(),
+        file=buf,
         force_terminal=tty,
         color_system="auto" if tty else None,
         width=max(20, width - indent),
@@ -74,7 +83,7 @@ def render(renderable, indent: int = 0, err: bool = False) -> str:
     )
     console.print(renderable)
     pad = " " * indent
-    return "\n".join(pad + ln.rstrip() if ln.strip() else "" for ln in console.file.getvalue().rstrip("\n").split("\n"))
+    return "\n".join(pad + ln.rstrip() if ln.strip() else "" for ln in buf.getvalue().rstrip("\n").split("\n"))
 
 
 def echo_table(

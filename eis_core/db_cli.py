@@ -45,7 +45,7 @@ def status() -> None:
 
 
 @db_group.command()
-@click.option("--database", default=db.WAREHOUSE_DB, show_default=True, help="Database name on the server.")
+@click.option("--database", default=None, help="Database name on the server (default: the department's warehouse).")
 @click.option("--driver", default=None, help="SQLAlchemy driver suffix, e.g. psycopg2.")
 def url(database: str, driver: str | None) -> None:
     """Print the connection URL (starts the embedded server if needed)."""

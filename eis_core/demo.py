@@ -20,6 +20,8 @@ import click
 if TYPE_CHECKING:
     from datetime import date
 
+    from rich.progress import Progress, TaskID
+
 from eis_core import db
 from eis_core.paths import eis_home
 
@@ -51,8 +53,8 @@ class _GridProgress:
         self.mapped = 0  # mapped tasks announced by prepare
         self.finished = 0  # mapped tasks finished
         self.models: list[tuple[str, str, str, float, float]] = []  # of the running mapped task
-        self.bar = None
-        self._task = None
+        self.bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def feed(self, line: str) -> bool:
         """True when the line was taken (shown as progress or summarised), False to show it as is."""
@@ -71,7 +73,7 @@ class _GridProgress:
             self.models = []
         self.models.append((m.group(3), m.group(4), m.group(5), float(m.group(6)), float(m.group(7))))
         self.done += 1
-        if self.bar is not None:
+        if self.bar is not None and self._task is not None:
             self.bar.update(self._task, completed=self.done, description=f"{m.group(3)} {m.group(4).split('-')[0]}")
         if i == n:
             self.finished += 1
@@ -107,7 +109,7 @@ class _GridProgress:
             return  # piped (a log file, CI): the summary lines only
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(
+        bar = self.bar = Progress(
             TextColumn("      model grid"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -117,8 +119,8 @@ class _GridProgress:
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        self._task = self.bar.add_task("", total=self.total)
-        self.bar.start()
+        self._task = bar.add_task("", total=self.total)
+        bar.start()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -189,22 +191,20 @@ def load_summary() -> str:
     from eis_core.load.loader import LOAD_ROW
 
     with db.connect() as conn:
-        load_id = conn.execute("SELECT max(load_id) FROM raw.load_log").fetchone()[0]
+        load_id = db.scalar(conn, "SELECT max(load_id) FROM raw.load_log")
         rows = conn.execute(
             "SELECT table_name, status, rows_in, rows_loaded, rows_quarantined, report_path FROM raw.load_log "
             "WHERE load_id = %s AND table_name <> %s ORDER BY started_at",
             (load_id, LOAD_ROW),
         ).fetchall()
-        staged = conn.execute(
-            "SELECT count(*) FROM information_schema.views WHERE table_schema = 'staging'"
-        ).fetchone()[0]
+        staged = db.scalar(conn, "SELECT count(*) FROM information_schema.views WHERE table_schema = 'staging'")
         totals = {}
         for r in rows:
-            exists = conn.execute("SELECT to_regclass(%s)", (f"raw.{r[0]}",)).fetchone()[0]
+            exists = db.scalar(conn, "SELECT to_regclass(%s)", (f"raw.{r[0]}",))
             totals[r[0]] = (
-                conn.execute(
-                    sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier("raw"), sql.Identifier(r[0]))
-                ).fetchone()[0]
+                db.scalar(
+                    conn, sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier("raw"), sql.Identifier(r[0]))
+                )
                 if exists
                 else 0
             )
@@ -251,7 +251,7 @@ def scoring_date() -> date:
     from datetime import timedelta
 
     with db.connect() as conn:
-        last = conn.execute("SELECT max(received_at)::date FROM staging.stg_calls_for_service").fetchone()[0]
+        last = db.scalar(conn, "SELECT max(received_at)::date FROM staging.stg_calls_for_service")
     return last + timedelta(days=1)
 
 

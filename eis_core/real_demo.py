@@ -2,9 +2,10 @@
 
 Import the Invisible Institute's Chicago Police sample (``../shared/data/cpdp`` beside the repository,
 or ``--src``), load it, build the marts, train and evaluate the grid of ``configs/chicago/``, select a
-model group, print Table 3 against the legacy rule, and score one day. The department gets its own
-warehouse under ``$EIS_HOME/departments/chicago`` (its own embedded PostgreSQL), so the synthetic demo's
-data are never mixed with it; with ``EIS_DATABASE_URL`` set, that server is used instead.
+model group, print Table 3 against the legacy rule, and score one day. The data go to the installation's
+department ``chicago`` (registered on first use with the shipped configs: its own database ``eis_chicago``
+on the installation's server and its folder ``$EIS_HOME/departments/chicago``; docs/departments.md), so
+the synthetic demo's data are never mixed with it.
 """
 
 from __future__ import annotations
@@ -51,22 +52,27 @@ def run_real_demo(name: str, src: Path | None = None) -> None:
     src = Path(src or dept.default_src)
     if not src.is_dir():
         raise DemoFailed(f"the {name} data folder {src} does not exist (pass --src DIR)")
-    home = Path(os.environ.get("EIS_HOME", REPO_ROOT / "var")).resolve() / "departments" / name
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o755)
-    os.environ["EIS_HOME"] = str(home)  # before anything touches the database or the GE context
+    from eis_core import db, departments
+    from eis_core.departments import registry
 
-    from eis_core import db
+    total = 7
+    click.secho(f"Real department: {dept.what}", bold=True)
+    t0 = step_start(1, total, f"Department {name}: its own database on the installation's server")
+    db.start()
+    registered = registry.add(name, dept.config, dept.labels, exist_ok=True)  # the shipped configs, refreshed
+    click.echo(f"      database {registered.database}, folder {registered.home}")
+    step_done(t0)
+    os.environ[departments.ENV] = name  # for this process and anything it starts
+    with departments.use(name):
+        _run_steps(dept, src, registered.home, total)
+
+
+def _run_steps(dept: RealDepartment, src: Path, home: Path, total: int) -> None:
     from eis_core.importers.cpdp import run_import
     from eis_core.importers.cpdp_sources import CpdpImportError
     from eis_core.load.loader import load_drop
 
-    total = 7
-    click.secho(f"Real department: {dept.what}", bold=True)
-    t0 = step_start(1, total, "Starting this department's warehouse")
-    st = db.start()
-    click.echo(f"      {st.mode}: {st.url}")
-    step_done(t0)
+    name = dept.name
 
     t0 = step_start(2, total, f"eis import cpdp {src}")
     drop = home / "drops" / name
@@ -129,4 +135,4 @@ def run_real_demo(name: str, src: Path | None = None) -> None:
     click.echo("")
     click.echo(bias_summary_text(dept.scoring_day))
     step_done(t0)
-    click.echo(f"\nThis department's data: EIS_HOME={home} (`EIS_HOME={home} eis db url`).")
+    click.echo(f"\nThis department's data: `eis --department {name} db url`; its files: {home}.")

@@ -14,7 +14,7 @@ import json
 import re
 
 #: the schemas whose tables the migrations create (raw: only the loader's bookkeeping tables)
-SCHEMAS = ("raw", "raw_incoming", "results", "production", "webapp", "severity", "dispatch", "forecast",
+SCHEMAS = ("raw", "raw_incoming", "results", "production", "webapp", "severity", "dispatch", "forecast", "platform",
            "features")
 #: tables in those schemas that are *not* alembic's: generated from the contract or built by dbt
 RAW_CONTROL = ("load_log", "quarantine", "load_id_seq")

@@ -157,3 +157,22 @@ def test_values_postgresql_would_accept_are_still_wrong_types(loader, warehouse,
         assert f"{value!r} (line {line})" in " ".join(p["message"] for p in c.problems), value
         assert q[line] == (["column type", "table rejected"], q[line][1]) and q[line][1][column] == value
     assert q[3][0] == ["table rejected"]
+
+
+def test_great_expectations_checks_known_officers_against_this_loads_officers():
+    """GE validates on its own connection, which cannot see this load's uncommitted raw.officers: its
+    "known officer" rules read the load's committed officers side table instead (else, on a first load,
+    every row breaks the rule and GE pulls all of them into the client)."""
+    from eis_core.load.gx_runner import with_officers
+    from eis_core.load.suites import read_suite
+
+    suite = read_suite("dispatches")
+    rules = [e for e in suite["expectations"] if "unexpected_rows_query" in e["kwargs"]]
+    assert any("raw.officers" in e["kwargs"]["unexpected_rows_query"] for e in rules)
+    out = with_officers(suite, "officers_next__load7")
+    queries = [e["kwargs"]["unexpected_rows_query"] for e in out["expectations"] if "unexpected_rows_query" in e["kwargs"]]
+    assert queries and all("raw.officers" not in q for q in queries)
+    assert any('raw_incoming."officers_next__load7"' in q for q in queries)
+    assert [e["type"] for e in out["expectations"]] == [e["type"] for e in suite["expectations"]]
+    assert "raw.officers" in rules[0]["kwargs"]["unexpected_rows_query"]  # the committed suite is not changed
+    assert with_officers(suite, None) is suite

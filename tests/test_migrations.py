@@ -20,10 +20,16 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINE = "0005"
 #: what the revisions after the baseline add to its catalogue snapshot (0006: the alert e-mails' outbox;
 #: 0007: one bias-audit table, results.bias_audit with a scope, production.bias_audit moved into it;
-#: 0008: how a load wrote each raw table, raw.load_log write_mode / rows_added / rows_removed)
+#: 0008: the registry of departments, platform.departments;
+#: 0009: how a load wrote each raw table, raw.load_log write_mode / rows_added / rows_removed)
 AFTER_BASELINE = {
     "columns": ["production.alert_notifications 008 body text null=YES default=None",
                 "results.bias_audit 019 scope text null=NO default='test_split'::text",
+                "platform.departments 001 name text null=NO default=None",
+                "platform.departments 002 database text null=NO default=None",
+                "platform.departments 003 contributes_to_pooled boolean null=NO default=true",
+                "platform.departments 004 created_at timestamp with time zone null=NO default=now()",
+                "platform.departments 005 created_by text null=NO default=CURRENT_USER",
                 "raw.load_log 015 write_mode text null=YES default=None",
                 "raw.load_log 016 rows_added bigint null=YES default=None",
                 "raw.load_log 017 rows_removed bigint null=YES default=None"],
@@ -35,7 +41,11 @@ AFTER_BASELINE = {
                 "results.bias_audit bias_audit_pkey CREATE UNIQUE INDEX bias_audit_pkey ON results.bias_audit USING "
                 "btree (scope, model_id, as_of_date, threshold, attribute, group_value)",
                 "results.bias_audit bias_audit_scored_day_idx CREATE INDEX bias_audit_scored_day_idx ON "
-                "results.bias_audit USING btree (as_of_date) WHERE (scope = 'scored_day'::text)"],
+                "results.bias_audit USING btree (as_of_date) WHERE (scope = 'scored_day'::text)",
+                "platform.departments departments_database_key CREATE UNIQUE INDEX departments_database_key ON "
+                "platform.departments USING btree (database)",
+                "platform.departments departments_pkey CREATE UNIQUE INDEX departments_pkey ON platform.departments "
+                "USING btree (name)"],
 }
 #: ... and what they take away (0007: the old table and the old key)
 REMOVED_AFTER_BASELINE = {

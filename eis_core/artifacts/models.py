@@ -58,7 +58,7 @@ def library_versions() -> dict:
     }
 
 
-def _prefix(version: str, parts: int) -> str:
+def _prefix(version: object, parts: int) -> str:
     return ".".join(str(version).split(".")[:parts])
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs is Python 3.13; only the type checker reads it
     from upath import UPath
 
 ROOT_ENV = "EIS_ARTIFACT_ROOT"
@@ -46,6 +47,16 @@ def is_remote(where) -> bool:
     return "://" in s and not s.startswith("file://")
 
 
+def is_upath(where: object) -> TypeIs[UPath]:
+    """True for a UPath (a location on a file system of fsspec's) rather than a str or Path."""
+    return hasattr(where, "fs") and hasattr(where, "protocol")
+
+
+def on_store(loc: Location) -> TypeIs[UPath]:
+    """:func:`is_remote` for a location; tells the type checker that *loc* is then a UPath (else a Path)."""
+    return is_remote(loc)
+
+
 def storage_options(url: str) -> dict:
     """fsspec options for *url*: for ``s3://`` the endpoint of ``EIS_S3_ENDPOINT_URL`` when it is set."""
     if url.startswith(("s3://", "s3a://")):
@@ -54,10 +65,10 @@ def storage_options(url: str) -> dict:
     return {}
 
 
-def location(where: str | os.PathLike) -> Location:
+def location(where: str | os.PathLike | Location) -> Location:
     """A Path for a local path (or ``file://`` URL), a UPath for an object-store URL."""
-    if hasattr(where, "fs") and hasattr(where, "protocol"):  # a UPath already
-        return where  # type: ignore[return-value]
+    if is_upath(where):
+        return where
     s = os.fspath(where) if not isinstance(where, str) else where
     if s.startswith("file://"):
         s = s[len("file://") :]
@@ -71,7 +82,9 @@ def location(where: str | os.PathLike) -> Location:
 
 
 def artifact_root() -> Location:
-    """The root of every artifact: ``EIS_ARTIFACT_ROOT`` or ``$EIS_HOME``."""
+    """The root of the current department's artifacts: ``EIS_ARTIFACT_ROOT`` (plus ``departments/NAME``
+    for a department other than ``default``) or the department's folder (:func:`eis_core.paths.eis_home`)."""
+    from eis_core import departments
     from eis_core.paths import eis_home
 
     value = os.environ.get(ROOT_ENV, "").strip()
@@ -79,6 +92,8 @@ def artifact_root() -> Location:
         return eis_home()
     if is_remote(value) and not value.startswith(("s3://", "s3a://")):
         raise StorageError(f"{ROOT_ENV}={value}: only a local folder or s3://bucket/prefix is supported")
+    if not departments.is_default():
+        value = value.rstrip("/") + "/departments/" + departments.current()
     loc = location(value)
     if isinstance(loc, Path):
         loc = loc.expanduser().resolve()
@@ -86,11 +101,11 @@ def artifact_root() -> Location:
     return loc
 
 
-def resolve(path: str | os.PathLike, base: Location | None = None) -> Location:
+def resolve(path: str | os.PathLike | Location, base: Location | None = None) -> Location:
     """*path* as a location: URLs and absolute paths as they are, a relative path under *base*
     (default: :func:`artifact_root`)."""
-    if hasattr(path, "fs") and hasattr(path, "protocol"):  # a UPath already
-        return path  # type: ignore[return-value]
+    if is_upath(path):
+        return path
     s = os.fspath(path) if not isinstance(path, str) else path
     if is_remote(s) or s.startswith("file://"):
         return location(s)
@@ -108,13 +123,13 @@ def ensure_dir(loc: Location) -> None:
 
 def local_path(loc: Location) -> Path | None:
     """The local file system path of *loc*, or None on object storage."""
-    return None if is_remote(loc) else Path(loc)
+    return None if on_store(loc) else Path(loc)
 
 
 def local_dir(loc: Location) -> Path:
     """A local folder for the files that stay on the local disk (reports and their plots): *loc* itself
     when it is local, else its mirror ``$EIS_HOME/remote/<protocol>/<bucket>/<prefix>/...``."""
-    if not is_remote(loc):
+    if not on_store(loc):
         return Path(loc)
     from eis_core.paths import eis_home
 
@@ -130,8 +145,7 @@ def atomic_write(target: Location) -> Iterator[Path]:
     storage: the finished file is uploaded with one ``put_file`` (a multipart upload is completed only at
     its end).  On an error nothing is published and the temporary file is removed.
     """
-    remote = is_remote(target)
-    if remote:
+    if on_store(target):
         fd, name = tempfile.mkstemp(prefix=".eis-artifact-", suffix=".tmp")
     else:
         folder = Path(target).parent
@@ -141,7 +155,7 @@ def atomic_write(target: Location) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        if remote:
+        if on_store(target):
             target.fs.put_file(str(tmp), target.path)
         else:
             os.replace(tmp, target)
@@ -169,7 +183,7 @@ def sha256_bytes(data: bytes) -> str:
 def signature(loc: Location) -> tuple | None:
     """A cheap identity of the stored file (size and modification time / ETag), or None when absent."""
     try:
-        if not is_remote(loc):
+        if not on_store(loc):
             st = Path(loc).stat()
             return (st.st_size, st.st_mtime_ns)
         info = loc.fs.info(loc.path)
@@ -180,7 +194,7 @@ def signature(loc: Location) -> tuple | None:
 
 def arrow_source(loc: Location):
     """``(path, filesystem)`` for pyarrow: a local path with no filesystem, or the store's fsspec one."""
-    if not is_remote(loc):
+    if not on_store(loc):
         return str(loc), None
     return loc.path, loc.fs
 
@@ -188,6 +202,8 @@ def arrow_source(loc: Location):
 __all__ = [
     "ENDPOINT_ENV",
     "Location",
+    "is_upath",
+    "on_store",
     "ROOT_ENV",
     "StorageError",
     "arrow_source",

@@ -20,6 +20,7 @@ officer's risk.  Rank 1 is the lowest risk: the suggested officer.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,7 +94,7 @@ def officer_features(
     *t* to a call in *beat*, computed like dispatch.dispatch_dataset.  One row per officer, indexed by id."""
     gap = timedelta(hours=float(session_gap_hours))
     ids = list(dict.fromkeys(officer_ids))
-    rows = {o: {} for o in ids}
+    rows: dict[str, dict[str, Any]] = {o: {} for o in ids}
     disp: dict[str, tuple[list, list]] = {o: ([], []) for o in ids}
     for o, at, ctype in conn.execute(
         "SELECT d.officer_id, d.dispatched_at, c.call_type FROM staging.stg_dispatches d "
@@ -175,7 +176,7 @@ def latest_model() -> dict:
     from eis_core.dispatch.model import ARTIFACT_KIND
 
     with db.connect() as conn:
-        if not conn.execute("SELECT to_regclass('dispatch.subset_comparison')").fetchone()[0]:
+        if not db.scalar(conn, "SELECT to_regclass('dispatch.subset_comparison')"):
             raise SuggestError("no dispatch suggestion model: run `eis dispatch train` first")
         row = conn.execute(
             "SELECT artifact_path, model_id, run_id FROM dispatch.subset_comparison "

@@ -63,7 +63,7 @@ def build_dataset(
         indirect_selection="cautious",
     )
     with db.connect() as conn:
-        rows, pos = conn.execute("SELECT count(*), coalesce(sum(label), 0) FROM dispatch.dispatch_dataset").fetchone()
+        rows, pos = db.first_row(conn, "SELECT count(*), coalesce(sum(label), 0) FROM dispatch.dispatch_dataset")
     summary.update(rows=int(rows), positives=int(pos), wall_seconds=round(time.perf_counter() - t0, 2))
     if progress:
         progress(

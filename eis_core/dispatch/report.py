@@ -19,12 +19,12 @@ CAVEAT = (
 
 def latest_run_id() -> int:
     with db.connect() as conn:
-        if not conn.execute("SELECT to_regclass('dispatch.subset_comparison')").fetchone()[0]:
+        if not db.scalar(conn, "SELECT to_regclass('dispatch.subset_comparison')"):
             raise LookupError("no dispatch-level run yet: run `eis dispatch train`")
-        row = conn.execute("SELECT max(run_id) FROM dispatch.subset_comparison").fetchone()
-    if row[0] is None:
+        run_id = db.scalar(conn, "SELECT max(run_id) FROM dispatch.subset_comparison")
+    if run_id is None:
         raise LookupError("no dispatch-level run yet: run `eis dispatch train`")
-    return int(row[0])
+    return int(run_id)
 
 
 def load_run(run_id: int) -> tuple[list[dict], list[dict]]:
@@ -32,14 +32,14 @@ def load_run(run_id: int) -> tuple[list[dict], list[dict]]:
         cur = conn.execute(
             "SELECT * FROM dispatch.subset_comparison WHERE run_id = %s ORDER BY model_kind, subset", (run_id,)
         )
-        names = [c.name for c in cur.description]
+        names = [c.name for c in cur.description or []]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
         cur = conn.execute(
             "SELECT model_kind, subset, feature, block, importance, signed_effect "
             "FROM dispatch.feature_effects WHERE run_id = %s",
             (run_id,),
         )
-        names = [c.name for c in cur.description]
+        names = [c.name for c in cur.description or []]
         effects = [dict(zip(names, r)) for r in cur.fetchall()]
     if not rows:
         raise LookupError(f"dispatch.subset_comparison has no run {run_id}")

@@ -48,9 +48,7 @@ def stored_shape(conn=None) -> str | None:
     from eis_core import db
 
     with db.connection(conn) as c:
-        (comment,) = c.execute(
-            "SELECT obj_description(to_regclass('features.officer_features'), 'pg_class')"
-        ).fetchone()
+        (comment,) = db.first_row(c, "SELECT obj_description(to_regclass('features.officer_features'), 'pg_class')")
     return comment[len(SHAPE_PREFIX) :] if comment and comment.startswith(SHAPE_PREFIX) else None
 
 
@@ -58,7 +56,7 @@ def _mart_exists() -> bool:
     from eis_core import db
 
     with db.connect() as c:
-        return c.execute("SELECT to_regclass('features.officer_features') IS NOT NULL").fetchone()[0]
+        return db.scalar(c, "SELECT to_regclass('features.officer_features') IS NOT NULL")
 
 
 def _with_dates(dbt_vars: dict, dates: Iterable[str]) -> dict:
@@ -140,10 +138,11 @@ def dates_with_marts(dates: list[date], labels_cfg, conn=None) -> set[date]:
     from eis_core import db
 
     with db.connection(conn) as c:
-        (ok,) = c.execute(
+        (ok,) = db.first_row(
+            c,
             "SELECT to_regclass('features.officer_features') IS NOT NULL "
-            "AND to_regclass('labels.officer_labels') IS NOT NULL"
-        ).fetchone()
+            "AND to_regclass('labels.officer_labels') IS NOT NULL",
+        )
         if not ok:
             return set()
         have = {

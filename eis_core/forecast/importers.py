@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 #: SDPD beats are three digits; the first digit is the patrol division.
 SD_DIVISIONS = {
@@ -164,7 +165,7 @@ def _write(out_dir: Path, name: str, columns: list[str], rows: list[dict]) -> No
         w.writerows(rows)
 
 
-def _manifest(out_dir: Path, source: str, importer: str, last: datetime, report: ImportReport) -> None:
+def _manifest(out_dir: Path, source: str | Path, importer: str, last: datetime, report: ImportReport) -> None:
     """``_drop.json``: an *activity* drop (calls or stops only: the loader needs no officer tables for it),
     extracted at the latest timestamp in the data (so no row is "in the future" of the extract)."""
     (out_dir / "_drop.json").write_text(
@@ -183,7 +184,7 @@ def _manifest(out_dir: Path, source: str, importer: str, last: datetime, report:
     )
 
 
-def _no_rows(src: Path, rep: ImportReport) -> None:
+def _no_rows(src: Path, rep: ImportReport) -> NoReturn:
     """One-line error when nothing could be converted (header-only file, or every row rejected/skipped)."""
     if rep.rows_in == 0:
         raise ImportError_(f"{src}: no data rows (header only); need at least one row to import")
@@ -260,7 +261,7 @@ def import_sd_calls(src: str | Path, out_dir: str | Path, max_reject_share: floa
                 }
             )
     rep.rows_out, rep.rejected, rep.skipped = len(good), len(rejects), len(skipped)
-    if not good:
+    if not good or last is None:  # every good row has set last
         _no_rows(src, rep)
     _write(out, "calls_for_service.csv", CALL_COLUMNS, good)
     _write(out, "_rejects_calls_for_service.csv", list(reader.fieldnames) + ["line", "reason"], rejects)
@@ -342,7 +343,7 @@ def import_sd_ripa(src: str | Path, out_dir: str | Path, max_reject_share: float
                 }
             )
     rep.rows_out, rep.rejected = len(good), len(rejects)
-    if not good:
+    if not good or last is None:  # every good row has set last
         _no_rows(src, rep)
     _write(out, "traffic_stops.csv", STOP_COLUMNS, good)
     _write(out, "officers.csv", list(OFFICER_ROW), [OFFICER_ROW])

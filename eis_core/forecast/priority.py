@@ -268,7 +268,7 @@ def weekday_weekend(df: pd.DataFrame, out_dir: str | Path | None = None) -> dict
             "cramers_v": cramers_v(t, r.statistic),
         }
 
-    levels = sorted(BANDS, key=URGENCY.get)  # low to high urgency
+    levels = sorted(BANDS, key=lambda b: URGENCY[b])  # low to high urgency
     ordered = ct_day.reindex(columns=levels, fill_value=0)
     deltas = {
         f"{g}_vs_weekday": cliffs_delta(ordered.loc[g], ordered.loc["weekday"])

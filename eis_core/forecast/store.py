@@ -20,10 +20,11 @@ def new_run(kind: str, params: dict, data_start=None, data_end=None) -> int:
 
     ensure_schema()
     with db.connect() as conn:
-        return conn.execute(
+        return db.scalar(
+            conn,
             "INSERT INTO forecast.runs (kind, params, data_start, data_end) VALUES (%s, %s, %s, %s) RETURNING run_id",
             (kind, json.dumps(params, default=str), data_start, data_end),
-        ).fetchone()[0]
+        )
 
 
 def finish_run(run_id: int, seconds: float) -> None:

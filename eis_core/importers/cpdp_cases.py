@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eis_core.importers.cpdp_sources import Report, clean_text, isin, parse_cr, parse_date, parse_uid
+from eis_core.importers.cpdp_sources import (
+    Report,
+    Sources,
+    SourceTables,
+    clean_text,
+    isin,
+    parse_cr,
+    parse_date,
+    parse_uid,
+)
 
 # finding -> (disposition, seriousness: lower = more serious); None = no finding recorded
 FINDINGS: dict[str, tuple[str, int] | None] = {
@@ -34,7 +43,7 @@ NO_INTERVENTION = {"NO ACTION TAKEN", "UNKNOWN", "NO PENALTY", "SUSTAINED-NO PEN
 EVENT_TYPE = {"CIVILIAN": "CITIZEN_COMPLAINT", "CPD_EMPLOYEE": "OFFICER_COMPLAINT"}
 
 
-def _complaints(src: dict[str, pd.DataFrame], rep: Report, crs: dict[str, pd.Series]) -> pd.DataFrame:
+def _complaints(src: SourceTables, rep: Report, crs: dict[str, pd.Series]) -> pd.DataFrame:
     """One row per CR: incident, complaint (reported) and closed dates, complainant type."""
     cc = src["complaints"]
     a = pd.DataFrame(
@@ -92,7 +101,7 @@ def _coded(code: pd.Series, text: pd.Series) -> pd.Series:
     return out
 
 
-def _allegations(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
+def _allegations(src: SourceTables, rep: Report) -> pd.DataFrame:
     T = "ia_cases"
     parts = []
     a = src["accused"]
@@ -124,7 +133,7 @@ def _allegations(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
                 }
             )
         )
-    if hasattr(src, "release"):
+    if isinstance(src, Sources):
         src.release("accused", "accused_2018")
     al = pd.concat(parts, ignore_index=True)
     del parts
@@ -148,11 +157,11 @@ def _allegations(src: dict[str, pd.DataFrame], rep: Report) -> pd.DataFrame:
     return al
 
 
-def build_cases(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
+def build_cases(src: SourceTables, officers: pd.DataFrame, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
     T = "ia_cases"
     crs: dict[str, pd.Series] = {}
     per = _complaints(src, rep, crs)
-    if hasattr(src, "release"):
+    if isinstance(src, Sources):
         src.release("complaints", "complaints_2018")
     al = _allegations(src, rep)
     bad = ~al.uid.isin(officers.uid)

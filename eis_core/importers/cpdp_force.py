@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eis_core.importers.cpdp_sources import Report, clean_text, isin, parse_date, parse_uid
+from eis_core.importers.cpdp_sources import Report, SourceTables, clean_text, isin, parse_date, parse_uid
 
 YES_NO = {"YES": True, "Y": True, "1": True, "TRUE": True, "NO": False, "N": False, "0": False, "FALSE": False}
 
@@ -18,7 +18,7 @@ def _flag(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s, errors="coerce").fillna(0) > 0
 
 
-def build_force(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
+def build_force(src: SourceTables, officers: pd.DataFrame, cap: pd.Timestamp, rep: Report) -> pd.DataFrame:
     T = "use_of_force"
     tm, to, ts = src["trr_main"], src["trr_officers"], src["trr_statuses"]
     main = pd.DataFrame(
@@ -85,7 +85,7 @@ def build_force(src: dict[str, pd.DataFrame], officers: pd.DataFrame, cap: pd.Ti
     appr = st[st.status == "APPROVED"].groupby("trr").date.max()
     revd = st[st.status == "REVIEWED"].groupby("trr").date.max()
     df["reviewed_on"] = df.trr.map(appr)
-    df["review_outcome"] = np.where(df.reviewed_on.notna(), "APPROVED", None)
+    df["review_outcome"] = df.reviewed_on.notna().map({True: "APPROVED", False: None})
     only_rev = df.reviewed_on.isna() & isin(df.trr, revd.index)
     rep.recode(T, "reviewed but never approved -> reviewed_on = review date, review_outcome NULL", only_rev.sum())
     df.loc[only_rev, "reviewed_on"] = df.loc[only_rev, "trr"].map(revd)

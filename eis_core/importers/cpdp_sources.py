@@ -206,6 +206,10 @@ class Sources:
             self._cache.pop(k, None)
 
 
+#: what the table builders read: the lazily read Sources of a folder, or plain frames by key (tests)
+SourceTables = Sources | dict[str, pd.DataFrame]
+
+
 # ---------------------------------------------------------------- value parsing helpers
 
 

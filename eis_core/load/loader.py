@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psycopg import sql
 
@@ -53,6 +54,9 @@ from eis_core.load.report import (  # noqa: F401
 from eis_core.load.sidetables import drop_side, ident
 from eis_core.load.suites import INCOMING_SCHEMA
 from eis_core.load.table_load import TableLoad
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def ensure_raw_schema(contract: Contract | None = None) -> None:
@@ -106,7 +110,7 @@ class DropLoader:
         self.progress = progress
         self.contract = load_contract()
         self.wait = wait
-        self._lock_conn = None
+        self._lock_conn: psycopg.Connection | None = None
         self._officers_good: str | None = None
         self._extracted_arg = extracted_at
 
@@ -116,11 +120,11 @@ class DropLoader:
         import psycopg
 
         ensure_raw_schema(self.contract)
-        self._lock_conn = psycopg.connect(db.database_url(), autocommit=True)
+        lock_conn = self._lock_conn = psycopg.connect(db.database_url(), autocommit=True)
         if self.wait:
-            self._lock_conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-        elif not self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
-            other = self._lock_conn.execute(
+            lock_conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        elif not db.scalar(lock_conn, "SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)):
+            other = lock_conn.execute(
                 "SELECT load_id, drop_path, started_at FROM raw.load_log WHERE table_name = %s AND status = 'running' "
                 "ORDER BY load_id DESC LIMIT 1",
                 (LOAD_ROW,),
@@ -143,7 +147,7 @@ class DropLoader:
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (INCOMING_SCHEMA,)
             ).fetchall():
                 drop_side(conn, name)
-            self.load_id = conn.execute("SELECT nextval('raw.load_id_seq')").fetchone()[0]
+            self.load_id = db.scalar(conn, "SELECT nextval('raw.load_id_seq')")
             conn.execute(
                 "INSERT INTO raw.load_log (load_id, drop_path, table_name, status, message, started_at, finished_at) "
                 "VALUES (%s, %s, %s, 'running', 'load in progress', now(), now())",
@@ -192,6 +196,10 @@ class DropLoader:
             )
         return sql.SQL("(SELECT officer_id FROM raw.officers)")
 
+    def officers_table(self, table: str) -> str | None:
+        """The name (in ``raw_incoming``) of the table behind :meth:`officers_source`, None for raw.officers."""
+        return self._officers_good if table != "officers" else None
+
     def _set_officers_good(self, tl: TableLoad | None) -> None:
         name = f"officers_next__load{self.load_id}"
         with db.connect() as conn:
@@ -222,11 +230,12 @@ class DropLoader:
                 cond = sql.SQL(" OR ").join(
                     sql.SQL("{} IN {}").format(sql.Identifier(fk), removed) for fk in t.officer_fk
                 )
-                n = conn.execute(
+                n = db.scalar(
+                    conn,
                     sql.SQL("SELECT count(*) FROM {}.{} WHERE {}").format(
                         sql.Identifier(RAW_SCHEMA), sql.Identifier(t.name), cond
-                    )
-                ).fetchone()[0]
+                    ),
+                )
                 if n:
                     per_table[t.name] = n
                     total += n
@@ -238,7 +247,7 @@ class DropLoader:
             "column": "officer_id",
             "count": total,
             "examples": gone[:5],
-            "message": f"{len(gone):,} officer(s) in the warehouse are missing from {officers.sf.path.name} "
+            "message": f"{len(gone):,} officer(s) in the warehouse are missing from {officers.streamed.path.name} "
             f"(e.g. {', '.join(gone[:3])}) and {total:,} row(s) of their history would be orphaned "
             f"({where}): a truncated export? pass --allow-shrink if it is intended",
         }

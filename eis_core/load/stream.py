@@ -201,6 +201,7 @@ def stream_into_side(conn, path: Path, spec: Table, sha256: str, side_text: str)
         sf.problems.append(Problem("file not empty", f"{path.name} is empty (0 bytes): no header, no rows"))
         return sf
     pfile = None
+    names: list[str] | None
     if path.suffix == ".parquet":
         try:
             pfile = pq.ParquetFile(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
@@ -56,6 +56,13 @@ class TableLoad:
         self.problems: list[dict] = []
         self.res = TableResult(spec.name, "pending")
         self.pending = False
+
+    @property
+    def streamed(self) -> StreamedFile:
+        """The file streamed into the side table by :meth:`prepare` (the later steps run only after it)."""
+        if self.sf is None:
+            raise RuntimeError(f"{self.spec.name}: the file has not been streamed into its side table yet")
+        return self.sf
 
     # -- step 1 ------------------------------------------------------------------------------------
     def prepare(self) -> TableResult:
@@ -148,7 +155,7 @@ class TableLoad:
 
     def validate(self) -> TableResult:
         """Great Expectations on the typed side table, then every row-level rule again in SQL (all bad rows)."""
-        L, spec, res, sf = self.loader, self.spec, self.res, self.sf
+        L, spec, res, sf = self.loader, self.spec, self.res, self.streamed
         self.pending = False
         tprobs, problems, self.bad = validate_side(L, self)
         self.problems = problems
@@ -156,7 +163,7 @@ class TableLoad:
             return self._reject(res, tprobs + problems)
         share = self.bad / max(sf.rows, 1)
         if share > L.reject_share:
-            over = {
+            over: dict[str, Any] = {
                 "rule": "bad-row share",
                 "column": None,
                 "count": self.bad,
@@ -170,7 +177,7 @@ class TableLoad:
                 now = count(conn, RAW_SCHEMA, spec.name)
             after = sf.rows - self.bad
             if now and after < now * (1 - L.max_shrink):
-                shrink = {
+                shrink: dict[str, Any] = {
                     "rule": "table shrink",
                     "column": None,
                     "count": now - after,
@@ -193,7 +200,7 @@ class TableLoad:
 
     # -- step 2 ------------------------------------------------------------------------------------
     def commit(self) -> TableResult:
-        L, spec, res, sf = self.loader, self.spec, self.res, self.sf
+        L, spec, res, sf = self.loader, self.spec, self.res, self.streamed
         with db.connect() as conn:
             self._add_extra_columns(conn, sf.extra_columns)
             # appended when the table's rows are all in the file unchanged, else replaced (eis_core.load.write)
@@ -280,7 +287,7 @@ class TableLoad:
                 )
 
     def _reject(self, res: TableResult, problems: list[dict]) -> TableResult:
-        L, sf = self.loader, self.sf
+        L, sf = self.loader, self.streamed
         self.pending = False
         res.status = "rejected"
         res.problems = problems

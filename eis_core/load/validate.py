@@ -30,7 +30,7 @@ def validate_side(L: DropLoader, tl: TableLoad) -> tuple[list[dict], list[dict],
     """(table-level problems, row-rule problems, rows breaking a rule) of *tl*'s typed side table."""
     spec = tl.spec
     _, typed, why = side_names(tl.side)
-    failures, _ = L.runner.validate(spec.name, typed, L.extracted_at)
+    failures, _ = L.runner.validate(spec.name, typed, L.extracted_at, L.officers_table(spec.name))
     table_fail = [f for f in failures if f.level == "table"]
     ge_counts = {(f.etype, f.rule, f.column): f.count for f in failures if f.level == "row"}
     tprobs = [

@@ -73,7 +73,7 @@ def _engine():
 
     from eis_core import db
 
-    return create_engine(db.database_url(db.WAREHOUSE_DB, driver="psycopg"), poolclass=NullPool)
+    return create_engine(db.database_url(driver="psycopg"), poolclass=NullPool)
 
 
 def _config(connection=None):

@@ -26,10 +26,11 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from eis_core import db
-from eis_core.paths import REPO_ROOT, airflow_home, dags_dir, eis_home
+from eis_core.paths import REPO_ROOT, airflow_home, dags_dir, platform_home
 
 DEFAULT_PORT = 8080
 ADMIN_USER = "admin"
@@ -65,7 +66,7 @@ def default_port() -> int:
     return int(os.environ.get("EIS_AIRFLOW_PORT", DEFAULT_PORT))
 
 
-def _private_json(path: Path, make: callable) -> dict:
+def _private_json(path: Path, make: Callable[[dict], dict]) -> dict:
     """Read a JSON file, creating it (mode 0600) with ``make()`` the first time."""
     if path.exists():
         data = json.loads(path.read_text() or "{}")
@@ -112,7 +113,7 @@ def _secrets() -> dict[str, str]:
 
 def warehouse_connection() -> str:
     """``AIRFLOW_CONN_EIS_WAREHOUSE`` in Airflow's JSON connection format (handles Unix sockets)."""
-    parts = db.url_parts(db.database_url(db.WAREHOUSE_DB))
+    parts = db.url_parts(db.database_url())
     conn = {
         "conn_type": "postgres",
         "host": parts["host"],
@@ -137,7 +138,7 @@ def airflow_settings(port: int | None = None, dags_folder: str | os.PathLike | N
     settings = {k: os.environ.get(k, v) for k, v in _TUNABLES.items()}
     settings.update(
         {
-            "EIS_HOME": str(eis_home()),
+            "EIS_HOME": str(platform_home()),
             "AIRFLOW_HOME": str(home),
             "PYTHONPATH": os.pathsep.join(dict.fromkeys(pythonpath)),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or dags_dir()),
@@ -163,8 +164,9 @@ def airflow_settings(port: int | None = None, dags_folder: str | os.PathLike | N
             "AIRFLOW_CONN_EIS_WAREHOUSE": warehouse_connection(),
         }
     )
-    if db.external_url():
-        settings["EIS_DATABASE_URL"] = db.external_url()
+    external = db.external_url()
+    if external:
+        settings["EIS_DATABASE_URL"] = external
     return settings
 
 
@@ -198,7 +200,7 @@ def _marker_value(env: dict[str, str]) -> str:
 def _metadata_exists() -> bool:
     try:
         with db.connect(db.AIRFLOW_DB) as conn:
-            return conn.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL").fetchone()[0]
+            return db.scalar(conn, "SELECT to_regclass('public.alembic_version') IS NOT NULL")
     except Exception:  # noqa: BLE001
         return False
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 CHECKED_RUN_TYPES = ("scheduled", "asset_triggered")
 MISSED_POLICIES = ("alert", "catch_up")
@@ -41,11 +42,11 @@ def has_selection() -> bool:
     from eis_core import db
 
     with db.connect() as conn:
-        if conn.execute("SELECT to_regclass('results.selections')").fetchone()[0] is None:
+        if db.scalar(conn, "SELECT to_regclass('results.selections')") is None:
             return False
-        return conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM results.selections WHERE chosen AND model_group_id IS NOT NULL)"
-        ).fetchone()[0]
+        return db.scalar(
+            conn, "SELECT EXISTS (SELECT 1 FROM results.selections WHERE chosen AND model_group_id IS NOT NULL)"
+        )
 
 
 def missed_policy(value: str | None) -> str:
@@ -68,7 +69,7 @@ def handle_missed_days(
     from eis_core.production.staleness import format_dates, missing_dates
 
     policy = missed_policy(policy)
-    out = {"day": day.isoformat(), "run_type": run_type, "missing": [], "action": "none"}
+    out: dict[str, Any] = {"day": day.isoformat(), "run_type": run_type, "missing": [], "action": "none"}
     if run_type not in CHECKED_RUN_TYPES:
         return out
     missing = missing_dates(day)

@@ -1,5 +1,6 @@
 """Start, watch and stop the local Airflow 3 stack (its REST API client is in
-:mod:`eis_core.orchestration.api_client`, re-exported here).
+:mod:`eis_core.orchestration.api_client`, the process helpers in :mod:`eis_core.orchestration.processes`,
+both re-exported here; the launcher of the process group in :mod:`eis_core.orchestration.launcher`).
 
 The stack is four ordinary Airflow processes - ``scheduler`` (with LocalExecutor), ``dag-processor``,
 ``triggerer`` and ``api-server`` - started with :func:`~eis_core.orchestration.airflow_env.airflow_env`
@@ -18,7 +19,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,13 +28,9 @@ from pathlib import Path
 
 from eis_core.orchestration.airflow_env import airflow_bin, airflow_env, default_port, prepare
 from eis_core.orchestration.api_client import TERMINAL_STATES, ApiClient, StackError, trigger
+from eis_core.orchestration.launcher import COMPONENTS, HEALTH_PATH
+from eis_core.orchestration.processes import free_port, group_members, pid_alive, port_free, stack_processes, tail
 from eis_core.paths import airflow_home
-
-#: start order: the api-server first - task processes talk to its Task Execution API from their first
-#: second, so the scheduler (which starts them) is started only once the api-server answers
-COMPONENTS: tuple[str, ...] = ("api-server", "scheduler", "dag-processor", "triggerer")
-API_READY_TIMEOUT = 180.0
-HEALTH_PATH = "/api/v2/monitor/health"
 
 Progress = Callable[[str], object]
 
@@ -75,67 +71,6 @@ def read_state() -> StackState | None:
         return None
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie still answers kill(0): look at its state
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is *pgid* (Linux /proc)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
-def stack_processes(stack_id: str) -> list[int]:
-    """Live processes of ours whose environment carries ``EIS_AIRFLOW_STACK_ID=stack_id``."""
-    needle = f"EIS_AIRFLOW_STACK_ID={stack_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0") and pid_alive(int(entry.name)):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def health(port: int, timeout: float = 3.0) -> dict | None:
     """The api-server's ``/api/v2/monitor/health`` answer, or None when it does not answer."""
     import httpx
@@ -154,13 +89,6 @@ def _healthy(h: dict | None) -> bool:
     return all((h.get(p) or {}).get("status") == "healthy" for p in parts)
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 def status() -> dict:
     """Whether the stack runs, its pids, URL and health (never raises)."""
     st = read_state()
@@ -168,8 +96,14 @@ def status() -> dict:
         return {"running": False}
     procs = {name: pid_alive(pid) for name, pid in st.pids.items()}
     running = any(procs.values())
-    out = {"running": running, "url": st.url, "port": st.port, "pgid": st.pgid, "processes": procs,
-           "log_dir": st.log_dir}
+    out = {
+        "running": running,
+        "url": st.url,
+        "port": st.port,
+        "pgid": st.pgid,
+        "processes": procs,
+        "log_dir": st.log_dir,
+    }
     if running:
         out["health"] = health(st.port)
     return out
@@ -179,8 +113,9 @@ def start(port: int | None = None, *, timeout: float = 240, progress: Progress =
     """Start scheduler, dag-processor, triggerer and api-server; return once all are healthy."""
     current = read_state()
     if current is not None and any(pid_alive(p) for p in current.pids.values()):
-        raise StackError(f"the Airflow stack runs already at {current.url} (pgid {current.pgid}); "
-                         "`eis airflow stop` first")
+        raise StackError(
+            f"the Airflow stack runs already at {current.url} (pgid {current.pgid}); `eis airflow stop` first"
+        )
     port = port or default_port()
     if not port_free(port):
         raise StackError(f"port {port} is in use: choose another with --port")
@@ -193,20 +128,27 @@ def start(port: int | None = None, *, timeout: float = 240, progress: Progress =
     # components inside it (a process may only join a group of its own session).
     with open(logs / "launcher.log", "ab") as launcher_log:
         launcher = subprocess.Popen(
-            [sys.executable, "-m", "eis_core.orchestration.stack", "--launch", str(port), str(logs)],
-            env=env, stdout=subprocess.PIPE, stderr=launcher_log, stdin=subprocess.DEVNULL,
-            cwd=str(airflow_home()), start_new_session=True, text=True)
+            [sys.executable, "-m", "eis_core.orchestration.launcher", "--launch", str(port), str(logs)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=launcher_log,
+            stdin=subprocess.DEVNULL,
+            cwd=str(airflow_home()),
+            start_new_session=True,
+            text=True,
+        )
+    assert launcher.stdout is not None  # stdout=PIPE
     line = launcher.stdout.readline()
     launcher.stdout.close()
     if not line:
         launcher.wait(10)
-        raise StackError("the stack launcher failed; see " + str(logs / "launcher.log") + "\n"
-                         + _tail(logs / "launcher.log"))
+        raise StackError(
+            "the stack launcher failed; see " + str(logs / "launcher.log") + "\n" + tail(logs / "launcher.log")
+        )
     pids = {"launcher": launcher.pid, **json.loads(line)}
     pgid = launcher.pid
     _CHILDREN[pgid] = [launcher]
-    state = StackState(pgid=pgid, port=port, pids=pids, stack_id=stack_id, started_at=time.time(),
-                       log_dir=str(logs))
+    state = StackState(pgid=pgid, port=port, pids=pids, stack_id=stack_id, started_at=time.time(), log_dir=str(logs))
     state_file().write_text(json.dumps(asdict(state), indent=2))
     progress(f"Started {', '.join(COMPONENTS)} (process group {pgid}); logs in {logs}")
     try:
@@ -224,16 +166,24 @@ def wait_healthy(state: StackState, *, timeout: float = 240, progress: Progress 
     while time.monotonic() - t0 < timeout:
         for name, pid in state.pids.items():
             if not pid_alive(pid):
-                raise StackError(f"airflow {name} exited during start-up; last lines of its log:\n"
-                                 + _tail(Path(state.log_dir) / f"{name}.log"))
+                raise StackError(
+                    f"airflow {name} exited during start-up; last lines of its log:\n"
+                    + tail(Path(state.log_dir) / f"{name}.log")
+                )
         h = health(state.port)
-        if _healthy(h):
+        if h is not None and _healthy(h):
             progress(f"Airflow is healthy after {time.monotonic() - t0:.0f} s.")
             return h
         if time.monotonic() - last_note >= 10:
-            waiting = "api-server" if h is None else ", ".join(
-                p for p in ("metadatabase", "scheduler", "dag_processor", "triggerer")
-                if (h.get(p) or {}).get("status") != "healthy")
+            waiting = (
+                "api-server"
+                if h is None
+                else ", ".join(
+                    p
+                    for p in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+                    if (h.get(p) or {}).get("status") != "healthy"
+                )
+            )
             progress(f"  waiting for {waiting} ... ({time.monotonic() - t0:.0f} s)")
             last_note = time.monotonic()
         time.sleep(1)
@@ -295,9 +245,14 @@ def stop(*, timeout: float = 60, progress: Progress = print) -> bool:
     return True
 
 
-def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = None,
-            dags_folder: str | None = None, progress: Progress = print,
-            output: Callable[[str], object] | None = None) -> int:
+def run_dag(
+    dag_id: str,
+    conf: dict | None = None,
+    logical_date: str | None = None,
+    dags_folder: str | None = None,
+    progress: Progress = print,
+    output: Callable[[str], object] | None = None,
+) -> int:
     """Run one DAG run in-process with ``airflow dags test`` (no stack needed); returns the exit code.
 
     Output is streamed to this process's stdout/stderr, or line by line to *output* when given.
@@ -308,73 +263,39 @@ def run_dag(dag_id: str, conf: dict | None = None, logical_date: str | None = No
         cmd.append(logical_date)
     if conf:
         cmd += ["--conf", json.dumps(conf)]
-    progress(f"$ airflow dags test {dag_id}" + (f" {logical_date}" if logical_date else "")
-             + (f" --conf '{json.dumps(conf)}'" if conf else ""))
+    progress(
+        f"$ airflow dags test {dag_id}"
+        + (f" {logical_date}" if logical_date else "")
+        + (f" --conf '{json.dumps(conf)}'" if conf else "")
+    )
     if output is None:
         return subprocess.call(cmd, env=env)
-    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          bufsize=1, errors="replace") as proc:
+    with subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace"
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             output(line.rstrip("\n"))
         return proc.wait()
 
 
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float) -> bool:
-    """Until the api-server answers its health endpoint (any HTTP answer), exits, or *timeout* passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(f"GET {HEALTH_PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
-                if s.recv(16).startswith(b"HTTP/"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return False
-
-
-def _launch(port: int, logs: Path) -> None:
-    """Launcher body (``python -m eis_core.orchestration.stack --launch PORT LOGDIR``).
-
-    Runs as the leader of the stack's process group: starts the api-server, waits until it answers
-    (no task may start before its Task Execution API listens), then the other components, reports
-    their pids as one JSON line on stdout, then waits (reaping them) until all have exited.
-    """
-    pids = {}
-    procs = []
-    workers = os.environ.get("AIRFLOW__API__WORKERS", "2")
-    for name in COMPONENTS:
-        cmd = [airflow_bin(), name]
-        if name == "api-server":
-            cmd += ["--port", str(port), "--host", "127.0.0.1", "--workers", workers]
-        with open(logs / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        procs.append(proc)
-        pids[name] = proc.pid
-        if name == "api-server":
-            _wait_listening(port, proc, API_READY_TIMEOUT)
-    sys.stdout.write(json.dumps(pids) + "\n")
-    sys.stdout.flush()
-    os.close(1)
-
-    def forward(signum, _frame) -> None:  # pass TERM/INT on, stay to reap the children
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for proc in procs:
-        proc.wait()
-
-
-if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--launch":
-    _launch(int(sys.argv[2]), Path(sys.argv[3]))
-
-
 __all__ = [
-    "COMPONENTS", "TERMINAL_STATES", "ApiClient", "StackError", "StackState", "free_port", "group_members", "health",
-    "pid_alive", "read_state", "run_dag", "stack_processes", "start", "status", "stop", "trigger", "wait_healthy",
+    "COMPONENTS",
+    "TERMINAL_STATES",
+    "ApiClient",
+    "StackError",
+    "StackState",
+    "free_port",
+    "group_members",
+    "health",
+    "pid_alive",
+    "port_free",
+    "read_state",
+    "run_dag",
+    "stack_processes",
+    "start",
+    "status",
+    "stop",
+    "trigger",
+    "wait_healthy",
 ]

@@ -79,6 +79,14 @@ def get_alert(conn, alert_id: int, lock: bool = False) -> dict | None:
     return out[0] if out else None
 
 
+def existing_alert(conn, alert_id: int) -> dict:
+    """:func:`get_alert` of an alert this transaction has just created or changed (AlertError if it is gone)."""
+    a = get_alert(conn, alert_id)
+    if a is None:
+        raise AlertError(f"alert: no alert {alert_id}")
+    return a
+
+
 def alert_events(conn, alert_id: int) -> list[dict]:
     return rows_of(
         conn,

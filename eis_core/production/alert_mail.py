@@ -67,7 +67,7 @@ def deliver_pending() -> list[dict]:
     from eis_core.orchestration.notify import send_email
 
     ensure_production_schema()
-    out = []
+    out: list[dict] = []
     while True:
         with db.connect() as conn:
             row = conn.execute(

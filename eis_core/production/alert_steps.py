@@ -4,7 +4,7 @@ follow-up, close, reassign; and the admin's intervention catalogue."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 from psycopg.types.json import Jsonb
 
@@ -17,6 +17,7 @@ from eis_core.production.alert_base import (
     alert_review,
     catalogue,
     due_days,
+    existing_alert,
     get_alert,
     record_event,
     rows_of,
@@ -33,6 +34,14 @@ def load_for_step(conn, alert_id: int, allowed: tuple[str, ...], what: str) -> d
     return a
 
 
+@overload
+def parse_step_date(v: Any, name: str, required: Literal[True] = True) -> date: ...
+
+
+@overload
+def parse_step_date(v: Any, name: str, required: bool) -> date | None: ...
+
+
 def parse_step_date(v: Any, name: str, required: bool = True) -> date | None:
     if isinstance(v, date):
         return v
@@ -45,6 +54,14 @@ def parse_step_date(v: Any, name: str, required: bool = True) -> date | None:
         return date.fromisoformat(s)
     except ValueError:
         raise AlertError(f"{name}: not a date (YYYY-MM-DD): {s[:20]!r}") from None
+
+
+@overload
+def step_text(v: Any, name: str, limit: int = 4000, *, required: Literal[True]) -> str: ...
+
+
+@overload
+def step_text(v: Any, name: str, limit: int = 4000, required: bool = False) -> str | None: ...
 
 
 def step_text(v: Any, name: str, limit: int = 4000, required: bool = False) -> str | None:
@@ -65,7 +82,7 @@ def acknowledge(alert_id: int, actor: str, audit: Audit = None) -> dict:
             (actor, alert_id),
         )
         record_event(conn, alert_id, actor, "acknowledged", None, audit, a["officer_id"])
-        return get_alert(conn, alert_id)
+        return existing_alert(conn, alert_id)
 
 
 def record_meeting(
@@ -95,7 +112,7 @@ def record_meeting(
             audit,
             a["officer_id"],
         )
-        return get_alert(conn, alert_id)
+        return existing_alert(conn, alert_id)
 
 
 def save_review(
@@ -147,12 +164,13 @@ def save_review(
         n = step_text(notes, "notes")
         old = alert_review(conn, alert_id)
         if old is None:
-            rid = conn.execute(
+            rid = db.scalar(
+                conn,
                 "INSERT INTO production.reviews (as_of_date, officer_id, reviewer, agrees_with_score, factor_agreement, "
                 "dismissal_reason, intervention, intervention_date, notes, alert_id) "
                 "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING review_id",
                 (a["as_of_date"], a["officer_id"], actor, agrees, fa, reason, intervention, idate, n, alert_id),
-            ).fetchone()[0]
+            )
         else:
             rid = old["review_id"]
             conn.execute(
@@ -182,7 +200,7 @@ def save_review(
                 "intervention_date": old["intervention_date"].isoformat() if old["intervention_date"] else None,
             }
         record_event(conn, alert_id, actor, "review_edited" if old else "intervention", detail, audit, a["officer_id"])
-        return get_alert(conn, alert_id)
+        return existing_alert(conn, alert_id)
 
 
 def record_follow_up(alert_id: int, actor: str, notes: Any, audit: Audit = None, today: date | None = None) -> dict:
@@ -196,7 +214,7 @@ def record_follow_up(alert_id: int, actor: str, notes: Any, audit: Audit = None,
             (n, today + timedelta(days=due_days()), alert_id),
         )
         record_event(conn, alert_id, actor, "follow_up", {"notes": n}, audit, a["officer_id"])
-        return get_alert(conn, alert_id)
+        return existing_alert(conn, alert_id)
 
 
 def close(alert_id: int, actor: str, notes: Any, audit: Audit = None) -> dict:
@@ -214,7 +232,7 @@ def close(alert_id: int, actor: str, notes: Any, audit: Audit = None) -> dict:
             (actor, n, alert_id),
         )
         record_event(conn, alert_id, actor, "closed", {"notes": n}, audit, a["officer_id"])
-        return get_alert(conn, alert_id)
+        return existing_alert(conn, alert_id)
 
 
 def reassign(alert_id: int, actor: str, username: str, audit: Audit = None) -> dict:
@@ -229,7 +247,7 @@ def reassign(alert_id: int, actor: str, username: str, audit: Audit = None) -> d
         record_event(
             conn, alert_id, actor, "assigned", {"from": a["assigned_to"], "to": username}, audit, a["officer_id"]
         )
-        return get_alert(conn, alert_id)
+        return existing_alert(conn, alert_id)
 
 
 def save_catalogue_item(

@@ -50,6 +50,7 @@ from eis_core.production.alert_base import (  # noqa: F401 (re-exported)
     due_days,
     env_int,
     escalation_days,
+    existing_alert,
     flag_share,
     get_alert,
     list_alerts,
@@ -133,7 +134,7 @@ def raise_alerts(
     new: list[int] = []
     with db.connect() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('eis_raise_alerts'))")
-        as_of = as_of or conn.execute("SELECT max(as_of_date) FROM production.predictions").fetchone()[0]
+        as_of = as_of or db.scalar(conn, "SELECT max(as_of_date) FROM production.predictions")
         if as_of is None:
             return []
         flagged = rows_of(
@@ -148,11 +149,12 @@ def raise_alerts(
         for f in flagged:
             who = assignee_for(conn, f["division"])
             due = today + timedelta(days=due_days())
-            aid = conn.execute(
+            aid = db.scalar(
+                conn,
                 "INSERT INTO production.alerts (officer_id, as_of_date, division, score, rank_abs, rank_pct, "
                 "assigned_to, due_date, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING alert_id",
                 (f["officer_id"], as_of, f["division"], f["score"], f["rank_abs"], f["rank_pct"], who, due, by),
-            ).fetchone()[0]
+            )
             record_event(
                 conn,
                 aid,
@@ -167,7 +169,7 @@ def raise_alerts(
                 audit,
                 f["officer_id"],
             )
-            alert = get_alert(conn, aid)
+            alert = existing_alert(conn, aid)
             box.add(
                 conn,
                 aid,
@@ -203,7 +205,7 @@ def escalate_overdue(
             )
         ]
         for aid in due:
-            a = get_alert(conn, aid)
+            a = existing_alert(conn, aid)
             up = next_level(conn, a["assigned_to"], a["division"])
             new_due = today + timedelta(days=escalation_days())
             conn.execute(
@@ -226,7 +228,7 @@ def escalate_overdue(
                 audit,
                 a["officer_id"],
             )
-            a = get_alert(conn, aid)
+            a = existing_alert(conn, aid)
             if up:
                 lead = (
                     f"The alert on officer {a['officer_id']} was not worked by its due date and has been "
@@ -256,7 +258,7 @@ def webapp_audit(username: str = "eis", client: str | None = None) -> Audit:
     viewer like the ones a page view raises; a no-op before the web app's schema exists."""
 
     def write(conn, action: str, target: str, detail: dict) -> None:
-        if conn.execute("SELECT to_regclass('webapp.access_audit')").fetchone()[0]:
+        if db.scalar(conn, "SELECT to_regclass('webapp.access_audit')"):
             from eis_core.webapp import store
 
             store.audit(username, action, target, detail, client, conn)

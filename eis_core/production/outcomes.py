@@ -28,9 +28,11 @@ import calendar
 import math
 import os
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 WINDOWS = (6, 12)  # months
 CAUTION = (
@@ -172,11 +174,12 @@ def compare(
     ]
     by_type: dict[str, list[Episode]] = {}
     for t in treated:
-        by_type.setdefault(t.intervention, []).append(t)
+        if t.intervention is not None:  # always, by the query
+            by_type.setdefault(t.intervention, []).append(t)
     types = []
     for code in sorted(by_type, key=lambda c: (-len(by_type[c]), c)):
         used: set[str] = set()
-        pairs = []
+        pairs: list[tuple[Episode, Episode | None]] = []
         for t in sorted(by_type[code], key=lambda e: (e.as_of_date, e.officer_id)):
             cands = [
                 c
@@ -249,7 +252,7 @@ def compare(
     }
 
 
-def _mean(xs: list[float]) -> float | None:
+def _mean(xs: Sequence[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
@@ -268,7 +271,14 @@ def evaluation(
 
     share = flag_share() if share is None else share
     end, source = data_end(conn)
-    out = {"end": end, "end_source": source, "months": months, "share": share, "dates": [], "pending": 0}
+    out: dict[str, Any] = {
+        "end": end,
+        "end_source": source,
+        "months": months,
+        "share": share,
+        "dates": [],
+        "pending": 0,
+    }
     if not _exists(conn, "production.predictions"):
         return out
     events = adverse_events(conn, adverse_pairs(labels_config))
@@ -286,7 +296,7 @@ def evaluation(
         hit = {o for o in offs if _count(events.get(o, []), d, stop)}
         saved = {o for o in offs if o not in hit and any(d <= h < stop for h in helped.get(o, []))}
         n = len(offs)
-        row = {
+        row: dict[str, Any] = {
             "as_of_date": d,
             "flagged": n,
             "with_event": len(hit),

@@ -80,7 +80,8 @@ def add_review(
         missing = [f for f in factors if f not in factor_agreement]
         if missing:
             raise ReviewError(f"factor_agreement: say whether you agree with every risk factor; missing {missing}")
-        row = conn.execute(
+        review_id = db.scalar(
+            conn,
             "INSERT INTO production.reviews (as_of_date, officer_id, reviewer, agrees_with_score, factor_agreement, "
             "dismissal_reason, intervention, intervention_date, notes) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) "
             "RETURNING review_id",
@@ -95,8 +96,8 @@ def add_review(
                 intervention_date,
                 notes,
             ),
-        ).fetchone()
-    return int(row[0])
+        )
+    return int(review_id)
 
 
 def list_reviews(officer_id: str | None = None, limit: int = 50) -> list[dict]:
@@ -108,7 +109,7 @@ def list_reviews(officer_id: str | None = None, limit: int = 50) -> list[dict]:
             "WHERE (%(o)s::text IS NULL OR officer_id = %(o)s) ORDER BY reviewed_at DESC, review_id DESC LIMIT %(n)s",
             {"o": officer_id, "n": limit},
         )
-        cols = [c.name for c in cur.description]
+        cols = [c.name for c in cur.description or []]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
@@ -121,7 +122,7 @@ def review_outcomes(label_name: str = "1y", label_interval: str = "1 year") -> l
     warehouse (an outcome not yet observable is not a "no incident")."""
     ensure_production_schema()
     with db.connect() as conn:
-        if conn.execute("SELECT to_regclass('labels.officer_labels')").fetchone()[0] is None:
+        if db.scalar(conn, "SELECT to_regclass('labels.officer_labels')") is None:
             return []
         rows = conn.execute(
             "WITH flagged AS (SELECT as_of_date, officer_id FROM production.predictions WHERE rank_pct <= 0.05), "

@@ -10,9 +10,9 @@ from eis_core.production.schema import ensure_production_schema
 
 def latest_scored_date(conn=None) -> date | None:
     with db.connection(conn) as c:
-        if c.execute("SELECT to_regclass('production.scoring_runs')").fetchone()[0] is None:
+        if db.scalar(c, "SELECT to_regclass('production.scoring_runs')") is None:
             return None
-        return c.execute("SELECT max(as_of_date) FROM production.scoring_runs").fetchone()[0]
+        return db.scalar(c, "SELECT max(as_of_date) FROM production.scoring_runs")
 
 
 def risk_list(d: date | None = None, top: int = 10) -> list[dict]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -36,6 +37,9 @@ from eis_core.severity.schemas import (
     SeverityPrediction,
 )
 from eis_core.severity.service import PredictionLogger, ServiceState
+
+if TYPE_CHECKING:
+    from eis_core.severity.registry import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +205,12 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
             if r.beat not in known:
                 raise UnknownBeat(field.format(i=i), r.beat)
 
-    def ready() -> None:
-        if state.not_ready is not None or state.model is None:
+    def ready() -> LoadedModel:
+        """The model being served, or 503 while the service is not ready."""
+        model = state.model
+        if state.not_ready is not None or model is None:
             raise HTTPException(status_code=503, detail=f"not ready: {state.not_ready}")
+        return model
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
     def healthz() -> dict:
@@ -211,12 +218,14 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
 
     @app.get("/readyz", tags=["ops"], summary="Readiness: a model and the beat history are loaded")
     def readyz() -> dict:
-        ready()
+        model, history = ready(), state.history
+        if history is None:
+            raise HTTPException(status_code=503, detail="not ready: no beat history")
         return {
             "status": "ready",
-            "model_version": state.model.version,
-            "beat_history_reports": state.history.n_reports,
-            "beat_history_until": str(state.history.latest) if state.history.latest is not None else None,
+            "model_version": model.version,
+            "beat_history_reports": history.n_reports,
+            "beat_history_until": str(history.latest) if history.latest is not None else None,
         }
 
     @app.post(
@@ -239,18 +248,17 @@ def create_app(model_version: str | None = None, *, refresh_seconds: float = 10.
         responses={401: {"description": "missing or invalid token"}, 422: {"description": "invalid field"}},
     )
     def predict_batch(body: BatchRequest, token_id: int = Depends(authed)) -> BatchResponse:
-        ready()
+        model = ready()  # one model for the whole batch, even if a promotion lands meanwhile
         check_beats(body.reports, "reports[{i}].beat")
-        model = state.model  # one model for the whole batch, even if a promotion lands meanwhile
         preds = [state.score(r, token_id, model) for r in body.reports]
         return BatchResponse(model_version=model.version, predictions=preds)
 
     @app.get("/v1/model", tags=["severity"], summary="The model being served")
     def model_info(token_id: int = Depends(authed)) -> dict:
-        ready()
-        m = state.model.metadata
+        model = ready()
+        m = model.metadata
         return {
-            "version": state.model.version,
+            "version": model.version,
             "train_start": m["train_start"],
             "train_end": m["train_end"],
             "data_hash": m["data_hash"],

@@ -17,7 +17,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _samples(frame, n: int = 4) -> list[dict]:
+def _samples(frame, n: int = 4) -> list[tuple[dict, str | None]]:
     """One assessed report of each severity from the latest period plus the newest not-yet-assessed one."""
     from eis_core.severity.features import FLAGS
 
@@ -87,7 +87,9 @@ def demo_step(echo: Callable[[str], object] = print) -> dict:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None:
-                raise RuntimeError("the severity API exited: " + (proc.stderr.read() or "")[-2000:])
+                raise RuntimeError(
+                    "the severity API exited: " + ((proc.stderr.read() if proc.stderr else "") or "")[-2000:]
+                )
             if time.time() > deadline:
                 raise RuntimeError("the severity API did not become ready within 60 s")
             time.sleep(0.2)

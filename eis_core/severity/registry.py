@@ -21,11 +21,15 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from eis_core.artifacts.models import ArtifactError, library_versions  # noqa: F401 - re-exported (train)
 from eis_core.artifacts.storage import Location, artifact_root, location
 from eis_core.severity import SEVERITIES
 from eis_core.severity.features import FEATURE_VERSION, FEATURES
+
+if TYPE_CHECKING:
+    from eis_core.severity.model import FastScorer
 
 FORMAT = "eis-severity-model"
 FORMAT_VERSION = 1
@@ -49,14 +53,14 @@ def _minor(v: str) -> str:
 @dataclass
 class LoadedModel:
     version: str
-    pipeline: object
+    pipeline: Any  # the fitted scikit-learn Pipeline
     metadata: dict
     status: str
-    scorer: object = field(repr=False, default=None)
+    scorer: FastScorer = field(repr=False)
 
     def predict_one(self, row: dict) -> tuple[str, dict[str, float]]:
         p = self.scorer.proba(row)
-        best = max(p, key=p.get)
+        best = max(p, key=lambda c: p[c])
         return best, {c: p[c] for c in SEVERITIES}
 
 

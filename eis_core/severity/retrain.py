@@ -65,9 +65,9 @@ def run_retrain(
     as_of = pd.Timestamp(as_of) if as_of is not None else data_end(frame)
     with db.connect() as conn:
         ensure_severity_schema(conn)
-        since = conn.execute(
-            "SELECT max(as_of) FROM severity.retrain_runs WHERE as_of <= %s", (as_of.to_pydatetime(),)
-        ).fetchone()[0]
+        since = db.scalar(
+            conn, "SELECT max(as_of) FROM severity.retrain_runs WHERE as_of <= %s", (as_of.to_pydatetime(),)
+        )
         champ = champion_version(conn)
     new = labelled(frame, since, as_of, assessment_lag_days)
     say(f"{len(new):,} outcomes arrived since {since or 'the beginning'} (as of {as_of:%Y-%m-%d %H:%M})")
@@ -150,13 +150,14 @@ def run_retrain(
             (f"only {len(holdout)} held-out outcomes after both training cut-offs (need {min_holdout}): champion kept"),
         )
     else:
+        assert chal_f1 is not None  # the holdout has at least min_holdout >= 1 reports here
         promoted, reason = decide(champ_f1, chal_f1, margin)
         reason = f"{reason} on {len(holdout)} held-out reports"
     with db.connect() as conn:
         if promoted:
             conn.execute("UPDATE severity.models SET status = 'retired' WHERE status = 'champion'")
             conn.execute("UPDATE severity.models SET status = 'champion' WHERE version = %s", (chal,))
-        elif chal != champ and registry_row(chal, conn)["status"] == "challenger":
+        elif chal != champ and (registry_row(chal, conn) or {}).get("status") == "challenger":
             conn.execute("UPDATE severity.models SET status = 'retired' WHERE version = %s", (chal,))
         did = record_decision(
             conn,

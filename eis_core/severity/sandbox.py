@@ -58,4 +58,4 @@ def copy_crime_reports(drop_dir: Path | str, schema: str = "severity_sandbox", t
         with conn.cursor() as cur, cur.copy(copy) as cp, open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 cp.write(chunk)
-        return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(rel)).fetchone()[0]
+        return db.scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(rel))

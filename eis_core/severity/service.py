@@ -7,9 +7,13 @@ import datetime as dt
 import logging
 import queue
 import threading
+from typing import TYPE_CHECKING
 
-from eis_core.severity.features import FLAGS
+from eis_core.severity.features import FLAGS, BeatHistory
 from eis_core.severity.schemas import CrimeReport, SeverityPrediction
+
+if TYPE_CHECKING:
+    from eis_core.severity.registry import LoadedModel
 
 log = logging.getLogger("eis_core.severity.api")
 
@@ -71,8 +75,8 @@ class ServiceState:
         self.pinned = model_version
         self.refresh_seconds = refresh_seconds
         self.source = source
-        self.model = None
-        self.history = None
+        self.model: LoadedModel | None = None
+        self.history: BeatHistory | None = None
         self.tokens: dict[str, int] = {}
         self.not_ready: str | None = "starting"
         self.logger: PredictionLogger | None = None
@@ -97,7 +101,7 @@ class ServiceState:
     def load_history(self, conn) -> None:
         from psycopg import sql
 
-        from eis_core.severity.features import BeatHistory, resolve_source
+        from eis_core.severity.features import resolve_source
 
         schema, table = resolve_source(conn, self.source)
         rel = sql.Identifier(schema, table)
@@ -172,9 +176,13 @@ class ServiceState:
         from eis_core.severity.features import naive
 
         model = model or self.model
+        if model is None or self.logger is None:
+            raise RuntimeError("the severity service is not started: no model or prediction log yet")
         at = naive(report.reported_at)
         row = report.model_dump()
         if report.beat_reports_30d is None:
+            if self.history is None:
+                raise RuntimeError("the severity service has no beat history yet")
             with self._lock:
                 row["beat_reports_30d"] = self.history.count(report.beat, at)
         row["hour"] = at.hour

@@ -28,10 +28,11 @@ def add_token(name: str, conn=None) -> tuple[int, str]:
     token = PREFIX + secrets.token_urlsafe(32)
     with db.connection(conn) as c:
         ensure_severity_schema(c)
-        tid = c.execute(
+        tid = db.scalar(
+            c,
             "INSERT INTO severity.api_tokens (name, token_hash) VALUES (%s, %s) RETURNING token_id",
             (name, hash_token(token)),
-        ).fetchone()[0]
+        )
     return tid, token
 
 

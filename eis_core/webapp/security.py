@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
-from eis_core.paths import eis_home
+from eis_core.paths import platform_home
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "eis_session"
@@ -55,13 +55,14 @@ DATA_DOCS_CSP = (
 
 
 def secret_key() -> str:
-    """``EIS_WEBAPP_SECRET``, else a random key kept in ``$EIS_HOME/webapp/secret_key`` (mode 0600)."""
+    """``EIS_WEBAPP_SECRET``, else a random key kept in ``$EIS_HOME/webapp/secret_key`` (mode 0600), one
+    for the installation (all departments)."""
     env = os.environ.get("EIS_WEBAPP_SECRET")
     if env:
         if len(env) < 32:
             raise ValueError("EIS_WEBAPP_SECRET: at least 32 characters")
         return env
-    path = eis_home() / "webapp" / "secret_key"
+    path = platform_home() / "webapp" / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
