@@ -44,16 +44,24 @@ COMMENT_PREFIX = "eis running totals through load "
 CHANGED = ("loaded", "loaded_with_quarantine")
 
 
+def _one(c, query: str, params: tuple = ()) -> tuple:
+    """The one row an aggregate query returns."""
+    row = c.execute(query, params).fetchone()
+    assert row is not None
+    return row
+
+
 def built_through(model: str, conn=None) -> tuple[bool, int | None, int | None]:
     """(the model's table exists, the raw load id and the raw.table_writes position it was last built
     through, or None when not recorded)."""
     from eis_core import db
 
     with db.connection(conn) as c:
-        (exists, comment) = c.execute(
+        (exists, comment) = _one(
+            c,
             "SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
             (f"{SCHEMA}.{model}", f"{SCHEMA}.{model}"),
-        ).fetchone()
+        )
     m = re.fullmatch(re.escape(COMMENT_PREFIX) + r"(\d+) write (\d+)", comment or "")
     return bool(exists), (int(m.group(1)) if m else None), (int(m.group(2)) if m else None)
 
@@ -86,14 +94,15 @@ def through_load(conn=None) -> int | None:
     from eis_core import db
 
     with db.connection(conn) as c:
-        if not c.execute("SELECT to_regclass('raw.load_log') IS NOT NULL").fetchone()[0]:
+        if not _one(c, "SELECT to_regclass('raw.load_log') IS NOT NULL")[0]:
             return None
-        (lid,) = c.execute(
+        (lid,) = _one(
+            c,
             "SELECT max(load_id) FROM raw.load_log WHERE status = ANY(%s) AND load_id < coalesce("
             "(SELECT min(load_id) FROM raw.load_log WHERE table_name = '(load)' AND status = 'running'), "
             "9223372036854775807)",
             (list(CHANGED),),
-        ).fetchone()
+        )
     return None if lid is None else int(lid)
 
 
@@ -106,8 +115,8 @@ def plan(conn=None) -> dict:
     models: dict[str, dict] = {}
     with db.connection(conn) as c:
         through = through_load(c)
-        logged = c.execute("SELECT to_regclass('raw.table_writes') IS NOT NULL").fetchone()[0]
-        writes = c.execute("SELECT coalesce(max(seq), 0) FROM raw.table_writes").fetchone()[0] if logged else None
+        logged = _one(c, "SELECT to_regclass('raw.table_writes') IS NOT NULL")[0]
+        writes = _one(c, "SELECT coalesce(max(seq), 0) FROM raw.table_writes")[0] if logged else None
         watched = set()
         if logged:
             watched = {
@@ -170,10 +179,11 @@ def checksums(schemas: tuple[str, ...] = ("intermediate", "features", "labels"),
             (list(schemas),),
         ).fetchall()
         for schema, table in tables:
-            (h,) = c.execute(
+            (h,) = _one(
+                c,
                 f"SELECT md5(coalesce(string_agg(h, '' ORDER BY h), '')) FROM "
-                f'(SELECT md5(to_jsonb(t)::text) AS h FROM "{schema}"."{table}" t) x'
-            ).fetchone()
+                f'(SELECT md5(to_jsonb(t)::text) AS h FROM "{schema}"."{table}" t) x',
+            )
             out[f"{schema}.{table}"] = h
     return out
 
