@@ -45,6 +45,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "eis_core.modeling.selection:select_cli",
         "Choose a model group (selection rules), print the leaderboard and Table 3.",
     ),
+    "pool": (
+        "eis_core.modeling.pooled_cli:pool_cli",
+        "Pooled models for small departments: pooled vs department-only vs legacy, and a recommendation.",
+    ),
     "forecast": (
         "eis_core.forecast.cli:forecast_cli",
         "Forecast calls (hourly) and stops (daily), peak hours, call-priority model.",

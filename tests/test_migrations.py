@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINE = "0005"
 #: what the revisions after the baseline add to its catalogue snapshot (0006: the alert e-mails' outbox;
 #: 0007: one bias-audit table, results.bias_audit with a scope, production.bias_audit moved into it;
-#: 0008: the registry of departments, platform.departments;
-#: 0009: how a load wrote each raw table, raw.load_log write_mode / rows_added / rows_removed)
+#: 0008: the registry of departments, platform.departments; 0009: users scoped by department;
+#: 0010: pooled models; 0011: how a load wrote each raw table, raw.load_log write_mode / rows_added / rows_removed)
 AFTER_BASELINE = {
     "columns": ["production.alert_notifications 008 body text null=YES default=None",
                 "results.bias_audit 019 scope text null=NO default='test_split'::text",
@@ -30,6 +30,36 @@ AFTER_BASELINE = {
                 "platform.departments 003 contributes_to_pooled boolean null=NO default=true",
                 "platform.departments 004 created_at timestamp with time zone null=NO default=now()",
                 "platform.departments 005 created_by text null=NO default=CURRENT_USER",
+                # 0010: pooled models
+                "results.pooled_models 001 pooled_model_id text null=NO default=None",
+                "results.pooled_models 002 evaluation_id text null=NO default=None",
+                "results.pooled_models 003 target_department text null=NO default=None",
+                "results.pooled_models 004 split_id text null=NO default=None",
+                "results.pooled_models 005 recipe text null=NO default=None",
+                "results.pooled_models 006 recipe_config jsonb null=NO default=None",
+                "results.pooled_models 007 kind text null=NO default=None",
+                "results.pooled_models 008 trained_on ARRAY null=NO default=None",
+                "results.pooled_models 009 train_rows jsonb null=NO default=None",
+                "results.pooled_models 010 train_label_end date null=NO default=None",
+                "results.pooled_models 011 test_as_of_dates ARRAY null=NO default=None",
+                "results.pooled_models 012 features ARRAY null=NO default=None",
+                "results.pooled_models 013 created_at timestamp with time zone null=NO default=now()",
+                "results.pooled_table3 001 pooled_model_id text null=NO default=None",
+                "results.pooled_table3 002 flag_count integer null=NO default=None",
+                "results.pooled_table3 003 tp integer null=NO default=None",
+                "results.pooled_table3 004 fp integer null=NO default=None",
+                "results.pooled_table3 005 tn integer null=NO default=None",
+                "results.pooled_table3 006 fn integer null=NO default=None",
+                "results.pooled_table3 007 legacy_tp integer null=NO default=None",
+                "results.pooled_table3 008 legacy_fp integer null=NO default=None",
+                "results.pooled_table3 009 legacy_tn integer null=NO default=None",
+                "results.pooled_table3 010 legacy_fn integer null=NO default=None",
+                "results.pooled_table3 011 flags_to_match integer null=YES default=None",
+                "results.pooled_table3 012 legacy_source text null=YES default=None",
+                "webapp.users 012 department text null=NO default='default'::text",
+                "webapp.sessions 008 viewing text null=YES default=None",
+                "webapp.access_audit 008 department text null=YES default=None",
+                # 0011: how a load wrote each raw table
                 "raw.load_log 015 write_mode text null=YES default=None",
                 "raw.load_log 016 rows_added bigint null=YES default=None",
                 "raw.load_log 017 rows_removed bigint null=YES default=None"],
@@ -45,7 +75,15 @@ AFTER_BASELINE = {
                 "platform.departments departments_database_key CREATE UNIQUE INDEX departments_database_key ON "
                 "platform.departments USING btree (database)",
                 "platform.departments departments_pkey CREATE UNIQUE INDEX departments_pkey ON platform.departments "
-                "USING btree (name)"],
+                "USING btree (name)",
+                "results.pooled_models pooled_models_evaluation_idx CREATE INDEX pooled_models_evaluation_idx ON "
+                "results.pooled_models USING btree (evaluation_id)",
+                "results.pooled_models pooled_models_pkey CREATE UNIQUE INDEX pooled_models_pkey ON "
+                "results.pooled_models USING btree (pooled_model_id)",
+                "results.pooled_table3 pooled_table3_pkey CREATE UNIQUE INDEX pooled_table3_pkey ON "
+                "results.pooled_table3 USING btree (pooled_model_id)",
+                "webapp.users users_department_idx CREATE INDEX users_department_idx ON webapp.users USING btree "
+                "(department, role)"],
 }
 #: ... and what they take away (0007: the old table and the old key)
 REMOVED_AFTER_BASELINE = {

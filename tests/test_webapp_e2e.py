@@ -28,6 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+OTHER = "e2e_east"  # a second department of the installation
 #: a stored-XSS attempt through a drop: read the admin's user page (its CSRF token) and show it off
 XSS_PAYLOAD = ("<script>fetch('/admin/users').then(r => r.text()).then(t => { document.title = 'PWNED ' + "
                "(t.match(/csrf_token\" value=\"([^\"]+)/) || ['', 'no token'])[1]; "
@@ -86,6 +87,14 @@ def server(warehouse, tmp_path_factory):
               "supnorth": store.add_user("supnorth", "supervisor", "NORTH"),
               "sgtflag": store.add_user("sgtflag", "supervisor", flag_division)}
         store.set_contact("sgtflag", by="test", email="sgtflag@pd.example")
+        # a second department beside it (its own database, other officer ids) and a platform admin
+        from eis_core import departments
+        from eis_core.departments import registry
+
+        registry.add(OTHER)
+        with departments.use(OTHER):
+            wd.seed_all(n_officers=12, n_divisions=2, prefix="BF")
+        pw["plat"] = store.add_user("plat", "platform_admin")
         app = create_app(Settings(secret="e" * 40, session_hours=1), data_docs=data_docs_dir())
         port = _free_port()
         srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -107,7 +116,19 @@ def server(warehouse, tmp_path_factory):
         if sink is not None:
             mp.undo()
             sink.__exit__(None, None, None)
+        drop_department_database(OTHER)
         cleanup()
+
+
+def drop_department_database(name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from eis_core import db, migrations
+
+    with psycopg.connect(db.database_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.warehouse_db(name))))
+    migrations.forget()
 
 
 @pytest.fixture(scope="module")
@@ -380,3 +401,25 @@ def test_supervisor_works_an_alert_from_flag_to_close(browser, server):
                    "alert_follow_up", "alert_closed", "view_alert"):
         assert action in text, action
     a.close()
+
+
+def test_platform_admin_switches_department_in_the_header(browser, server):
+    """The department selector (a POST form in the header, CSRF token included) works under the CSP; the
+    risk list then shows the other department's officers only, and switching back shows the first's."""
+    s = Session(browser, server)
+    s.login("plat")
+    s.page.goto(s.url("/risk"))
+    assert "OF000" in s.page.inner_text("main") and "BF000" not in s.page.inner_text("main")
+    assert s.page.inner_text("#department") == "default"
+    s.page.select_option("#department-switch select", OTHER)
+    s.submit("#department-switch button")
+    assert s.page.inner_text("#department") == OTHER
+    main = s.page.inner_text("main")
+    assert "BF000" in main and "OF000" not in main
+    s.shot("department-switch")
+    s.page.goto(s.url("/admin/departments"))
+    assert OTHER in s.page.inner_text("#departments-table")
+    s.page.select_option("#department-switch select", "default")
+    s.submit("#department-switch button")
+    assert "OF000" in s.page.inner_text("main") and "BF000" not in s.page.inner_text("main")
+    s.close()

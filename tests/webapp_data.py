@@ -85,12 +85,12 @@ MART = [
 PROTECTED = {"race": ["WHITE", "BLACK", "HISPANIC", "ASIAN"], "sex": ["M", "F"]}
 
 
-def officers(n: int, n_divisions: int) -> list[dict]:
+def officers(n: int, n_divisions: int, prefix: str = "OF") -> list[dict]:
     divisions = DIVISION_NAMES[:n_divisions]
     out = []
     for i in range(n):
         div = divisions[i % n_divisions]
-        out.append({"officer_id": f"OF{i + 1:05d}", "division": div, "unit": f"{div[:4]}-{(i // n_divisions) % 3 + 1}"})
+        out.append({"officer_id": f"{prefix}{i + 1:05d}", "division": div, "unit": f"{div[:4]}-{(i // n_divisions) % 3 + 1}"})
     return out
 
 
@@ -101,9 +101,9 @@ def _rank(scores: dict[str, float]) -> dict[str, tuple[int, float]]:
 
 
 def seed_production(conn, n_officers: int = 60, n_divisions: int = 3, seed: int = 7,
-                    dates: list[date] = AS_OF_DATES) -> list[dict]:
+                    dates: list[date] = AS_OF_DATES, prefix: str = "OF") -> list[dict]:
     rng = random.Random(seed)
-    offs = officers(n_officers, n_divisions)
+    offs = officers(n_officers, n_divisions, prefix)
     base = {o["officer_id"]: rng.betavariate(1.3, 6) for o in offs}
     ranks_by_date: dict[date, dict[str, tuple[int, float]]] = {}
     pred_rows, factor_rows, change_rows = [], [], []
@@ -166,7 +166,7 @@ def seed_production(conn, n_officers: int = 60, n_divisions: int = 3, seed: int 
     return offs
 
 
-def seed_results(conn, seed: int = 7) -> None:
+def seed_results(conn, seed: int = 7, prefix: str = "OF") -> None:
     rng = random.Random(seed)
     conn.execute("INSERT INTO results.experiments (experiment_id, config) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                  (EXPERIMENT_ID, Jsonb({"officer": {"selection": {"metric": "precision@10%",
@@ -204,7 +204,7 @@ def seed_results(conn, seed: int = 7) -> None:
                 pts = []
                 for k in range(150):
                     label = 1 if rng.random() < 0.12 else 0
-                    pts.append((f"OF{k + 1:05d}", min(1.0, max(0.0, rng.gauss(0.2 + level * label, 0.12))), label))
+                    pts.append((f"{prefix}{k + 1:05d}", min(1.0, max(0.0, rng.gauss(0.2 + level * label, 0.12))), label))
                 pts.sort(key=lambda p: -p[1])
                 for r, (oid, s, label) in enumerate(pts, start=1):
                     cp.write_row((mid, oid, start, s, label, r, r / 150, r, r / 150))
@@ -312,8 +312,10 @@ def seed_load_log(conn) -> int:
     return int(load_id)
 
 
-def seed_all(n_officers: int = 60, n_divisions: int = 3, seed: int = 7, dates: list[date] = AS_OF_DATES) -> dict:
-    """Seed everything into the active warehouse (``eis_core.db``); returns {officers, load_id}."""
+def seed_all(n_officers: int = 60, n_divisions: int = 3, seed: int = 7, dates: list[date] = AS_OF_DATES,
+             prefix: str = "OF") -> dict:
+    """Seed everything into the active warehouse (``eis_core.db``; the current department's); returns
+    {officers, load_id}.  *prefix* starts the officer ids (another department's officers: other ids)."""
     from eis_core import db
     from eis_core.load.loader import ensure_raw_schema
     from eis_core.migrations import ensure_schema
@@ -321,8 +323,8 @@ def seed_all(n_officers: int = 60, n_divisions: int = 3, seed: int = 7, dates: l
     ensure_schema()
     ensure_raw_schema()
     with db.connect() as conn:
-        offs = seed_production(conn, n_officers, n_divisions, seed, dates)
-        seed_results(conn, seed)
+        offs = seed_production(conn, n_officers, n_divisions, seed, dates, prefix)
+        seed_results(conn, seed, prefix)
         seed_features(conn, offs, seed)
         seed_staging(conn, offs, seed)
         load_id = seed_load_log(conn)

@@ -95,7 +95,8 @@ def contribute_cmd(name: str, choice: str) -> None:
     help="Where the export goes (default: $EIS_HOME/exports).",
 )
 def remove_cmd(name: str, yes: bool, export_dir: Path | None) -> None:
-    """Remove department NAME: export its database (pg_dump) and configs, then drop the database."""
+    """Remove department NAME: export its database (pg_dump) and configs, then drop the database and
+    disable its web-app users."""
     from eis_core.departments import registry
 
     d = registry.get(name)

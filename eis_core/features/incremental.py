@@ -4,7 +4,7 @@ The running-total models (``intermediate.int_<src>_daily`` and ``int_dsp_day``) 
 (strategy ``eis_running_totals``, ``dbt_project/macros/eis_incremental.sql``).  Each keeps, as its table
 comment, the raw load id and the position in ``raw.table_writes`` it was last built through (``eis running
 totals through load N write S``, written by its post-hook in the model's own transaction).  Before dbt runs, :func:`plan` decides per model, from the
-loader's bookkeeping (``raw.load_log.write_mode``, migration 0009; ``eis_core.load.write``):
+loader's bookkeeping (``raw.load_log.write_mode``, migration 0011; ``eis_core.load.write``):
 
 * ``append`` -- every write to one of the model's source tables since its build was a loader append
   (``raw.table_writes``, a trigger on each raw table; the loader tags its own writes): the rows of

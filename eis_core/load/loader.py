@@ -75,7 +75,7 @@ def ensure_raw_schema(contract: Contract | None = None) -> None:
         for t in contract.ordered_tables():
             if t.name not in existing:
                 conn.execute(create_raw_table(RAW_SCHEMA, t.name, t, []))
-            # every write to the table is logged in raw.table_writes (migration 0009; eis_core.load.write)
+            # every write to the table is logged in raw.table_writes (migration 0011; eis_core.load.write)
             conn.execute(note_writes(RAW_SCHEMA, t.name))
             if t.name not in existing:
                 continue

@@ -7,7 +7,7 @@ under this load's id: an **append**.  When any row the table holds is missing fr
 any column (a changed disposition, a corrected timestamp, a deleted record), the table is **replaced**
 (``TRUNCATE`` + ``INSERT`` of every accepted row, as before).  Both happen inside the table's one load
 transaction.  ``raw.load_log`` records the mode and the counts (``write_mode``, ``rows_added``,
-``rows_removed``; migration 0009), and the incremental running totals (``eis_core.features.incremental``)
+``rows_removed``; migration 0011), and the incremental running totals (``eis_core.features.incremental``)
 read them: only an append since a model's last build lets that model update incrementally.  Every
 statement that writes a raw table is also logged by a trigger in ``raw.table_writes``; the loader tags its
 own (:func:`tag`), so a write by anything else is seen too.

@@ -162,5 +162,27 @@ def record_event(
         audit(conn, f"alert_{step}", officer_id, {"alert_id": alert_id, **(detail or {})})
 
 
-def users_table(conn) -> bool:
-    return bool(conn.execute("SELECT to_regclass('webapp.users')").fetchone()[0])
+def department_users(where: str = "true", params: tuple = (), enabled_only: bool = True) -> list[dict]:
+    """The users of the current department matching the SQL condition *where* (username, role, division,
+    email, reports_to), by name.  Users live in the installation's registry database (the ``default``
+    department's ``webapp.users``, eis_core.webapp.store), each with their department; the alerts of a
+    department go only to its own users."""
+    from eis_core import db, departments
+
+    with db.connect(db.warehouse_db(departments.DEFAULT)) as conn:
+        if not db.scalar(conn, "SELECT to_regclass('webapp.users')"):
+            return []
+        return rows_of(
+            conn,
+            "SELECT username, role, division, email, reports_to FROM webapp.users "
+            f"WHERE department = %s AND (NOT disabled OR NOT %s) AND ({where}) ORDER BY username",
+            (departments.current(), enabled_only, *params),
+        )
+
+
+def department_user(username: str | None, enabled_only: bool = True) -> dict | None:
+    """User *username* of the current department (enabled, unless *enabled_only* is false), else None."""
+    if not username:
+        return None
+    found = department_users("username = %s", (username,), enabled_only)
+    return found[0] if found else None

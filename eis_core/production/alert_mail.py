@@ -55,10 +55,10 @@ class Outbox:
 
 
 def _address(conn, username: str | None) -> str | None:
-    if not username or not conn.execute("SELECT to_regclass('webapp.users')").fetchone()[0]:
-        return None
-    r = conn.execute("SELECT email FROM webapp.users WHERE username = %s AND NOT disabled", (username,)).fetchone()
-    return r[0] if r else None
+    from eis_core.production.alert_base import department_user
+
+    r = department_user(username)  # users live in the registry database, each with their department
+    return r["email"] if r else None
 
 
 def deliver_pending() -> list[dict]:

@@ -16,6 +16,7 @@ from eis_core.production.alert_base import (
     Audit,
     alert_review,
     catalogue,
+    department_user,
     due_days,
     existing_alert,
     get_alert,
@@ -238,10 +239,8 @@ def close(alert_id: int, actor: str, notes: Any, audit: Audit = None) -> dict:
 def reassign(alert_id: int, actor: str, username: str, audit: Audit = None) -> dict:
     with db.connect() as conn:
         a = load_for_step(conn, alert_id, STEPS[:-1], "assign")
-        r = conn.execute(
-            "SELECT role, division FROM webapp.users WHERE username = %s AND NOT disabled", (username,)
-        ).fetchone()
-        if r is None or not (r[0] == "admin" or (r[0] == "supervisor" and r[1] == a["division"])):
+        r = department_user(username)  # only a user of this department
+        if r is None or not (r["role"] == "admin" or (r["role"] == "supervisor" and r["division"] == a["division"])):
             raise AlertError("assigned_to: an enabled admin or a supervisor of the officer's division")
         conn.execute("UPDATE production.alerts SET assigned_to = %s WHERE alert_id = %s", (username, alert_id))
         record_event(

@@ -47,6 +47,8 @@ from eis_core.production.alert_base import (  # noqa: F401 (re-exported)
     alert_notifications,
     alert_review,
     catalogue,
+    department_user,
+    department_users,
     due_days,
     env_int,
     escalation_days,
@@ -57,7 +59,6 @@ from eis_core.production.alert_base import (  # noqa: F401 (re-exported)
     officer_alerts,
     record_event,
     rows_of,
-    users_table,
 )
 from eis_core.production.alert_mail import (  # noqa: F401
     Outbox,
@@ -80,14 +81,17 @@ from eis_core.production.schema import ensure_production_schema
 
 
 def assignee_for(conn, division: str | None) -> str | None:
-    """The enabled supervisor of *division* with the fewest open alerts (then by name); None if none."""
-    if division is None or not users_table(conn):
+    """The enabled supervisor of *division* (in the current department) with the fewest open alerts (then
+    by name); None if none."""
+    if division is None:
+        return None
+    names = [u["username"] for u in department_users("role = 'supervisor' AND division = %s", (division,))]
+    if not names:
         return None
     r = conn.execute(
-        "SELECT u.username FROM webapp.users u WHERE u.role = 'supervisor' AND NOT u.disabled AND u.division = %s "
-        "ORDER BY (SELECT count(*) FROM production.alerts a WHERE a.assigned_to = u.username AND a.status <> 'closed'), "
-        "u.username LIMIT 1",
-        (division,),
+        "SELECT u FROM unnest(%s::text[]) u ORDER BY (SELECT count(*) FROM production.alerts a "
+        "WHERE a.assigned_to = u AND a.status <> 'closed'), u LIMIT 1",
+        (names,),
     ).fetchone()
     return r[0] if r else None
 
@@ -95,27 +99,17 @@ def assignee_for(conn, division: str | None) -> str | None:
 def next_level(conn, username: str | None, division: str | None) -> str | None:
     """Who an overdue alert of *username* goes to: their ``reports_to`` when that user is enabled and may
     see the division (an admin, or a supervisor of it), else the first enabled admin; None when there is
-    no one above (an admin without reports_to)."""
-    if not users_table(conn):
-        return None
+    no one above (an admin without reports_to).  Only users of the current department are considered."""
     if username:
-        r = conn.execute(
-            "SELECT u.reports_to, u.role FROM webapp.users u WHERE u.username = %s", (username,)
-        ).fetchone()
-        if r and r[0]:
-            up = conn.execute(
-                "SELECT role, division FROM webapp.users WHERE username = %s AND NOT disabled", (r[0],)
-            ).fetchone()
-            if up and (up[0] == "admin" or (up[0] == "supervisor" and up[1] == division)):
-                return r[0]
-        if r and r[1] == "admin":
+        r = department_user(username, enabled_only=False)
+        if r and r["reports_to"]:
+            up = department_user(r["reports_to"])
+            if up and (up["role"] == "admin" or (up["role"] == "supervisor" and up["division"] == division)):
+                return r["reports_to"]
+        if r and r["role"] == "admin":
             return None
-    a = conn.execute(
-        "SELECT username FROM webapp.users WHERE role = 'admin' AND NOT disabled "
-        "AND username IS DISTINCT FROM %s ORDER BY username LIMIT 1",
-        (username,),
-    ).fetchone()
-    return a[0] if a else None
+    a = department_users("role = 'admin' AND username IS DISTINCT FROM %s", (username,))
+    return a[0]["username"] if a else None
 
 
 def raise_alerts(

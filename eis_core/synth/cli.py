@@ -35,8 +35,22 @@ def _scale_help() -> str:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
+    default=None,
     help="Folder to write the drop into (created if missing; files in it are overwritten).",
+)
+@click.option(
+    "--consortium",
+    "consortium_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Instead of one department: write the synthetic consortium (small_a, small_b, small_c: 45-75 officers; "
+    "medium_a, medium_b: contributors), one drop per department in DIR/<name>/ and DIR/_consortium.json.",
+)
+@click.option(
+    "--departments",
+    "members",
+    default=None,
+    help="With --consortium: only these members (comma-separated names).",
 )
 @click.option(
     "--format",
@@ -55,7 +69,16 @@ def _scale_help() -> str:
     help="Contract version of the drop: 2 adds use_of_force, rank_history and ia_cases.allegation.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress output, only the final summary line.")
-def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int, quiet: bool) -> None:
+def synth(
+    scale: str,
+    seed: int,
+    out_dir: Path | None,
+    consortium_dir: Path | None,
+    members: str | None,
+    fmt: str,
+    contract_version: int,
+    quiet: bool,
+) -> None:
     """Generate a synthetic department drop that follows the department contract.
 
     Writes one file per contract table (<table>.csv or <table>.parquet) and a manifest _drop.json
@@ -69,7 +92,13 @@ def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int,
       eis synth --scale small --out var/drops/small
       eis synth --scale cmpd --seed 7 --out /data/cmpd --format parquet
       eis synth --scale small --contract 2 --out var/drops/small-v2
+      eis synth --consortium var/drops/consortium --seed 11
     """
+    if consortium_dir is not None:
+        _consortium(consortium_dir, seed, members, fmt, contract_version, quiet)
+        return
+    if out_dir is None:
+        raise click.UsageError("give --out DIR (one department) or --consortium DIR")
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -109,4 +138,29 @@ def synth(scale: str, seed: int, out_dir: Path, fmt: str, contract_version: int,
     click.echo(
         f"wrote {len(manifest['tables'])} tables + _drop.json to {out_dir} in {elapsed:.1f}s "
         f"(seed {seed}, extracted_at {manifest['extracted_at']})"
+    )
+
+
+def _consortium(out: Path, seed: int, members: str | None, fmt: str, contract_version: int, quiet: bool) -> None:
+    from eis_core.synth.consortium import generate_consortium
+
+    names = [m.strip() for m in members.split(",") if m.strip()] if members else None
+
+    def progress(name: str, seconds: float) -> None:
+        if not quiet:
+            click.echo(f"  {name:<10} {seconds:6.1f}s", err=True)
+
+    t0 = time.perf_counter()
+    try:
+        manifest = generate_consortium(out, seed, names, fmt, contract_version, progress)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for name, m in manifest["departments"].items():
+        click.echo(
+            f"{name:<10} {m['n_sworn']:>4} sworn, {m['n_divisions']} divisions, adverse share {m['adverse_share']:.3f}, "
+            f"{sum(m['tables'].values()):>9,} rows -> {out / name}"
+        )
+    click.echo(
+        f"wrote {len(manifest['departments'])} department drops + _consortium.json to {out} in "
+        f"{time.perf_counter() - t0:.1f}s (seed {seed})"
     )

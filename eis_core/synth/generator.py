@@ -165,7 +165,12 @@ V2_TABLES = ("rank_history", "use_of_force")
 
 
 def generate(
-    scale: str, seed: int, out_dir: Path, fmt: str = "csv", progress: Callable | None = None, contract_version: int = 1
+    scale: str | Scale,
+    seed: int,
+    out_dir: Path,
+    fmt: str = "csv",
+    progress: Callable | None = None,
+    contract_version: int = 1,
 ) -> dict:
     """Write a synthetic department drop for ``scale`` into ``out_dir`` and return its manifest.
 
@@ -177,9 +182,12 @@ def generate(
     """
     if contract_version not in (1, 2):
         raise ValueError(f"contract_version must be 1 or 2, not {contract_version!r}")
-    if scale not in SCALES:
+    if isinstance(scale, Scale):  # a consortium department's own scale (eis_core.synth.consortium)
+        cfg, scale = scale, scale.name
+    elif scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
-    cfg = SCALES[scale]
+    else:
+        cfg = SCALES[scale]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     contract = load_contract()

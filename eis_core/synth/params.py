@@ -44,9 +44,17 @@ class Scale:
     civilian_share: float = 0.15
     #: table -> first date the department recorded it (the paper's sources start in different years)
     recorded_from: dict = field(default_factory=dict)
+    #: share of active sworn officers with an adverse incident in a year (None: ADVERSE_OFFICER_SHARE)
+    adverse_share: float | None = None
+    #: weights of the officer-day adverse log-intensity on (latent propensity, beat crime, 3-day stress,
+    #: 7-day hours, relevant training stock): a department's own mix of the shared risk drivers
+    risk_weights: tuple[float, float, float, float, float] = (1.15, 0.15, 0.3, 0.35, 0.3)
+    #: multiplier on the dispatch volume per officer (a busier or quieter department)
+    activity: float = 1.0
 
 
 SCALES: dict[str, Scale] = {
+    "tiny": Scale("tiny", 60, dt.date(2012, 1, 1), dt.date(2015, 12, 31), 2, 4),
     "small": Scale("small", 150, dt.date(2012, 1, 1), dt.date(2015, 12, 31), 4, 5),
     "medium": Scale("medium", 600, dt.date(2008, 1, 1), dt.date(2015, 12, 31), 8, 8),
     "cmpd": Scale(

@@ -106,12 +106,13 @@ class DutySim:
         ts_sd = tstock[act_rows].std() + 1e-6
         zgrid = self.z[:, month]
         bz = np.where(beat >= 0, self.crime_z[np.clip(beat, 0, None)], 0.0)
+        wz, wb, ws, wh, wt = self.cfg.risk_weights
         logm = (
-            1.15 * zgrid
-            + 0.15 * bz
-            + 0.3 * np.minimum(stress3, 4)
-            + 0.35 * np.clip((hours7 - 45) / 10, -1, 3)
-            - 0.3 * (tstock - ts_mean) / ts_sd
+            wz * zgrid
+            + wb * bz
+            + ws * np.minimum(stress3, 4)
+            + wh * np.clip((hours7 - 45) / 10, -1, 3)
+            - wt * (tstock - ts_mean) / ts_sd
         ).astype(np.float32)
         self.adverse_and_ia(rng, year, days, nd, disp, logm, duty, sworn_act, active, bz)
         self.activity(rng, year, days, nd, c_off, c_dd, c_beat, c_shift, c_unit, c_len, c_start, disp)
@@ -224,7 +225,7 @@ class DutySim:
             * (c_len / 10)
         )
         lam_c, lam_o = base, base * 0.42 * self.proact[c_off]
-        target = RATES["dispatches"] / DISPATCHES_PER_CALL * (self.sworn_days / 365.25)
+        target = RATES["dispatches"] * self.cfg.activity / DISPATCHES_PER_CALL * (self.sworn_days / 365.25)
         f = target / max(lam_c.sum() + lam_o.sum(), 1e-9)
         kc, ko = rng.poisson(lam_c * f), rng.poisson(lam_o * f)
         cell = np.concatenate([np.repeat(np.arange(c_off.size), kc), np.repeat(np.arange(c_off.size), ko)])

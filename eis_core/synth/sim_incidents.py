@@ -60,7 +60,7 @@ class IncidentsSim(ActivitySim):
         W = W * np.where(prior, 1.4, 1.0)
         act_sworn = sworn_act.any(axis=1)
         n_act = int(act_sworn.sum())
-        share = ADVERSE_OFFICER_SHARE + rng.uniform(-0.004, 0.004)
+        share = (self.cfg.adverse_share or ADVERSE_OFFICER_SHARE) + rng.uniform(-0.004, 0.004)
         k = int(round(share * n_act))
         cand = np.flatnonzero(act_sworn & (W > 0))
         g = np.log(W[cand]) + rng.gumbel(size=cand.size)

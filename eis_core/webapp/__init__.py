@@ -18,13 +18,20 @@ def create_app(*args, **kwargs):
 
 
 def demo_step(echo=print, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> dict:
-    """Upgrade the warehouse schema (``eis db upgrade``), create (or reset) the ``admin`` user with a freshly generated password,
-    and print how to open the app.  Returns {url, username, password, command}."""
+    """Upgrade the warehouse schema (``eis db upgrade``), create (or reset) the ``admin`` user of the
+    current department with a freshly generated password, and print how to open the app.  Returns {url,
+    username, password, command}."""
+    from eis_core import departments
     from eis_core.migrations import ensure_schema
     from eis_core.webapp.store import add_user
 
     ensure_schema()
-    password = add_user("admin", "admin", password=None, created_by="eis demo", replace=True)
+    with departments.use(departments.DEFAULT):
+        ensure_schema()  # users live in the registry database
+    # the demo's admin works in the department the demo ran for (``default`` unless `eis --department`)
+    password = add_user(
+        "admin", "admin", password=None, created_by="eis demo", replace=True, department=departments.current()
+    )
     url = f"http://{host}:{port}/"
     echo("")
     echo(f"EIS web app: start it with `make webapp` (or `.venv/bin/eis webapp --port {port}`), then open {url}")

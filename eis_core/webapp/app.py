@@ -54,13 +54,29 @@ HERE = Path(__file__).resolve().parent
 ROUTERS = (routes_auth, routes_risk, routes_officer, routes_alerts, routes_models, routes_analyst, routes_admin)
 
 
+def require_current_everywhere() -> None:
+    """The registry's database and every registered department's at the migrations' head, else
+    :class:`eis_core.migrations.SchemaBehind` naming the department (the app never runs DDL)."""
+    from eis_core import departments, migrations
+
+    with departments.use(departments.DEFAULT):
+        migrations.require_current()
+        names = store.department_names()[1:]
+    for name in names:
+        with departments.use(name):
+            try:
+                migrations.require_current()
+            except migrations.SchemaBehind as exc:
+                raise migrations.SchemaBehind(
+                    f"department {name}: {exc} (for this department: `eis --department {name} db upgrade`)"
+                ) from None
+
+
 def create_app(settings: Settings | None = None, data_docs: Path | None = None) -> FastAPI:
     """The web app over the active warehouse (``EIS_DATABASE_URL`` or the embedded server).  *data_docs*:
     the Great Expectations Data Docs site to serve under ``/data-docs/`` (default: the one in EIS_HOME).
     Raises :class:`eis_core.migrations.SchemaBehind` when the warehouse's schema is not current."""
-    from eis_core import migrations
-
-    migrations.require_current()
+    require_current_everywhere()
     settings = settings or Settings()
 
     app = FastAPI(title="EIS", docs_url=None, redoc_url=None, openapi_url=None)
@@ -72,8 +88,9 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
     templates.env.filters["dt"] = lambda v: "–" if v is None else v.strftime("%Y-%m-%d %H:%M")
     templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, default=str, sort_keys=True)
     app.state.templates = templates
-    app.state.docs_root = Path(data_docs) if data_docs is not None else data_docs_dir()
-    app.state.swept = {"at": None, "as_of": None}  # this app's last alert sweep (routes_risk.sweep_alerts)
+    # None: each department's own site (data_docs_dir() inside the request's department)
+    app.state.docs_root = Path(data_docs) if data_docs is not None else None
+    app.state.swept = {}  # per department: this app's last alert sweep (routes_risk.sweep_alerts)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -107,4 +124,4 @@ def create_app(settings: Settings | None = None, data_docs: Path | None = None) 
     return app
 
 
-__all__ = ["ROUTERS", "create_app", "data_docs_dir"]
+__all__ = ["ROUTERS", "create_app", "data_docs_dir", "require_current_everywhere"]

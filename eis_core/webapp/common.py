@@ -29,14 +29,20 @@ NAV = [
     ("/admin/users", "Users", ("admin",)),
     ("/admin/audit", "Audit", ("admin",)),
     ("/admin/interventions", "Interventions", ("admin",)),
+    ("/admin/departments", "Departments", ("platform_admin",)),
 ]
 PER_PAGE = (25, 50, 100, 250)
 
 
 def render(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
     """Template *name* with the page's user, CSRF token and path (the app's ``state.templates``)."""
+    from eis_core import departments
+
     user = getattr(request.state, "user", None)
     base = {"request": request, "user": user, "csrf": getattr(request.state, "csrf", None), "path": request.url.path}
+    base["department"] = departments.current() if user is not None else None
+    if user is not None and user.is_platform_admin:  # the department selector of every page
+        base["departments"] = store.department_names()
     return request.app.state.templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
 
@@ -65,7 +71,7 @@ class Denied(HTTPException):
 
 def require_role(request: Request, *roles: str) -> store.User:
     user = user_of(request)
-    if user.role not in roles:
+    if not user.may(roles):
         raise HTTPException(403, f"your role ({user.role}) cannot open this page")
     return user
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from eis_core import db
+from eis_core import db, departments
 from eis_core.production import alerts as alerts_mod
 from eis_core.webapp import queries as q
 from eis_core.webapp import store
@@ -107,7 +107,7 @@ def alert_render(
             "can_act": user.is_admin or user.is_supervisor,
             "assignees": [
                 u
-                for u in store.list_users()
+                for u in store.list_users(departments.current())
                 if not u["disabled"]
                 and (u["role"] == "admin" or (u["role"] == "supervisor" and u["division"] == a["division"]))
             ]

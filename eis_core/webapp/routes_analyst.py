@@ -10,7 +10,7 @@ from eis_core.webapp import queries as q
 from eis_core.webapp import store
 from eis_core.webapp.charts import monitoring_chart, stops_chart, units_chart
 from eis_core.webapp.common import clean, parse_date, render, require_role, settings_of, user_of
-from eis_core.webapp.datadocs import data_docs_reports, data_docs_response
+from eis_core.webapp.datadocs import data_docs_dir, data_docs_reports, data_docs_response
 from eis_core.webapp.security import client_of
 
 router = APIRouter()
@@ -95,7 +95,7 @@ def data_quality_page(request: Request, table: str | None = None):
         log = q.load_log(conn)
         summary = q.quarantine_summary(conn)
         quarantined = q.quarantine_rows(conn, table)
-    docs_root = request.app.state.docs_root
+    docs_root = request.app.state.docs_root or data_docs_dir()  # the department's own site
     docs = docs_root / "index.html"
     resp = render(
         request,
@@ -122,7 +122,7 @@ def data_docs(request: Request, path: str = ""):
     Their CDN stylesheets are blocked by that CSP, so the app's own ``static/data-docs.css`` is linked
     into every page instead."""
     require_role(request, "admin", "analyst")
-    return data_docs_response(request.app.state.docs_root, path)
+    return data_docs_response(request.app.state.docs_root or data_docs_dir(), path)
 
 
 # ------------------------------------------------------------------------------ side jobs

@@ -95,7 +95,9 @@ async def logout(request: Request):
     user = user_of(request)
     sid = request.state.sid
     await run_in_threadpool(store.end_session, sid)
-    await run_in_threadpool(store.audit, user.username, "logout", None, None, client_of(request))
+    await run_in_threadpool(
+        store.registry_audit, user.username, "logout", None, None, client_of(request), user.department
+    )
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     resp.delete_cookie(DOCS_COOKIE, path=DOCS_PREFIX)

@@ -30,7 +30,10 @@ def sweep_alerts(request: Request, newest: date | None = None, force: bool = Fal
     import time
 
     now = time.monotonic()
-    settings, swept = settings_of(request), request.app.state.swept
+    from eis_core import departments
+
+    settings = settings_of(request)
+    swept = request.app.state.swept.setdefault(departments.current(), {"at": None, "as_of": None})
     if (
         not force
         and swept["at"] is not None

@@ -7,6 +7,11 @@
 * :class:`AuthGate` is *default deny*: every path except ``/login`` and ``/static/`` needs a live
   session of an enabled user; without one a page request is redirected to the login page (303) and an
   ``/api/`` request gets 401.  Routes added later are therefore protected without doing anything.
+* Departments: a request of a logged-in user runs inside ``departments.use(user.scope)`` (set here,
+  before any route or dependency runs; anyio copies the context into the worker threads of sync
+  routes), so every ``db.connect()`` of the request reaches that department's database.  The session
+  (in the registry database) says whose user it is and, for a platform admin, which department they
+  view; both are checked against the registry on every request.
 * CSRF: every POST form carries the session's token (``csrf_token``); the login form a token bound
   to a signed pre-login cookie.  A POST without the right token gets 403.
 """
@@ -264,7 +269,7 @@ class AuthGate:
         if sid:
             from eis_core.webapp.store import session_user
 
-            found = await run_in_threadpool(session_user, sid, self.settings.idle)
+            found = await run_in_threadpool(session_user, sid, self.settings.idle)  # the registry's
         if found is None:
             if path.startswith("/api/"):
                 resp = JSONResponse(
@@ -281,7 +286,10 @@ class AuthGate:
         scope["state"]["user"] = user
         scope["state"]["csrf"] = csrf
         scope["state"]["sid"] = sid
-        await self.app(scope, receive, send_with_headers)
+        from eis_core import departments
+
+        with departments.use(user.scope):  # every query of this request goes to the user's department
+            await self.app(scope, receive, send_with_headers)
 
 
 def safe_next(target: str | None) -> str:

@@ -1,4 +1,9 @@
-"""The access audit (who did what, when, from where: write, search) and the analysts' model comments."""
+"""The access audit (who did what, when, from where: write, search), the analysts' model comments, and
+the connection to the installation's registry database (:func:`registry`).
+
+Audit rows of a department's pages go to that department's database (``db.connect()`` inside the
+request's ``departments.use``): its audit trail is part of its export.  Logins, sessions and user
+changes are the registry's and audit there, each row marked with the department of the user it is about."""
 
 from __future__ import annotations
 
@@ -9,6 +14,14 @@ from psycopg.types.json import Jsonb
 from eis_core import db
 
 MAX_COMMENT = 2000
+
+
+def registry():
+    """A connection to the registry database (the ``default`` department's), whatever the current
+    department: users, sessions, login attempts and their audit live there."""
+    from eis_core.departments import DEFAULT
+
+    return db.connect(db.warehouse_db(DEFAULT))
 
 
 # ----------------------------------------------------------------------------------------- audit
@@ -53,16 +66,25 @@ def bound_detail(detail: dict | None) -> dict | None:
 
 
 def audit_in(
-    conn, username: str, action: str, target: str | None, detail: dict | None, client: str | None = None
+    conn,
+    username: str,
+    action: str,
+    target: str | None,
+    detail: dict | None,
+    client: str | None = None,
+    department: str | None = None,
 ) -> None:
+    """One audit row in *conn*'s database; *department*: the department a registry row is about."""
     conn.execute(
-        "INSERT INTO webapp.access_audit (username, action, target, detail, client) VALUES (%s, %s, %s, %s, %s)",
+        "INSERT INTO webapp.access_audit (username, action, target, detail, client, department) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
         (
             _bounded(username or "-")[:100],
             action[:60],
             _bounded(target)[:MAX_AUDIT_TEXT] if target else target,
             Jsonb(bound_detail(detail)) if detail is not None else None,
             (client or None) and client[:64],
+            department,
         ),
     )
 
@@ -91,6 +113,7 @@ WHERE (%(user)s::text IS NULL OR username = %(user)s)
   AND (%(since)s::date IS NULL OR at >= %(since)s::date)
   AND (%(until)s::date IS NULL OR at < %(until)s::date + 1)
   AND (%(before)s::bigint IS NULL OR audit_id < %(before)s)
+  AND (%(department)s::text IS NULL OR department IS NULL OR department = %(department)s)
 ORDER BY audit_id DESC LIMIT %(limit)s
 """
 
@@ -103,9 +126,12 @@ def search_audit(
     until=None,
     before: int | None = None,
     limit: int = 200,
+    department: str | None = None,
 ) -> list[dict]:
-    """Rows of ``webapp.access_audit``, newest first, filtered by user, target (an officer id, a user
-    name …), action and date range (inclusive); *before* pages on (rows with a smaller audit_id)."""
+    """Rows of ``webapp.access_audit`` of the current department's database, newest first, filtered by
+    user, target (an officer id, a user name …), action and date range (inclusive); *before* pages on
+    (rows with a smaller audit_id); *department*: leave out the registry's rows about other departments'
+    users (the ``default`` database is also the registry)."""
     with db.connect() as conn:
         cur = conn.execute(
             AUDIT_SEARCH_SQL,
@@ -117,6 +143,7 @@ def search_audit(
                 "until": until,
                 "before": before,
                 "limit": limit,
+                "department": department,
             },
         )
         cols = [d.name for d in cur.description]

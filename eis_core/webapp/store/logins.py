@@ -1,13 +1,22 @@
-"""Logging in: throttling per (user name, client address), authentication, server-side sessions."""
+"""Logging in: throttling per (user name, client address), authentication, server-side sessions.
+
+All of it lives in the registry database (:func:`registry`): one login for the installation, whatever
+department a user belongs to.  A user whose department is no longer registered cannot log in, and
+their sessions stop working; a platform admin's session carries the department they view
+(:func:`set_viewing`), checked against the registry on every request."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from eis_core import db
-from eis_core.webapp.store.audit import audit_in
-from eis_core.webapp.store.users import User, hash_password, hasher
+from eis_core.webapp.store.audit import audit_in, registry
+from eis_core.webapp.store.users import DEPARTMENT_ROLES, User, UserError, hash_password, hasher
+
+#: a user's department is live: ``default`` or a row of the registry
+LIVE_DEPARTMENT = (
+    "(u.department = 'default' OR EXISTS (SELECT 1 FROM platform.departments p WHERE p.name = u.department))"
+)
 
 #: throttling, per (username, client address): after MAX_FAILURES failed attempts since that pair's last
 #: success (or an admin's unlock of the user) within FAILURE_WINDOW, the pair is locked for BASE_LOCK,
@@ -49,13 +58,15 @@ def lock_state(conn, username: str, client: str | None) -> tuple[int, datetime |
     return int(n or 0), (last + d if d is not None and last is not None else None)
 
 
-def current_locks() -> list[dict]:
-    """The (username, client) pairs locked right now, for the admin's users page."""
-    with db.connect() as conn:
+def current_locks(department: str | None = None) -> list[dict]:
+    """The (username, client) pairs locked right now (of *department*'s users only, when given), for
+    the admin's users page."""
+    with registry() as conn:
         pairs = conn.execute(
             "SELECT DISTINCT username, client FROM webapp.login_attempts WHERE NOT success AND NOT refused "
-            "AND at > now() - %s::interval",
-            (FAILURE_WINDOW,),
+            "AND at > now() - %s::interval AND (%s::text IS NULL OR username IN "
+            "(SELECT username FROM webapp.users WHERE department = %s AND role = ANY(%s)))",
+            (FAILURE_WINDOW, department, department, list(DEPARTMENT_ROLES)),
         ).fetchall()
         now = datetime.now(UTC)
         out = []
@@ -66,16 +77,23 @@ def current_locks() -> list[dict]:
     return sorted(out, key=lambda r: (r["username"], r["client"] or ""))
 
 
-def unlock_user(username: str, by: str = "eis users", client: str | None = None) -> int:
-    """Lift every login lock of *username* (all addresses); returns how many pairs were locked."""
+def unlock_user(username: str, by: str = "eis users", client: str | None = None, scope: str | None = None) -> int:
+    """Lift every login lock of *username* (all addresses); returns how many pairs were locked.  *scope*:
+    the department the caller administers (a user elsewhere is "no user")."""
     username = (username or "").strip().lower()
+    department = None
+    with registry() as conn:
+        row = conn.execute("SELECT role, department FROM webapp.users WHERE username = %s", (username,)).fetchone()
+        if scope is not None and (row is None or row[1] != scope or row[0] not in DEPARTMENT_ROLES):
+            raise UserError(f"username: no user {username!r}")
+        department = row[1] if row else None
     locked = [r for r in current_locks() if r["username"] == username]
-    with db.connect() as conn:
+    with registry() as conn:
         conn.execute(
             "INSERT INTO webapp.login_unlocks (username, unlocked_by, client) VALUES (%s, %s, %s)",
             (username, by, client),
         )
-        audit_in(conn, by, "user_unlock", username, {"locked_pairs": [r["client"] for r in locked]}, client)
+        audit_in(conn, by, "user_unlock", username, {"locked_pairs": [r["client"] for r in locked]}, client, department)
     return len(locked)
 
 
@@ -92,7 +110,7 @@ def authenticate(username: str, password: str, client: str | None) -> User | Non
     from argon2.exceptions import InvalidHashError, VerificationError
 
     username = (username or "").strip().lower()[:100]
-    with db.connect() as conn:
+    with registry() as conn:
         conn.execute(
             "SELECT pg_advisory_xact_lock(hashtext('eis_login:' || %s || '|' || coalesce(%s, '')))", (username, client)
         )  # concurrent guesses for one pair are counted one after the other
@@ -114,7 +132,8 @@ def authenticate(username: str, password: str, client: str | None) -> User | Non
             conn.commit()  # keep the record: the exception below would roll the transaction back
             raise Throttled(username, max(1, int((until - now).total_seconds() + 0.999)))
         row = conn.execute(
-            "SELECT username, role, division, disabled, password_hash FROM webapp.users WHERE username = %s",
+            f"SELECT username, role, division, disabled OR NOT {LIVE_DEPARTMENT}, password_hash, department "
+            "FROM webapp.users u WHERE username = %s",
             (username,),
         ).fetchone()
         ok = False
@@ -137,11 +156,13 @@ def authenticate(username: str, password: str, client: str | None) -> User | Non
         conn.execute(
             "INSERT INTO webapp.login_attempts (username, client, success) VALUES (%s, %s, %s)", (username, client, ok)
         )
-        audit_in(conn, username or "-", "login" if ok else "login_failed", username, None, client)
+        audit_in(
+            conn, username or "-", "login" if ok else "login_failed", username, None, client, row[5] if row else None
+        )
         if not ok:
             return None
         conn.execute("UPDATE webapp.users SET last_login_at = now() WHERE username = %s", (username,))
-        return User(row[0], row[1], row[2], False)
+        return User(row[0], row[1], row[2], False, row[5])
 
 
 _dummy: list[str] = []
@@ -167,7 +188,7 @@ def create_session(
     """A new server-side session; returns (session id, CSRF token).  The user's sessions beyond
     *max_sessions* (the least recently used first) end."""
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    with db.connect() as conn:
+    with registry() as conn:
         conn.execute("DELETE FROM webapp.sessions WHERE expires_at < now()")
         conn.execute(
             "INSERT INTO webapp.sessions (session_id, username, csrf_token, expires_at, client) "
@@ -189,25 +210,64 @@ def create_session(
 def session_user(session_id: str, idle: timedelta = DEFAULT_IDLE) -> tuple[User, str] | None:
     """(user, CSRF token) of a live session of an enabled user, else None.  A session unused for *idle*
     is over (and deleted); a used one has its last_seen_at moved on."""
-    with db.connect() as conn:
+    with registry() as conn:
         row = conn.execute(
             "SELECT u.username, u.role, u.division, s.csrf_token, s.last_seen_at < now() - %s::interval, "
-            "s.last_seen_at < now() - %s::interval FROM webapp.sessions s "
+            "s.last_seen_at < now() - %s::interval, u.department, "
+            "CASE WHEN s.viewing = 'default' OR EXISTS (SELECT 1 FROM platform.departments p WHERE p.name = s.viewing) "
+            "THEN s.viewing END FROM webapp.sessions s "
             "JOIN webapp.users u USING (username) "
-            "WHERE s.session_id = %s AND s.expires_at > now() AND NOT u.disabled",
+            f"WHERE s.session_id = %s AND s.expires_at > now() AND NOT u.disabled AND {LIVE_DEPARTMENT}",
             (idle, SEEN_RESOLUTION, session_id),
         ).fetchone()
         if row is None:
             return None
         if row[4]:
             conn.execute("DELETE FROM webapp.sessions WHERE session_id = %s", (session_id,))
-            audit_in(conn, row[0], "session_idle_timeout", row[0], {"idle_minutes": idle.total_seconds() / 60})
+            audit_in(
+                conn, row[0], "session_idle_timeout", row[0], {"idle_minutes": idle.total_seconds() / 60}, None, row[6]
+            )
             return None
         if row[5]:
             conn.execute("UPDATE webapp.sessions SET last_seen_at = now() WHERE session_id = %s", (session_id,))
-    return User(row[0], row[1], row[2], False), row[3]
+    viewing = row[7] if row[1] == "platform_admin" else None
+    return User(row[0], row[1], row[2], False, row[6], viewing), row[3]
 
 
 def end_session(session_id: str) -> None:
-    with db.connect() as conn:
+    with registry() as conn:
         conn.execute("DELETE FROM webapp.sessions WHERE session_id = %s", (session_id,))
+
+
+def set_viewing(session_id: str, user: User, department: str, client: str | None = None) -> None:
+    """Make platform admin *user*'s session view *department* (``default`` or a registered one)."""
+    from eis_core.webapp.store.users import check_department
+
+    if not user.is_platform_admin:
+        raise UserError("department: only a platform admin switches departments")
+    department = check_department(department)
+    with registry() as conn:
+        conn.execute(
+            "UPDATE webapp.sessions SET viewing = %s WHERE session_id = %s AND username = %s",
+            (department, session_id, user.username),
+        )
+        audit_in(conn, user.username, "department_switch", department, {"from": user.scope}, client, department)
+
+
+def registry_audit(
+    username: str,
+    action: str,
+    target: str | None = None,
+    detail: dict | None = None,
+    client: str | None = None,
+    department: str | None = None,
+) -> None:
+    """One audit row in the registry database (logins, logouts, user changes)."""
+    with registry() as conn:
+        audit_in(conn, username, action, target, detail, client, department)
+
+
+def department_names() -> list[str]:
+    """``default`` and the registered departments, by name (the registry's ``platform.departments``)."""
+    with registry() as conn:
+        return ["default"] + [r[0] for r in conn.execute("SELECT name FROM platform.departments ORDER BY name")]

@@ -1,4 +1,4 @@
-"""0009: how a load wrote each raw table (issue 19.2, incremental by load).
+"""0011: how a load wrote each raw table (issue 19.2, incremental by load).
 
 ``raw.load_log`` gains, for the tables a load changed (``loaded`` / ``loaded_with_quarantine``):
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from eis_core.migrations import execute_sql
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
