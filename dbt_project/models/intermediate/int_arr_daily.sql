@@ -1,12 +1,13 @@
 {#- Arrests per officer and day of arrested_at, running totals: all, discretionary-only charges,
     probable cause false or missing, by charge category. -#}
-{{ config(materialized='table', enabled=eis_block_on('arrests'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('arrests'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook='analyze {{ this }}') }}
+          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 
 with events as (
     select
         officer_id,
+        load_id,
         cast(arrested_at as date) as day,
         1 as total,
         case when discretionary_only then 1 else 0 end as discretionary,
@@ -16,4 +17,4 @@ with events as (
         {%- endfor %}
     from {{ ref('stg_arrests') }}
 )
-{{ eis_cumulate('events', eis_source('arr').metrics) }}
+{{ eis_cumulate('events', eis_source('arr').metrics, eis_incr_since()) }}

@@ -1,12 +1,13 @@
 {#- Traffic stops per officer and day of stopped_at, running totals: stops, searches, searches that
     found contraband (hits), stops ending in arrest, stops with use of force. -#}
-{{ config(materialized='table', enabled=eis_block_on('traffic_stops'),
+{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('traffic_stops'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook='analyze {{ this }}') }}
+          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
 
 with events as (
     select
         officer_id,
+        load_id,
         cast(stopped_at as date) as day,
         1 as stops,
         case when searched then 1 else 0 end as searches,
@@ -15,4 +16,4 @@ with events as (
         case when use_of_force then 1 else 0 end as uof
     from {{ ref('stg_traffic_stops') }}
 )
-{{ eis_cumulate('events', eis_source('ts').metrics) }}
+{{ eis_cumulate('events', eis_source('ts').metrics, eis_incr_since()) }}
