@@ -35,7 +35,12 @@ OFFICER_KEY = "officer_id"
 #: The loader's bookkeeping columns and their names in staging.
 META_RENAMES: list[tuple[str, str, str, str]] = [
     # raw name, staging name, PostgreSQL type, description
-    ("_load_id", "load_id", "bigint", "Id of the load that wrote this row (raw.load_log.load_id); an append keeps earlier rows with theirs."),
+    (
+        "_load_id",
+        "load_id",
+        "bigint",
+        "Id of the load that wrote this row (raw.load_log.load_id); an append keeps earlier rows with theirs.",
+    ),
     (
         "_row_number",
         "source_row",
