@@ -326,9 +326,7 @@
         {%- for w in windows -%}
             {%- set x = 'b.' ~ eis__b(ctx, key, metric, w.interval) -%}
             {%- for g, gcol, gtext in [('div', 'division', 'division'), ('beat', 'beat', 'beat')] -%}
-                {#- the whole group, fed to avg/stddev in officer order: the floating-point sums are then the same
-                    whatever order the rows arrive in (an incremental build equals a full one to the bit) -#}
-                {%- set p = '(partition by b.as_of_date, b.c_' ~ gcol ~ ' order by b.officer_id rows between unbounded preceding and unbounded following)' -%}
+                {%- set p = '(partition by b.as_of_date, b.c_' ~ gcol ~ ')' -%}
                 {%- do eis__add(ctx, 'out_' ~ label ~ '_' ~ g ~ '_ratio_' ~ w.name, 'outliers', w.name,
                                 label ~ ' ' ~ eis__wtext(w.interval) ~ ' / mean of the cohort in the same ' ~ gtext ~ ' on D',
                                 s.tables | join(', '), s.known_from, '0 when the group mean is 0',

@@ -152,13 +152,9 @@
     Per-officer, per-day rollup of an event relation with running totals: one row per (officer_id, day)
     holding, for every metric, the cumulative value over all days <= day (sum or max).  Feature windows
     are differences of two such rows (see eis_features).  `metrics`: list of {'name', 'agg'} with agg
-    'sum' (default) or 'max'.  `since` (eis_incr_since()): an append run, only the affected officers from
-    their first affected day (eis_cumulate_append in eis_incremental.sql); `affected` overrides which.
+    'sum' (default) or 'max'.
 #}
-{% macro eis_cumulate(events, metrics, since=none, affected=none) %}
-{%- if since is not none -%}
-{{ eis_cumulate_append(events, metrics, since, affected) }}
-{%- else %}
+{% macro eis_cumulate(events, metrics) %}
 , daily as (
     select officer_id, day
     {%- for m in metrics %},
@@ -178,7 +174,6 @@ select officer_id, day
 {%- endfor %}
 from daily
 window w as (partition by officer_id order by day rows between unbounded preceding and current row)
-{%- endif %}
 {% endmacro %}
 
 

@@ -35,12 +35,7 @@ OFFICER_KEY = "officer_id"
 #: The loader's bookkeeping columns and their names in staging.
 META_RENAMES: list[tuple[str, str, str, str]] = [
     # raw name, staging name, PostgreSQL type, description
-    (
-        "_load_id",
-        "load_id",
-        "bigint",
-        "Id of the load that wrote this row (raw.load_log.load_id); an append keeps earlier rows with theirs.",
-    ),
+    ("_load_id", "load_id", "bigint", "Id of the load that wrote this row (raw.load_log.load_id)."),
     (
         "_row_number",
         "source_row",
@@ -129,8 +124,7 @@ def render_sources_yml(contract: Contract) -> str:
                 "description": (
                     f"Department exports as loaded by `eis load` (contract v{contract.version}): one table per "
                     "contract table, contract columns typed, then any extra columns a department sent (text), "
-                    "then the loader's bookkeeping columns. A load appends a table's new rows (when every row it held is in "
-                    "the file unchanged) or replaces its rows, in one transaction (raw.load_log.write_mode)."
+                    "then the loader's bookkeeping columns. A load replaces a table's rows in one transaction."
                 ),
                 "tables": tables,
             }

@@ -4,9 +4,8 @@
   production scoring ask for marts: it builds the as-of dates the marts lack (dbt, incremental; only the
   marts when raw data and configuration are unchanged since the last build) and returns them.
 * :func:`prepare` and :func:`record` run inside :func:`eis_core.transform.dbt_build`, under its
-  cross-process advisory lock: before dbt, a changed feature shape (a full refresh of every held date),
-  dates built from another load (rebuilt too) and which running totals append the new rows
-  (:mod:`eis_core.features.incremental`); after dbt, which load the marts are from
+  cross-process advisory lock: before dbt, a changed feature shape (a full refresh of every held date)
+  and dates built from another load (rebuilt too); after dbt, which load the marts are from
   (:mod:`eis_core.features.state`).
 
 The shape of the marts (which columns) depends only on the configuration: the dbt vars without the
@@ -72,7 +71,7 @@ def prepare(dbt_vars: dict, full_refresh: bool, progress: Callable[[str], object
     from the load raw holds now; dates built from another load (or whose last build failed) are
     rebuilt with the requested ones.  For a selection without the marts these only widen the as-of dates
     dbt is given, which nothing else reads."""
-    from eis_core.features import incremental, state
+    from eis_core.features import state
 
     shape = shape_hash(dbt_vars)
     requested = set(dbt_vars.get("eis", {}).get("as_of_dates", []))
@@ -95,13 +94,8 @@ def prepare(dbt_vars: dict, full_refresh: bool, progress: Callable[[str], object
                     f"raw is load {raw_id}: {len(stale)} as-of date(s) in the marts were built from another "
                     f"load (or their build failed): rebuilding them too ({len(dbt_vars['eis']['as_of_dates'])} in all)"
                 )
-    # issue 19.2: which running totals append the new load's rows and which are rebuilt (and why)
-    incr = incremental.plan()
-    line = None if full_refresh else incremental.summary_line(incr)
-    if progress and line:
-        progress(line)
     return {
-        "dbt_vars": {**dbt_vars, "eis_shape": SHAPE_PREFIX + shape, "eis_incr": incr},
+        "dbt_vars": {**dbt_vars, "eis_shape": SHAPE_PREFIX + shape},
         "full_refresh": full_refresh,
         "raw_id": raw_id,
         "dates": list(dbt_vars.get("eis", {}).get("as_of_dates", [])),
@@ -184,8 +178,7 @@ def ensure_marts(
 
     The one way modeling and production scoring get marts.  When raw data and configuration are unchanged
     since the last successful build (:func:`in_step`), only the mart models run (one new as-of date in
-    seconds); otherwise the running totals are brought up to date too (only the appended rows' officers
-    and days when the loads since only appended: :mod:`eis_core.features.incremental`)."""
+    seconds); otherwise staging and the running totals are rebuilt too."""
     from eis_core.config import dbt_vars
     from eis_core.transform import dbt_build
 

@@ -28,14 +28,6 @@ def create_raw_table(schema: str, name: str, table: Table, extra_columns: list[s
     )
 
 
-def note_writes(schema: str, name: str) -> sql.Composed:
-    """The statement-level trigger that logs every write to the table in raw.table_writes (migration 0011)."""
-    return sql.SQL(
-        "CREATE OR REPLACE TRIGGER eis_note_write AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {}.{} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION raw.eis_note_write()"
-    ).format(sql.Identifier(schema), sql.Identifier(name))
-
-
 def add_column(schema: str, name: str, column: str, pg_type: str) -> sql.Composed:
     """A column the contract gained since the table was created (``pg_type`` is the contract's)."""
     return sql.SQL("ALTER TABLE {}.{} ADD COLUMN {} {}").format(

@@ -35,7 +35,7 @@ from psycopg import sql
 
 from eis_core import db
 from eis_core.contract import Contract, load_contract
-from eis_core.load.ddl import RAW_SCHEMA, add_column, create_raw_table, note_writes
+from eis_core.load.ddl import RAW_SCHEMA, add_column, create_raw_table
 from eis_core.load.parse import drop_manifest, find_files, parse_extracted_at
 
 # ACCEPTED, NOT_PROVIDED, LoadRejected are used by callers of this module (re-exported)
@@ -75,9 +75,6 @@ def ensure_raw_schema(contract: Contract | None = None) -> None:
         for t in contract.ordered_tables():
             if t.name not in existing:
                 conn.execute(create_raw_table(RAW_SCHEMA, t.name, t, []))
-            # every write to the table is logged in raw.table_writes (migration 0011; eis_core.load.write)
-            conn.execute(note_writes(RAW_SCHEMA, t.name))
-            if t.name not in existing:
                 continue
             # a warehouse created under an older contract gets the columns added since (v2: ia_cases.allegation)
             have = {

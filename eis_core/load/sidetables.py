@@ -91,14 +91,11 @@ def last_accepted_sha(conn, table: str, accepted: tuple[str, ...]) -> str | None
     return row[0] if row else None
 
 
-def log(
-    conn, load_id: int, drop: Path, res, sha: str | None, started: datetime, report_path: str | None, written=None
-) -> None:
-    """The table's ``raw.load_log`` row; *written* (``eis_core.load.write.Written``) for a table it changed."""
+def log(conn, load_id: int, drop: Path, res, sha: str | None, started: datetime, report_path: str | None) -> None:
     conn.execute(
         "INSERT INTO raw.load_log (load_id, drop_path, table_name, file_name, file_sha256, rows_in, rows_loaded, "
-        "rows_quarantined, status, message, warnings, report_path, started_at, finished_at, write_mode, "
-        "rows_added, rows_removed) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, now(), %s,%s,%s)",
+        "rows_quarantined, status, message, warnings, report_path, started_at, finished_at) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, now())",
         (
             load_id,
             str(drop),
@@ -113,9 +110,6 @@ def log(
             "\n".join(res.warnings) or None,
             report_path,
             started,
-            written.mode if written else None,
-            written.rows_added if written else None,
-            written.rows_removed if written else None,
         ),
     )
 

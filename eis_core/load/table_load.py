@@ -34,7 +34,6 @@ from eis_core.load.sidetables import (
 from eis_core.load.stream import StreamedFile, stream_into_side
 from eis_core.load.typecheck import type_side
 from eis_core.load.validate import validate_side
-from eis_core.load.write import APPEND, write_table
 from eis_core.paths import eis_home
 
 if TYPE_CHECKING:
@@ -203,27 +202,25 @@ class TableLoad:
         L, spec, res, sf = self.loader, self.spec, self.res, self.streamed
         with db.connect() as conn:
             self._add_extra_columns(conn, sf.extra_columns)
-            # appended when the table's rows are all in the file unchanged, else replaced (eis_core.load.write)
-            w = write_table(
-                conn, spec, [c.name for c in spec.column_list] + sf.extra_columns, self.good_rows(), L.load_id
-            )
+            conn.execute(sql.SQL("TRUNCATE {}.{}").format(sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.name)))
+            cols = [c.name for c in spec.column_list] + sf.extra_columns + [ROW_COL]
+            collist = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+            loaded = conn.execute(
+                sql.SQL("INSERT INTO {}.{} ({}, _load_id) SELECT {}, %s FROM ({}) g").format(
+                    sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.name), collist, collist, self.good_rows()
+                ),
+                (L.load_id,),
+            ).rowcount
             res.rows_quarantined = quarantine(conn, L.load_id, spec.name, self.side)
-            res.rows_loaded = w.rows_loaded
+            res.rows_loaded = loaded
             res.rows_in = sf.rows
             res.status = "loaded_with_quarantine" if res.rows_quarantined else "loaded"
             res.problems = self.problems
-            how = (
-                f"{w.rows_added:,} appended, {w.rows_loaded - w.rows_added:,} kept"
-                if w.mode == APPEND
-                else f"table replaced: {w.rows_removed:,} row(s) of earlier loads changed or deleted"
-            )
-            res.message = (
-                f"{res.rows_loaded:,} rows loaded"
-                + (f", {res.rows_quarantined:,} quarantined" if res.rows_quarantined else "")
-                + f" ({how})"
+            res.message = f"{res.rows_loaded:,} rows loaded" + (
+                f", {res.rows_quarantined:,} quarantined" if res.rows_quarantined else ""
             )
             res.seconds = time.perf_counter() - self.t0
-            log(conn, L.load_id, L.drop_dir, res, sf.sha256, self.started, L.docs_path, written=w)
+            log(conn, L.load_id, L.drop_dir, res, sf.sha256, self.started, L.docs_path)
             drop_sides(conn, self.side)
         self.pending = False
         return res

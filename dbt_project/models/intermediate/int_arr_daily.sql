@@ -1,13 +1,12 @@
 {#- Arrests per officer and day of arrested_at, running totals: all, discretionary-only charges,
     probable cause false or missing, by charge category. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('arrests'),
+{{ config(materialized='table', enabled=eis_block_on('arrests'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
+          post_hook='analyze {{ this }}') }}
 
 with events as (
     select
         officer_id,
-        load_id,
         cast(arrested_at as date) as day,
         1 as total,
         case when discretionary_only then 1 else 0 end as discretionary,
@@ -17,4 +16,4 @@ with events as (
         {%- endfor %}
     from {{ ref('stg_arrests') }}
 )
-{{ eis_cumulate('events', eis_source('arr').metrics, eis_incr_since()) }}
+{{ eis_cumulate('events', eis_source('arr').metrics) }}

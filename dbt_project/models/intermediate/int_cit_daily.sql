@@ -1,12 +1,11 @@
 {#- Citations per officer and day of issued_at, running totals, all and by citation_type. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('citations'),
+{{ config(materialized='table', enabled=eis_block_on('citations'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
+          post_hook='analyze {{ this }}') }}
 
 with events as (
     select
         officer_id,
-        load_id,
         cast(issued_at as date) as day,
         1 as total,
         {%- for t in eis_codes().citation_type %}
@@ -14,4 +13,4 @@ with events as (
         {%- endfor %}
     from {{ ref('stg_citations') }}
 )
-{{ eis_cumulate('events', eis_source('cit').metrics, eis_incr_since()) }}
+{{ eis_cumulate('events', eis_source('cit').metrics) }}

@@ -1,14 +1,13 @@
 {#- Crime reports the officer responded to (crime_reports.officer_id), per knowledge day (reported_at),
     running totals of all reports and of the stress flags. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('dispatches'),
+{{ config(materialized='table', enabled=eis_block_on('dispatches'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
+          post_hook='analyze {{ this }}') }}
 {%- set flags = ['child_involved', 'gang_related', 'narcotics', 'domestic_violence', 'suicide_related'] %}
 
 with events as (
     select
         officer_id,
-        load_id,
         cast(reported_at as date) as day,
         1 as reports,
         case when {% for f in flags %}{{ f }}{{ ' or ' if not loop.last }}{% endfor %} then 1 else 0 end as stress_any,
@@ -18,4 +17,4 @@ with events as (
     from {{ ref('stg_crime_reports') }}
     where officer_id is not null
 )
-{{ eis_cumulate('events', eis_source('crs').metrics, eis_incr_since()) }}
+{{ eis_cumulate('events', eis_source('crs').metrics) }}

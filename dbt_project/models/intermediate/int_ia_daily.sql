@@ -4,9 +4,9 @@
     last_adverse_incident: latest incident_date of an adverse case whose disposition is known.
     alg_<group>: cases reported whose allegation falls in a configured allegation group (alg_other: an
     allegation in no group); only when the config has allegation_groups. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('ia_history') or eis_block_on('legacy_rules'),
+{{ config(materialized='table', enabled=eis_block_on('ia_history') or eis_block_on('legacy_rules'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
+          post_hook='analyze {{ this }}') }}
 {%- set c = eis_codes() %}
 {%- set groups = eis_cfg()['allegation_groups'] %}
 
@@ -17,7 +17,6 @@ with cases as (
 events as (
     select
         officer_id,
-        load_id,
         reported_date as day,
         1 as rep_total,
         {%- for t in c.event_type %}
@@ -41,7 +40,6 @@ events as (
 
     select
         officer_id,
-        load_id,
         closed_date as day,
         0 as rep_total,
         {%- for t in c.event_type %}
@@ -59,4 +57,4 @@ events as (
     from cases
     where closed_date is not null and disposition <> 'PENDING'
 )
-{{ eis_cumulate('events', eis_source('ia').metrics, eis_incr_since()) }}
+{{ eis_cumulate('events', eis_source('ia').metrics) }}

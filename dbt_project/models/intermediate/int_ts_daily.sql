@@ -1,13 +1,12 @@
 {#- Traffic stops per officer and day of stopped_at, running totals: stops, searches, searches that
     found contraband (hits), stops ending in arrest, stops with use of force. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('traffic_stops'),
+{{ config(materialized='table', enabled=eis_block_on('traffic_stops'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
+          post_hook='analyze {{ this }}') }}
 
 with events as (
     select
         officer_id,
-        load_id,
         cast(stopped_at as date) as day,
         1 as stops,
         case when searched then 1 else 0 end as searches,
@@ -16,4 +15,4 @@ with events as (
         case when use_of_force then 1 else 0 end as uof
     from {{ ref('stg_traffic_stops') }}
 )
-{{ eis_cumulate('events', eis_source('ts').metrics, eis_incr_since()) }}
+{{ eis_cumulate('events', eis_source('ts').metrics) }}

@@ -2,9 +2,9 @@
     happened (occurred_at: the officer files it for that event) by force type and injuries; its
     supervisor review counts from reviewed_on (reviewed; not_approved: NOT_APPROVED or REFERRED_TO_IA),
     never earlier.  A review is a supervisor's, not an Internal Affairs finding. -#}
-{{ config(materialized='incremental', incremental_strategy='eis_running_totals', on_schema_change='sync_all_columns', enabled=eis_block_on('use_of_force') or eis_block_on('legacy_rules'),
+{{ config(materialized='table', enabled=eis_block_on('use_of_force') or eis_block_on('legacy_rules'),
           indexes=[{'columns': ['officer_id', 'day'], 'unique': True}],
-          post_hook=['analyze {{ this }}', '{{ eis_incr_mark() }}']) }}
+          post_hook='analyze {{ this }}') }}
 {%- set c = eis_codes() %}
 
 with reports as (
@@ -14,7 +14,6 @@ with reports as (
 events as (
     select
         officer_id,
-        load_id,
         cast(occurred_at as date) as day,
         1 as total,
         {%- for t in c.force_type %}
@@ -30,7 +29,6 @@ events as (
 
     select
         officer_id,
-        load_id,
         reviewed_on as day,
         0 as total,
         {%- for t in c.force_type %}
@@ -43,4 +41,4 @@ events as (
     from reports
     where reviewed_on is not null
 )
-{{ eis_cumulate('events', eis_source('uof').metrics, eis_incr_since()) }}
+{{ eis_cumulate('events', eis_source('uof').metrics) }}
