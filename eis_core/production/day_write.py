@@ -69,7 +69,9 @@ def write_day(conn, d: date, pred_rows: list[tuple], factor_rows: list[tuple], a
     )
     conn.execute(
         "INSERT INTO production.unit_risk (as_of_date, division, unit, officers, mean_score, max_score, top5_count) "
-        "SELECT as_of_date, coalesce(division, 'unknown'), coalesce(unit, 'unknown'), count(*), avg(score), "
+        "SELECT as_of_date, coalesce(division, 'unknown'), coalesce(unit, 'unknown'), count(*), "
+        # a float sum depends on its order: a fixed one, so a re-scored day gives the same bits
+        "avg(score ORDER BY officer_id), "
         "max(score), count(*) FILTER (WHERE rank_pct <= 0.05) FROM production.predictions WHERE as_of_date = %s "
         "GROUP BY 1, 2, 3",
         (d,),
