@@ -63,17 +63,20 @@ def _row_to_department(row) -> Department:
     return Department(name, database, contributes, created, department_home(name))
 
 
-def _default() -> Department:
+def _default(conn=None) -> Department:
+    """``default`` (not a row); *conn*: an open registry connection to reuse."""
     from eis_core import db
     from eis_core.paths import platform_home
 
-    return Department(DEFAULT, db.warehouse_db(DEFAULT), _default_contributes(), None, platform_home())
+    return Department(DEFAULT, db.warehouse_db(DEFAULT), _default_contributes(conn), None, platform_home())
 
 
-def _default_contributes() -> bool:
+def _default_contributes(conn=None) -> bool:
     # the default department is not a row: whether it contributes is a setting of the registry table's comment
-    with _platform() as conn:
-        row = conn.execute("SELECT obj_description('platform.departments'::regclass, 'pg_class')").fetchone()
+    if conn is None:
+        with _platform() as own:
+            return _default_contributes(own)
+    row = conn.execute("SELECT obj_description('platform.departments'::regclass, 'pg_class')").fetchone()
     return (row[0] or "") != "default does not contribute to pooled models"
 
 
@@ -83,7 +86,8 @@ def list_departments() -> list[Department]:
         rows = conn.execute(
             "SELECT name, database, contributes_to_pooled, created_at FROM platform.departments ORDER BY name"
         ).fetchall()
-    return [_default()] + [_row_to_department(r) for r in rows]
+        default = _default(conn)  # one registry connection for the whole list
+    return [default] + [_row_to_department(r) for r in rows]
 
 
 def get(name: str) -> Department:

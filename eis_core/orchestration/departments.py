@@ -64,7 +64,7 @@ def schedule_of(name: str, config=None) -> str:
 
 def due(schedule: str, tick_end: datetime, tick_start: datetime) -> bool:
     """Whether *schedule* fires in ``(tick_start, tick_end]`` (a tick of the DAG's own timetable)."""
-    from croniter import croniter  # type: ignore[import-untyped]
+    from croniter import croniter  # type: ignore[import-untyped, unused-ignore]
 
     fire = croniter(schedule, tick_end + timedelta(microseconds=1)).get_prev(datetime)
     return tick_start < fire <= tick_end
